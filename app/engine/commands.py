@@ -1,0 +1,138 @@
+"""What people (and the facilitator) ask the engine to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.engine.events import FACILITATOR
+from app.engine.scenario import Channel, Severity
+
+MAX_MESSAGE_CHARS = 10_000
+MAX_SUBJECT_CHARS = 200
+MAX_NAME_CHARS = 80
+MAX_NOTE_CHARS = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who sends a command: the facilitator, or a participant by id."""
+
+    participant_id: str | None = None
+
+    @property
+    def is_facilitator(self) -> bool:
+        return self.participant_id is None
+
+    @property
+    def name(self) -> str:
+        return self.participant_id or FACILITATOR
+
+
+FACILITATOR_ACTOR = Actor()
+
+
+@dataclass(frozen=True, slots=True)
+class CreateDrill:
+    drill_id: str
+    name: str
+    speed: float | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    roles: list[str] | None = None
+    """Roles in play; None: every role of the scenario."""
+    backups: dict[str, str] = field(default_factory=dict)
+    """Per-drill backups, over the scenario's own."""
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    participant_id: str
+    name: str
+    role: str | None
+    """None joins as an observer (evaluator): sees everything, plays nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    participant_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartClock:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class PauseClock:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeClock:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SetSpeed:
+    speed: float
+
+
+@dataclass(frozen=True, slots=True)
+class JumpToNextInject:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class EndDrill:
+    reason: str = "ended by the facilitator"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    decision_id: str
+    option_id: str
+    role: str | None = None
+    """The role answering; needed when the facilitator records an answer for a role."""
+    rationale: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    to: list[str]
+    body: str
+    subject: str = ""
+    statement_id: str | None = None
+    from_role: str | None = None
+    """Only the facilitator names it; a participant always speaks as their own role."""
+
+
+@dataclass(frozen=True, slots=True)
+class ManualInject:
+    title: str
+    body: str
+    to: list[str]
+    channel: Channel = Channel.email
+    severity: Severity = Severity.info
+    sender: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AddNote:
+    text: str
+    objective_id: str | None = None
+
+
+Command = (
+    CreateDrill
+    | Join
+    | Leave
+    | StartClock
+    | PauseClock
+    | ResumeClock
+    | SetSpeed
+    | JumpToNextInject
+    | EndDrill
+    | Answer
+    | SendMessage
+    | ManualInject
+    | AddNote
+)

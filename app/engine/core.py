@@ -1,0 +1,781 @@
+"""decide / apply / due / replay: the pure rules of a drill.
+
+- `decide(scenario, state, command, now)` checks a command against the state and returns
+  the events it causes, or raises DomainError. It never changes `state`.
+- `apply(scenario, state, event)` folds one event into the state, in place, in O(1) of the
+  log's length (the caller owns the state; `replay` builds a fresh one).
+- `due(scenario, state, now)` returns the events whose scenario time has come: injects,
+  decision timeouts, missed expectations, the scenario's end. Each carries the scenario
+  time it fell due at, so a server that was down catches up in order.
+Time is an argument (`now`, wall-clock Unix seconds), never read from a clock here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from app.engine import commands as c
+from app.engine.errors import Code, DomainError
+from app.engine.events import FACILITATOR, SYSTEM, Event, EventType
+from app.engine.index import expand_roles, index_of
+from app.engine.scenario import (
+    EVERYONE,
+    Condition,
+    Expectation,
+    Inject,
+    MessageMatch,
+    Scenario,
+    fill,
+    option_of,
+)
+from app.engine.state import (
+    DecisionState,
+    DrillState,
+    ExpectationState,
+    Participant,
+    Status,
+    Timer,
+    TimerKind,
+)
+
+MAX_SPEED = 1440.0
+MAX_CATCH_UP_EVENTS = 100_000
+
+
+# --------------------------------------------------------------------------- conditions
+
+
+def holds(condition: Condition | None, state: DrillState) -> bool:
+    """Evaluate a scenario condition against the story so far."""
+    if condition is None:
+        return True
+    if condition.flag is not None:
+        return state.flags.get(condition.flag, False)
+    if condition.chosen is not None:
+        return condition.chosen in state.chosen
+    if condition.answered is not None:
+        decision = state.decisions.get(condition.answered)
+        return decision is not None and decision.closed
+    if condition.open is not None:
+        decision = state.decisions.get(condition.open)
+        return decision is not None and not decision.closed
+    if condition.delivered is not None:
+        return condition.delivered in state.delivered
+    if condition.sent is not None:
+        return _was_sent(condition.sent, state)
+    if condition.all is not None:
+        return all(holds(part, state) for part in condition.all)
+    if condition.any is not None:
+        return any(holds(part, state) for part in condition.any)
+    return not holds(condition.not_, state)
+
+
+def _was_sent(match: MessageMatch, state: DrillState) -> bool:
+    return any(_pair_matches(match, sender, to) for sender, to in state.sent_pairs)
+
+
+def _pair_matches(match: MessageMatch, sender: str, recipient: str) -> bool:
+    if match.from_ is not None and sender not in match.from_:
+        return False
+    return match.to is None or match.to == recipient
+
+
+# --------------------------------------------------------------------------- decide
+
+
+def decide(scenario: Scenario, state: DrillState, command: c.Command, now: float,
+           actor: c.Actor = c.FACILITATOR_ACTOR) -> list[Event]:
+    """The events `command` causes, or DomainError. `state` is not changed."""
+    if isinstance(command, c.CreateDrill):
+        return _create(scenario, state, command, now)
+    if state.status is Status.new:
+        raise DomainError(Code.drill_not_created, "this drill does not exist yet")
+    emit = _Emitter(state, now, actor.name)
+    if isinstance(command, c.Join):
+        _join(scenario, state, command, emit)
+    elif isinstance(command, c.Leave):
+        _leave(state, command, actor, emit)
+    elif isinstance(command, c.AddNote):
+        _note(scenario, state, command, actor, emit)
+    else:
+        _refuse_after_end(state)
+        if isinstance(command, c.Answer):
+            _answer(scenario, state, command, actor, emit)
+        elif isinstance(command, c.SendMessage):
+            _send(scenario, state, command, actor, emit)
+        else:
+            _require_facilitator(actor)
+            _facilitate(scenario, state, command, emit)
+    return emit.events
+
+
+class _Emitter:
+    """Numbers events contiguously after the state's last seq."""
+
+    def __init__(self, state: DrillState, now: float, actor: str) -> None:
+        self.state = state
+        self.now = now
+        self.actor = actor
+        self.scenario_time = state.scenario_now(now)
+        self.events: list[Event] = []
+
+    def __call__(self, kind: EventType, data: dict[str, Any] | None = None,
+                 scenario_time: float | None = None, actor: str | None = None) -> Event:
+        event = Event(
+            seq=self.state.seq + len(self.events) + 1,
+            type=kind,
+            at=self.now,
+            scenario_time=self.scenario_time if scenario_time is None else scenario_time,
+            actor=self.actor if actor is None else actor,
+            data=data or {},
+        )
+        self.events.append(event)
+        return event
+
+
+def _create(scenario: Scenario, state: DrillState, cmd: c.CreateDrill, now: float) -> list[Event]:
+    if state.status is not Status.new:
+        raise DomainError(Code.drill_exists, "this drill has already been created")
+    roles = list(scenario.roles) if cmd.roles is None else list(dict.fromkeys(cmd.roles))
+    for role in roles:
+        if role not in scenario.roles:
+            raise DomainError(Code.unknown_role, f"{role!r} is not a role of this scenario; "
+                              f"choose from {', '.join(scenario.roles)}")
+    if not roles:
+        raise DomainError(Code.invalid_input, "a drill needs at least one role in play")
+    backups = {r: spec.backup for r, spec in scenario.roles.items() if spec.backup}
+    for role, backup in cmd.backups.items():
+        if role not in scenario.roles or backup not in roles or role == backup:
+            raise DomainError(Code.unknown_role, f"cannot make {backup!r} the backup of "
+                              f"{role!r}: both must be roles of this drill, and different")
+        backups[role] = backup
+    unknown = sorted(set(cmd.variables) - set(scenario.variables))
+    if unknown:
+        raise DomainError(Code.invalid_input, f"unknown variable(s) {', '.join(unknown)}; "
+                          f"this scenario has {', '.join(scenario.variables) or 'none'}")
+    speed = scenario.clock.speed if cmd.speed is None else cmd.speed
+    _check_speed(speed)
+    name = cmd.name.strip()
+    if not name or len(name) > c.MAX_NAME_CHARS:
+        raise DomainError(Code.invalid_input,
+                          f"give the drill a name of 1 to {c.MAX_NAME_CHARS} characters")
+    variables = {k: v.default for k, v in scenario.variables.items()} | cmd.variables
+    return [Event(1, EventType.drill_created, now, 0.0, FACILITATOR, {
+        "drill_id": cmd.drill_id, "name": name, "scenario_id": scenario.id,
+        "scenario_version": scenario.version, "speed": speed, "roles": roles,
+        "backups": backups, "variables": variables,
+    })]
+
+
+def _check_speed(speed: float) -> None:
+    if not 0 < speed <= MAX_SPEED:
+        raise DomainError(Code.invalid_speed, f"speed must be above 0 and at most "
+                          f"{MAX_SPEED:g} scenario minutes per real minute")
+
+
+def _refuse_after_end(state: DrillState) -> None:
+    if state.status is Status.ended:
+        raise DomainError(Code.drill_ended, "the drill has ended")
+
+
+def _require_facilitator(actor: c.Actor) -> None:
+    if not actor.is_facilitator:
+        raise DomainError(Code.not_permitted, "only the facilitator can do that")
+
+
+def _join(scenario: Scenario, state: DrillState, cmd: c.Join, emit: _Emitter) -> None:
+    _refuse_after_end(state)
+    if cmd.participant_id in state.participants:
+        raise DomainError(Code.participant_exists, "this participant has already joined")
+    name = " ".join(cmd.name.split())
+    if not name or len(name) > c.MAX_NAME_CHARS:
+        raise DomainError(Code.invalid_input,
+                          f"give a display name of 1 to {c.MAX_NAME_CHARS} characters")
+    if cmd.role is not None and cmd.role not in state.roles:
+        raise DomainError(Code.unknown_role, f"{cmd.role!r} is not in play in this drill; "
+                          f"choose from {', '.join(state.roles)}")
+    emit(EventType.participant_joined,
+         {"participant_id": cmd.participant_id, "name": name, "role": cmd.role},
+         actor=cmd.participant_id)
+
+
+def _leave(state: DrillState, cmd: c.Leave, actor: c.Actor, emit: _Emitter) -> None:
+    if not actor.is_facilitator and actor.participant_id != cmd.participant_id:
+        raise DomainError(Code.not_permitted, "you can only leave for yourself")
+    participant = state.participants.get(cmd.participant_id)
+    if participant is None or not participant.present:
+        raise DomainError(Code.unknown_participant, "no such participant in this drill")
+    emit(EventType.participant_left, {"participant_id": cmd.participant_id})
+
+
+def _note(scenario: Scenario, state: DrillState, cmd: c.AddNote, actor: c.Actor,
+          emit: _Emitter) -> None:
+    if not actor.is_facilitator:
+        participant = _participant(state, actor)
+        if not participant.observer:
+            raise DomainError(Code.not_permitted, "only the facilitator and observers write "
+                              "observer notes")
+    text = cmd.text.strip()
+    if not text or len(text) > c.MAX_NOTE_CHARS:
+        raise DomainError(Code.invalid_input, f"a note is 1 to {c.MAX_NOTE_CHARS} characters")
+    if cmd.objective_id is not None and cmd.objective_id not in scenario.objectives:
+        raise DomainError(Code.unknown_objective, f"{cmd.objective_id!r} is not an objective "
+                          f"of this scenario; choose from {', '.join(scenario.objectives)}")
+    emit(EventType.note_added, {"text": text, "objective_id": cmd.objective_id})
+
+
+def _participant(state: DrillState, actor: c.Actor) -> Participant:
+    participant = state.participants.get(actor.participant_id or "")
+    if participant is None or not participant.present:
+        raise DomainError(Code.unknown_participant, "join the drill first")
+    return participant
+
+
+def _speaking_role(state: DrillState, actor: c.Actor, named: str | None) -> str:
+    """The role a command speaks for: a participant's own; the facilitator names one."""
+    if actor.is_facilitator:
+        if named is None or named not in state.roles:
+            raise DomainError(Code.unknown_role, "say which role in play this is for: "
+                              f"one of {', '.join(state.roles)}")
+        return named
+    participant = _participant(state, actor)
+    if participant.role is None:
+        raise DomainError(Code.not_permitted, "observers watch and take notes; they do not "
+                          "play")
+    if named is not None and named != participant.role:
+        raise DomainError(Code.wrong_role, f"you play {participant.role}, not {named}")
+    if participant.role in state.unavailable:
+        backup = state.acting_role(participant.role)
+        raise DomainError(Code.role_unavailable, f"in the story {participant.role} cannot be "
+                          f"reached right now; {backup} acts for them")
+    return participant.role
+
+
+def _require_running(state: DrillState) -> None:
+    if state.status is Status.paused:
+        raise DomainError(Code.drill_not_running, "the drill is paused; wait for the "
+                          "facilitator to resume it")
+    if state.status is not Status.running:
+        raise DomainError(Code.drill_not_running, "the drill has not started yet")
+
+
+def _answer(scenario: Scenario, state: DrillState, cmd: c.Answer, actor: c.Actor,
+            emit: _Emitter) -> None:
+    _require_running(state)
+    if not scenario.has_decision(cmd.decision_id):
+        raise DomainError(Code.unknown_decision, f"there is no decision {cmd.decision_id!r}")
+    spec = scenario.decision(cmd.decision_id)
+    decision = state.decisions.get(cmd.decision_id)
+    if decision is None:
+        raise DomainError(Code.decision_not_open, "this decision has not been put to anyone yet")
+    if decision.closed or emit.scenario_time > decision.deadline:
+        raise DomainError(Code.decision_closed, "this decision is closed")
+    role = _speaking_role(state, actor, cmd.role)
+    answering_for = [r for r in decision.roles if r in state.stands_in_for(role)]
+    if not answering_for:
+        raise DomainError(Code.wrong_role, f"this decision is for "
+                          f"{', '.join(decision.roles)}, not {role}")
+    if spec.per_role and all(decision.answered_by(r) for r in answering_for):
+        raise DomainError(Code.already_answered, f"{role} has already answered this decision")
+    if cmd.option_id not in {o.id for o in spec.options}:
+        raise DomainError(Code.unknown_option, f"{cmd.option_id!r} is not an option here; "
+                          f"choose from {', '.join(o.id for o in spec.options)}")
+    if len(cmd.rationale) > c.MAX_MESSAGE_CHARS:
+        raise DomainError(Code.invalid_input, "the rationale is too long")
+    answered_role = next(r for r in answering_for if not decision.answered_by(r))
+    emit(EventType.decision_answered, {
+        "decision_id": cmd.decision_id, "option_id": cmd.option_id, "role": answered_role,
+        "answered_by_role": role, "rationale": cmd.rationale.strip(),
+        "latency": emit.scenario_time - decision.opened_at,
+    })
+    remaining = [r for r in decision.roles if not decision.answered_by(r) and r != answered_role]
+    if not spec.per_role or not remaining:
+        if spec.per_role:
+            emit(EventType.decision_closed, {"decision_id": cmd.decision_id})
+        if option_of(spec, cmd.option_id).ends_drill:
+            emit(EventType.drill_ended, {"reason": f"option {spec.id}.{cmd.option_id}"})
+
+
+def _send(scenario: Scenario, state: DrillState, cmd: c.SendMessage, actor: c.Actor,
+          emit: _Emitter) -> None:
+    _require_running(state)
+    role = _speaking_role(state, actor, cmd.from_role)
+    recipients = list(dict.fromkeys(cmd.to))
+    if not recipients:
+        raise DomainError(Code.unknown_recipient, "address the message to at least one role "
+                          "or external party")
+    for recipient in recipients:
+        if recipient not in state.roles and recipient not in scenario.parties:
+            raise DomainError(Code.unknown_recipient, f"{recipient!r} is neither a role in play "
+                              "nor an external party of this scenario")
+    body = cmd.body.strip()
+    if not body:
+        raise DomainError(Code.invalid_input, "the message is empty")
+    if len(body) > c.MAX_MESSAGE_CHARS or len(cmd.subject) > c.MAX_SUBJECT_CHARS:
+        raise DomainError(Code.invalid_input, f"a message is at most {c.MAX_MESSAGE_CHARS:,} "
+                          f"characters and its subject at most {c.MAX_SUBJECT_CHARS}")
+    if cmd.statement_id is not None:
+        statement = next((s for s in scenario.statements if s.id == cmd.statement_id), None)
+        if statement is None:
+            raise DomainError(Code.unknown_statement, f"there is no drawer statement "
+                              f"{cmd.statement_id!r}")
+        if statement.roles and not state.stands_in_for(role) & set(statement.roles):
+            raise DomainError(Code.statement_not_allowed, f"{role} may not send the drawer "
+                              f"statement {statement.id!r}")
+    message = emit(EventType.message_sent, {
+        "from_role": role, "to": recipients, "subject": cmd.subject.strip(), "body": body,
+        "statement_id": cmd.statement_id,
+    })
+    _meet_expectations(scenario, state, message, role, recipients, emit)
+
+
+def _meet_expectations(scenario: Scenario, state: DrillState, message: Event, role: str,
+                       recipients: list[str], emit: _Emitter) -> None:
+    speaks_for = state.stands_in_for(role)
+    reached = set(recipients)
+    for recipient in recipients:
+        if recipient in state.roles:
+            reached |= state.stands_in_for(recipient)
+    for pending in state.expectations.values():
+        if pending.status != "pending":
+            continue
+        spec = scenario.expectation(pending.id)
+        if spec.from_ is not None and not speaks_for & set(spec.from_):
+            continue
+        if spec.to not in reached:
+            continue
+        on_time = message.scenario_time <= pending.deadline
+        points = spec.points if on_time else _late_points(spec, pending, message.scenario_time)
+        emit(EventType.expectation_met, {
+            "expectation_id": pending.id, "message_seq": message.seq, "from_role": role,
+            "status": "on_time" if on_time else "late", "points": points,
+            "deadline": pending.deadline,
+        })
+
+
+def _late_points(spec: Expectation, pending: ExpectationState, at: float) -> float:
+    grace = pending.closes - pending.deadline
+    if grace <= 0:
+        return 0.0
+    fraction = max(0.0, 1 - (at - pending.deadline) / grace)
+    return round(spec.points * fraction, 2)
+
+
+def _facilitate(scenario: Scenario, state: DrillState, cmd: c.Command, emit: _Emitter) -> None:
+    if isinstance(cmd, c.StartClock):
+        if state.started:
+            raise DomainError(Code.drill_already_started, "the drill is already under way")
+        emit(EventType.clock_started, {"speed": state.speed})
+    elif isinstance(cmd, c.PauseClock):
+        _require_running(state)
+        emit(EventType.clock_paused)
+    elif isinstance(cmd, c.ResumeClock):
+        if state.status is not Status.paused:
+            raise DomainError(Code.drill_not_running, "the drill is not paused")
+        emit(EventType.clock_resumed)
+    elif isinstance(cmd, c.SetSpeed):
+        _check_speed(cmd.speed)
+        emit(EventType.clock_speed_changed, {"speed": cmd.speed, "previous": state.speed})
+    elif isinstance(cmd, c.JumpToNextInject):
+        _jump(state, emit)
+    elif isinstance(cmd, c.EndDrill):
+        emit(EventType.drill_ended, {"reason": cmd.reason.strip()[:300] or "ended"})
+    elif isinstance(cmd, c.ManualInject):
+        _manual_inject(scenario, state, cmd, emit)
+    else:  # pragma: no cover - every command type is handled above
+        raise DomainError(Code.invalid_input, f"unknown command {type(cmd).__name__}")
+
+
+def _jump(state: DrillState, emit: _Emitter) -> None:
+    if not state.started:
+        raise DomainError(Code.drill_not_started, "start the drill first")
+    upcoming = [t for t in state.timers.values() if t.kind is TimerKind.inject]
+    if not upcoming:
+        raise DomainError(Code.nothing_to_jump_to, "no inject is scheduled")
+    target = min(t.due for t in upcoming)
+    if target <= emit.scenario_time:
+        raise DomainError(Code.nothing_to_jump_to, "the next inject is already due")
+    emit(EventType.clock_jumped, {"from": emit.scenario_time, "to": target})
+
+
+def _manual_inject(scenario: Scenario, state: DrillState, cmd: c.ManualInject,
+                   emit: _Emitter) -> None:
+    if not state.started:
+        raise DomainError(Code.drill_not_started, "start the drill before sending injects")
+    title, body = cmd.title.strip(), cmd.body.strip()
+    if not title or len(title) > c.MAX_SUBJECT_CHARS or not body or \
+            len(body) > c.MAX_MESSAGE_CHARS:
+        raise DomainError(Code.invalid_input, f"an inject needs a title (at most "
+                          f"{c.MAX_SUBJECT_CHARS}) and a body (at most {c.MAX_MESSAGE_CHARS:,})")
+    if not cmd.to:
+        raise DomainError(Code.unknown_role, "send the inject to at least one role, or to all")
+    for role in cmd.to:
+        if role != EVERYONE and role not in state.roles:
+            raise DomainError(Code.unknown_role, f"{role!r} is not a role in play")
+    addressed = expand_roles(cmd.to, state.roles)
+    emit(EventType.inject_delivered, {
+        "inject_id": None, "manual": True, "title": title, "body": body,
+        "channel": str(cmd.channel), "severity": str(cmd.severity),
+        "sender": (cmd.sender or "").strip()[:300] or None, "to": addressed,
+        "recipients": _recipients(state, addressed), "attack": [], "facts": [],
+    })
+
+
+def _recipients(state: DrillState, roles: Iterable[str]) -> list[str]:
+    """Roles that actually receive: each addressed role, or whoever acts for it."""
+    return list(dict.fromkeys(state.acting_role(r) for r in roles))
+
+
+# --------------------------------------------------------------------------- due
+
+
+def due(scenario: Scenario, state: DrillState, now: float) -> list[Event]:
+    """Events whose scenario time has come by `now`, in order. `state` is not changed."""
+    if state.status is not Status.running:
+        return []
+    target = state.scenario_now(now)
+    if state.next_timer(limit=target) is None:
+        return []
+    work = state.copy()
+    events: list[Event] = []
+    while len(events) < MAX_CATCH_UP_EVENTS:
+        timer = work.next_timer(limit=target)
+        if timer is None or work.status is not Status.running:
+            break
+        for event in fire(scenario, work, timer, now):
+            apply(scenario, work, event)
+            events.append(event)
+    return events
+
+
+def next_due(state: DrillState) -> float | None:
+    """Scenario time of the next thing that will happen by itself, if any."""
+    timer = state.next_timer()
+    return None if timer is None else timer.due
+
+
+def fire(scenario: Scenario, state: DrillState, timer: Timer, now: float) -> list[Event]:
+    """The events one timer causes when it falls due."""
+    emit = _Emitter(state, now, SYSTEM)
+    emit.scenario_time = max(timer.due, state.last_scenario_time)
+    if timer.kind is TimerKind.inject:
+        _fire_inject(scenario, state, scenario.inject(timer.ref), emit)
+    elif timer.kind is TimerKind.decision:
+        decision = state.decisions[timer.ref]
+        spec = scenario.decision(timer.ref)
+        if decision.answers:
+            emit(EventType.decision_closed, {"decision_id": spec.id})
+        else:
+            emit(EventType.decision_timed_out, {"decision_id": spec.id, "option_id": spec.default})
+            if option_of(spec, spec.default).ends_drill:
+                emit(EventType.drill_ended, {"reason": f"option {spec.id}.{spec.default} "
+                                             "(time ran out)"})
+    elif timer.kind is TimerKind.expectation:
+        pending = state.expectations[timer.ref]
+        emit(EventType.expectation_missed, {"expectation_id": timer.ref,
+                                            "deadline": pending.deadline})
+    else:
+        emit(EventType.drill_ended, {"reason": "the scenario's time is up"})
+    return emit.events
+
+
+def _fire_inject(scenario: Scenario, state: DrillState, inject: Inject, emit: _Emitter) -> None:
+    if inject.id in state.suppressed:
+        emit(EventType.inject_skipped, {"inject_id": inject.id, "reason": "suppressed"})
+        return
+    if not holds(inject.when, state):
+        emit(EventType.inject_skipped, {"inject_id": inject.id, "reason": "condition"})
+        return
+    addressed = expand_roles(inject.to, state.roles)
+    emit(EventType.inject_delivered, {
+        "inject_id": inject.id, "manual": False, "title": fill(inject.title, state.variables),
+        "body": fill(inject.body, state.variables),
+        "sender": fill(inject.sender, state.variables) if inject.sender else None,
+        "channel": str(inject.channel), "severity": str(inject.severity), "to": addressed,
+        "recipients": _recipients(state, addressed), "attack": list(inject.attack),
+        "facts": list(inject.facts),
+    })
+    for role in inject.unavailable:
+        if role in state.roles and role not in state.unavailable:
+            emit(EventType.role_unavailable, {"role": role, "backup": state.backups.get(role)})
+    for role in inject.available:
+        if role in state.unavailable:
+            emit(EventType.role_available, {"role": role})
+    if inject.opens is not None and inject.opens not in state.decisions:
+        spec = scenario.decision(inject.opens)
+        # Who may answer is settled once role availability above has taken effect.
+        unavailable = (state.unavailable | set(inject.unavailable)) - set(inject.available)
+        probe = state.copy()
+        probe.unavailable = unavailable
+        addressed_roles = expand_roles(spec.to, state.roles)
+        emit(EventType.decision_opened, {
+            "decision_id": spec.id, "to": addressed_roles,
+            "roles": _recipients(probe, addressed_roles),
+            "deadline": emit.scenario_time + spec.time_limit,
+            "prompt": fill(spec.prompt, state.variables),
+        })
+    if inject.ends_drill:
+        emit(EventType.drill_ended, {"reason": f"inject {inject.id}"})
+
+
+# --------------------------------------------------------------------------- apply
+
+
+def apply(scenario: Scenario, state: DrillState, event: Event) -> DrillState:
+    """Fold one event into `state` (in place) and return it."""
+    if event.seq != state.seq + 1:
+        raise ValueError(f"event seq {event.seq} does not follow {state.seq}")
+    handler = _APPLY[event.type]
+    state.seq = event.seq
+    state.last_scenario_time = max(state.last_scenario_time, event.scenario_time)
+    handler(scenario, state, event)
+    return state
+
+
+def replay(scenario: Scenario, events: Iterable[Event]) -> DrillState:
+    state = DrillState()
+    for event in events:
+        apply(scenario, state, event)
+    return state
+
+
+def _on_created(scenario: Scenario, state: DrillState, e: Event) -> None:
+    d = e.data
+    state.drill_id, state.name = d["drill_id"], d["name"]
+    state.speed = float(d["speed"])
+    state.roles = list(d["roles"])
+    state.backups = dict(d["backups"])
+    state.variables = dict(d["variables"])
+    state.status = Status.lobby
+    state.anchor_wall = e.at
+
+
+def _on_joined(scenario: Scenario, state: DrillState, e: Event) -> None:
+    d = e.data
+    state.participants[d["participant_id"]] = Participant(
+        d["participant_id"], d["name"], d["role"], e.seq)
+
+
+def _on_left(scenario: Scenario, state: DrillState, e: Event) -> None:
+    pid = e.data["participant_id"]
+    old = state.participants[pid]
+    state.participants[pid] = Participant(old.id, old.name, old.role, old.joined_seq, False)
+
+
+def _reanchor(state: DrillState, e: Event) -> None:
+    state.anchor_scenario = e.scenario_time
+    state.anchor_wall = e.at
+
+
+def _on_started(scenario: Scenario, state: DrillState, e: Event) -> None:
+    _reanchor(state, e)
+    state.status = Status.running
+    state.started = True
+    index = index_of(scenario)
+    for inject in index.at_start.injects:
+        _arm_inject(scenario, state, inject, (inject.at or 0.0) + e.scenario_time)
+    for expectation in index.at_start.expectations:
+        _arm_expectation(state, expectation, e.scenario_time)
+    if scenario.clock.end is not None:
+        state.timers["end"] = Timer(scenario.clock.end, TimerKind.end, "end", 0)
+
+
+def _on_paused(scenario: Scenario, state: DrillState, e: Event) -> None:
+    _reanchor(state, e)
+    state.status = Status.paused
+
+
+def _on_resumed(scenario: Scenario, state: DrillState, e: Event) -> None:
+    _reanchor(state, e)
+    state.status = Status.running
+
+
+def _on_speed(scenario: Scenario, state: DrillState, e: Event) -> None:
+    _reanchor(state, e)
+    state.speed = float(e.data["speed"])
+
+
+def _on_jumped(scenario: Scenario, state: DrillState, e: Event) -> None:
+    state.anchor_scenario = float(e.data["to"])
+    state.anchor_wall = e.at
+
+
+def _arm_inject(scenario: Scenario, state: DrillState, inject: Inject, at: float) -> None:
+    if inject.id in state.armed:
+        return
+    state.armed.add(inject.id)
+    order = index_of(scenario).order[f"inject:{inject.id}"]
+    state.timers[f"inject:{inject.id}"] = Timer(at, TimerKind.inject, inject.id, order)
+
+
+def _arm_expectation(state: DrillState, spec: Expectation, at: float) -> None:
+    if spec.id in state.expectations or not holds(spec.when, state):
+        return
+    deadline = at + spec.within
+    closes = deadline + (spec.within if spec.grace is None else spec.grace)
+    state.expectations[spec.id] = ExpectationState(spec.id, at, deadline, closes)
+    state.timers[f"expectation:{spec.id}"] = Timer(closes, TimerKind.expectation, spec.id, 0)
+
+
+def _arm_followers(scenario: Scenario, state: DrillState, injects: Iterable[Inject],
+                   expectations: Iterable[Expectation], at: float) -> None:
+    for inject in injects:
+        _arm_inject(scenario, state, inject, at + inject.delay)
+    for expectation in expectations:
+        _arm_expectation(state, expectation, at)
+
+
+def _on_delivered(scenario: Scenario, state: DrillState, e: Event) -> None:
+    inject_id = e.data.get("inject_id")
+    if inject_id is None:  # a manual inject changes nothing in the story's machinery
+        return
+    state.timers.pop(f"inject:{inject_id}", None)
+    state.delivered[inject_id] = e.seq
+    followers = index_of(scenario).after_inject.get(inject_id)
+    if followers is not None:
+        _arm_followers(scenario, state, followers.injects, followers.expectations,
+                       e.scenario_time)
+
+
+def _on_skipped(scenario: Scenario, state: DrillState, e: Event) -> None:
+    inject_id = e.data["inject_id"]
+    state.timers.pop(f"inject:{inject_id}", None)
+    state.skipped[inject_id] = e.data["reason"]
+
+
+def _on_unavailable(scenario: Scenario, state: DrillState, e: Event) -> None:
+    state.unavailable.add(e.data["role"])
+
+
+def _on_available(scenario: Scenario, state: DrillState, e: Event) -> None:
+    state.unavailable.discard(e.data["role"])
+
+
+def _on_opened(scenario: Scenario, state: DrillState, e: Event) -> None:
+    decision_id = e.data["decision_id"]
+    deadline = float(e.data["deadline"])
+    state.decisions[decision_id] = DecisionState(
+        decision_id, e.scenario_time, deadline, tuple(e.data["roles"]), e.seq)
+    order = index_of(scenario).order[f"decision:{decision_id}"]
+    state.timers[f"decision:{decision_id}"] = Timer(deadline, TimerKind.decision, decision_id,
+                                                    order)
+
+
+def _take_option(scenario: Scenario, state: DrillState, decision_id: str, option_id: str,
+                 at: float) -> None:
+    """What choosing an option does to the story: flags, points, branches."""
+    option = option_of(scenario.decision(decision_id), option_id)
+    state.chosen.add(f"{decision_id}.{option_id}")
+    state.flags.update(option.set)
+    for objective, points in option.score.items():
+        state.points[objective] = state.points.get(objective, 0.0) + points
+    state.suppressed.update(option.suppresses)
+    for inject_id in option.triggers:
+        inject = scenario.inject(inject_id)
+        _arm_inject(scenario, state, inject, at + inject.delay)
+    followers = index_of(scenario).after_option.get(f"{decision_id}.{option_id}")
+    if followers is not None:
+        _arm_followers(scenario, state, followers.injects, followers.expectations, at)
+
+
+def _close_decision(scenario: Scenario, state: DrillState, decision_id: str, at: float,
+                    timed_out: bool = False) -> None:
+    decision = state.decisions[decision_id]
+    state.decisions[decision_id] = DecisionState(
+        decision.id, decision.opened_at, decision.deadline, decision.roles,
+        decision.opened_seq, decision.answers, True, timed_out)
+    state.timers.pop(f"decision:{decision_id}", None)
+    followers = index_of(scenario).after_decision.get(decision_id)
+    if followers is not None:
+        _arm_followers(scenario, state, followers.injects, followers.expectations, at)
+
+
+def _on_answered(scenario: Scenario, state: DrillState, e: Event) -> None:
+    decision_id, option_id = e.data["decision_id"], e.data["option_id"]
+    decision = state.decisions[decision_id]
+    state.decisions[decision_id] = DecisionState(
+        decision.id, decision.opened_at, decision.deadline, decision.roles,
+        decision.opened_seq, (*decision.answers, (e.data["role"], option_id)))
+    _take_option(scenario, state, decision_id, option_id, e.scenario_time)
+    if not scenario.decision(decision_id).per_role:
+        _close_decision(scenario, state, decision_id, e.scenario_time)
+
+
+def _on_timed_out(scenario: Scenario, state: DrillState, e: Event) -> None:
+    decision_id, option_id = e.data["decision_id"], e.data["option_id"]
+    _take_option(scenario, state, decision_id, option_id, e.scenario_time)
+    _close_decision(scenario, state, decision_id, e.scenario_time, timed_out=True)
+
+
+def _on_closed(scenario: Scenario, state: DrillState, e: Event) -> None:
+    _close_decision(scenario, state, e.data["decision_id"], e.scenario_time)
+
+
+def _on_message(scenario: Scenario, state: DrillState, e: Event) -> None:
+    sender = e.data["from_role"]
+    recipients = e.data["to"]
+    for recipient in recipients:
+        state.sent_pairs.add((sender, recipient))
+    for match, item in index_of(scenario).after_message:
+        if any(_pair_matches(match, sender, r) for r in recipients):
+            if isinstance(item, Inject):
+                _arm_inject(scenario, state, item, e.scenario_time + item.delay)
+            else:
+                _arm_expectation(state, item, e.scenario_time)
+
+
+def _settle_expectation(scenario: Scenario, state: DrillState, e: Event, status: str,
+                        points: float) -> None:
+    expectation_id = e.data["expectation_id"]
+    old = state.expectations[expectation_id]
+    state.expectations[expectation_id] = ExpectationState(
+        old.id, old.armed_at, old.deadline, old.closes, e.seq, status, points)
+    state.timers.pop(f"expectation:{expectation_id}", None)
+    objective = scenario.expectation(expectation_id).objective
+    if objective is not None and points:
+        state.points[objective] = state.points.get(objective, 0.0) + points
+
+
+def _on_met(scenario: Scenario, state: DrillState, e: Event) -> None:
+    _settle_expectation(scenario, state, e, e.data["status"], float(e.data["points"]))
+
+
+def _on_missed(scenario: Scenario, state: DrillState, e: Event) -> None:
+    _settle_expectation(scenario, state, e, "missed", 0.0)
+
+
+def _on_note(scenario: Scenario, state: DrillState, e: Event) -> None:
+    return
+
+
+def _on_ended(scenario: Scenario, state: DrillState, e: Event) -> None:
+    _reanchor(state, e)
+    state.status = Status.ended
+    state.end_reason = e.data.get("reason")
+    state.timers.clear()
+
+
+_APPLY = {
+    EventType.drill_created: _on_created,
+    EventType.participant_joined: _on_joined,
+    EventType.participant_left: _on_left,
+    EventType.clock_started: _on_started,
+    EventType.clock_paused: _on_paused,
+    EventType.clock_resumed: _on_resumed,
+    EventType.clock_speed_changed: _on_speed,
+    EventType.clock_jumped: _on_jumped,
+    EventType.inject_delivered: _on_delivered,
+    EventType.inject_skipped: _on_skipped,
+    EventType.decision_opened: _on_opened,
+    EventType.decision_answered: _on_answered,
+    EventType.decision_timed_out: _on_timed_out,
+    EventType.decision_closed: _on_closed,
+    EventType.role_unavailable: _on_unavailable,
+    EventType.role_available: _on_available,
+    EventType.message_sent: _on_message,
+    EventType.expectation_met: _on_met,
+    EventType.expectation_missed: _on_missed,
+    EventType.note_added: _on_note,
+    EventType.drill_ended: _on_ended,
+}

@@ -1,0 +1,74 @@
+"""The drill log: everything that happened, as immutable events numbered by seq."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class EventType(StrEnum):
+    drill_created = "drill_created"
+    participant_joined = "participant_joined"
+    participant_left = "participant_left"
+    clock_started = "clock_started"
+    clock_paused = "clock_paused"
+    clock_resumed = "clock_resumed"
+    clock_speed_changed = "clock_speed_changed"
+    clock_jumped = "clock_jumped"
+    inject_delivered = "inject_delivered"
+    inject_skipped = "inject_skipped"
+    decision_opened = "decision_opened"
+    decision_answered = "decision_answered"
+    decision_timed_out = "decision_timed_out"
+    decision_closed = "decision_closed"
+    role_unavailable = "role_unavailable"
+    role_available = "role_available"
+    message_sent = "message_sent"
+    expectation_met = "expectation_met"
+    expectation_missed = "expectation_missed"
+    note_added = "note_added"
+    drill_ended = "drill_ended"
+
+
+FACILITATOR = "facilitator"
+SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of a drill's log.
+
+    `at` is wall-clock time (Unix seconds, UTC) when it was recorded; `scenario_time` is
+    seconds since the scenario's start, on the story's clock. For what fell due while the
+    server was down, `scenario_time` is when it was due, not when it was written.
+    `actor` is a participant id, "facilitator" or "system": the log is the audit trail.
+    """
+
+    seq: int
+    type: EventType
+    at: float
+    scenario_time: float
+    actor: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "type": str(self.type),
+            "at": self.at,
+            "scenario_time": self.scenario_time,
+            "actor": self.actor,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Event:
+        return cls(
+            seq=int(raw["seq"]),
+            type=EventType(raw["type"]),
+            at=float(raw["at"]),
+            scenario_time=float(raw["scenario_time"]),
+            actor=str(raw["actor"]),
+            data=dict(raw.get("data") or {}),
+        )

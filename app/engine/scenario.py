@@ -1,0 +1,507 @@
+"""The scenario format, version 1: what a scenario author writes in YAML.
+
+These pydantic models are the single source of truth for the format. They validate
+types and shapes; `app.engine.validation` checks what types cannot (references resolve,
+everything is reachable, the drill can end). The JSON Schema (`tabletop schema`) and the
+format reference in the README are generated from them, docstrings included.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from app.engine.durations import Duration
+
+Id = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$"),
+    Field(description="An identifier: lower-case letters, digits, '-' and '_', up to 64."),
+]
+OptionRef = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}\.[a-z0-9][a-z0-9_-]{0,63}$"),
+    Field(description="An option of a decision, written DECISION.OPTION, e.g. pay-ransom.refuse."),
+]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+AttackId = Annotated[
+    str,
+    StringConstraints(pattern=r"^T\d{4}(\.\d{3})?$"),
+    Field(description="A MITRE ATT&CK technique ID such as T1486 or T1566.001."),
+]
+
+EVERYONE = "all"
+"""Written in `to:` to address every role in play."""
+
+
+class Strict(BaseModel):
+    """Base for the format: unknown keys are errors (they are almost always typos)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Difficulty(StrEnum):
+    introductory = "introductory"
+    intermediate = "intermediate"
+    advanced = "advanced"
+
+
+class Phase(StrEnum):
+    """Incident-response phases of NIST SP 800-61."""
+
+    preparation = "preparation"
+    detection_analysis = "detection_analysis"
+    containment = "containment"
+    eradication = "eradication"
+    recovery = "recovery"
+    post_incident = "post_incident"
+
+
+class Channel(StrEnum):
+    email = "email"
+    phone = "phone"
+    chat = "chat"
+    news = "news"
+    social = "social"
+    siem = "siem"
+    ticket = "ticket"
+    sms = "sms"
+    letter = "letter"
+    meeting = "meeting"
+    edr = "edr"
+
+
+class Severity(StrEnum):
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+class PartyKind(StrEnum):
+    customers = "customers"
+    regulator = "regulator"
+    press = "press"
+    law_enforcement = "law_enforcement"
+    board = "board"
+    staff = "staff"
+    vendor = "vendor"
+    partner = "partner"
+    insurer = "insurer"
+    card_brands = "card_brands"
+    other = "other"
+
+
+ROLE_CATALOGUE: dict[str, tuple[str, str]] = {
+    "incident_manager": (
+        "Incident manager",
+        "Runs the response: calls meetings, holds people to their actions, summarises impact.",
+    ),
+    "lead_investigator": (
+        "Lead investigator",
+        "Leads the technical investigation: scope, root cause, evidence, containment advice.",
+    ),
+    "soc_analyst": (
+        "SOC analyst",
+        "Triages alerts and investigates in the SIEM and EDR; first to see technical signals.",
+    ),
+    "legal": (
+        "Legal counsel",
+        "Decides whether and when to disclose; regulators, contracts, litigation, evidence.",
+    ),
+    "communications": (
+        "Communications / PR",
+        "Press, social media, customer and staff messages; only they speak outside.",
+    ),
+    "hr": ("HR", "Personnel matters, insider cases, internal communication to staff."),
+    "executive": (
+        "Executive sponsor (CISO)",
+        "Owns the incident for the executive team; briefs the CEO and the board; approves.",
+    ),
+    "it_operations": (
+        "IT operations",
+        "Runs the systems: isolates hosts, restores backups, changes network and accounts.",
+    ),
+}
+"""The built-in roles. A scenario may add its own by giving them a title."""
+
+
+class Role(Strict):
+    """A role in play. Built-in roles need nothing; a custom role needs a `title`."""
+
+    title: ShortText | None = None
+    description: Text | None = None
+    required: bool = Field(
+        default=False, description="The drill should not start until someone plays this role."
+    )
+    backup: Id | None = Field(
+        default=None,
+        description="The role that acts for this one when it is unavailable (on holiday, "
+        "unreachable). It then receives this role's injects and decisions.",
+    )
+
+
+class Variable(Strict):
+    """A value set per drill and used in texts as {{name}}, so one scenario fits many teams."""
+
+    default: ShortText
+    description: ShortText | None = None
+
+
+class Party(Strict):
+    """Someone outside the response team that messages can be addressed to."""
+
+    name: ShortText
+    kind: PartyKind = PartyKind.other
+    description: Text | None = None
+
+
+class Objective(Strict):
+    """What the drill evaluates, tagged with its NIST SP 800-61 phase."""
+
+    title: ShortText
+    phase: Phase
+    description: Text | None = None
+    capability: ShortText | None = Field(
+        default=None, description="The capability it exercises, as in an HSEEP report."
+    )
+
+
+class Clock(Strict):
+    """The scenario's world clock."""
+
+    start: datetime = Field(
+        description="When the incident begins in the story, e.g. 2026-12-24T22:40:00 "
+        "(Christmas Eve, late).",
+    )
+    timezone: ShortText = Field(default="UTC", description="An IANA zone, e.g. Europe/Berlin.")
+    speed: float = Field(
+        default=1.0,
+        gt=0,
+        le=1440,
+        description="Scenario minutes per real minute. 10 plays a 10-hour night in an hour.",
+    )
+    end: Duration | None = Field(
+        default=None,
+        description="The drill ends by itself at this scenario time after the start.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as 'Europe/London' "
+                "or 'America/New_York'"
+            ) from exc
+        return value
+
+
+class MessageMatch(Strict):
+    """Matches messages: from one of these roles, to this role or party. Omitted means any."""
+
+    from_: list[Id] | None = Field(default=None, alias="from")
+    to: Id | None = None
+
+
+def _exactly_one(model: BaseModel, names: tuple[str, ...], what: str) -> None:
+    given = [n for n in names if getattr(model, n) is not None]
+    if len(given) != 1:
+        keys = ", ".join(n.rstrip("_") for n in names)
+        found = ", ".join(n.rstrip("_") for n in given) or "none"
+        raise ValueError(f"{what} takes exactly one of: {keys} (found: {found})")
+
+
+class Condition(Strict):
+    """A test on the story so far. Exactly one key. Combine with all / any / not.
+
+    - flag: NAME             a flag some option set is true
+    - chosen: DECISION.OPTION that option was chosen (answered or by timeout)
+    - answered: DECISION     the decision is closed (answered or timed out)
+    - open: DECISION         the decision is open right now, waiting for an answer
+    - delivered: INJECT      the inject has been delivered
+    - sent: {from, to}       a message matching has been sent
+    - all / any: [...]       every / at least one of the conditions
+    - not: {...}             the condition is false: `not: {sent: {to: legal}}` pushes a
+                             team that has not yet told legal
+    """
+
+    flag: Id | None = None
+    chosen: OptionRef | None = None
+    answered: Id | None = None
+    open: Id | None = None
+    delivered: Id | None = None
+    sent: MessageMatch | None = None
+    all: list[Condition] | None = None
+    any: list[Condition] | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> Condition:
+        _exactly_one(self, CONDITION_KEYS, "a condition")
+        return self
+
+
+CONDITION_KEYS = ("flag", "chosen", "answered", "open", "delivered", "sent", "all", "any", "not_")
+
+
+class Trigger(Strict):
+    """What starts a timer: exactly one key.
+
+    - inject: ID             when that inject is delivered
+    - decision: ID           when that decision closes (answered or timed out)
+    - option: DECISION.OPTION when that option is chosen
+    - message: {from, to}    when the first matching message is sent
+    """
+
+    inject: Id | None = None
+    decision: Id | None = None
+    option: OptionRef | None = None
+    message: MessageMatch | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> Trigger:
+        _exactly_one(self, TRIGGER_KEYS, "`after`")
+        return self
+
+
+TRIGGER_KEYS = ("inject", "decision", "option", "message")
+
+
+class Inject(Strict):
+    """Something that arrives: an alert, a call, an email, a news story.
+
+    Timing: `at` (an offset from the drill's start) or `after` (an event) plus `delay`.
+    An inject with neither arrives only when an option `triggers` it. If `when` is false
+    at the moment it falls due, it is skipped, and the log says so.
+    """
+
+    id: Id
+    title: ShortText
+    body: Text = Field(description="Markdown. {{variables}} are filled in per drill.")
+    sender: ShortText | None = Field(default=None, description="Who it appears to come from.")
+    channel: Channel = Channel.email
+    to: list[Id] = Field(
+        min_length=1, description="Role ids, or `all` for every role in play."
+    )
+    at: Duration | None = None
+    after: Trigger | None = None
+    delay: Duration = 0.0
+    when: Condition | None = None
+    severity: Severity = Severity.info
+    attack: list[AttackId] = Field(default_factory=list)
+    opens: Id | None = Field(default=None, description="The decision this inject puts to roles.")
+    unavailable: list[Id] = Field(
+        default_factory=list,
+        description="Roles that become unavailable when this arrives; their backups act.",
+    )
+    available: list[Id] = Field(
+        default_factory=list, description="Roles that are reachable again from now on."
+    )
+    ends_drill: bool = False
+    facts: list[Id] = Field(
+        default_factory=list,
+        description="Key facts this inject reveals (e.g. breach_confirmed), for the "
+        "who-knew-what-when analysis.",
+    )
+    notes: Text | None = Field(default=None, description="For the facilitator's eyes only.")
+    questions: list[Text] = Field(
+        default_factory=list, description="Discussion questions for the facilitator to ask."
+    )
+
+    @model_validator(mode="after")
+    def _timing(self) -> Inject:
+        if self.at is not None and self.after is not None:
+            raise ValueError("an inject takes `at` or `after`, not both")
+        if self.at is not None and self.delay:
+            raise ValueError("`delay` goes with `after`; with `at`, add the delay to `at`")
+        return self
+
+
+class Option(Strict):
+    """One answer to a decision, and what it does to the story."""
+
+    id: Id
+    label: ShortText
+    description: Text | None = None
+    set: dict[Id, bool] = Field(default_factory=dict, description="Flags to set.")
+    triggers: list[Id] = Field(
+        default_factory=list, description="Injects to schedule now (each after its `delay`)."
+    )
+    suppresses: list[Id] = Field(
+        default_factory=list, description="Injects that will now never arrive."
+    )
+    score: dict[Id, float] = Field(
+        default_factory=dict, description="Points per objective id (may be negative)."
+    )
+    ends_drill: bool = False
+    feedback: Text | None = Field(
+        default=None, description="Why this option is strong or weak, for the debrief."
+    )
+
+
+class Decision(Strict):
+    """A question put to one or more roles, opened by an inject's `opens`."""
+
+    id: Id
+    prompt: Text
+    to: list[Id] = Field(min_length=1, description="Roles that may answer, or `all`.")
+    time_limit: Duration = Field(description="Scenario time to answer before the default.")
+    default: Id = Field(description="The option taken if nobody answers in time.")
+    per_role: bool = Field(
+        default=False,
+        description="Each role answers for itself; otherwise the first answer decides.",
+    )
+    options: list[Option] = Field(min_length=2)
+    notes: Text | None = None
+
+
+class Expectation(Strict):
+    """A communication the team should make: who tells whom, within how long of what."""
+
+    id: Id
+    title: ShortText
+    from_: list[Id] | None = Field(
+        default=None, alias="from", description="Roles that may send it; omitted: any role."
+    )
+    to: Id = Field(description="The role or party that must be told.")
+    after: Trigger | None = Field(
+        default=None, description="What starts the countdown; omitted: the drill's start."
+    )
+    within: Duration
+    grace: Duration | None = Field(
+        default=None,
+        description="Late messages earn partial credit, falling to zero at deadline + grace. "
+        "Default: the same as `within`.",
+    )
+    points: float = Field(default=10, ge=0)
+    objective: Id | None = None
+    when: Condition | None = Field(
+        default=None, description="Only expected if this holds when the countdown starts."
+    )
+    rationale: Text | None = Field(
+        default=None, description="Why: the rule, the regulation, the plan that sets it."
+    )
+
+
+class Statement(Strict):
+    """A drawer statement: a pre-approved text a role can send as written or adapt."""
+
+    id: Id
+    title: ShortText
+    body: Text
+    roles: list[Id] = Field(
+        default_factory=list, description="Roles that may use it; omitted: any role."
+    )
+    to: list[Id] = Field(default_factory=list, description="Suggested recipients.")
+    approved_by: ShortText | None = None
+
+
+class Scenario(Strict):
+    """A tabletop scenario, format version 1."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+    format: Literal[1] = Field(default=1, description="The format version of this file.")
+    id: Id
+    title: ShortText
+    summary: Text
+    version: ShortText = "1.0"
+    duration: Duration = Field(description="About how long the drill takes in real time.")
+    difficulty: Difficulty = Difficulty.intermediate
+    tags: list[ShortText] = Field(default_factory=list)
+    compliance: list[ShortText] = Field(
+        default_factory=list, description="Regimes in play, e.g. GDPR, PCI DSS, HIPAA."
+    )
+    attack: list[AttackId] = Field(default_factory=list)
+    variables: dict[Id, Variable] = Field(default_factory=dict)
+    clock: Clock
+    roles: dict[Id, Role] = Field(min_length=1)
+    parties: dict[Id, Party] = Field(default_factory=dict)
+    objectives: dict[Id, Objective] = Field(min_length=1)
+    injects: list[Inject] = Field(min_length=1)
+    decisions: list[Decision] = Field(default_factory=list)
+    expectations: list[Expectation] = Field(default_factory=list)
+    statements: list[Statement] = Field(default_factory=list)
+    facts: dict[Id, ShortText] = Field(
+        default_factory=dict, description="Key facts of the story, e.g. breach_confirmed."
+    )
+    briefing: Text | None = Field(default=None, description="Read to everyone at the start.")
+    notes: Text | None = Field(default=None, description="Facilitator guide for the whole drill.")
+
+    # Derived look-ups, built once so the engine finds things in O(1).
+    _injects: dict[str, Inject] = PrivateAttr(default_factory=dict)
+    _decisions: dict[str, Decision] = PrivateAttr(default_factory=dict)
+    _expectations: dict[str, Expectation] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._injects = {i.id: i for i in self.injects}
+        self._decisions = {d.id: d for d in self.decisions}
+        self._expectations = {e.id: e for e in self.expectations}
+
+    def inject(self, inject_id: str) -> Inject:
+        return self._injects[inject_id]
+
+    def decision(self, decision_id: str) -> Decision:
+        return self._decisions[decision_id]
+
+    def expectation(self, expectation_id: str) -> Expectation:
+        return self._expectations[expectation_id]
+
+    def has_inject(self, inject_id: str) -> bool:
+        return inject_id in self._injects
+
+    def has_decision(self, decision_id: str) -> bool:
+        return decision_id in self._decisions
+
+    def role_title(self, role_id: str) -> str:
+        role = self.roles.get(role_id)
+        if role is not None and role.title:
+            return role.title
+        return ROLE_CATALOGUE.get(role_id, (role_id.replace("_", " ").capitalize(), ""))[0]
+
+    def recipient_name(self, recipient: str) -> str:
+        if recipient in self.parties:
+            return self.parties[recipient].name
+        return self.role_title(recipient)
+
+
+def option_of(decision: Decision, option_id: str) -> Option:
+    for option in decision.options:
+        if option.id == option_id:
+            return option
+    raise KeyError(option_id)
+
+
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_-]+)\s*\}\}")
+
+
+def variables_in(text: str) -> list[str]:
+    return _VARIABLE.findall(text)
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    """Replace {{name}} with the drill's value; unknown names stay visible, never crash."""
+    return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), text)

@@ -1,0 +1,171 @@
+"""A drill's state: what the log adds up to. Built only by `apply`, never edited elsewhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    new = "new"
+    lobby = "lobby"
+    running = "running"
+    paused = "paused"
+    ended = "ended"
+
+
+class TimerKind(StrEnum):
+    """What falls due. The value orders ties at one scenario time: deadlines pass first."""
+
+    decision = "1-decision"
+    expectation = "2-expectation"
+    inject = "3-inject"
+    end = "4-end"
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    due: float
+    kind: TimerKind
+    ref: str
+    order: int
+
+    @property
+    def sort_key(self) -> tuple[float, str, int, str]:
+        return (self.due, self.kind.value, self.order, self.ref)
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    id: str
+    name: str
+    role: str | None
+    joined_seq: int
+    present: bool = True
+
+    @property
+    def observer(self) -> bool:
+        return self.role is None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionState:
+    id: str
+    opened_at: float
+    deadline: float
+    roles: tuple[str, ...]
+    opened_seq: int
+    answers: tuple[tuple[str, str], ...] = ()
+    """(role, option) in the order they came."""
+    closed: bool = False
+    timed_out: bool = False
+
+    def answered_by(self, role: str) -> bool:
+        return any(r == role for r, _ in self.answers)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectationState:
+    id: str
+    armed_at: float
+    deadline: float
+    closes: float
+    """deadline + grace: after this a message earns nothing and it counts as missed."""
+    met_seq: int | None = None
+    status: str = "pending"
+    points: float = 0.0
+
+
+@dataclass(slots=True)
+class DrillState:
+    """Everything the engine needs to decide. Copy with `copy()` before a trial run."""
+
+    drill_id: str = ""
+    name: str = ""
+    seq: int = 0
+    status: Status = Status.new
+    speed: float = 1.0
+    anchor_wall: float = 0.0
+    anchor_scenario: float = 0.0
+    last_scenario_time: float = 0.0
+    started: bool = False
+    variables: dict[str, str] = field(default_factory=dict)
+    roles: list[str] = field(default_factory=list)
+    backups: dict[str, str] = field(default_factory=dict)
+    unavailable: set[str] = field(default_factory=set)
+    participants: dict[str, Participant] = field(default_factory=dict)
+    timers: dict[str, Timer] = field(default_factory=dict)
+    armed: set[str] = field(default_factory=set)
+    """Injects that have been scheduled once; an inject is armed at most once."""
+    delivered: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    suppressed: set[str] = field(default_factory=set)
+    decisions: dict[str, DecisionState] = field(default_factory=dict)
+    chosen: set[str] = field(default_factory=set)
+    flags: dict[str, bool] = field(default_factory=dict)
+    sent_pairs: set[tuple[str, str]] = field(default_factory=set)
+    expectations: dict[str, ExpectationState] = field(default_factory=dict)
+    points: dict[str, float] = field(default_factory=dict)
+    end_reason: str | None = None
+
+    def copy(self) -> DrillState:
+        """A copy that shares nothing mutable (the nested records are immutable)."""
+        return replace(
+            self,
+            variables=dict(self.variables),
+            roles=list(self.roles),
+            backups=dict(self.backups),
+            unavailable=set(self.unavailable),
+            participants=dict(self.participants),
+            timers=dict(self.timers),
+            armed=set(self.armed),
+            delivered=dict(self.delivered),
+            skipped=dict(self.skipped),
+            suppressed=set(self.suppressed),
+            decisions=dict(self.decisions),
+            chosen=set(self.chosen),
+            flags=dict(self.flags),
+            sent_pairs=set(self.sent_pairs),
+            expectations=dict(self.expectations),
+            points=dict(self.points),
+        )
+
+    def scenario_now(self, now: float) -> float:
+        """The story's clock at wall time `now`: never before the last event."""
+        if self.status is not Status.running:
+            return max(self.anchor_scenario, self.last_scenario_time)
+        elapsed = max(0.0, now - self.anchor_wall) * self.speed
+        return max(self.anchor_scenario + elapsed, self.last_scenario_time)
+
+    def wall_time_of(self, scenario_time: float) -> float:
+        """When, in wall time, the running clock reaches `scenario_time`."""
+        return self.anchor_wall + max(0.0, scenario_time - self.anchor_scenario) / self.speed
+
+    def acting_role(self, role: str) -> str:
+        """Who acts for `role` now: itself, or its backup (chain) while it is unavailable."""
+        seen = {role}
+        current = role
+        while current in self.unavailable or current not in self.roles:
+            backup = self.backups.get(current)
+            if backup is None or backup in seen:
+                return current
+            seen.add(backup)
+            current = backup
+        return current
+
+    def stands_in_for(self, role: str) -> set[str]:
+        """The roles whose work `role` does right now, itself included."""
+        covered = {role}
+        for other in self.unavailable | (set(self.backups) - set(self.roles)):
+            if self.acting_role(other) == role:
+                covered.add(other)
+        return covered
+
+    def next_timer(self, limit: float | None = None) -> Timer | None:
+        best: Timer | None = None
+        for timer in self.timers.values():
+            if limit is not None and timer.due > limit:
+                continue
+            if best is None or timer.sort_key < best.sort_key:
+                best = timer
+        return best

@@ -1,0 +1,434 @@
+"""What types cannot check: references resolve, conditions can hold, the story flows.
+
+Every finding names the path in the document; the loader turns that into a line.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from app.engine.findings import Finding, Loc, error, warning
+from app.engine.scenario import (
+    EVERYONE,
+    ROLE_CATALOGUE,
+    Condition,
+    MessageMatch,
+    Scenario,
+    Trigger,
+    variables_in,
+)
+from app.engine.simulate import Exploration, explore
+
+MAX_CONDITION_ATOMS = 12
+
+
+@dataclass(slots=True)
+class Counts:
+    injects: int
+    decisions: int
+    expectations: int
+    roles: int
+    statements: int
+    paths: int
+    paths_complete: bool
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return {
+            "injects": self.injects, "decisions": self.decisions,
+            "expectations": self.expectations, "roles": self.roles,
+            "statements": self.statements, "paths": self.paths,
+            "paths_complete": self.paths_complete,
+        }
+
+
+def validate_scenario(scenario: Scenario) -> list[Finding]:
+    """All findings for a scenario that passed the type checks. Errors first-class."""
+    findings = list(_References(scenario).check())
+    if any(f.level == "error" for f in findings):
+        return findings  # the story cannot be played until references resolve
+    findings += _check_conditions(scenario)
+    if any(f.level == "error" for f in findings):
+        return findings
+    findings += check_flow(scenario, explore(scenario))
+    findings += _warnings(scenario)
+    return findings
+
+
+def counts(scenario: Scenario, exploration: Exploration | None = None) -> Counts:
+    exploration = exploration or explore(scenario)
+    return Counts(len(scenario.injects), len(scenario.decisions), len(scenario.expectations),
+                  len(scenario.roles), len(scenario.statements), exploration.path_count,
+                  exploration.complete)
+
+
+# --------------------------------------------------------------------------- references
+
+
+class _References:
+    def __init__(self, scenario: Scenario) -> None:
+        self.s = scenario
+        self.inject_ids = {i.id for i in scenario.injects}
+        self.decision_ids = {d.id for d in scenario.decisions}
+        self.options = {f"{d.id}.{o.id}" for d in scenario.decisions for o in d.options}
+        self.flags_set = {f for d in scenario.decisions for o in d.options for f in o.set}
+
+    def check(self) -> Iterator[Finding]:
+        yield from self._duplicates()
+        yield from self._roles()
+        yield from self._variables()
+        for i, inject in enumerate(self.s.injects):
+            yield from self._inject(i)
+        for i, decision in enumerate(self.s.decisions):
+            yield from self._decision(i)
+        for i, expectation in enumerate(self.s.expectations):
+            loc: Loc = ("expectations", i)
+            if expectation.from_:
+                yield from self._roles_exist(expectation.from_, (*loc, "from"))
+            yield from self._recipient(expectation.to, (*loc, "to"))
+            if expectation.after is not None:
+                yield from self._trigger(expectation.after, (*loc, "after"))
+            if expectation.objective is not None:
+                yield from self._objective(expectation.objective, (*loc, "objective"))
+            if expectation.when is not None:
+                yield from self._condition(expectation.when, (*loc, "when"))
+        for i, statement in enumerate(self.s.statements):
+            loc = ("statements", i)
+            yield from self._roles_exist(statement.roles, (*loc, "roles"))
+            for j, recipient in enumerate(statement.to):
+                yield from self._recipient(recipient, (*loc, "to", j))
+
+    def _duplicates(self) -> Iterator[Finding]:
+        for section, items in (("injects", self.s.injects), ("decisions", self.s.decisions),
+                               ("expectations", self.s.expectations),
+                               ("statements", self.s.statements)):
+            seen: dict[str, int] = {}
+            for i, item in enumerate(items):
+                if item.id in seen:
+                    yield error((section, i, "id"), f"duplicate id {item.id!r}: already used "
+                                f"by {section}[{seen[item.id]}]; ids must be unique")
+                seen.setdefault(item.id, i)
+        for i, decision in enumerate(self.s.decisions):
+            for option_id, n in Counter(o.id for o in decision.options).items():
+                if n > 1:
+                    j = [o.id for o in decision.options].index(option_id)
+                    yield error(("decisions", i, "options", j, "id"),
+                                f"duplicate option id {option_id!r} in this decision")
+        for party in self.s.parties:
+            if party in self.s.roles:
+                yield error(("parties", party), f"{party!r} is both a role and a party; "
+                            "rename one so messages can be addressed unambiguously")
+        if EVERYONE in self.s.roles or EVERYONE in self.s.parties:
+            yield error(("roles",), f"{EVERYONE!r} is reserved for addressing everyone")
+
+    def _roles(self) -> Iterator[Finding]:
+        for role_id, role in self.s.roles.items():
+            if role_id not in ROLE_CATALOGUE and not role.title:
+                yield error(("roles", role_id), f"{role_id!r} is not a built-in role "
+                            f"({', '.join(ROLE_CATALOGUE)}); give a custom role a `title`")
+            if role.backup is not None:
+                if role.backup == role_id:
+                    yield error(("roles", role_id, "backup"), "a role cannot be its own backup")
+                elif role.backup not in self.s.roles:
+                    yield error(("roles", role_id, "backup"), self._unknown_role(role.backup))
+
+    def _variables(self) -> Iterator[Finding]:
+        texts: list[tuple[Loc, str]] = []
+        for i, inject in enumerate(self.s.injects):
+            texts += [(("injects", i, "title"), inject.title), (("injects", i, "body"), inject.body)]
+            if inject.sender:
+                texts.append((("injects", i, "sender"), inject.sender))
+        for i, decision in enumerate(self.s.decisions):
+            texts.append((("decisions", i, "prompt"), decision.prompt))
+        for i, statement in enumerate(self.s.statements):
+            texts.append((("statements", i, "body"), statement.body))
+        for name, party in self.s.parties.items():
+            texts.append((("parties", name, "name"), party.name))
+        if self.s.briefing:
+            texts.append((("briefing",), self.s.briefing))
+        for loc, text in texts:
+            for name in variables_in(text):
+                if name not in self.s.variables:
+                    yield error(loc, f"{{{{{name}}}}} is not a declared variable: add it under "
+                                "`variables:` with a default, or fix the spelling")
+
+    def _unknown_role(self, role: str) -> str:
+        return (f"{role!r} is not a role of this scenario; add it under `roles:` or use one "
+                f"of: {', '.join(self.s.roles)}")
+
+    def _roles_exist(self, roles: Iterable[str], loc: Loc, allow_all: bool = False
+                     ) -> Iterator[Finding]:
+        for j, role in enumerate(roles):
+            if role == EVERYONE and allow_all:
+                continue
+            if role not in self.s.roles:
+                yield error((*loc, j), self._unknown_role(role))
+
+    def _recipient(self, recipient: str, loc: Loc) -> Iterator[Finding]:
+        if recipient not in self.s.roles and recipient not in self.s.parties:
+            yield error(loc, f"{recipient!r} is neither a role nor a party; add it under "
+                        f"`parties:` or use one of: "
+                        f"{', '.join([*self.s.roles, *self.s.parties])}")
+
+    def _objective(self, objective: str, loc: Loc) -> Iterator[Finding]:
+        if objective not in self.s.objectives:
+            yield error(loc, f"{objective!r} is not an objective; use one of: "
+                        f"{', '.join(self.s.objectives)}")
+
+    def _inject_ref(self, inject_id: str, loc: Loc) -> Iterator[Finding]:
+        if inject_id not in self.inject_ids:
+            yield error(loc, f"there is no inject {inject_id!r}; check the id under `injects:`")
+
+    def _decision_ref(self, decision_id: str, loc: Loc) -> Iterator[Finding]:
+        if decision_id not in self.decision_ids:
+            yield error(loc, f"there is no decision {decision_id!r}; check the id under "
+                        "`decisions:`")
+
+    def _option_ref(self, ref: str, loc: Loc) -> Iterator[Finding]:
+        decision_id, _, _ = ref.partition(".")
+        if decision_id not in self.decision_ids:
+            yield from self._decision_ref(decision_id, loc)
+        elif ref not in self.options:
+            choices = ", ".join(o.id for o in self.s.decision(decision_id).options)
+            yield error(loc, f"decision {decision_id!r} has no option {ref.partition('.')[2]!r}; "
+                        f"its options are: {choices}")
+
+    def _match(self, match: MessageMatch, loc: Loc) -> Iterator[Finding]:
+        if match.from_:
+            yield from self._roles_exist(match.from_, (*loc, "from"))
+        if match.to is not None:
+            yield from self._recipient(match.to, (*loc, "to"))
+
+    def _trigger(self, trigger: Trigger, loc: Loc) -> Iterator[Finding]:
+        if trigger.inject is not None:
+            yield from self._inject_ref(trigger.inject, (*loc, "inject"))
+        elif trigger.decision is not None:
+            yield from self._decision_ref(trigger.decision, (*loc, "decision"))
+        elif trigger.option is not None:
+            yield from self._option_ref(trigger.option, (*loc, "option"))
+        elif trigger.message is not None:
+            yield from self._match(trigger.message, (*loc, "message"))
+
+    def _condition(self, cond: Condition, loc: Loc) -> Iterator[Finding]:
+        if cond.flag is not None and cond.flag not in self.flags_set:
+            yield error((*loc, "flag"), f"no option ever sets the flag {cond.flag!r}; set it "
+                        "with `set: {" + cond.flag + ": true}` on an option, or fix the name")
+        elif cond.chosen is not None:
+            yield from self._option_ref(cond.chosen, (*loc, "chosen"))
+        elif cond.answered is not None:
+            yield from self._decision_ref(cond.answered, (*loc, "answered"))
+        elif cond.open is not None:
+            yield from self._decision_ref(cond.open, (*loc, "open"))
+        elif cond.delivered is not None:
+            yield from self._inject_ref(cond.delivered, (*loc, "delivered"))
+        elif cond.sent is not None:
+            yield from self._match(cond.sent, (*loc, "sent"))
+        for key in ("all", "any"):
+            for j, part in enumerate(getattr(cond, key) or []):
+                yield from self._condition(part, (*loc, key, j))
+        if cond.not_ is not None:
+            yield from self._condition(cond.not_, (*loc, "not"))
+
+    def _inject(self, i: int) -> Iterator[Finding]:
+        inject = self.s.injects[i]
+        loc: Loc = ("injects", i)
+        yield from self._roles_exist(inject.to, (*loc, "to"), allow_all=True)
+        yield from self._roles_exist(inject.unavailable, (*loc, "unavailable"))
+        yield from self._roles_exist(inject.available, (*loc, "available"))
+        if inject.after is not None:
+            yield from self._trigger(inject.after, (*loc, "after"))
+            if inject.after.inject == inject.id:
+                yield error((*loc, "after"), "an inject cannot come after itself")
+        if inject.when is not None:
+            yield from self._condition(inject.when, (*loc, "when"))
+        if inject.opens is not None:
+            yield from self._decision_ref(inject.opens, (*loc, "opens"))
+        for j, fact in enumerate(inject.facts):
+            if fact not in self.s.facts:
+                yield error((*loc, "facts", j), f"{fact!r} is not a declared fact; add it under "
+                            "`facts:` with a short description")
+        triggered = any(inject.id in o.triggers for d in self.s.decisions for o in d.options)
+        if inject.at is None and inject.after is None and not triggered:
+            yield error(loc, f"inject {inject.id!r} is never scheduled: give it `at:` (an "
+                        "offset from the start), `after:` (an event), or list it in an "
+                        "option's `triggers:`")
+
+    def _decision(self, i: int) -> Iterator[Finding]:
+        decision = self.s.decisions[i]
+        loc: Loc = ("decisions", i)
+        yield from self._roles_exist(decision.to, (*loc, "to"), allow_all=True)
+        if decision.default not in {o.id for o in decision.options}:
+            yield error((*loc, "default"), f"the default {decision.default!r} is not one of "
+                        f"the options: {', '.join(o.id for o in decision.options)}")
+        if decision.time_limit <= 0:
+            yield error((*loc, "time_limit"), "give the decision a time limit above zero")
+        openers = [j for j, inj in enumerate(self.s.injects) if inj.opens == decision.id]
+        if not openers:
+            yield error(loc, f"no inject opens decision {decision.id!r}: add "
+                        f"`opens: {decision.id}` to the inject that puts this question")
+        for j in openers[1:]:
+            yield error(("injects", j, "opens"), f"decision {decision.id!r} is already opened "
+                        f"by injects[{openers[0]}]; a decision is opened by one inject")
+        for k, option in enumerate(decision.options):
+            oloc: Loc = (*loc, "options", k)
+            for j, inject_id in enumerate(option.triggers):
+                yield from self._inject_ref(inject_id, (*oloc, "triggers", j))
+            for j, inject_id in enumerate(option.suppresses):
+                yield from self._inject_ref(inject_id, (*oloc, "suppresses", j))
+            for objective in option.score:
+                yield from self._objective(objective, (*oloc, "score", objective))
+
+
+# --------------------------------------------------------------------------- conditions
+
+
+def _atoms(cond: Condition) -> Iterator[Condition]:
+    if cond.all is not None or cond.any is not None:
+        for part in cond.all or cond.any or []:
+            yield from _atoms(part)
+    elif cond.not_ is not None:
+        yield from _atoms(cond.not_)
+    else:
+        yield cond
+
+
+def _evaluate(cond: Condition, values: dict[str, bool]) -> bool:
+    if cond.all is not None:
+        return all(_evaluate(p, values) for p in cond.all)
+    if cond.any is not None:
+        return any(_evaluate(p, values) for p in cond.any)
+    if cond.not_ is not None:
+        return not _evaluate(cond.not_, values)
+    return values[cond.model_dump_json()]
+
+
+def can_hold(scenario: Scenario, cond: Condition) -> bool:
+    """Whether some story could make `cond` true (an exhaustive truth table)."""
+    atoms = {a.model_dump_json(): a for a in _atoms(cond)}
+    if len(atoms) > MAX_CONDITION_ATOMS:
+        return True
+    flags_true = {f for d in scenario.decisions for o in d.options for f, v in o.set.items() if v}
+    keys = list(atoms)
+    for values in itertools.product((False, True), repeat=len(keys)):
+        assignment = dict(zip(keys, values, strict=True))
+        if not _consistent(scenario, atoms, assignment, flags_true):
+            continue
+        if _evaluate(cond, assignment):
+            return True
+    return False
+
+
+def _consistent(scenario: Scenario, atoms: dict[str, Condition], values: dict[str, bool],
+                flags_true: set[str]) -> bool:
+    chosen_per_decision: Counter[str] = Counter()
+    for key, atom in atoms.items():
+        if not values[key]:
+            continue
+        if atom.flag is not None and atom.flag not in flags_true:
+            return False
+        if atom.chosen is not None:
+            decision_id = atom.chosen.partition(".")[0]
+            if not scenario.decision(decision_id).per_role:
+                chosen_per_decision[decision_id] += 1
+    # Within one state: a decision cannot be both open and answered.
+    open_ids = {a.open for k, a in atoms.items() if a.open and values[k]}
+    answered_ids = {a.answered for k, a in atoms.items() if a.answered and values[k]}
+    return not (open_ids & answered_ids) and all(n <= 1 for n in chosen_per_decision.values())
+
+
+def _check_conditions(scenario: Scenario) -> Iterator[Finding]:
+    for i, inject in enumerate(scenario.injects):
+        if inject.when is not None and not can_hold(scenario, inject.when):
+            yield error(("injects", i, "when"), f"this condition can never be true, so "
+                        f"{inject.id!r} would never arrive: check for contradictions")
+    for i, expectation in enumerate(scenario.expectations):
+        if expectation.when is not None and not can_hold(scenario, expectation.when):
+            yield error(("expectations", i, "when"), "this condition can never be true, so "
+                        "the expectation never applies")
+
+
+# --------------------------------------------------------------------------- flow
+
+
+def check_flow(scenario: Scenario, exploration: Exploration) -> list[Finding]:
+    """Reachability, dead ends and endings, from playing every path."""
+    findings: list[Finding] = []
+    delivered: set[str] = set()
+    armed: set[str] = set()
+    opened: set[str] = set()
+    dead_ends: set[str] = set()
+    for path in exploration.paths:
+        delivered |= set(path.state.delivered)
+        armed |= path.state.armed
+        opened |= set(path.state.decisions)
+        dead_ends |= set(path.dead_end_after)
+        if path.runaway:
+            findings.append(error(("clock",), "on the path "
+                                  f"{_describe(path.choices)} the drill never ends: set "
+                                  "`clock.end`, or end it with `ends_drill`"))
+            break
+        if path.stalled:
+            findings.append(error(("clock",), "on the path "
+                                  f"{_describe(path.choices)} nothing more happens but the "
+                                  "drill never ends: set `clock.end`, or give the last inject "
+                                  "or option `ends_drill: true`"))
+            break
+    for i, inject in enumerate(scenario.injects):
+        if inject.id in delivered:
+            continue
+        if inject.id not in armed:
+            why = "what it comes after never happens on any path"
+        else:
+            why = "its `when` condition is false whenever it falls due, on every path"
+        level = warning if _mentions_messages(inject.after, inject.when) else error
+        findings.append(level(("injects", i), f"inject {inject.id!r} is never delivered on any "
+                              f"path through the decisions: {why}"))
+    for i, decision in enumerate(scenario.decisions):
+        if decision.id not in opened:
+            findings.append(error(("decisions", i), f"decision {decision.id!r} is never put "
+                                  "to anyone: the inject that opens it never arrives"))
+    for i, decision in enumerate(scenario.decisions):
+        for k, option in enumerate(decision.options):
+            ref = f"{decision.id}.{option.id}"
+            if ref in dead_ends and not _continues_elsewhere(exploration, ref):
+                findings.append(error(("decisions", i, "options", k), f"option {ref} is a "
+                                      "dead end: nothing arrives after it and it does not end "
+                                      "the drill; trigger a follow-up inject or set "
+                                      "`ends_drill: true`"))
+    return findings
+
+
+def _continues_elsewhere(exploration: Exploration, ref: str) -> bool:
+    """An option is a dead end only if nothing follows it on every path that takes it."""
+    return any(ref not in p.dead_end_after and ref in
+               {f"{d}.{o}" for d, o in p.choices.items()} for p in exploration.paths)
+
+
+def _mentions_messages(trigger: Trigger | None, cond: Condition | None) -> bool:
+    if trigger is not None and trigger.message is not None:
+        return True
+    return cond is not None and any(a.sent is not None for a in _atoms(cond))
+
+
+def _describe(choices: dict[str, str]) -> str:
+    return ", ".join(f"{d}={o}" for d, o in choices.items()) or "of the default options"
+
+
+def _warnings(scenario: Scenario) -> Iterator[Finding]:
+    receiving: set[str] = set()
+    for inject in scenario.injects:
+        receiving |= set(scenario.roles) if EVERYONE in inject.to else set(inject.to)
+    for decision in scenario.decisions:
+        receiving |= set(scenario.roles) if EVERYONE in decision.to else set(decision.to)
+    for role in scenario.roles:
+        if role not in receiving:
+            yield warning(("roles", role), f"role {role!r} is in play but never receives an "
+                          "inject or a decision")
+    scored = {o for d in scenario.decisions for opt in d.options for o in opt.score}
+    scored |= {e.objective for e in scenario.expectations if e.objective}
+    for objective in scenario.objectives:
+        if objective not in scored:
+            yield warning(("objectives", objective), f"objective {objective!r} is never scored "
+                          "by an option or an expectation")

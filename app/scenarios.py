@@ -1,0 +1,305 @@
+"""Loading scenario YAML (files and uploads) into engine models, with line numbers.
+
+PyYAML's composer gives every node its position; we build plain Python data from the
+nodes ourselves so that we can (1) remember where each path of the document starts,
+(2) refuse duplicate keys, alias bombs and absurd nesting before they cost anything, and
+(3) read only `true`/`false` as booleans (YAML 1.1 would turn an option id `no` into False).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from app.engine.findings import Finding, Level, Loc
+from app.engine.scenario import Scenario
+from app.engine.validation import validate_scenario
+
+MAX_SOURCE_BYTES = 2 * 1024 * 1024
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(slots=True)
+class SourceMap:
+    """Where each path of the document starts (1-based line and column)."""
+
+    positions: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, loc: Loc) -> tuple[int, int]:
+        # A path that is missing (a required key left out) points at its nearest parent.
+        for end in range(len(loc), -1, -1):
+            found = self.positions.get(loc[:end])
+            if found is not None:
+                return found
+        return (1, 1)
+
+
+@dataclass(slots=True)
+class Loaded:
+    """The outcome of loading one scenario source."""
+
+    file: str
+    source: str
+    scenario: Scenario | None
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        return self.scenario is not None and not self.errors
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level is Level.error]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.level is Level.warning]
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.source.encode()).hexdigest()
+
+
+class _TooBig(Exception):
+    def __init__(self, message: str, node: yaml.Node) -> None:
+        super().__init__(message)
+        self.node = node
+
+
+_BOOL_WORDS = {"true": True, "false": False}
+_TAB_INDENT = re.compile(r"^( *)\t", re.MULTILINE)
+
+
+class _Builder:
+    """Turns a composed node tree into Python data while recording positions."""
+
+    def __init__(self, source_map: SourceMap) -> None:
+        self.map = source_map
+        self.count = 0
+        self.scalars = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, loc: Loc, depth: int = 0) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooBig(
+                f"the document expands to more than {MAX_NODES:,} values; if it uses "
+                "anchors and aliases (&name / *name), repeat less or split the scenario",
+                node,
+            )
+        if depth > MAX_DEPTH:
+            raise _TooBig(f"the document nests deeper than {MAX_DEPTH} levels", node)
+        self.map.positions.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, loc, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*loc, i), depth + 1) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _mapping(self, node: yaml.MappingNode, loc: Loc, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise yaml.constructor.ConstructorError(
+                    None, None, "merge keys (<<) are not supported; write the keys out",
+                    key_node.start_mark,
+                )
+            key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str | int | float) or isinstance(key, bool):
+                key = str(key)
+            key = str(key)
+            if key in out:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}: each key may appear once here",
+                    key_node.start_mark,
+                )
+            self.map.positions.setdefault(
+                (*loc, key), (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            )
+            out[key] = self.build(value_node, (*loc, key), depth + 1)
+        return out
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            return None
+        if node.tag == "tag:yaml.org,2002:bool":
+            # Only true/false are booleans; yes/no/on/off stay the words they are.
+            return _BOOL_WORDS.get(node.value.lower(), node.value)
+        return self.scalars.construct_object(node, deep=True)
+
+
+def parse_yaml(source: str, file: str) -> tuple[Any, SourceMap, list[Finding]]:
+    """Parse YAML text; problems come back as findings with positions, never exceptions."""
+    source_map = SourceMap()
+    tab = _TAB_INDENT.search(source)
+    if tab:
+        line = source.count("\n", 0, tab.start()) + 1
+        return None, source_map, [
+            Finding(
+                Level.error, (), "a tab is used for indentation; YAML indents with spaces "
+                "only: replace the tab with spaces", file, line, len(tab.group(1)) + 1,
+            )
+        ]
+    try:
+        node = yaml.compose(source, Loader=yaml.SafeLoader)
+        if node is None:
+            return None, source_map, [
+                Finding(Level.error, (), "the file is empty: start from `tabletop new NAME`",
+                        file)
+            ]
+        data = _Builder(source_map).build(node, ())
+    except _TooBig as exc:
+        mark = exc.node.start_mark
+        return None, source_map, [
+            Finding(Level.error, (), str(exc), file, mark.line + 1, mark.column + 1)
+        ]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "the YAML is malformed"
+        hint = _yaml_hint(problem)
+        return None, source_map, [
+            Finding(Level.error, (), f"invalid YAML: {problem}{hint}", file, line, column)
+        ]
+    except RecursionError:
+        return None, source_map, [
+            Finding(Level.error, (), "the document nests too deeply to read", file)
+        ]
+    except yaml.YAMLError as exc:
+        return None, source_map, [Finding(Level.error, (), f"invalid YAML: {exc}", file)]
+    return data, source_map, []
+
+
+def _yaml_hint(problem: str) -> str:
+    if "mapping values are not allowed" in problem:
+        return "; a value containing ': ' must be quoted, or a key is mis-indented"
+    if "could not find expected ':'" in problem:
+        return "; a key is missing its ':' or a line is mis-indented"
+    if "found undefined alias" in problem:
+        return "; define the anchor (&name) before using *name"
+    if "expected <block end>" in problem:
+        return "; check the indentation of this line against the one above"
+    return ""
+
+
+def load_scenario_text(source: str, file: str = "<upload>") -> Loaded:
+    """Load and fully validate scenario text; every finding carries file, line and column."""
+    if len(source.encode("utf-8", errors="replace")) > MAX_SOURCE_BYTES:
+        return Loaded(file, source, None, [_too_large(file, len(source.encode()))])
+    data, source_map, findings = parse_yaml(source, file)
+    if findings:
+        return Loaded(file, source, None, findings)
+    if not isinstance(data, dict):
+        return Loaded(file, source, None, [
+            Finding(Level.error, (), "a scenario is a mapping of keys (id:, title:, ...); "
+                    "this document is not", file)
+        ])
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        return Loaded(file, source, None, [
+            _place(f, file, source_map) for f in _pydantic_findings(exc)
+        ])
+    placed = [_place(f, file, source_map) for f in validate_scenario(scenario)]
+    placed.sort(key=lambda f: (f.line, f.column))
+    return Loaded(file, source, scenario, placed)
+
+
+def load_scenario_file(path: Path) -> Loaded:
+    file = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_SOURCE_BYTES:
+            return Loaded(file, "", None, [_too_large(file, size)])
+        source = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return Loaded(file, "", None, [
+            Finding(Level.error, (), "the file is not UTF-8 text; save it as UTF-8", file)
+        ])
+    except OSError as exc:
+        return Loaded(file, "", None, [
+            Finding(Level.error, (), f"cannot read the file: {exc.strerror}", file)
+        ])
+    return load_scenario_text(source, file)
+
+
+def _too_large(file: str, size: int) -> Finding:
+    return Finding(
+        Level.error, (),
+        f"the file is {size / 1024 / 1024:.1f} MiB; a scenario may be at most "
+        f"{MAX_SOURCE_BYTES // 1024 // 1024} MiB: split it or move long texts out",
+        file,
+    )
+
+
+def scenario_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files named directly, and every .yaml/.yml file below named folders, sorted."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix in SCENARIO_SUFFIXES)
+        else:
+            yield path
+
+
+def _place(finding: Finding, file: str, source_map: SourceMap) -> Finding:
+    line, column = source_map.locate(finding.loc)
+    return Finding(finding.level, finding.loc, finding.message, file, line, column)
+
+
+_FRIENDLY = {
+    "missing": "is required but missing: add it",
+    "extra_forbidden": "is not a known key here: check its spelling and indentation",
+}
+
+
+def _pydantic_findings(exc: ValidationError) -> list[Finding]:
+    findings: list[Finding] = []
+    seen: set[tuple[Loc, str]] = set()
+    for err in exc.errors(include_url=False):
+        loc = _clean_loc(err["loc"])
+        kind = err["type"]
+        if kind in _FRIENDLY:
+            name = loc[-1] if loc else "key"
+            message = f"`{name}` {_FRIENDLY[kind]}"
+        elif kind == "literal_error" and loc == ("format",):
+            message = "this Tabletop reads scenario format 1: set `format: 1`"
+        elif kind == "string_pattern_mismatch" and "0,63" in str(err.get("ctx", {})):
+            message = (
+                f"{err['input']!r} is not a valid id: use lower-case letters, digits, '-' "
+                "and '_', starting with a letter or digit (up to 64)"
+            )
+        elif kind == "string_pattern_mismatch" and "T\\d{4}" in str(err.get("ctx", {})):
+            message = f"{err['input']!r} is not a MITRE ATT&CK technique id such as T1486"
+        else:
+            message = str(err["msg"]).removeprefix("Value error, ")
+            if kind.endswith("_type") or kind == "enum":
+                message = f"{message} (got {_short(err.get('input'))})"
+        if (loc, message) not in seen:
+            seen.add((loc, message))
+            findings.append(Finding(Level.error, loc, message))
+    return findings
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> Loc:
+    # Pydantic adds union branch names and alias spellings; authors only know their keys.
+    out: list[str | int] = []
+    for part in loc:
+        if isinstance(part, int):
+            out.append(part)
+        elif isinstance(part, str) and not part.startswith(("function-", "union[", "str", "float",
+                                                            "list[", "nullable[", "json-or-python")):
+            out.append("not" if part == "not_" else "from" if part == "from_" else part)
+    return tuple(out)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
