@@ -109,7 +109,9 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise yaml.constructor.ConstructorError(
-                    None, None, "merge keys (<<) are not supported; write the keys out",
+                    None,
+                    None,
+                    "merge keys (<<) are not supported; write the keys out",
                     key_node.start_mark,
                 )
             key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
@@ -118,7 +120,9 @@ class _Builder:
             key = str(key)
             if key in out:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}: each key may appear once here",
+                    None,
+                    None,
+                    f"duplicate key {key!r}: each key may appear once here",
                     key_node.start_mark,
                 )
             self.map.positions.setdefault(
@@ -142,37 +146,57 @@ def parse_yaml(source: str, file: str) -> tuple[Any, SourceMap, list[Finding]]:
     tab = _TAB_INDENT.search(source)
     if tab:
         line = source.count("\n", 0, tab.start()) + 1
-        return None, source_map, [
-            Finding(
-                Level.error, (), "a tab is used for indentation; YAML indents with spaces "
-                "only: replace the tab with spaces", file, line, len(tab.group(1)) + 1,
-            )
-        ]
+        return (
+            None,
+            source_map,
+            [
+                Finding(
+                    Level.error,
+                    (),
+                    "a tab is used for indentation; YAML indents with spaces "
+                    "only: replace the tab with spaces",
+                    file,
+                    line,
+                    len(tab.group(1)) + 1,
+                )
+            ],
+        )
     try:
         node = yaml.compose(source, Loader=yaml.SafeLoader)
         if node is None:
-            return None, source_map, [
-                Finding(Level.error, (), "the file is empty: start from `tabletop new NAME`",
-                        file)
-            ]
+            return (
+                None,
+                source_map,
+                [
+                    Finding(
+                        Level.error, (), "the file is empty: start from `tabletop new NAME`", file
+                    )
+                ],
+            )
         data = _Builder(source_map).build(node, ())
     except _TooBig as exc:
         mark = exc.node.start_mark
-        return None, source_map, [
-            Finding(Level.error, (), str(exc), file, mark.line + 1, mark.column + 1)
-        ]
+        return (
+            None,
+            source_map,
+            [Finding(Level.error, (), str(exc), file, mark.line + 1, mark.column + 1)],
+        )
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "the YAML is malformed"
         hint = _yaml_hint(problem)
-        return None, source_map, [
-            Finding(Level.error, (), f"invalid YAML: {problem}{hint}", file, line, column)
-        ]
+        return (
+            None,
+            source_map,
+            [Finding(Level.error, (), f"invalid YAML: {problem}{hint}", file, line, column)],
+        )
     except RecursionError:
-        return None, source_map, [
-            Finding(Level.error, (), "the document nests too deeply to read", file)
-        ]
+        return (
+            None,
+            source_map,
+            [Finding(Level.error, (), "the document nests too deeply to read", file)],
+        )
     except yaml.YAMLError as exc:
         return None, source_map, [Finding(Level.error, (), f"invalid YAML: {exc}", file)]
     return data, source_map, []
@@ -198,16 +222,25 @@ def load_scenario_text(source: str, file: str = "<upload>") -> Loaded:
     if findings:
         return Loaded(file, source, None, findings)
     if not isinstance(data, dict):
-        return Loaded(file, source, None, [
-            Finding(Level.error, (), "a scenario is a mapping of keys (id:, title:, ...); "
-                    "this document is not", file)
-        ])
+        return Loaded(
+            file,
+            source,
+            None,
+            [
+                Finding(
+                    Level.error,
+                    (),
+                    "a scenario is a mapping of keys (id:, title:, ...); this document is not",
+                    file,
+                )
+            ],
+        )
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        return Loaded(file, source, None, [
-            _place(f, file, source_map) for f in _pydantic_findings(exc)
-        ])
+        return Loaded(
+            file, source, None, [_place(f, file, source_map) for f in _pydantic_findings(exc)]
+        )
     placed = [_place(f, file, source_map) for f in validate_scenario(scenario)]
     placed.sort(key=lambda f: (f.line, f.column))
     return Loaded(file, source, scenario, placed)
@@ -221,19 +254,26 @@ def load_scenario_file(path: Path) -> Loaded:
             return Loaded(file, "", None, [_too_large(file, size)])
         source = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        return Loaded(file, "", None, [
-            Finding(Level.error, (), "the file is not UTF-8 text; save it as UTF-8", file)
-        ])
+        return Loaded(
+            file,
+            "",
+            None,
+            [Finding(Level.error, (), "the file is not UTF-8 text; save it as UTF-8", file)],
+        )
     except OSError as exc:
-        return Loaded(file, "", None, [
-            Finding(Level.error, (), f"cannot read the file: {exc.strerror}", file)
-        ])
+        return Loaded(
+            file,
+            "",
+            None,
+            [Finding(Level.error, (), f"cannot read the file: {exc.strerror}", file)],
+        )
     return load_scenario_text(source, file)
 
 
 def _too_large(file: str, size: int) -> Finding:
     return Finding(
-        Level.error, (),
+        Level.error,
+        (),
         f"the file is {size / 1024 / 1024:.1f} MiB; a scenario may be at most "
         f"{MAX_SOURCE_BYTES // 1024 // 1024} MiB: split it or move long texts out",
         file,
@@ -288,14 +328,24 @@ def _pydantic_findings(exc: ValidationError) -> list[Finding]:
     return findings
 
 
+_PYDANTIC_LOC_NOISE = (
+    "function-",
+    "union[",
+    "str",
+    "float",
+    "list[",
+    "nullable[",
+    "json-or-python",
+)
+
+
 def _clean_loc(loc: tuple[Any, ...]) -> Loc:
     # Pydantic adds union branch names and alias spellings; authors only know their keys.
     out: list[str | int] = []
     for part in loc:
         if isinstance(part, int):
             out.append(part)
-        elif isinstance(part, str) and not part.startswith(("function-", "union[", "str", "float",
-                                                            "list[", "nullable[", "json-or-python")):
+        elif isinstance(part, str) and not part.startswith(_PYDANTIC_LOC_NOISE):
             out.append("not" if part == "not_" else "from" if part == "from_" else part)
     return tuple(out)
 

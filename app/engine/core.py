@@ -84,8 +84,13 @@ def _pair_matches(match: MessageMatch, sender: str, recipient: str) -> bool:
 # --------------------------------------------------------------------------- decide
 
 
-def decide(scenario: Scenario, state: DrillState, command: c.Command, now: float,
-           actor: c.Actor = c.FACILITATOR_ACTOR) -> list[Event]:
+def decide(
+    scenario: Scenario,
+    state: DrillState,
+    command: c.Command,
+    now: float,
+    actor: c.Actor = c.FACILITATOR_ACTOR,
+) -> list[Event]:
     """The events `command` causes, or DomainError. `state` is not changed."""
     if isinstance(command, c.CreateDrill):
         return _create(scenario, state, command, now)
@@ -120,8 +125,13 @@ class _Emitter:
         self.scenario_time = state.scenario_now(now)
         self.events: list[Event] = []
 
-    def __call__(self, kind: EventType, data: dict[str, Any] | None = None,
-                 scenario_time: float | None = None, actor: str | None = None) -> Event:
+    def __call__(
+        self,
+        kind: EventType,
+        data: dict[str, Any] | None = None,
+        scenario_time: float | None = None,
+        actor: str | None = None,
+    ) -> Event:
         event = Event(
             seq=self.state.seq + len(self.events) + 1,
             type=kind,
@@ -140,38 +150,63 @@ def _create(scenario: Scenario, state: DrillState, cmd: c.CreateDrill, now: floa
     roles = list(scenario.roles) if cmd.roles is None else list(dict.fromkeys(cmd.roles))
     for role in roles:
         if role not in scenario.roles:
-            raise DomainError(Code.unknown_role, f"{role!r} is not a role of this scenario; "
-                              f"choose from {', '.join(scenario.roles)}")
+            raise DomainError(
+                Code.unknown_role,
+                f"{role!r} is not a role of this scenario; choose from {', '.join(scenario.roles)}",
+            )
     if not roles:
         raise DomainError(Code.invalid_input, "a drill needs at least one role in play")
     backups = {r: spec.backup for r, spec in scenario.roles.items() if spec.backup}
     for role, backup in cmd.backups.items():
         if role not in scenario.roles or backup not in roles or role == backup:
-            raise DomainError(Code.unknown_role, f"cannot make {backup!r} the backup of "
-                              f"{role!r}: both must be roles of this drill, and different")
+            raise DomainError(
+                Code.unknown_role,
+                f"cannot make {backup!r} the backup of "
+                f"{role!r}: both must be roles of this drill, and different",
+            )
         backups[role] = backup
     unknown = sorted(set(cmd.variables) - set(scenario.variables))
     if unknown:
-        raise DomainError(Code.invalid_input, f"unknown variable(s) {', '.join(unknown)}; "
-                          f"this scenario has {', '.join(scenario.variables) or 'none'}")
+        raise DomainError(
+            Code.invalid_input,
+            f"unknown variable(s) {', '.join(unknown)}; "
+            f"this scenario has {', '.join(scenario.variables) or 'none'}",
+        )
     speed = scenario.clock.speed if cmd.speed is None else cmd.speed
     _check_speed(speed)
     name = cmd.name.strip()
     if not name or len(name) > c.MAX_NAME_CHARS:
-        raise DomainError(Code.invalid_input,
-                          f"give the drill a name of 1 to {c.MAX_NAME_CHARS} characters")
+        raise DomainError(
+            Code.invalid_input, f"give the drill a name of 1 to {c.MAX_NAME_CHARS} characters"
+        )
     variables = {k: v.default for k, v in scenario.variables.items()} | cmd.variables
-    return [Event(1, EventType.drill_created, now, 0.0, FACILITATOR, {
-        "drill_id": cmd.drill_id, "name": name, "scenario_id": scenario.id,
-        "scenario_version": scenario.version, "speed": speed, "roles": roles,
-        "backups": backups, "variables": variables,
-    })]
+    return [
+        Event(
+            1,
+            EventType.drill_created,
+            now,
+            0.0,
+            FACILITATOR,
+            {
+                "drill_id": cmd.drill_id,
+                "name": name,
+                "scenario_id": scenario.id,
+                "scenario_version": scenario.version,
+                "speed": speed,
+                "roles": roles,
+                "backups": backups,
+                "variables": variables,
+            },
+        )
+    ]
 
 
 def _check_speed(speed: float) -> None:
     if not 0 < speed <= MAX_SPEED:
-        raise DomainError(Code.invalid_speed, f"speed must be above 0 and at most "
-                          f"{MAX_SPEED:g} scenario minutes per real minute")
+        raise DomainError(
+            Code.invalid_speed,
+            f"speed must be above 0 and at most {MAX_SPEED:g} scenario minutes per real minute",
+        )
 
 
 def _refuse_after_end(state: DrillState) -> None:
@@ -190,14 +225,19 @@ def _join(scenario: Scenario, state: DrillState, cmd: c.Join, emit: _Emitter) ->
         raise DomainError(Code.participant_exists, "this participant has already joined")
     name = " ".join(cmd.name.split())
     if not name or len(name) > c.MAX_NAME_CHARS:
-        raise DomainError(Code.invalid_input,
-                          f"give a display name of 1 to {c.MAX_NAME_CHARS} characters")
+        raise DomainError(
+            Code.invalid_input, f"give a display name of 1 to {c.MAX_NAME_CHARS} characters"
+        )
     if cmd.role is not None and cmd.role not in state.roles:
-        raise DomainError(Code.unknown_role, f"{cmd.role!r} is not in play in this drill; "
-                          f"choose from {', '.join(state.roles)}")
-    emit(EventType.participant_joined,
-         {"participant_id": cmd.participant_id, "name": name, "role": cmd.role},
-         actor=cmd.participant_id)
+        raise DomainError(
+            Code.unknown_role,
+            f"{cmd.role!r} is not in play in this drill; choose from {', '.join(state.roles)}",
+        )
+    emit(
+        EventType.participant_joined,
+        {"participant_id": cmd.participant_id, "name": name, "role": cmd.role},
+        actor=cmd.participant_id,
+    )
 
 
 def _leave(state: DrillState, cmd: c.Leave, actor: c.Actor, emit: _Emitter) -> None:
@@ -209,19 +249,24 @@ def _leave(state: DrillState, cmd: c.Leave, actor: c.Actor, emit: _Emitter) -> N
     emit(EventType.participant_left, {"participant_id": cmd.participant_id})
 
 
-def _note(scenario: Scenario, state: DrillState, cmd: c.AddNote, actor: c.Actor,
-          emit: _Emitter) -> None:
+def _note(
+    scenario: Scenario, state: DrillState, cmd: c.AddNote, actor: c.Actor, emit: _Emitter
+) -> None:
     if not actor.is_facilitator:
         participant = _participant(state, actor)
         if not participant.observer:
-            raise DomainError(Code.not_permitted, "only the facilitator and observers write "
-                              "observer notes")
+            raise DomainError(
+                Code.not_permitted, "only the facilitator and observers write observer notes"
+            )
     text = cmd.text.strip()
     if not text or len(text) > c.MAX_NOTE_CHARS:
         raise DomainError(Code.invalid_input, f"a note is 1 to {c.MAX_NOTE_CHARS} characters")
     if cmd.objective_id is not None and cmd.objective_id not in scenario.objectives:
-        raise DomainError(Code.unknown_objective, f"{cmd.objective_id!r} is not an objective "
-                          f"of this scenario; choose from {', '.join(scenario.objectives)}")
+        raise DomainError(
+            Code.unknown_objective,
+            f"{cmd.objective_id!r} is not an objective "
+            f"of this scenario; choose from {', '.join(scenario.objectives)}",
+        )
     emit(EventType.note_added, {"text": text, "objective_id": cmd.objective_id})
 
 
@@ -236,32 +281,37 @@ def _speaking_role(state: DrillState, actor: c.Actor, named: str | None) -> str:
     """The role a command speaks for: a participant's own; the facilitator names one."""
     if actor.is_facilitator:
         if named is None or named not in state.roles:
-            raise DomainError(Code.unknown_role, "say which role in play this is for: "
-                              f"one of {', '.join(state.roles)}")
+            raise DomainError(
+                Code.unknown_role,
+                f"say which role in play this is for: one of {', '.join(state.roles)}",
+            )
         return named
     participant = _participant(state, actor)
     if participant.role is None:
-        raise DomainError(Code.not_permitted, "observers watch and take notes; they do not "
-                          "play")
+        raise DomainError(Code.not_permitted, "observers watch and take notes; they do not play")
     if named is not None and named != participant.role:
         raise DomainError(Code.wrong_role, f"you play {participant.role}, not {named}")
     if participant.role in state.unavailable:
         backup = state.acting_role(participant.role)
-        raise DomainError(Code.role_unavailable, f"in the story {participant.role} cannot be "
-                          f"reached right now; {backup} acts for them")
+        raise DomainError(
+            Code.role_unavailable,
+            f"in the story {participant.role} cannot be reached right now; {backup} acts for them",
+        )
     return participant.role
 
 
 def _require_running(state: DrillState) -> None:
     if state.status is Status.paused:
-        raise DomainError(Code.drill_not_running, "the drill is paused; wait for the "
-                          "facilitator to resume it")
+        raise DomainError(
+            Code.drill_not_running, "the drill is paused; wait for the facilitator to resume it"
+        )
     if state.status is not Status.running:
         raise DomainError(Code.drill_not_running, "the drill has not started yet")
 
 
-def _answer(scenario: Scenario, state: DrillState, cmd: c.Answer, actor: c.Actor,
-            emit: _Emitter) -> None:
+def _answer(
+    scenario: Scenario, state: DrillState, cmd: c.Answer, actor: c.Actor, emit: _Emitter
+) -> None:
     _require_running(state)
     if not scenario.has_decision(cmd.decision_id):
         raise DomainError(Code.unknown_decision, f"there is no decision {cmd.decision_id!r}")
@@ -274,21 +324,31 @@ def _answer(scenario: Scenario, state: DrillState, cmd: c.Answer, actor: c.Actor
     role = _speaking_role(state, actor, cmd.role)
     answering_for = [r for r in decision.roles if r in state.stands_in_for(role)]
     if not answering_for:
-        raise DomainError(Code.wrong_role, f"this decision is for "
-                          f"{', '.join(decision.roles)}, not {role}")
+        raise DomainError(
+            Code.wrong_role, f"this decision is for {', '.join(decision.roles)}, not {role}"
+        )
     if spec.per_role and all(decision.answered_by(r) for r in answering_for):
         raise DomainError(Code.already_answered, f"{role} has already answered this decision")
     if cmd.option_id not in {o.id for o in spec.options}:
-        raise DomainError(Code.unknown_option, f"{cmd.option_id!r} is not an option here; "
-                          f"choose from {', '.join(o.id for o in spec.options)}")
+        raise DomainError(
+            Code.unknown_option,
+            f"{cmd.option_id!r} is not an option here; "
+            f"choose from {', '.join(o.id for o in spec.options)}",
+        )
     if len(cmd.rationale) > c.MAX_MESSAGE_CHARS:
         raise DomainError(Code.invalid_input, "the rationale is too long")
     answered_role = next(r for r in answering_for if not decision.answered_by(r))
-    emit(EventType.decision_answered, {
-        "decision_id": cmd.decision_id, "option_id": cmd.option_id, "role": answered_role,
-        "answered_by_role": role, "rationale": cmd.rationale.strip(),
-        "latency": emit.scenario_time - decision.opened_at,
-    })
+    emit(
+        EventType.decision_answered,
+        {
+            "decision_id": cmd.decision_id,
+            "option_id": cmd.option_id,
+            "role": answered_role,
+            "answered_by_role": role,
+            "rationale": cmd.rationale.strip(),
+            "latency": emit.scenario_time - decision.opened_at,
+        },
+    )
     remaining = [r for r in decision.roles if not decision.answered_by(r) and r != answered_role]
     if not spec.per_role or not remaining:
         if spec.per_role:
@@ -297,41 +357,63 @@ def _answer(scenario: Scenario, state: DrillState, cmd: c.Answer, actor: c.Actor
             emit(EventType.drill_ended, {"reason": f"option {spec.id}.{cmd.option_id}"})
 
 
-def _send(scenario: Scenario, state: DrillState, cmd: c.SendMessage, actor: c.Actor,
-          emit: _Emitter) -> None:
+def _send(
+    scenario: Scenario, state: DrillState, cmd: c.SendMessage, actor: c.Actor, emit: _Emitter
+) -> None:
     _require_running(state)
     role = _speaking_role(state, actor, cmd.from_role)
     recipients = list(dict.fromkeys(cmd.to))
     if not recipients:
-        raise DomainError(Code.unknown_recipient, "address the message to at least one role "
-                          "or external party")
+        raise DomainError(
+            Code.unknown_recipient, "address the message to at least one role or external party"
+        )
     for recipient in recipients:
         if recipient not in state.roles and recipient not in scenario.parties:
-            raise DomainError(Code.unknown_recipient, f"{recipient!r} is neither a role in play "
-                              "nor an external party of this scenario")
+            raise DomainError(
+                Code.unknown_recipient,
+                f"{recipient!r} is neither a role in play nor an external party of this scenario",
+            )
     body = cmd.body.strip()
     if not body:
         raise DomainError(Code.invalid_input, "the message is empty")
     if len(body) > c.MAX_MESSAGE_CHARS or len(cmd.subject) > c.MAX_SUBJECT_CHARS:
-        raise DomainError(Code.invalid_input, f"a message is at most {c.MAX_MESSAGE_CHARS:,} "
-                          f"characters and its subject at most {c.MAX_SUBJECT_CHARS}")
+        raise DomainError(
+            Code.invalid_input,
+            f"a message is at most {c.MAX_MESSAGE_CHARS:,} "
+            f"characters and its subject at most {c.MAX_SUBJECT_CHARS}",
+        )
     if cmd.statement_id is not None:
         statement = next((s for s in scenario.statements if s.id == cmd.statement_id), None)
         if statement is None:
-            raise DomainError(Code.unknown_statement, f"there is no drawer statement "
-                              f"{cmd.statement_id!r}")
+            raise DomainError(
+                Code.unknown_statement, f"there is no drawer statement {cmd.statement_id!r}"
+            )
         if statement.roles and not state.stands_in_for(role) & set(statement.roles):
-            raise DomainError(Code.statement_not_allowed, f"{role} may not send the drawer "
-                              f"statement {statement.id!r}")
-    message = emit(EventType.message_sent, {
-        "from_role": role, "to": recipients, "subject": cmd.subject.strip(), "body": body,
-        "statement_id": cmd.statement_id,
-    })
+            raise DomainError(
+                Code.statement_not_allowed,
+                f"{role} may not send the drawer statement {statement.id!r}",
+            )
+    message = emit(
+        EventType.message_sent,
+        {
+            "from_role": role,
+            "to": recipients,
+            "subject": cmd.subject.strip(),
+            "body": body,
+            "statement_id": cmd.statement_id,
+        },
+    )
     _meet_expectations(scenario, state, message, role, recipients, emit)
 
 
-def _meet_expectations(scenario: Scenario, state: DrillState, message: Event, role: str,
-                       recipients: list[str], emit: _Emitter) -> None:
+def _meet_expectations(
+    scenario: Scenario,
+    state: DrillState,
+    message: Event,
+    role: str,
+    recipients: list[str],
+    emit: _Emitter,
+) -> None:
     speaks_for = state.stands_in_for(role)
     reached = set(recipients)
     for recipient in recipients:
@@ -347,11 +429,17 @@ def _meet_expectations(scenario: Scenario, state: DrillState, message: Event, ro
             continue
         on_time = message.scenario_time <= pending.deadline
         points = spec.points if on_time else _late_points(spec, pending, message.scenario_time)
-        emit(EventType.expectation_met, {
-            "expectation_id": pending.id, "message_seq": message.seq, "from_role": role,
-            "status": "on_time" if on_time else "late", "points": points,
-            "deadline": pending.deadline,
-        })
+        emit(
+            EventType.expectation_met,
+            {
+                "expectation_id": pending.id,
+                "message_seq": message.seq,
+                "from_role": role,
+                "status": "on_time" if on_time else "late",
+                "points": points,
+                "deadline": pending.deadline,
+            },
+        )
 
 
 def _late_points(spec: Expectation, pending: ExpectationState, at: float) -> float:
@@ -399,27 +487,40 @@ def _jump(state: DrillState, emit: _Emitter) -> None:
     emit(EventType.clock_jumped, {"from": emit.scenario_time, "to": target})
 
 
-def _manual_inject(scenario: Scenario, state: DrillState, cmd: c.ManualInject,
-                   emit: _Emitter) -> None:
+def _manual_inject(
+    scenario: Scenario, state: DrillState, cmd: c.ManualInject, emit: _Emitter
+) -> None:
     if not state.started:
         raise DomainError(Code.drill_not_started, "start the drill before sending injects")
     title, body = cmd.title.strip(), cmd.body.strip()
-    if not title or len(title) > c.MAX_SUBJECT_CHARS or not body or \
-            len(body) > c.MAX_MESSAGE_CHARS:
-        raise DomainError(Code.invalid_input, f"an inject needs a title (at most "
-                          f"{c.MAX_SUBJECT_CHARS}) and a body (at most {c.MAX_MESSAGE_CHARS:,})")
+    if not title or len(title) > c.MAX_SUBJECT_CHARS or not body or len(body) > c.MAX_MESSAGE_CHARS:
+        raise DomainError(
+            Code.invalid_input,
+            f"an inject needs a title (at most "
+            f"{c.MAX_SUBJECT_CHARS}) and a body (at most {c.MAX_MESSAGE_CHARS:,})",
+        )
     if not cmd.to:
         raise DomainError(Code.unknown_role, "send the inject to at least one role, or to all")
     for role in cmd.to:
         if role != EVERYONE and role not in state.roles:
             raise DomainError(Code.unknown_role, f"{role!r} is not a role in play")
     addressed = expand_roles(cmd.to, state.roles)
-    emit(EventType.inject_delivered, {
-        "inject_id": None, "manual": True, "title": title, "body": body,
-        "channel": str(cmd.channel), "severity": str(cmd.severity),
-        "sender": (cmd.sender or "").strip()[:300] or None, "to": addressed,
-        "recipients": _recipients(state, addressed), "attack": [], "facts": [],
-    })
+    emit(
+        EventType.inject_delivered,
+        {
+            "inject_id": None,
+            "manual": True,
+            "title": title,
+            "body": body,
+            "channel": str(cmd.channel),
+            "severity": str(cmd.severity),
+            "sender": (cmd.sender or "").strip()[:300] or None,
+            "to": addressed,
+            "recipients": _recipients(state, addressed),
+            "attack": [],
+            "facts": [],
+        },
+    )
 
 
 def _recipients(state: DrillState, roles: Iterable[str]) -> list[str]:
@@ -469,12 +570,16 @@ def fire(scenario: Scenario, state: DrillState, timer: Timer, now: float) -> lis
         else:
             emit(EventType.decision_timed_out, {"decision_id": spec.id, "option_id": spec.default})
             if option_of(spec, spec.default).ends_drill:
-                emit(EventType.drill_ended, {"reason": f"option {spec.id}.{spec.default} "
-                                             "(time ran out)"})
+                emit(
+                    EventType.drill_ended,
+                    {"reason": f"option {spec.id}.{spec.default} (time ran out)"},
+                )
     elif timer.kind is TimerKind.expectation:
         pending = state.expectations[timer.ref]
-        emit(EventType.expectation_missed, {"expectation_id": timer.ref,
-                                            "deadline": pending.deadline})
+        emit(
+            EventType.expectation_missed,
+            {"expectation_id": timer.ref, "deadline": pending.deadline},
+        )
     else:
         emit(EventType.drill_ended, {"reason": "the scenario's time is up"})
     return emit.events
@@ -488,14 +593,22 @@ def _fire_inject(scenario: Scenario, state: DrillState, inject: Inject, emit: _E
         emit(EventType.inject_skipped, {"inject_id": inject.id, "reason": "condition"})
         return
     addressed = expand_roles(inject.to, state.roles)
-    emit(EventType.inject_delivered, {
-        "inject_id": inject.id, "manual": False, "title": fill(inject.title, state.variables),
-        "body": fill(inject.body, state.variables),
-        "sender": fill(inject.sender, state.variables) if inject.sender else None,
-        "channel": str(inject.channel), "severity": str(inject.severity), "to": addressed,
-        "recipients": _recipients(state, addressed), "attack": list(inject.attack),
-        "facts": list(inject.facts),
-    })
+    emit(
+        EventType.inject_delivered,
+        {
+            "inject_id": inject.id,
+            "manual": False,
+            "title": fill(inject.title, state.variables),
+            "body": fill(inject.body, state.variables),
+            "sender": fill(inject.sender, state.variables) if inject.sender else None,
+            "channel": str(inject.channel),
+            "severity": str(inject.severity),
+            "to": addressed,
+            "recipients": _recipients(state, addressed),
+            "attack": list(inject.attack),
+            "facts": list(inject.facts),
+        },
+    )
     for role in inject.unavailable:
         if role in state.roles and role not in state.unavailable:
             emit(EventType.role_unavailable, {"role": role, "backup": state.backups.get(role)})
@@ -509,12 +622,16 @@ def _fire_inject(scenario: Scenario, state: DrillState, inject: Inject, emit: _E
         probe = state.copy()
         probe.unavailable = unavailable
         addressed_roles = expand_roles(spec.to, state.roles)
-        emit(EventType.decision_opened, {
-            "decision_id": spec.id, "to": addressed_roles,
-            "roles": _recipients(probe, addressed_roles),
-            "deadline": emit.scenario_time + spec.time_limit,
-            "prompt": fill(spec.prompt, state.variables),
-        })
+        emit(
+            EventType.decision_opened,
+            {
+                "decision_id": spec.id,
+                "to": addressed_roles,
+                "roles": _recipients(probe, addressed_roles),
+                "deadline": emit.scenario_time + spec.time_limit,
+                "prompt": fill(spec.prompt, state.variables),
+            },
+        )
     if inject.ends_drill:
         emit(EventType.drill_ended, {"reason": f"inject {inject.id}"})
 
@@ -554,7 +671,8 @@ def _on_created(scenario: Scenario, state: DrillState, e: Event) -> None:
 def _on_joined(scenario: Scenario, state: DrillState, e: Event) -> None:
     d = e.data
     state.participants[d["participant_id"]] = Participant(
-        d["participant_id"], d["name"], d["role"], e.seq)
+        d["participant_id"], d["name"], d["role"], e.seq
+    )
 
 
 def _on_left(scenario: Scenario, state: DrillState, e: Event) -> None:
@@ -618,8 +736,13 @@ def _arm_expectation(state: DrillState, spec: Expectation, at: float) -> None:
     state.timers[f"expectation:{spec.id}"] = Timer(closes, TimerKind.expectation, spec.id, 0)
 
 
-def _arm_followers(scenario: Scenario, state: DrillState, injects: Iterable[Inject],
-                   expectations: Iterable[Expectation], at: float) -> None:
+def _arm_followers(
+    scenario: Scenario,
+    state: DrillState,
+    injects: Iterable[Inject],
+    expectations: Iterable[Expectation],
+    at: float,
+) -> None:
     for inject in injects:
         _arm_inject(scenario, state, inject, at + inject.delay)
     for expectation in expectations:
@@ -634,8 +757,7 @@ def _on_delivered(scenario: Scenario, state: DrillState, e: Event) -> None:
     state.delivered[inject_id] = e.seq
     followers = index_of(scenario).after_inject.get(inject_id)
     if followers is not None:
-        _arm_followers(scenario, state, followers.injects, followers.expectations,
-                       e.scenario_time)
+        _arm_followers(scenario, state, followers.injects, followers.expectations, e.scenario_time)
 
 
 def _on_skipped(scenario: Scenario, state: DrillState, e: Event) -> None:
@@ -656,14 +778,17 @@ def _on_opened(scenario: Scenario, state: DrillState, e: Event) -> None:
     decision_id = e.data["decision_id"]
     deadline = float(e.data["deadline"])
     state.decisions[decision_id] = DecisionState(
-        decision_id, e.scenario_time, deadline, tuple(e.data["roles"]), e.seq)
+        decision_id, e.scenario_time, deadline, tuple(e.data["roles"]), e.seq
+    )
     order = index_of(scenario).order[f"decision:{decision_id}"]
-    state.timers[f"decision:{decision_id}"] = Timer(deadline, TimerKind.decision, decision_id,
-                                                    order)
+    state.timers[f"decision:{decision_id}"] = Timer(
+        deadline, TimerKind.decision, decision_id, order
+    )
 
 
-def _take_option(scenario: Scenario, state: DrillState, decision_id: str, option_id: str,
-                 at: float) -> None:
+def _take_option(
+    scenario: Scenario, state: DrillState, decision_id: str, option_id: str, at: float
+) -> None:
     """What choosing an option does to the story: flags, points, branches."""
     option = option_of(scenario.decision(decision_id), option_id)
     state.chosen.add(f"{decision_id}.{option_id}")
@@ -679,12 +804,20 @@ def _take_option(scenario: Scenario, state: DrillState, decision_id: str, option
         _arm_followers(scenario, state, followers.injects, followers.expectations, at)
 
 
-def _close_decision(scenario: Scenario, state: DrillState, decision_id: str, at: float,
-                    timed_out: bool = False) -> None:
+def _close_decision(
+    scenario: Scenario, state: DrillState, decision_id: str, at: float, timed_out: bool = False
+) -> None:
     decision = state.decisions[decision_id]
     state.decisions[decision_id] = DecisionState(
-        decision.id, decision.opened_at, decision.deadline, decision.roles,
-        decision.opened_seq, decision.answers, True, timed_out)
+        decision.id,
+        decision.opened_at,
+        decision.deadline,
+        decision.roles,
+        decision.opened_seq,
+        decision.answers,
+        True,
+        timed_out,
+    )
     state.timers.pop(f"decision:{decision_id}", None)
     followers = index_of(scenario).after_decision.get(decision_id)
     if followers is not None:
@@ -695,8 +828,13 @@ def _on_answered(scenario: Scenario, state: DrillState, e: Event) -> None:
     decision_id, option_id = e.data["decision_id"], e.data["option_id"]
     decision = state.decisions[decision_id]
     state.decisions[decision_id] = DecisionState(
-        decision.id, decision.opened_at, decision.deadline, decision.roles,
-        decision.opened_seq, (*decision.answers, (e.data["role"], option_id)))
+        decision.id,
+        decision.opened_at,
+        decision.deadline,
+        decision.roles,
+        decision.opened_seq,
+        (*decision.answers, (e.data["role"], option_id)),
+    )
     _take_option(scenario, state, decision_id, option_id, e.scenario_time)
     if not scenario.decision(decision_id).per_role:
         _close_decision(scenario, state, decision_id, e.scenario_time)
@@ -725,12 +863,14 @@ def _on_message(scenario: Scenario, state: DrillState, e: Event) -> None:
                 _arm_expectation(state, item, e.scenario_time)
 
 
-def _settle_expectation(scenario: Scenario, state: DrillState, e: Event, status: str,
-                        points: float) -> None:
+def _settle_expectation(
+    scenario: Scenario, state: DrillState, e: Event, status: str, points: float
+) -> None:
     expectation_id = e.data["expectation_id"]
     old = state.expectations[expectation_id]
     state.expectations[expectation_id] = ExpectationState(
-        old.id, old.armed_at, old.deadline, old.closes, e.seq, status, points)
+        old.id, old.armed_at, old.deadline, old.closes, e.seq, status, points
+    )
     state.timers.pop(f"expectation:{expectation_id}", None)
     objective = scenario.expectation(expectation_id).objective
     if objective is not None and points:

@@ -28,9 +28,7 @@ class ScenarioIndex:
     """Declaration order of injects, decisions and expectations: ties fire in file order."""
 
 
-def _add(
-    bucket: Followers, item: Inject | Expectation
-) -> None:
+def _add(bucket: Followers, item: Inject | Expectation) -> None:
     if isinstance(item, Inject):
         bucket.injects.append(item)
     else:

@@ -298,9 +298,7 @@ class Inject(Strict):
     body: Text = Field(description="Markdown. {{variables}} are filled in per drill.")
     sender: ShortText | None = Field(default=None, description="Who it appears to come from.")
     channel: Channel = Channel.email
-    to: list[Id] = Field(
-        min_length=1, description="Role ids, or `all` for every role in play."
-    )
+    to: list[Id] = Field(min_length=1, description="Role ids, or `all` for every role in play.")
     at: Duration | None = None
     after: Trigger | None = None
     delay: Duration = 0.0

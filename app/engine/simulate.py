@@ -82,15 +82,18 @@ def play(
     time out to their default (or stop there, when exploring)."""
     choices = dict(choices or {})
     player = _Player(scenario, None)
-    player.run(c.CreateDrill("dry-run", f"Dry run of {scenario.title}"[:80],
-                             variables=variables or {}))
+    player.run(
+        c.CreateDrill("dry-run", f"Dry run of {scenario.title}"[:80], variables=variables or {})
+    )
     player.run(c.StartClock())
     result = Play(player.events, player.state, choices)
     last_option: str | None = None
     delivered_since_option = False
     while player.state.status is Status.running:
-        if len(player.events) > MAX_EVENTS or player.state.last_scenario_time > \
-                MAX_SCENARIO_SECONDS:
+        if (
+            len(player.events) > MAX_EVENTS
+            or player.state.last_scenario_time > MAX_SCENARIO_SECONDS
+        ):
             result.runaway = True
             break
         produced = player.tick()
@@ -99,8 +102,11 @@ def play(
                 delivered_since_option = True
             if event.type is EventType.decision_timed_out:
                 last_option, delivered_since_option = _note_option(
-                    result, last_option, delivered_since_option,
-                    f"{event.data['decision_id']}.{event.data['option_id']}")
+                    result,
+                    last_option,
+                    delivered_since_option,
+                    f"{event.data['decision_id']}.{event.data['option_id']}",
+                )
         for event in produced:
             if event.type is not EventType.decision_opened:
                 continue
@@ -108,7 +114,8 @@ def play(
             if decision_id in choices:
                 chosen = _answer_all(player, scenario, decision_id, choices[decision_id])
                 last_option, delivered_since_option = _note_option(
-                    result, last_option, delivered_since_option, chosen)
+                    result, last_option, delivered_since_option, chosen
+                )
             elif stop_at_unchosen:
                 result.unchosen = decision_id
                 return result
@@ -121,14 +128,16 @@ def play(
             result.stalled = True
             break
         player.now = max(player.now, player.state.wall_time_of(upcoming))
-    if last_option is not None and not delivered_since_option and \
-            not _ended_by(player.state, last_option):
+    if (
+        last_option is not None
+        and not delivered_since_option
+        and not _ended_by(player.state, last_option)
+    ):
         result.dead_end_after.append(last_option)
     return result
 
 
-def _note_option(result: Play, last: str | None, delivered: bool,
-                 chosen: str) -> tuple[str, bool]:
+def _note_option(result: Play, last: str | None, delivered: bool, chosen: str) -> tuple[str, bool]:
     """Remember each option taken; one after which nothing arrived is a dead end."""
     if last is not None and not delivered:
         result.dead_end_after.append(last)
@@ -136,8 +145,9 @@ def _note_option(result: Play, last: str | None, delivered: bool,
 
 
 def _ended_by(state: DrillState, option: str) -> bool:
-    return state.status is Status.ended and state.end_reason is not None and \
-        option in state.end_reason
+    return (
+        state.status is Status.ended and state.end_reason is not None and option in state.end_reason
+    )
 
 
 def _answer_all(player: _Player, scenario: Scenario, decision_id: str, option_id: str) -> str:
@@ -155,13 +165,17 @@ def _send_expected(player: _Player, scenario: Scenario) -> None:
         if pending.status != "pending" or player.state.status is not Status.running:
             continue
         spec = scenario.expectation(pending.id)
-        sender = next((r for r in (spec.from_ or player.state.roles)
-                       if r in player.state.roles), None)
+        sender = next(
+            (r for r in (spec.from_ or player.state.roles) if r in player.state.roles), None
+        )
         if sender is None:
             continue
         sender = player.state.acting_role(sender)
-        player.run(c.SendMessage(to=[spec.to], body=f"[dry-run] {spec.title}",
-                                 subject=spec.title, from_role=sender))
+        player.run(
+            c.SendMessage(
+                to=[spec.to], body=f"[dry-run] {spec.title}", subject=spec.title, from_role=sender
+            )
+        )
 
 
 @dataclass(slots=True)

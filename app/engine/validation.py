@@ -37,9 +37,12 @@ class Counts:
 
     def as_dict(self) -> dict[str, int | bool]:
         return {
-            "injects": self.injects, "decisions": self.decisions,
-            "expectations": self.expectations, "roles": self.roles,
-            "statements": self.statements, "paths": self.paths,
+            "injects": self.injects,
+            "decisions": self.decisions,
+            "expectations": self.expectations,
+            "roles": self.roles,
+            "statements": self.statements,
+            "paths": self.paths,
             "paths_complete": self.paths_complete,
         }
 
@@ -59,9 +62,15 @@ def validate_scenario(scenario: Scenario) -> list[Finding]:
 
 def counts(scenario: Scenario, exploration: Exploration | None = None) -> Counts:
     exploration = exploration or explore(scenario)
-    return Counts(len(scenario.injects), len(scenario.decisions), len(scenario.expectations),
-                  len(scenario.roles), len(scenario.statements), exploration.path_count,
-                  exploration.complete)
+    return Counts(
+        len(scenario.injects),
+        len(scenario.decisions),
+        len(scenario.expectations),
+        len(scenario.roles),
+        len(scenario.statements),
+        exploration.path_count,
+        exploration.complete,
+    )
 
 
 # --------------------------------------------------------------------------- references
@@ -79,9 +88,9 @@ class _References:
         yield from self._duplicates()
         yield from self._roles()
         yield from self._variables()
-        for i, inject in enumerate(self.s.injects):
+        for i in range(len(self.s.injects)):
             yield from self._inject(i)
-        for i, decision in enumerate(self.s.decisions):
+        for i in range(len(self.s.decisions)):
             yield from self._decision(i)
         for i, expectation in enumerate(self.s.expectations):
             loc: Loc = ("expectations", i)
@@ -101,33 +110,48 @@ class _References:
                 yield from self._recipient(recipient, (*loc, "to", j))
 
     def _duplicates(self) -> Iterator[Finding]:
-        for section, items in (("injects", self.s.injects), ("decisions", self.s.decisions),
-                               ("expectations", self.s.expectations),
-                               ("statements", self.s.statements)):
+        sections: dict[str, list[str]] = {
+            "injects": [i.id for i in self.s.injects],
+            "decisions": [d.id for d in self.s.decisions],
+            "expectations": [e.id for e in self.s.expectations],
+            "statements": [s.id for s in self.s.statements],
+        }
+        for section, ids in sections.items():
             seen: dict[str, int] = {}
-            for i, item in enumerate(items):
-                if item.id in seen:
-                    yield error((section, i, "id"), f"duplicate id {item.id!r}: already used "
-                                f"by {section}[{seen[item.id]}]; ids must be unique")
-                seen.setdefault(item.id, i)
+            for i, item_id in enumerate(ids):
+                if item_id in seen:
+                    yield error(
+                        (section, i, "id"),
+                        f"duplicate id {item_id!r}: already used "
+                        f"by {section}[{seen[item_id]}]; ids must be unique",
+                    )
+                seen.setdefault(item_id, i)
         for i, decision in enumerate(self.s.decisions):
             for option_id, n in Counter(o.id for o in decision.options).items():
                 if n > 1:
                     j = [o.id for o in decision.options].index(option_id)
-                    yield error(("decisions", i, "options", j, "id"),
-                                f"duplicate option id {option_id!r} in this decision")
+                    yield error(
+                        ("decisions", i, "options", j, "id"),
+                        f"duplicate option id {option_id!r} in this decision",
+                    )
         for party in self.s.parties:
             if party in self.s.roles:
-                yield error(("parties", party), f"{party!r} is both a role and a party; "
-                            "rename one so messages can be addressed unambiguously")
+                yield error(
+                    ("parties", party),
+                    f"{party!r} is both a role and a party; "
+                    "rename one so messages can be addressed unambiguously",
+                )
         if EVERYONE in self.s.roles or EVERYONE in self.s.parties:
             yield error(("roles",), f"{EVERYONE!r} is reserved for addressing everyone")
 
     def _roles(self) -> Iterator[Finding]:
         for role_id, role in self.s.roles.items():
             if role_id not in ROLE_CATALOGUE and not role.title:
-                yield error(("roles", role_id), f"{role_id!r} is not a built-in role "
-                            f"({', '.join(ROLE_CATALOGUE)}); give a custom role a `title`")
+                yield error(
+                    ("roles", role_id),
+                    f"{role_id!r} is not a built-in role "
+                    f"({', '.join(ROLE_CATALOGUE)}); give a custom role a `title`",
+                )
             if role.backup is not None:
                 if role.backup == role_id:
                     yield error(("roles", role_id, "backup"), "a role cannot be its own backup")
@@ -137,7 +161,10 @@ class _References:
     def _variables(self) -> Iterator[Finding]:
         texts: list[tuple[Loc, str]] = []
         for i, inject in enumerate(self.s.injects):
-            texts += [(("injects", i, "title"), inject.title), (("injects", i, "body"), inject.body)]
+            texts += [
+                (("injects", i, "title"), inject.title),
+                (("injects", i, "body"), inject.body),
+            ]
             if inject.sender:
                 texts.append((("injects", i, "sender"), inject.sender))
         for i, decision in enumerate(self.s.decisions):
@@ -151,15 +178,21 @@ class _References:
         for loc, text in texts:
             for name in variables_in(text):
                 if name not in self.s.variables:
-                    yield error(loc, f"{{{{{name}}}}} is not a declared variable: add it under "
-                                "`variables:` with a default, or fix the spelling")
+                    yield error(
+                        loc,
+                        f"{{{{{name}}}}} is not a declared variable: add it under "
+                        "`variables:` with a default, or fix the spelling",
+                    )
 
     def _unknown_role(self, role: str) -> str:
-        return (f"{role!r} is not a role of this scenario; add it under `roles:` or use one "
-                f"of: {', '.join(self.s.roles)}")
+        return (
+            f"{role!r} is not a role of this scenario; add it under `roles:` or use one "
+            f"of: {', '.join(self.s.roles)}"
+        )
 
-    def _roles_exist(self, roles: Iterable[str], loc: Loc, allow_all: bool = False
-                     ) -> Iterator[Finding]:
+    def _roles_exist(
+        self, roles: Iterable[str], loc: Loc, allow_all: bool = False
+    ) -> Iterator[Finding]:
         for j, role in enumerate(roles):
             if role == EVERYONE and allow_all:
                 continue
@@ -168,14 +201,19 @@ class _References:
 
     def _recipient(self, recipient: str, loc: Loc) -> Iterator[Finding]:
         if recipient not in self.s.roles and recipient not in self.s.parties:
-            yield error(loc, f"{recipient!r} is neither a role nor a party; add it under "
-                        f"`parties:` or use one of: "
-                        f"{', '.join([*self.s.roles, *self.s.parties])}")
+            yield error(
+                loc,
+                f"{recipient!r} is neither a role nor a party; add it under "
+                f"`parties:` or use one of: "
+                f"{', '.join([*self.s.roles, *self.s.parties])}",
+            )
 
     def _objective(self, objective: str, loc: Loc) -> Iterator[Finding]:
         if objective not in self.s.objectives:
-            yield error(loc, f"{objective!r} is not an objective; use one of: "
-                        f"{', '.join(self.s.objectives)}")
+            yield error(
+                loc,
+                f"{objective!r} is not an objective; use one of: {', '.join(self.s.objectives)}",
+            )
 
     def _inject_ref(self, inject_id: str, loc: Loc) -> Iterator[Finding]:
         if inject_id not in self.inject_ids:
@@ -183,8 +221,9 @@ class _References:
 
     def _decision_ref(self, decision_id: str, loc: Loc) -> Iterator[Finding]:
         if decision_id not in self.decision_ids:
-            yield error(loc, f"there is no decision {decision_id!r}; check the id under "
-                        "`decisions:`")
+            yield error(
+                loc, f"there is no decision {decision_id!r}; check the id under `decisions:`"
+            )
 
     def _option_ref(self, ref: str, loc: Loc) -> Iterator[Finding]:
         decision_id, _, _ = ref.partition(".")
@@ -192,8 +231,11 @@ class _References:
             yield from self._decision_ref(decision_id, loc)
         elif ref not in self.options:
             choices = ", ".join(o.id for o in self.s.decision(decision_id).options)
-            yield error(loc, f"decision {decision_id!r} has no option {ref.partition('.')[2]!r}; "
-                        f"its options are: {choices}")
+            yield error(
+                loc,
+                f"decision {decision_id!r} has no option {ref.partition('.')[2]!r}; "
+                f"its options are: {choices}",
+            )
 
     def _match(self, match: MessageMatch, loc: Loc) -> Iterator[Finding]:
         if match.from_:
@@ -213,8 +255,11 @@ class _References:
 
     def _condition(self, cond: Condition, loc: Loc) -> Iterator[Finding]:
         if cond.flag is not None and cond.flag not in self.flags_set:
-            yield error((*loc, "flag"), f"no option ever sets the flag {cond.flag!r}; set it "
-                        "with `set: {" + cond.flag + ": true}` on an option, or fix the name")
+            yield error(
+                (*loc, "flag"),
+                f"no option ever sets the flag {cond.flag!r}; set it "
+                "with `set: {" + cond.flag + ": true}` on an option, or fix the name",
+            )
         elif cond.chosen is not None:
             yield from self._option_ref(cond.chosen, (*loc, "chosen"))
         elif cond.answered is not None:
@@ -247,30 +292,45 @@ class _References:
             yield from self._decision_ref(inject.opens, (*loc, "opens"))
         for j, fact in enumerate(inject.facts):
             if fact not in self.s.facts:
-                yield error((*loc, "facts", j), f"{fact!r} is not a declared fact; add it under "
-                            "`facts:` with a short description")
+                yield error(
+                    (*loc, "facts", j),
+                    f"{fact!r} is not a declared fact; add it under "
+                    "`facts:` with a short description",
+                )
         triggered = any(inject.id in o.triggers for d in self.s.decisions for o in d.options)
         if inject.at is None and inject.after is None and not triggered:
-            yield error(loc, f"inject {inject.id!r} is never scheduled: give it `at:` (an "
-                        "offset from the start), `after:` (an event), or list it in an "
-                        "option's `triggers:`")
+            yield error(
+                loc,
+                f"inject {inject.id!r} is never scheduled: give it `at:` (an "
+                "offset from the start), `after:` (an event), or list it in an "
+                "option's `triggers:`",
+            )
 
     def _decision(self, i: int) -> Iterator[Finding]:
         decision = self.s.decisions[i]
         loc: Loc = ("decisions", i)
         yield from self._roles_exist(decision.to, (*loc, "to"), allow_all=True)
         if decision.default not in {o.id for o in decision.options}:
-            yield error((*loc, "default"), f"the default {decision.default!r} is not one of "
-                        f"the options: {', '.join(o.id for o in decision.options)}")
+            yield error(
+                (*loc, "default"),
+                f"the default {decision.default!r} is not one of "
+                f"the options: {', '.join(o.id for o in decision.options)}",
+            )
         if decision.time_limit <= 0:
             yield error((*loc, "time_limit"), "give the decision a time limit above zero")
         openers = [j for j, inj in enumerate(self.s.injects) if inj.opens == decision.id]
         if not openers:
-            yield error(loc, f"no inject opens decision {decision.id!r}: add "
-                        f"`opens: {decision.id}` to the inject that puts this question")
+            yield error(
+                loc,
+                f"no inject opens decision {decision.id!r}: add "
+                f"`opens: {decision.id}` to the inject that puts this question",
+            )
         for j in openers[1:]:
-            yield error(("injects", j, "opens"), f"decision {decision.id!r} is already opened "
-                        f"by injects[{openers[0]}]; a decision is opened by one inject")
+            yield error(
+                ("injects", j, "opens"),
+                f"decision {decision.id!r} is already opened "
+                f"by injects[{openers[0]}]; a decision is opened by one inject",
+            )
         for k, option in enumerate(decision.options):
             oloc: Loc = (*loc, "options", k)
             for j, inject_id in enumerate(option.triggers):
@@ -320,8 +380,9 @@ def can_hold(scenario: Scenario, cond: Condition) -> bool:
     return False
 
 
-def _consistent(scenario: Scenario, atoms: dict[str, Condition], values: dict[str, bool],
-                flags_true: set[str]) -> bool:
+def _consistent(
+    scenario: Scenario, atoms: dict[str, Condition], values: dict[str, bool], flags_true: set[str]
+) -> bool:
     chosen_per_decision: Counter[str] = Counter()
     for key, atom in atoms.items():
         if not values[key]:
@@ -341,12 +402,17 @@ def _consistent(scenario: Scenario, atoms: dict[str, Condition], values: dict[st
 def _check_conditions(scenario: Scenario) -> Iterator[Finding]:
     for i, inject in enumerate(scenario.injects):
         if inject.when is not None and not can_hold(scenario, inject.when):
-            yield error(("injects", i, "when"), f"this condition can never be true, so "
-                        f"{inject.id!r} would never arrive: check for contradictions")
+            yield error(
+                ("injects", i, "when"),
+                f"this condition can never be true, so "
+                f"{inject.id!r} would never arrive: check for contradictions",
+            )
     for i, expectation in enumerate(scenario.expectations):
         if expectation.when is not None and not can_hold(scenario, expectation.when):
-            yield error(("expectations", i, "when"), "this condition can never be true, so "
-                        "the expectation never applies")
+            yield error(
+                ("expectations", i, "when"),
+                "this condition can never be true, so the expectation never applies",
+            )
 
 
 # --------------------------------------------------------------------------- flow
@@ -365,15 +431,25 @@ def check_flow(scenario: Scenario, exploration: Exploration) -> list[Finding]:
         opened |= set(path.state.decisions)
         dead_ends |= set(path.dead_end_after)
         if path.runaway:
-            findings.append(error(("clock",), "on the path "
-                                  f"{_describe(path.choices)} the drill never ends: set "
-                                  "`clock.end`, or end it with `ends_drill`"))
+            findings.append(
+                error(
+                    ("clock",),
+                    "on the path "
+                    f"{_describe(path.choices)} the drill never ends: set "
+                    "`clock.end`, or end it with `ends_drill`",
+                )
+            )
             break
         if path.stalled:
-            findings.append(error(("clock",), "on the path "
-                                  f"{_describe(path.choices)} nothing more happens but the "
-                                  "drill never ends: set `clock.end`, or give the last inject "
-                                  "or option `ends_drill: true`"))
+            findings.append(
+                error(
+                    ("clock",),
+                    "on the path "
+                    f"{_describe(path.choices)} nothing more happens but the "
+                    "drill never ends: set `clock.end`, or give the last inject "
+                    "or option `ends_drill: true`",
+                )
+            )
             break
     for i, inject in enumerate(scenario.injects):
         if inject.id in delivered:
@@ -383,27 +459,43 @@ def check_flow(scenario: Scenario, exploration: Exploration) -> list[Finding]:
         else:
             why = "its `when` condition is false whenever it falls due, on every path"
         level = warning if _mentions_messages(inject.after, inject.when) else error
-        findings.append(level(("injects", i), f"inject {inject.id!r} is never delivered on any "
-                              f"path through the decisions: {why}"))
+        findings.append(
+            level(
+                ("injects", i),
+                f"inject {inject.id!r} is never delivered on any path through the decisions: {why}",
+            )
+        )
     for i, decision in enumerate(scenario.decisions):
         if decision.id not in opened:
-            findings.append(error(("decisions", i), f"decision {decision.id!r} is never put "
-                                  "to anyone: the inject that opens it never arrives"))
+            findings.append(
+                error(
+                    ("decisions", i),
+                    f"decision {decision.id!r} is never put "
+                    "to anyone: the inject that opens it never arrives",
+                )
+            )
     for i, decision in enumerate(scenario.decisions):
         for k, option in enumerate(decision.options):
             ref = f"{decision.id}.{option.id}"
             if ref in dead_ends and not _continues_elsewhere(exploration, ref):
-                findings.append(error(("decisions", i, "options", k), f"option {ref} is a "
-                                      "dead end: nothing arrives after it and it does not end "
-                                      "the drill; trigger a follow-up inject or set "
-                                      "`ends_drill: true`"))
+                findings.append(
+                    error(
+                        ("decisions", i, "options", k),
+                        f"option {ref} is a "
+                        "dead end: nothing arrives after it and it does not end "
+                        "the drill; trigger a follow-up inject or set "
+                        "`ends_drill: true`",
+                    )
+                )
     return findings
 
 
 def _continues_elsewhere(exploration: Exploration, ref: str) -> bool:
     """An option is a dead end only if nothing follows it on every path that takes it."""
-    return any(ref not in p.dead_end_after and ref in
-               {f"{d}.{o}" for d, o in p.choices.items()} for p in exploration.paths)
+    return any(
+        ref not in p.dead_end_after and ref in {f"{d}.{o}" for d, o in p.choices.items()}
+        for p in exploration.paths
+    )
 
 
 def _mentions_messages(trigger: Trigger | None, cond: Condition | None) -> bool:
@@ -424,11 +516,15 @@ def _warnings(scenario: Scenario) -> Iterator[Finding]:
         receiving |= set(scenario.roles) if EVERYONE in decision.to else set(decision.to)
     for role in scenario.roles:
         if role not in receiving:
-            yield warning(("roles", role), f"role {role!r} is in play but never receives an "
-                          "inject or a decision")
+            yield warning(
+                ("roles", role),
+                f"role {role!r} is in play but never receives an inject or a decision",
+            )
     scored = {o for d in scenario.decisions for opt in d.options for o in opt.score}
     scored |= {e.objective for e in scenario.expectations if e.objective}
     for objective in scenario.objectives:
         if objective not in scored:
-            yield warning(("objectives", objective), f"objective {objective!r} is never scored "
-                          "by an option or an expectation")
+            yield warning(
+                ("objectives", objective),
+                f"objective {objective!r} is never scored by an option or an expectation",
+            )

@@ -1,0 +1,262 @@
+"""The `tabletop` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from app.config import get_settings
+from app.engine.durations import format_duration
+from app.engine.scenario import Scenario
+from app.engine.simulate import Communication, play
+from app.engine.timeline import timeline
+from app.engine.validation import counts
+from app.scenarios import Loaded, load_scenario_file, scenario_files
+
+cli = typer.Typer(
+    name="tabletop",
+    help="Tabletop: live incident-response drills played from branching scenarios.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_cli = typer.Typer(help="The database: migrations.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    _err(f"error: {message}")
+    return typer.Exit(code)
+
+
+# --------------------------------------------------------------------------- serve
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the Tabletop server (SQLite and in-process fan-out unless configured)."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = get_settings()
+    _err(f"Tabletop on http://{host}:{port}  (database: {_safe_url(settings)})")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        ws_max_size=64 * 1024,
+        proxy_headers=True,
+    )
+
+
+def _safe_url(settings: Any) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.resolved_database_url()).render_as_string(hide_password=True)
+
+
+# --------------------------------------------------------------------------- validate
+
+
+@cli.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Scenario files or folders.")],
+    strict: Annotated[bool, typer.Option(help="Warnings fail too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Check scenario files: types, references, reachability, dead ends, endings."""
+    files = list(scenario_files(paths))
+    if not files:
+        raise _fail("no .yaml or .yml files found in " + ", ".join(map(str, paths)))
+    results: list[dict[str, Any]] = []
+    failed = False
+    for path in files:
+        loaded = load_scenario_file(path)
+        bad = bool(loaded.errors) or (strict and bool(loaded.warnings)) or not loaded.scenario
+        failed |= bad
+        entry: dict[str, Any] = {
+            "file": str(path),
+            "valid": not bad,
+            "findings": [f.as_dict() for f in loaded.findings],
+        }
+        if loaded.scenario is not None and not loaded.errors:
+            entry["id"] = loaded.scenario.id
+            entry["counts"] = counts(loaded.scenario).as_dict()
+        results.append(entry)
+        if not as_json:
+            for finding in loaded.findings:
+                typer.echo(finding.render())
+    if as_json:
+        typer.echo(json.dumps({"valid": not failed, "files": results}, indent=2))
+    else:
+        good = sum(1 for r in results if r["valid"])
+        summary = f"{good} of {len(results)} scenario file(s) valid"
+        _err(summary if not failed else f"{summary}; fix the errors above")
+    raise typer.Exit(1 if failed else 0)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@cli.command()
+def schema() -> None:
+    """Print the scenario format's JSON Schema (Draft 2020-12) for editors."""
+    typer.echo(json.dumps(scenario_json_schema(), indent=2))
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    document = Scenario.model_json_schema(by_alias=True)
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["$id"] = "https://tabletop.invalid/schema/scenario-v1.json"
+    return document
+
+
+# --------------------------------------------------------------------------- dry-run
+
+
+def _load_or_exit(path: Path) -> tuple[Loaded, Scenario]:
+    loaded = load_scenario_file(path)
+    for finding in loaded.errors:
+        _err(finding.render())
+    if loaded.scenario is None or loaded.errors:
+        raise _fail(f"{path} does not validate; run `tabletop validate {path}`", 1)
+    return loaded, loaded.scenario
+
+
+def _parse_choices(scenario: Scenario, raw: list[str]) -> dict[str, str]:
+    choices: dict[str, str] = {}
+    for item in raw:
+        decision_id, sep, option_id = item.partition("=")
+        if not sep:
+            raise _fail(f"--choose takes DECISION=OPTION, got {item!r}")
+        if not scenario.has_decision(decision_id):
+            known = ", ".join(d.id for d in scenario.decisions) or "none"
+            raise _fail(f"there is no decision {decision_id!r}; decisions: {known}")
+        options = [o.id for o in scenario.decision(decision_id).options]
+        if option_id not in options:
+            raise _fail(
+                f"decision {decision_id!r} has no option {option_id!r}; "
+                f"options: {', '.join(options)}"
+            )
+        choices[decision_id] = option_id
+    return choices
+
+
+@cli.command("dry-run")
+def dry_run(
+    path: Annotated[Path, typer.Argument(help="The scenario file.")],
+    choose: Annotated[
+        list[str] | None,
+        typer.Option("--choose", help="DECISION=OPTION, answered the moment it opens. Repeatable."),
+    ] = None,
+    diligent: Annotated[
+        bool, typer.Option(help="Send every expected message as soon as it is expected.")
+    ] = False,
+    save: Annotated[bool, typer.Option(help="Keep it as a finished drill.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Play a scenario headless at full speed: see a branch before running it live."""
+    loaded, scenario = _load_or_exit(path)
+    choices = _parse_choices(scenario, choose or [])
+    result = play(scenario, choices, Communication.diligent if diligent else Communication.silent)
+    entries = timeline(scenario, result.events)
+    drill_id = asyncio.run(_save_dry_run(loaded, result.events)) if save else None
+    expectations = {e.id: e.status for e in result.state.expectations.values()}
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "scenario": scenario.id,
+                    "version": scenario.version,
+                    "choices": choices,
+                    "timeline": [e.as_dict() for e in entries],
+                    "flags": result.state.flags,
+                    "expectations": expectations,
+                    "points": result.state.points,
+                    "ended": result.state.end_reason,
+                    "stalled": result.stalled,
+                    "drill_id": drill_id,
+                },
+                indent=2,
+            )
+        )
+    else:
+        typer.echo(
+            f"{scenario.title} (version {scenario.version}), dry run"
+            + (
+                f" choosing {', '.join(f'{k}={v}' for k, v in choices.items())}"
+                if choices
+                else " with default options"
+            )
+        )
+        for entry in entries:
+            typer.echo(f"{entry.offset}  {entry.story_time}  {entry.kind:<20} {entry.text}")
+        flags = ", ".join(f"{k}={str(v).lower()}" for k, v in sorted(result.state.flags.items()))
+        typer.echo(f"\nFinal flags: {flags or 'none'}")
+        met = sum(1 for s in expectations.values() if s in ("on_time", "late"))
+        typer.echo(
+            f"Expectations: {met} of {len(scenario.expectations)} met "
+            f"({', '.join(f'{k} {v}' for k, v in expectations.items()) or 'none armed'})"
+        )
+        typer.echo(
+            f"Ended: {result.state.end_reason or 'no'} at "
+            f"{format_duration(result.state.last_scenario_time)} scenario time"
+        )
+        if drill_id:
+            typer.echo(f"Saved as drill {drill_id}")
+    if result.stalled or result.runaway:
+        raise typer.Exit(1)
+
+
+async def _save_dry_run(loaded: Loaded, events: list[Any]) -> str:
+    from dataclasses import replace
+
+    from app.drills import new_drill_id
+    from app.main import open_service
+
+    drill_id = new_drill_id()
+    first = events[0]
+    renamed = [replace(first, data={**first.data, "drill_id": drill_id}), *events[1:]]
+    async with open_service(get_settings()) as service:
+        return await service.import_events(loaded.source, loaded.file, drill_id, renamed)
+
+
+# --------------------------------------------------------------------------- db
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (the server also does this when it starts)."""
+    from app.main import open_service
+
+    async def run() -> None:
+        async with open_service(get_settings()):
+            pass
+
+    asyncio.run(run())
+    typer.echo(f"database at {_safe_url(get_settings())} is up to date")
+
+
+def main() -> None:
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Settings from TABLETOP_* environment variables (and a .env file, if present)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path(".tabletop")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TABLETOP_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR,
+        description="Where the embedded database and the generated secret key live.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL. Empty: a SQLite file in the data folder. "
+        "Production: postgresql+asyncpg://user:password@host/db",
+    )
+    secret_key: str = Field(
+        default="",
+        description="Signs sessions. Empty: generated on first run and kept in the data folder.",
+    )
+    scenarios_dir: Path = Field(
+        default=Path("scenarios"), description="The scenario library served to facilitators."
+    )
+    sqlite_busy_timeout_ms: int = 5000
+    tick_seconds: float = Field(default=0.25, gt=0, description="How often drill clocks tick.")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'tabletop.db').as_posix()}"
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept (mode 0600) beside the data."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(key)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,374 @@
+"""The drills service: the one place that commits.
+
+A command is decided by the pure engine against the drill's state, and its events are
+appended in ONE transaction together with the command's idempotency key. Only after the
+commit are listeners (the real-time hub) told the new last seq. States are cached per
+drill and caught up from the log before every decision, so several workers can share a
+database: the unique (drill_id, seq) makes one of two racing writers fail and retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import repository as repo
+from app.db.models import Drill, ScenarioVersion
+from app.engine import commands as c
+from app.engine.core import apply, decide, due, next_due
+from app.engine.errors import Code, DomainError
+from app.engine.events import Event
+from app.engine.scenario import Scenario
+from app.engine.state import DrillState, Status
+from app.scenarios import Loaded, load_scenario_text
+
+Listener = Callable[[str, int], Awaitable[None]]
+MAX_WRITE_ATTEMPTS = 5
+MAX_KEY_CHARS = 128
+
+
+class DrillNotFound(LookupError):
+    def __init__(self, drill_id: str) -> None:
+        super().__init__(f"there is no drill {drill_id!r}")
+        self.drill_id = drill_id
+
+
+class ScenarioInvalid(ValueError):
+    """A scenario that does not validate; carries the validator's findings."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        super().__init__("\n".join(f.render() for f in loaded.errors))
+        self.loaded = loaded
+
+
+class StorageUnavailable(RuntimeError):
+    """The database refused or could not be reached; nothing was written."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a command did: the seqs it wrote (or had written, when repeated)."""
+
+    drill_id: str
+    first_seq: int
+    last_seq: int
+    events: list[Event]
+    repeated: bool = False
+
+
+@dataclass(slots=True)
+class _Live:
+    scenario: Scenario
+    state: DrillState
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def new_drill_id() -> str:
+    return str(uuid.uuid4())
+
+
+class DrillService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        sqlite: bool,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.listeners: list[Listener] = []
+        self._live: dict[str, _Live] = {}
+        self._scenarios: dict[int, Scenario] = {}
+        # SQLite has one writer at a time; queueing here beats "database is locked".
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if sqlite else None
+
+    # ------------------------------------------------------------------ scenarios
+
+    async def store_scenario(self, source: str, origin: str) -> tuple[int, Scenario]:
+        """Validate and keep the exact text; the same text is stored once."""
+        loaded = load_scenario_text(source, origin)
+        if not loaded.ok or loaded.scenario is None:
+            raise ScenarioInvalid(loaded)
+        async with self._writing(), self.sessions() as session:
+            found = await repo.scenario_by_sha(session, loaded.sha256)
+            if found is None:
+                found = await repo.add_scenario_version(
+                    session,
+                    ScenarioVersion(
+                        sha256=loaded.sha256,
+                        scenario_id=loaded.scenario.id,
+                        version=loaded.scenario.version,
+                        title=loaded.scenario.title,
+                        source=source,
+                        origin=origin[:300],
+                    ),
+                )
+                await self._commit(session)
+            self._scenarios[found.id] = loaded.scenario
+            return found.id, loaded.scenario
+
+    async def _scenario(self, session: AsyncSession, version_id: int) -> Scenario:
+        cached = self._scenarios.get(version_id)
+        if cached is not None:
+            return cached
+        row = await repo.get_scenario_version(session, version_id)
+        if row is None:  # pragma: no cover - guarded by a foreign key
+            raise LookupError(f"scenario version {version_id} is missing")
+        loaded = load_scenario_text(row.source, row.origin or row.scenario_id)
+        if loaded.scenario is None:
+            raise ScenarioInvalid(loaded)
+        self._scenarios[version_id] = loaded.scenario
+        return loaded.scenario
+
+    # ------------------------------------------------------------------ drills
+
+    async def create_drill(self, source: str, origin: str, command: c.CreateDrill) -> str:
+        """Create a drill from scenario text (validated and stored as it is)."""
+        version_id, scenario = await self.store_scenario(source, origin)
+        drill_id = command.drill_id
+        events = decide(scenario, DrillState(), command, self.clock())
+        state = DrillState()
+        for event in events:
+            apply(scenario, state, event)
+        async with self._writing(), self.sessions() as session:
+            repo.add_drill(
+                session,
+                Drill(
+                    id=drill_id,
+                    name=state.name,
+                    scenario_version_id=version_id,
+                    status=str(state.status),
+                    last_seq=state.seq,
+                ),
+            )
+            await session.flush()
+            repo.append_events(session, drill_id, events)
+            await self._commit(session)
+        self._live[drill_id] = _Live(scenario, state)
+        await self._notify(drill_id, state.seq)
+        return drill_id
+
+    async def import_events(
+        self, source: str, origin: str, drill_id: str, events: list[Event]
+    ) -> str:
+        """Store a drill played elsewhere (a dry-run) as it is: its log is replayed first,
+        so a log that the rules would not produce is refused."""
+        version_id, scenario = await self.store_scenario(source, origin)
+        state = DrillState()
+        for event in events:
+            apply(scenario, state, event)
+        async with self._writing(), self.sessions() as session:
+            repo.add_drill(
+                session,
+                Drill(
+                    id=drill_id,
+                    name=state.name,
+                    scenario_version_id=version_id,
+                    status=str(state.status),
+                    last_seq=state.seq,
+                    ended_at=self._ended_at(state),
+                ),
+            )
+            await session.flush()
+            repo.append_events(session, drill_id, events)
+            await self._commit(session)
+        return drill_id
+
+    async def execute(
+        self,
+        drill_id: str,
+        command: c.Command,
+        actor: c.Actor = c.FACILITATOR_ACTOR,
+        key: str | None = None,
+    ) -> Outcome:
+        """Decide and append one command's events; a repeated `key` is applied once."""
+        if key is not None and not 0 < len(key) <= MAX_KEY_CHARS:
+            raise DomainError(
+                Code.invalid_input, f"a command id is 1 to {MAX_KEY_CHARS} characters"
+            )
+        await self.tick(drill_id)
+        live = await self._get_live(drill_id)
+        async with live.lock:
+            outcome = await self._execute_locked(drill_id, live, command, actor, key)
+        if not outcome.repeated:
+            await self._notify(drill_id, outcome.last_seq)
+            await self.tick(drill_id)
+        return outcome
+
+    async def _execute_locked(
+        self, drill_id: str, live: _Live, command: c.Command, actor: c.Actor, key: str | None
+    ) -> Outcome:
+        for _attempt in range(MAX_WRITE_ATTEMPTS):
+            async with self._writing(), self.sessions() as session:
+                await self._catch_up(session, drill_id, live)
+                if key is not None:
+                    receipt = await repo.find_receipt(session, drill_id, key)
+                    if receipt is not None:
+                        events = await repo.load_events(session, drill_id, receipt.first_seq - 1)
+                        events = [e for e in events if e.seq <= receipt.last_seq]
+                        return Outcome(
+                            drill_id, receipt.first_seq, receipt.last_seq, events, repeated=True
+                        )
+                events = decide(live.scenario, live.state, command, self.clock(), actor)
+                if not events:  # pragma: no cover - every accepted command emits an event
+                    return Outcome(drill_id, live.state.seq, live.state.seq, [])
+                if await self._write(session, drill_id, live, events, key):
+                    return Outcome(drill_id, events[0].seq, events[-1].seq, events)
+        raise StorageUnavailable("the drill is too busy right now; try again")
+
+    async def tick(self, drill_id: str) -> list[Event]:
+        """Fire whatever has fallen due. Safe to call from any number of places."""
+        live = await self._get_live(drill_id)
+        if live.state.status is not Status.running:
+            return []
+        async with live.lock:
+            for _attempt in range(MAX_WRITE_ATTEMPTS):
+                async with self._writing(), self.sessions() as session:
+                    await self._catch_up(session, drill_id, live)
+                    events = due(live.scenario, live.state, self.clock())
+                    if not events:
+                        return []
+                    if await self._write(session, drill_id, live, events, None):
+                        break
+            else:
+                raise StorageUnavailable("could not write the drill's due events")
+        await self._notify(drill_id, events[-1].seq)
+        return events
+
+    async def _write(
+        self,
+        session: AsyncSession,
+        drill_id: str,
+        live: _Live,
+        events: list[Event],
+        key: str | None,
+    ) -> bool:
+        """Append in one transaction; False when another writer got there first."""
+        candidate = live.state.copy()
+        for event in events:
+            apply(live.scenario, candidate, event)
+        repo.append_events(session, drill_id, events)
+        if key is not None:
+            repo.add_receipt(session, drill_id, key, events[0].seq, events[-1].seq)
+        drill = await repo.get_drill(session, drill_id)
+        if drill is not None:
+            drill.status = str(candidate.status)
+            drill.last_seq = candidate.seq
+            drill.ended_at = self._ended_at(candidate)
+        try:
+            await self._commit(session)
+        except IntegrityError:
+            await session.rollback()
+            return False
+        live.state = candidate
+        return True
+
+    @staticmethod
+    def _ended_at(state: DrillState) -> datetime | None:
+        if state.status is not Status.ended:
+            return None
+        return datetime.fromtimestamp(state.anchor_wall, UTC)
+
+    async def _commit(self, session: AsyncSession) -> None:
+        try:
+            await session.commit()
+        except IntegrityError:
+            raise
+        except OperationalError as exc:
+            await session.rollback()
+            raise StorageUnavailable(f"the database refused the write: {exc.orig}") from exc
+
+    async def _catch_up(self, session: AsyncSession, drill_id: str, live: _Live) -> None:
+        """Apply what other workers (or an earlier life of this one) wrote since."""
+        for event in await repo.load_events(session, drill_id, live.state.seq):
+            apply(live.scenario, live.state, event)
+
+    async def _get_live(self, drill_id: str) -> _Live:
+        live = self._live.get(drill_id)
+        if live is not None:
+            return live
+        async with self.sessions() as session:
+            drill = await repo.get_drill(session, drill_id)
+            if drill is None:
+                raise DrillNotFound(drill_id)
+            scenario = await self._scenario(session, drill.scenario_version_id)
+            state = DrillState()
+            for event in await repo.load_events(session, drill_id):
+                apply(scenario, state, event)
+        return self._live.setdefault(drill_id, _Live(scenario, state))
+
+    # ------------------------------------------------------------------ reads
+
+    async def state(self, drill_id: str) -> tuple[Scenario, DrillState]:
+        live = await self._get_live(drill_id)
+        async with live.lock, self.sessions() as session:
+            await self._catch_up(session, drill_id, live)
+        return live.scenario, live.state.copy()
+
+    async def events(
+        self, drill_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        async with self.sessions() as session:
+            if await repo.get_drill(session, drill_id) is None:
+                raise DrillNotFound(drill_id)
+            return await repo.load_events(session, drill_id, after_seq, limit)
+
+    async def drill(self, drill_id: str) -> Drill:
+        async with self.sessions() as session:
+            drill = await repo.get_drill(session, drill_id)
+            if drill is None:
+                raise DrillNotFound(drill_id)
+            return drill
+
+    async def scenario_source(self, drill_id: str) -> ScenarioVersion:
+        async with self.sessions() as session:
+            drill = await repo.get_drill(session, drill_id)
+            if drill is None:
+                raise DrillNotFound(drill_id)
+            version = await repo.get_scenario_version(session, drill.scenario_version_id)
+            assert version is not None
+            return version
+
+    async def list_drills(self, statuses: list[str] | None = None) -> list[Drill]:
+        async with self.sessions() as session:
+            return await repo.list_drills(session, statuses)
+
+    async def running_drill_ids(self) -> list[str]:
+        drills = await self.list_drills([str(Status.running)])
+        return [d.id for d in drills]
+
+    def next_wake(self, drill_id: str) -> float | None:
+        """Wall time at which this drill next has something due, if it is cached."""
+        live = self._live.get(drill_id)
+        if live is None or live.state.status is not Status.running:
+            return None
+        upcoming = next_due(live.state)
+        return None if upcoming is None else live.state.wall_time_of(upcoming)
+
+    # ------------------------------------------------------------------ internals
+
+    def _writing(self) -> asyncio.Lock | _NoLock:
+        return self._write_lock if self._write_lock is not None else _NO_LOCK
+
+    async def _notify(self, drill_id: str, seq: int) -> None:
+        for listener in self.listeners:
+            await listener(drill_id, seq)
+
+
+class _NoLock:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_LOCK = _NoLock()

@@ -1,0 +1,142 @@
+"""Events told as a timeline in scenario time: for dry-runs, live views and reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from app.engine.durations import format_clock, format_duration
+from app.engine.events import Event, EventType
+from app.engine.scenario import Scenario
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    seq: int
+    offset: str
+    """T+HH:MM since the scenario's start."""
+    story_time: str
+    """The in-world date and time, in the scenario's time zone."""
+    kind: str
+    text: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "seq": self.seq,
+            "offset": self.offset,
+            "story_time": self.story_time,
+            "kind": self.kind,
+            "text": self.text,
+        }
+
+
+def story_datetime(scenario: Scenario, scenario_time: float) -> datetime:
+    start = scenario.clock.start
+    zone = ZoneInfo(scenario.clock.timezone)
+    start = start.replace(tzinfo=zone) if start.tzinfo is None else start.astimezone(zone)
+    return start + timedelta(seconds=scenario_time)
+
+
+def _names(scenario: Scenario, ids: list[str]) -> str:
+    return ", ".join(scenario.recipient_name(i) for i in ids)
+
+
+def describe(scenario: Scenario, event: Event) -> Entry | None:
+    """One line for an event a person would want in a timeline; None for bookkeeping."""
+    d = event.data
+    text: str | None
+    kind = event.type.value
+    match event.type:
+        case EventType.drill_created:
+            text = f"Drill {d['name']!r} created ({len(d['roles'])} roles in play)"
+        case EventType.participant_joined:
+            role = scenario.role_title(d["role"]) if d["role"] else "observer"
+            text = f"{d['name']} joined as {role}"
+        case EventType.participant_left:
+            text = f"Participant {d['participant_id']} left"
+        case EventType.clock_started:
+            text = f"Clock started at {d['speed']:g}x"
+        case EventType.clock_paused:
+            text = "Clock paused"
+        case EventType.clock_resumed:
+            text = "Clock resumed"
+        case EventType.clock_speed_changed:
+            text = f"Speed changed to {d['speed']:g}x"
+        case EventType.clock_jumped:
+            text = f"Clock jumped to {format_clock(d['to'])}"
+        case EventType.inject_delivered:
+            via = f" via {d['channel']}"
+            manual = " (manual)" if d.get("manual") else ""
+            stand_in = ""
+            if d["recipients"] != d["to"]:
+                stand_in = f" (received by {_names(scenario, d['recipients'])})"
+            text = f"{d['title']}{manual} -> {_names(scenario, d['to'])}{stand_in}{via}"
+        case EventType.inject_skipped:
+            why = (
+                "suppressed by an earlier choice"
+                if d["reason"] == "suppressed"
+                else "its condition was false"
+            )
+            text = f"{d['inject_id']} skipped: {why}"
+        case EventType.decision_opened:
+            text = (
+                f"Decision {d['decision_id']} put to {_names(scenario, d['roles'])}, "
+                f"due {format_clock(d['deadline'])}"
+            )
+        case EventType.decision_answered:
+            text = (
+                f"{scenario.role_title(d['answered_by_role'])} chose "
+                f"{_option_label(scenario, d['decision_id'], d['option_id'])} "
+                f"in {format_duration(d['latency'])}"
+            )
+        case EventType.decision_timed_out:
+            text = (
+                f"Decision {d['decision_id']} timed out: default "
+                f"{_option_label(scenario, d['decision_id'], d['option_id'])}"
+            )
+        case EventType.decision_closed:
+            text = f"Decision {d['decision_id']} closed"
+        case EventType.role_unavailable:
+            backup = f"; {scenario.role_title(d['backup'])} acts" if d.get("backup") else ""
+            text = f"{scenario.role_title(d['role'])} is unavailable{backup}"
+        case EventType.role_available:
+            text = f"{scenario.role_title(d['role'])} is available again"
+        case EventType.message_sent:
+            what = f"drawer statement {d['statement_id']}" if d.get("statement_id") else "message"
+            subject = f": {d['subject']}" if d.get("subject") else ""
+            text = (
+                f"{scenario.role_title(d['from_role'])} sent {what} to "
+                f"{_names(scenario, d['to'])}{subject}"
+            )
+        case EventType.expectation_met:
+            label = "on time" if d["status"] == "on_time" else "late"
+            text = (
+                f"Expectation {d['expectation_id']} met {label} by "
+                f"{scenario.role_title(d['from_role'])} ({d['points']:g} pts)"
+            )
+        case EventType.expectation_missed:
+            text = f"Expectation {d['expectation_id']} missed"
+        case EventType.note_added:
+            text = f"Note: {d['text']}"
+        case EventType.drill_ended:
+            text = f"Drill ended: {d['reason']}"
+        case _:  # pragma: no cover - every event type is described above
+            text = None
+    if text is None:
+        return None
+    when = story_datetime(scenario, event.scenario_time)
+    return Entry(
+        event.seq, format_clock(event.scenario_time), when.strftime("%a %d %b %H:%M"), kind, text
+    )
+
+
+def _option_label(scenario: Scenario, decision_id: str, option_id: str) -> str:
+    for option in scenario.decision(decision_id).options:
+        if option.id == option_id:
+            return f"{option_id!r} ({option.label})"
+    return repr(option_id)
+
+
+def timeline(scenario: Scenario, events: list[Event]) -> list[Entry]:
+    return [entry for e in events if (entry := describe(scenario, e)) is not None]

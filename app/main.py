@@ -1,0 +1,66 @@
+"""create_app() and its lifespan: the only place things are wired together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app.clock import ClockRunner
+from app.config import Settings, get_settings
+from app.db.migrate import upgrade
+from app.db.session import is_sqlite, make_engine, make_sessionmaker
+from app.drills import DrillService
+
+
+@asynccontextmanager
+async def open_service(settings: Settings) -> AsyncIterator[DrillService]:
+    """Connect, migrate to the latest schema, and hand out the drills service."""
+    url = settings.resolved_database_url()
+    if is_sqlite(url):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url, settings.sqlite_busy_timeout_ms)
+    try:
+        await upgrade(engine)
+        yield DrillService(make_sessionmaker(engine), sqlite=is_sqlite(url))
+    finally:
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_service(settings) as service:
+            clock = ClockRunner(service, settings.tick_seconds)
+            app.state.service = service
+            app.state.clock = clock
+            clock.start()
+            try:
+                yield
+            finally:
+                await clock.stop()
+
+    app = FastAPI(title="Tabletop", version="0.1.0", lifespan=lifespan)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "Not ready"}})
+    async def readyz(request: Request) -> JSONResponse:
+        """The database answers."""
+        service: DrillService = request.app.state.service
+        try:
+            async with service.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure to reach the database means not ready
+            return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, 503)
+        return JSONResponse({"status": "ok"})
+
+    return app
