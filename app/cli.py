@@ -113,9 +113,24 @@ def validate(
 
 
 @cli.command()
-def schema() -> None:
+def schema(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the format reference in Markdown instead.")
+    ] = False,
+    update_readme: Annotated[
+        Path | None, typer.Option(help="Rewrite the reference block of this README in place.")
+    ] = None,
+) -> None:
     """Print the scenario format's JSON Schema (Draft 2020-12) for editors."""
-    typer.echo(json.dumps(scenario_json_schema(), indent=2))
+    from app.reference import render_reference, splice
+
+    if update_readme is not None:
+        update_readme.write_text(splice(update_readme.read_text(), render_reference()))
+        typer.echo(f"updated the format reference in {update_readme}")
+    elif markdown:
+        typer.echo(render_reference(), nl=False)
+    else:
+        typer.echo(json.dumps(scenario_json_schema(), indent=2))
 
 
 def scenario_json_schema() -> dict[str, Any]:

@@ -144,8 +144,10 @@ ROLE_CATALOGUE: dict[str, tuple[str, str]] = {
 class Role(Strict):
     """A role in play. Built-in roles need nothing; a custom role needs a `title`."""
 
-    title: ShortText | None = None
-    description: Text | None = None
+    title: ShortText | None = Field(
+        default=None, description="Display name; required for a custom role."
+    )
+    description: Text | None = Field(default=None, description="What this role does here.")
     required: bool = Field(
         default=False, description="The drill should not start until someone plays this role."
     )
@@ -159,23 +161,23 @@ class Role(Strict):
 class Variable(Strict):
     """A value set per drill and used in texts as {{name}}, so one scenario fits many teams."""
 
-    default: ShortText
-    description: ShortText | None = None
+    default: ShortText = Field(description="The value used unless the drill sets another.")
+    description: ShortText | None = Field(default=None, description="What to fill in.")
 
 
 class Party(Strict):
     """Someone outside the response team that messages can be addressed to."""
 
-    name: ShortText
-    kind: PartyKind = PartyKind.other
+    name: ShortText = Field(description="How it is shown, e.g. 'Information Commissioner'.")
+    kind: PartyKind = Field(default=PartyKind.other, description="What sort of party.")
     description: Text | None = None
 
 
 class Objective(Strict):
     """What the drill evaluates, tagged with its NIST SP 800-61 phase."""
 
-    title: ShortText
-    phase: Phase
+    title: ShortText = Field(description="What the team must show, in a sentence.")
+    phase: Phase = Field(description="The NIST SP 800-61 phase it belongs to.")
     description: Text | None = None
     capability: ShortText | None = Field(
         default=None, description="The capability it exercises, as in an HSEEP report."
@@ -294,17 +296,19 @@ class Inject(Strict):
     """
 
     id: Id
-    title: ShortText
+    title: ShortText = Field(description="The subject line or headline participants see.")
     body: Text = Field(description="Markdown. {{variables}} are filled in per drill.")
     sender: ShortText | None = Field(default=None, description="Who it appears to come from.")
-    channel: Channel = Channel.email
+    channel: Channel = Field(default=Channel.email, description="How it arrives; styles it.")
     to: list[Id] = Field(min_length=1, description="Role ids, or `all` for every role in play.")
-    at: Duration | None = None
-    after: Trigger | None = None
-    delay: Duration = 0.0
-    when: Condition | None = None
-    severity: Severity = Severity.info
-    attack: list[AttackId] = Field(default_factory=list)
+    at: Duration | None = Field(default=None, description="Offset from the drill's start.")
+    after: Trigger | None = Field(default=None, description="The event it follows.")
+    delay: Duration = Field(default=0.0, description="How long after `after` (or a trigger).")
+    when: Condition | None = Field(
+        default=None, description="Delivered only if this holds when it falls due."
+    )
+    severity: Severity = Field(default=Severity.info, description="How urgent it looks.")
+    attack: list[AttackId] = Field(default_factory=list, description="ATT&CK techniques shown.")
     opens: Id | None = Field(default=None, description="The decision this inject puts to roles.")
     unavailable: list[Id] = Field(
         default_factory=list,
@@ -313,7 +317,7 @@ class Inject(Strict):
     available: list[Id] = Field(
         default_factory=list, description="Roles that are reachable again from now on."
     )
-    ends_drill: bool = False
+    ends_drill: bool = Field(default=False, description="The drill ends when it arrives.")
     facts: list[Id] = Field(
         default_factory=list,
         description="Key facts this inject reveals (e.g. breach_confirmed), for the "
@@ -337,7 +341,7 @@ class Option(Strict):
     """One answer to a decision, and what it does to the story."""
 
     id: Id
-    label: ShortText
+    label: ShortText = Field(description="The answer as participants see it.")
     description: Text | None = None
     set: dict[Id, bool] = Field(default_factory=dict, description="Flags to set.")
     triggers: list[Id] = Field(
@@ -349,7 +353,7 @@ class Option(Strict):
     score: dict[Id, float] = Field(
         default_factory=dict, description="Points per objective id (may be negative)."
     )
-    ends_drill: bool = False
+    ends_drill: bool = Field(default=False, description="Choosing it ends the drill.")
     feedback: Text | None = Field(
         default=None, description="Why this option is strong or weak, for the debrief."
     )
@@ -359,7 +363,7 @@ class Decision(Strict):
     """A question put to one or more roles, opened by an inject's `opens`."""
 
     id: Id
-    prompt: Text
+    prompt: Text = Field(description="The question, in Markdown.")
     to: list[Id] = Field(min_length=1, description="Roles that may answer, or `all`.")
     time_limit: Duration = Field(description="Scenario time to answer before the default.")
     default: Id = Field(description="The option taken if nobody answers in time.")
@@ -367,15 +371,15 @@ class Decision(Strict):
         default=False,
         description="Each role answers for itself; otherwise the first answer decides.",
     )
-    options: list[Option] = Field(min_length=2)
-    notes: Text | None = None
+    options: list[Option] = Field(min_length=2, description="At least two answers.")
+    notes: Text | None = Field(default=None, description="For the facilitator's eyes only.")
 
 
 class Expectation(Strict):
     """A communication the team should make: who tells whom, within how long of what."""
 
     id: Id
-    title: ShortText
+    title: ShortText = Field(description="What is expected, e.g. 'Brief the CEO within 1h'.")
     from_: list[Id] | None = Field(
         default=None, alias="from", description="Roles that may send it; omitted: any role."
     )
@@ -383,14 +387,14 @@ class Expectation(Strict):
     after: Trigger | None = Field(
         default=None, description="What starts the countdown; omitted: the drill's start."
     )
-    within: Duration
+    within: Duration = Field(description="The deadline, counted from `after`.")
     grace: Duration | None = Field(
         default=None,
         description="Late messages earn partial credit, falling to zero at deadline + grace. "
         "Default: the same as `within`.",
     )
-    points: float = Field(default=10, ge=0)
-    objective: Id | None = None
+    points: float = Field(default=10, ge=0, description="Earned in full when on time.")
+    objective: Id | None = Field(default=None, description="The objective the points count to.")
     when: Condition | None = Field(
         default=None, description="Only expected if this holds when the countdown starts."
     )
@@ -403,13 +407,13 @@ class Statement(Strict):
     """A drawer statement: a pre-approved text a role can send as written or adapt."""
 
     id: Id
-    title: ShortText
-    body: Text
+    title: ShortText = Field(description="e.g. 'Press holding line: customer data'.")
+    body: Text = Field(description="The approved text; {{variables}} are filled in.")
     roles: list[Id] = Field(
         default_factory=list, description="Roles that may use it; omitted: any role."
     )
     to: list[Id] = Field(default_factory=list, description="Suggested recipients.")
-    approved_by: ShortText | None = None
+    approved_by: ShortText | None = Field(default=None, description="Who approved it.")
 
 
 class Scenario(Strict):
@@ -424,25 +428,31 @@ class Scenario(Strict):
 
     format: Literal[1] = Field(default=1, description="The format version of this file.")
     id: Id
-    title: ShortText
-    summary: Text
-    version: ShortText = "1.0"
+    title: ShortText = Field(description="The scenario's name in the library.")
+    summary: Text = Field(description="Two or three sentences: what happens, what it tests.")
+    version: ShortText = Field(default="1.0", description="Bump it when you change the story.")
     duration: Duration = Field(description="About how long the drill takes in real time.")
-    difficulty: Difficulty = Difficulty.intermediate
-    tags: list[ShortText] = Field(default_factory=list)
+    difficulty: Difficulty = Field(default=Difficulty.intermediate, description="Who it suits.")
+    tags: list[ShortText] = Field(default_factory=list, description="Free words for search.")
     compliance: list[ShortText] = Field(
         default_factory=list, description="Regimes in play, e.g. GDPR, PCI DSS, HIPAA."
     )
-    attack: list[AttackId] = Field(default_factory=list)
-    variables: dict[Id, Variable] = Field(default_factory=dict)
-    clock: Clock
-    roles: dict[Id, Role] = Field(min_length=1)
-    parties: dict[Id, Party] = Field(default_factory=dict)
-    objectives: dict[Id, Objective] = Field(min_length=1)
-    injects: list[Inject] = Field(min_length=1)
-    decisions: list[Decision] = Field(default_factory=list)
-    expectations: list[Expectation] = Field(default_factory=list)
-    statements: list[Statement] = Field(default_factory=list)
+    attack: list[AttackId] = Field(
+        default_factory=list, description="ATT&CK techniques the whole scenario exercises."
+    )
+    variables: dict[Id, Variable] = Field(default_factory=dict, description="Per-drill values.")
+    clock: Clock = Field(description="The story's clock: start, time zone, speed, end.")
+    roles: dict[Id, Role] = Field(min_length=1, description="The roles in play, by id.")
+    parties: dict[Id, Party] = Field(
+        default_factory=dict, description="External parties messages can go to, by id."
+    )
+    objectives: dict[Id, Objective] = Field(min_length=1, description="What is evaluated.")
+    injects: list[Inject] = Field(min_length=1, description="What arrives, in any order.")
+    decisions: list[Decision] = Field(default_factory=list, description="Questions put to roles.")
+    expectations: list[Expectation] = Field(
+        default_factory=list, description="Communications the team should make, and by when."
+    )
+    statements: list[Statement] = Field(default_factory=list, description="Drawer statements.")
     facts: dict[Id, ShortText] = Field(
         default_factory=dict, description="Key facts of the story, e.g. breach_confirmed."
     )

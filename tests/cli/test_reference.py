@@ -1,0 +1,45 @@
+"""The README's format reference is generated from the models; it must not drift."""
+
+from __future__ import annotations
+
+from app.reference import END, START, render_reference
+from tests.conftest import ROOT
+
+
+def test_the_readme_reference_matches_the_code() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index(START) : readme.index(END) + len(END)] + "\n"
+    assert block == render_reference(), (
+        "the format reference in README.md is stale: run "
+        "`tabletop schema --update-readme README.md`"
+    )
+
+
+def test_the_reference_documents_every_key_of_the_format() -> None:
+    reference = render_reference()
+    for key in (
+        "`opens`",
+        "`unavailable`",
+        "`time_limit`",
+        "`grace`",
+        "`approved_by`",
+        "`per_role`",
+        "`ends_drill`",
+        "`speed`",
+        "`timezone`",
+    ):
+        assert key in reference
+
+
+def test_the_readme_example_scenario_validates_and_plays_both_branches() -> None:
+    from app.engine.simulate import play
+    from app.scenarios import load_scenario_text
+
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    loaded = load_scenario_text(example, "README.md")
+    assert loaded.scenario is not None
+    assert [f.render() for f in loaded.findings] == []
+    for option, last in (("now", "contained"), ("wait", "second-victim")):
+        result = play(loaded.scenario, {"reset": option})
+        assert result.state.end_reason == f"inject {last}"
