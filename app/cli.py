@@ -266,6 +266,12 @@ def db_upgrade() -> None:
     typer.echo(f"database at {_safe_url(get_settings())} is up to date")
 
 
+# Authors' commands live in their own module; importing it registers them on `cli`.
+from app import cli_authoring  # noqa: E402
+
+__all__ = ["cli", "cli_authoring", "main"]
+
+
 def main() -> None:
     try:
         cli()
