@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from app.engine.findings import Finding, Level, Loc
 from app.engine.scenario import Scenario
-from app.engine.validation import validate_scenario
+from app.engine.validation import Counts, validate_scenario
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
@@ -51,6 +51,8 @@ class Loaded:
     source: str
     scenario: Scenario | None
     findings: list[Finding]
+    counts: Counts | None = None
+    """Injects, decisions, expectations, roles and paths, for a scenario that plays."""
 
     @property
     def ok(self) -> bool:
@@ -161,6 +163,21 @@ def parse_yaml(source: str, file: str) -> tuple[Any, SourceMap, list[Finding]]:
                 )
             ],
         )
+    deep = _flow_nesting_beyond(source, MAX_DEPTH)
+    if deep is not None:
+        return (
+            None,
+            source_map,
+            [
+                Finding(
+                    Level.error,
+                    (),
+                    f"the document nests deeper than {MAX_DEPTH} levels of brackets",
+                    file,
+                    *deep,
+                )
+            ],
+        )
     try:
         node = yaml.compose(source, Loader=yaml.SafeLoader)
         if node is None:
@@ -183,8 +200,12 @@ def parse_yaml(source: str, file: str) -> tuple[Any, SourceMap, list[Finding]]:
         )
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "the YAML is malformed"
+        if exc.context and exc.context_mark is not None and "end of stream" in problem:
+            # An unclosed quote or bracket runs to the end of the file: point at its start.
+            mark = exc.context_mark
+            problem = f"{exc.context} that is never closed"
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         hint = _yaml_hint(problem)
         return (
             None,
@@ -202,11 +223,43 @@ def parse_yaml(source: str, file: str) -> tuple[Any, SourceMap, list[Finding]]:
     return data, source_map, []
 
 
+def _flow_nesting_beyond(source: str, limit: int) -> tuple[int, int] | None:
+    """Where `[`/`{` nesting first passes `limit`, outside quotes and comments: PyYAML
+    spends seconds on pathological nesting before our own depth check could refuse it."""
+    depth = 0
+    line, column = 1, 0
+    quote: str | None = None
+    comment = False
+    for ch in source:
+        column += 1
+        if ch == "\n":
+            # An apostrophe in prose ("the CEO's laptop") must not hide the next lines.
+            line, column, comment, quote = line + 1, 0, False, None
+            continue
+        if comment:
+            continue
+        if quote is not None:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return line, column
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return None
+
+
 def _yaml_hint(problem: str) -> str:
     if "mapping values are not allowed" in problem:
         return "; a value containing ': ' must be quoted, or a key is mis-indented"
     if "could not find expected ':'" in problem:
         return "; a key is missing its ':' or a line is mis-indented"
+    if "never closed" in problem:
+        return "; add the closing quote or bracket"
     if "found undefined alias" in problem:
         return "; define the anchor (&name) before using *name"
     if "expected <block end>" in problem:
@@ -232,6 +285,7 @@ def load_scenario_text(source: str, file: str = "<upload>") -> Loaded:
                     (),
                     "a scenario is a mapping of keys (id:, title:, ...); this document is not",
                     file,
+                    *source_map.locate(()),
                 )
             ],
         )
@@ -241,9 +295,11 @@ def load_scenario_text(source: str, file: str = "<upload>") -> Loaded:
         return Loaded(
             file, source, None, [_place(f, file, source_map) for f in _pydantic_findings(exc)]
         )
-    placed = [_place(f, file, source_map) for f in validate_scenario(scenario)]
-    placed.sort(key=lambda f: (f.line, f.column))
-    return Loaded(file, source, scenario, placed)
+    findings, counted = validate_scenario(scenario)
+    placed = sorted(
+        (_place(f, file, source_map) for f in findings), key=lambda f: (f.line, f.column)
+    )
+    return Loaded(file, source, scenario, placed, counted)
 
 
 def load_scenario_file(path: Path) -> Loaded:

@@ -82,6 +82,11 @@ class JumpToNextInject:
 
 
 @dataclass(frozen=True, slots=True)
+class ReleaseScores:
+    """Participants may now see the scores (until then only the facilitator does)."""
+
+
+@dataclass(frozen=True, slots=True)
 class EndDrill:
     reason: str = "ended by the facilitator"
 
@@ -131,6 +136,7 @@ Command = (
     | SetSpeed
     | JumpToNextInject
     | EndDrill
+    | ReleaseScores
     | Answer
     | SendMessage
     | ManualInject

@@ -22,6 +22,7 @@ from app.engine.index import expand_roles, index_of
 from app.engine.scenario import (
     EVERYONE,
     Condition,
+    Decision,
     Expectation,
     Inject,
     MessageMatch,
@@ -103,6 +104,9 @@ def decide(
         _leave(state, command, actor, emit)
     elif isinstance(command, c.AddNote):
         _note(scenario, state, command, actor, emit)
+    elif isinstance(command, c.ReleaseScores):  # usually at the hot wash, after the end
+        _require_facilitator(actor)
+        _facilitate(scenario, state, command, emit)
     else:
         _refuse_after_end(state)
         if isinstance(command, c.Answer):
@@ -343,6 +347,7 @@ def _answer(
         {
             "decision_id": cmd.decision_id,
             "option_id": cmd.option_id,
+            "roles": list(decision.roles),
             "role": answered_role,
             "answered_by_role": role,
             "rationale": cmd.rationale.strip(),
@@ -352,9 +357,19 @@ def _answer(
     remaining = [r for r in decision.roles if not decision.answered_by(r) and r != answered_role]
     if not spec.per_role or not remaining:
         if spec.per_role:
-            emit(EventType.decision_closed, {"decision_id": cmd.decision_id})
-        if option_of(spec, cmd.option_id).ends_drill:
-            emit(EventType.drill_ended, {"reason": f"option {spec.id}.{cmd.option_id}"})
+            emit(
+                EventType.decision_closed,
+                {"decision_id": cmd.decision_id, "roles": list(decision.roles)},
+            )
+        # Per role, the drill ends if any role chose an ending: not on who answered last.
+        chosen = [option for _, option in decision.answers] + [cmd.option_id]
+        _end_if_chosen(spec, chosen, emit)
+
+
+def _end_if_chosen(spec: Decision, chosen: list[str], emit: _Emitter, suffix: str = "") -> None:
+    ending = next((o for o in chosen if option_of(spec, o).ends_drill), None)
+    if ending is not None:
+        emit(EventType.drill_ended, {"reason": f"option {spec.id}.{ending}{suffix}"})
 
 
 def _send(
@@ -406,6 +421,24 @@ def _send(
     _meet_expectations(scenario, state, message, role, recipients, emit)
 
 
+def _message_reach(
+    state: DrillState, sender: str, recipients: list[str]
+) -> tuple[set[str], set[str]]:
+    """Whom a message speaks for and whom it reaches: a backup acting for an unavailable
+    role speaks (and is written to) on that role's behalf."""
+    reached = set(recipients)
+    for recipient in recipients:
+        if recipient in state.roles:
+            reached |= state.stands_in_for(recipient)
+    return state.stands_in_for(sender), reached
+
+
+def message_pairs(state: DrillState, sender: str, recipients: list[str]) -> set[tuple[str, str]]:
+    """Every (from, to) a message counts as, for triggers, conditions and expectations."""
+    speaks_for, reached = _message_reach(state, sender, recipients)
+    return {(f, t) for f in speaks_for for t in reached}
+
+
 def _meet_expectations(
     scenario: Scenario,
     state: DrillState,
@@ -414,18 +447,14 @@ def _meet_expectations(
     recipients: list[str],
     emit: _Emitter,
 ) -> None:
-    speaks_for = state.stands_in_for(role)
-    reached = set(recipients)
-    for recipient in recipients:
-        if recipient in state.roles:
-            reached |= state.stands_in_for(recipient)
+    speaks_for, reached = _message_reach(state, role, recipients)
     for pending in state.expectations.values():
         if pending.status != "pending":
             continue
         spec = scenario.expectation(pending.id)
         if spec.from_ is not None and not speaks_for & set(spec.from_):
             continue
-        if spec.to not in reached:
+        if spec.to not in reached or message.scenario_time > pending.closes:
             continue
         on_time = message.scenario_time <= pending.deadline
         points = spec.points if on_time else _late_points(spec, pending, message.scenario_time)
@@ -467,6 +496,10 @@ def _facilitate(scenario: Scenario, state: DrillState, cmd: c.Command, emit: _Em
         emit(EventType.clock_speed_changed, {"speed": cmd.speed, "previous": state.speed})
     elif isinstance(cmd, c.JumpToNextInject):
         _jump(state, emit)
+    elif isinstance(cmd, c.ReleaseScores):
+        if state.scores_released:
+            raise DomainError(Code.invalid_input, "the scores are already released")
+        emit(EventType.scores_released)
     elif isinstance(cmd, c.EndDrill):
         emit(EventType.drill_ended, {"reason": cmd.reason.strip()[:300] or "ended"})
     elif isinstance(cmd, c.ManualInject):
@@ -523,9 +556,11 @@ def _manual_inject(
     )
 
 
-def _recipients(state: DrillState, roles: Iterable[str]) -> list[str]:
+def _recipients(
+    state: DrillState, roles: Iterable[str], unavailable: set[str] | None = None
+) -> list[str]:
     """Roles that actually receive: each addressed role, or whoever acts for it."""
-    return list(dict.fromkeys(state.acting_role(r) for r in roles))
+    return list(dict.fromkeys(state.acting_role(r, unavailable) for r in roles))
 
 
 # --------------------------------------------------------------------------- due
@@ -535,17 +570,24 @@ def due(scenario: Scenario, state: DrillState, now: float) -> list[Event]:
     """Events whose scenario time has come by `now`, in order. `state` is not changed."""
     if state.status is not Status.running:
         return []
-    target = state.scenario_now(now)
-    if state.next_timer(limit=target) is None:
+    if state.next_timer(limit=state.scenario_now(now)) is None:
         return []
-    work = state.copy()
+    return advance(scenario, state.copy(), now)
+
+
+def advance(scenario: Scenario, state: DrillState, now: float) -> list[Event]:
+    """Like `due`, but applies the events to `state` as it goes (for simulations that own
+    their state and need not copy it)."""
+    if state.status is not Status.running:
+        return []
+    target = state.scenario_now(now)
     events: list[Event] = []
     while len(events) < MAX_CATCH_UP_EVENTS:
-        timer = work.next_timer(limit=target)
-        if timer is None or work.status is not Status.running:
+        timer = state.next_timer(limit=target)
+        if timer is None or state.status is not Status.running:
             break
-        for event in fire(scenario, work, timer, now):
-            apply(scenario, work, event)
+        for event in fire(scenario, state, timer, now):
+            apply(scenario, state, event)
             events.append(event)
     return events
 
@@ -566,14 +608,14 @@ def fire(scenario: Scenario, state: DrillState, timer: Timer, now: float) -> lis
         decision = state.decisions[timer.ref]
         spec = scenario.decision(timer.ref)
         if decision.answers:
-            emit(EventType.decision_closed, {"decision_id": spec.id})
+            emit(EventType.decision_closed, {"decision_id": spec.id, "roles": list(decision.roles)})
+            _end_if_chosen(spec, [option for _, option in decision.answers], emit)
         else:
-            emit(EventType.decision_timed_out, {"decision_id": spec.id, "option_id": spec.default})
-            if option_of(spec, spec.default).ends_drill:
-                emit(
-                    EventType.drill_ended,
-                    {"reason": f"option {spec.id}.{spec.default} (time ran out)"},
-                )
+            emit(
+                EventType.decision_timed_out,
+                {"decision_id": spec.id, "option_id": spec.default, "roles": list(decision.roles)},
+            )
+            _end_if_chosen(spec, [spec.default], emit, " (time ran out)")
     elif timer.kind is TimerKind.expectation:
         pending = state.expectations[timer.ref]
         emit(
@@ -593,6 +635,8 @@ def _fire_inject(scenario: Scenario, state: DrillState, inject: Inject, emit: _E
         emit(EventType.inject_skipped, {"inject_id": inject.id, "reason": "condition"})
         return
     addressed = expand_roles(inject.to, state.roles)
+    # Availability changes with the inject itself: "you are back" reaches the returning role.
+    unavailable = (state.unavailable | set(inject.unavailable)) - set(inject.available)
     emit(
         EventType.inject_delivered,
         {
@@ -604,7 +648,7 @@ def _fire_inject(scenario: Scenario, state: DrillState, inject: Inject, emit: _E
             "channel": str(inject.channel),
             "severity": str(inject.severity),
             "to": addressed,
-            "recipients": _recipients(state, addressed),
+            "recipients": _recipients(state, addressed, unavailable),
             "attack": list(inject.attack),
             "facts": list(inject.facts),
         },
@@ -617,17 +661,13 @@ def _fire_inject(scenario: Scenario, state: DrillState, inject: Inject, emit: _E
             emit(EventType.role_available, {"role": role})
     if inject.opens is not None and inject.opens not in state.decisions:
         spec = scenario.decision(inject.opens)
-        # Who may answer is settled once role availability above has taken effect.
-        unavailable = (state.unavailable | set(inject.unavailable)) - set(inject.available)
-        probe = state.copy()
-        probe.unavailable = unavailable
         addressed_roles = expand_roles(spec.to, state.roles)
         emit(
             EventType.decision_opened,
             {
                 "decision_id": spec.id,
                 "to": addressed_roles,
-                "roles": _recipients(probe, addressed_roles),
+                "roles": _recipients(state, addressed_roles, unavailable),
                 "deadline": emit.scenario_time + spec.time_limit,
                 "prompt": fill(spec.prompt, state.variables),
             },
@@ -851,12 +891,10 @@ def _on_closed(scenario: Scenario, state: DrillState, e: Event) -> None:
 
 
 def _on_message(scenario: Scenario, state: DrillState, e: Event) -> None:
-    sender = e.data["from_role"]
-    recipients = e.data["to"]
-    for recipient in recipients:
-        state.sent_pairs.add((sender, recipient))
+    pairs = message_pairs(state, e.data["from_role"], e.data["to"])
+    state.sent_pairs |= pairs
     for match, item in index_of(scenario).after_message:
-        if any(_pair_matches(match, sender, r) for r in recipients):
+        if any(_pair_matches(match, sender, to) for sender, to in pairs):
             if isinstance(item, Inject):
                 _arm_inject(scenario, state, item, e.scenario_time + item.delay)
             else:
@@ -889,6 +927,10 @@ def _on_note(scenario: Scenario, state: DrillState, e: Event) -> None:
     return
 
 
+def _on_scores_released(scenario: Scenario, state: DrillState, e: Event) -> None:
+    state.scores_released = True
+
+
 def _on_ended(scenario: Scenario, state: DrillState, e: Event) -> None:
     _reanchor(state, e)
     state.status = Status.ended
@@ -917,5 +959,6 @@ _APPLY = {
     EventType.expectation_met: _on_met,
     EventType.expectation_missed: _on_missed,
     EventType.note_added: _on_note,
+    EventType.scores_released: _on_scores_released,
     EventType.drill_ended: _on_ended,
 }

@@ -28,6 +28,7 @@ class EventType(StrEnum):
     expectation_met = "expectation_met"
     expectation_missed = "expectation_missed"
     note_added = "note_added"
+    scores_released = "scores_released"
     drill_ended = "drill_ended"
 
 

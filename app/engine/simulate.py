@@ -1,7 +1,8 @@
 """Playing a scenario headless at full speed, on a fake clock: dry-runs and path exploration.
 
 A dry-run is a real drill driven by the same decide/apply/due as a live one; only the clock
-is simulated, jumping straight to the next thing that will happen.
+is simulated, jumping straight to the next thing that will happen. Exploration forks a run
+at every decision, once per option, so each branch is played once from where it splits.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from app.engine import commands as c
-from app.engine.core import apply, decide, due, next_due
+from app.engine.core import advance, apply, decide, next_due
 from app.engine.events import Event, EventType
-from app.engine.scenario import Scenario
+from app.engine.scenario import Scenario, fill
 from app.engine.state import DrillState, Status
 
 DRY_RUN_EPOCH = 1_800_000_000.0
@@ -48,27 +49,144 @@ class Play:
 
 
 class _Player:
-    def __init__(self, scenario: Scenario, speed: float | None) -> None:
+    """A simulated drill that can be forked at a decision."""
+
+    def __init__(self, scenario: Scenario, communication: Communication) -> None:
         self.scenario = scenario
+        self.communication = communication
         self.state = DrillState()
         self.events: list[Event] = []
         self.now = DRY_RUN_EPOCH
-        self.speed = speed
+        self.opened: list[str] = []
+        self.last_option: str | None = None
+        self.delivered_since_option = False
+        self.dead_ends: list[str] = []
+        self.stalled = False
+        self.runaway = False
 
-    def run(self, command: c.Command) -> list[Event]:
+    def fork(self) -> _Player:
+        twin = _Player(self.scenario, self.communication)
+        twin.state = self.state.copy()
+        twin.events = list(self.events)
+        twin.now = self.now
+        twin.opened = list(self.opened)
+        twin.last_option = self.last_option
+        twin.delivered_since_option = self.delivered_since_option
+        twin.dead_ends = list(self.dead_ends)
+        return twin
+
+    def run(self, command: c.Command) -> None:
         produced = decide(self.scenario, self.state, command, self.now)
-        self._commit(produced)
-        return produced
-
-    def tick(self) -> list[Event]:
-        produced = due(self.scenario, self.state, self.now)
-        self._commit(produced)
-        return produced
-
-    def _commit(self, produced: list[Event]) -> None:
         for event in produced:
             apply(self.scenario, self.state, event)
+        self._observe(produced)
+
+    def _observe(self, produced: list[Event]) -> None:
         self.events.extend(produced)
+        for event in produced:
+            if event.type is EventType.inject_delivered:
+                self.delivered_since_option = True
+            elif event.type is EventType.decision_timed_out:
+                self._took(f"{event.data['decision_id']}.{event.data['option_id']}")
+            elif event.type is EventType.decision_opened:
+                self.opened.append(event.data["decision_id"])
+
+    def _took(self, option: str) -> None:
+        """Remember each option taken; one after which nothing arrived is a dead end."""
+        if self.last_option is not None and not self.delivered_since_option:
+            self.dead_ends.append(self.last_option)
+        self.last_option, self.delivered_since_option = option, False
+
+    def answer(self, decision_id: str, option_id: str) -> None:
+        decision = self.state.decisions[decision_id]
+        per_role = self.scenario.decision(decision_id).per_role
+        for role in decision.roles if per_role else decision.roles[:1]:
+            if self.state.status is not Status.running:
+                break
+            self.run(c.Answer(decision_id, option_id, role=role))
+        self._took(f"{decision_id}.{option_id}")
+
+    def play_on(self, choices: dict[str, str], stop_at_unchosen: bool) -> str | None:
+        """Run until the drill ends, or until a decision opens with no choice (returned)."""
+        while self.state.status is Status.running:
+            while self.opened:
+                decision_id = self.opened[0]
+                if decision_id in choices:
+                    self.opened.pop(0)
+                    if not self.state.decisions[decision_id].closed:
+                        self.answer(decision_id, choices[decision_id])
+                elif stop_at_unchosen:
+                    return decision_id
+                else:
+                    self.opened.pop(0)
+            if self.communication is Communication.diligent:
+                self._send_expected()
+            if (
+                len(self.events) > MAX_EVENTS
+                or self.state.last_scenario_time > MAX_SCENARIO_SECONDS
+            ):
+                self.runaway = True
+                break
+            upcoming = next_due(self.state)
+            if self.state.status is not Status.running:
+                break
+            if upcoming is None:
+                self.stalled = True
+                break
+            self.now = max(self.now, self.state.wall_time_of(upcoming))
+            self._observe(advance(self.scenario, self.state, self.now))
+        return None
+
+    def _send_expected(self) -> None:
+        for pending in list(self.state.expectations.values()):
+            if pending.status != "pending" or self.state.status is not Status.running:
+                continue
+            spec = self.scenario.expectation(pending.id)
+            sender = next(
+                (r for r in (spec.from_ or self.state.roles) if r in self.state.roles), None
+            )
+            if sender is None:
+                continue
+            title = fill(spec.title, self.state.variables)
+            self.run(
+                c.SendMessage(
+                    to=[spec.to],
+                    body=f"[dry-run] {title}",
+                    subject=title,
+                    from_role=self.state.acting_role(sender),
+                )
+            )
+
+    def result(self, choices: dict[str, str], unchosen: str | None = None) -> Play:
+        dead_ends = list(self.dead_ends)
+        if (
+            unchosen is None
+            and self.last_option is not None
+            and not self.delivered_since_option
+            and not self._ended_by(self.last_option)
+        ):
+            dead_ends.append(self.last_option)
+        return Play(
+            self.events, self.state, dict(choices), unchosen, self.stalled, self.runaway, dead_ends
+        )
+
+    def _ended_by(self, option: str) -> bool:
+        reason = self.state.end_reason
+        return self.state.status is Status.ended and reason is not None and option in reason
+
+
+def _start(
+    scenario: Scenario,
+    communication: Communication,
+    variables: dict[str, str] | None,
+    drill_id: str = "dry-run",
+) -> _Player:
+    player = _Player(scenario, communication)
+    player.run(
+        c.CreateDrill(drill_id, f"Dry run of {scenario.title}"[:80], variables=variables or {})
+    )
+    player.run(c.StartClock())
+    return player
 
 
 def play(
@@ -78,134 +196,53 @@ def play(
     stop_at_unchosen: bool = False,
     variables: dict[str, str] | None = None,
 ) -> Play:
-    """Play to the end: answer decisions from `choices` when they open, else let them
-    time out to their default (or stop there, when exploring)."""
+    """Play to the end: answer decisions from `choices` the moment they open, let the
+    others time out to their default (or stop at the first, when `stop_at_unchosen`)."""
     choices = dict(choices or {})
-    player = _Player(scenario, None)
-    player.run(
-        c.CreateDrill("dry-run", f"Dry run of {scenario.title}"[:80], variables=variables or {})
-    )
-    player.run(c.StartClock())
-    result = Play(player.events, player.state, choices)
-    last_option: str | None = None
-    delivered_since_option = False
-    while player.state.status is Status.running:
-        if (
-            len(player.events) > MAX_EVENTS
-            or player.state.last_scenario_time > MAX_SCENARIO_SECONDS
-        ):
-            result.runaway = True
-            break
-        produced = player.tick()
-        for event in produced:
-            if event.type is EventType.inject_delivered:
-                delivered_since_option = True
-            if event.type is EventType.decision_timed_out:
-                last_option, delivered_since_option = _note_option(
-                    result,
-                    last_option,
-                    delivered_since_option,
-                    f"{event.data['decision_id']}.{event.data['option_id']}",
-                )
-        for event in produced:
-            if event.type is not EventType.decision_opened:
-                continue
-            decision_id = event.data["decision_id"]
-            if decision_id in choices:
-                chosen = _answer_all(player, scenario, decision_id, choices[decision_id])
-                last_option, delivered_since_option = _note_option(
-                    result, last_option, delivered_since_option, chosen
-                )
-            elif stop_at_unchosen:
-                result.unchosen = decision_id
-                return result
-        if communication is Communication.diligent:
-            _send_expected(player, scenario)
-        upcoming = next_due(player.state)
-        if player.state.status is not Status.running:
-            break
-        if upcoming is None:
-            result.stalled = True
-            break
-        player.now = max(player.now, player.state.wall_time_of(upcoming))
-    if (
-        last_option is not None
-        and not delivered_since_option
-        and not _ended_by(player.state, last_option)
-    ):
-        result.dead_end_after.append(last_option)
-    return result
-
-
-def _note_option(result: Play, last: str | None, delivered: bool, chosen: str) -> tuple[str, bool]:
-    """Remember each option taken; one after which nothing arrived is a dead end."""
-    if last is not None and not delivered:
-        result.dead_end_after.append(last)
-    return chosen, False
-
-
-def _ended_by(state: DrillState, option: str) -> bool:
-    return (
-        state.status is Status.ended and state.end_reason is not None and option in state.end_reason
-    )
-
-
-def _answer_all(player: _Player, scenario: Scenario, decision_id: str, option_id: str) -> str:
-    decision = player.state.decisions[decision_id]
-    per_role = scenario.decision(decision_id).per_role
-    for role in decision.roles if per_role else decision.roles[:1]:
-        if player.state.status is not Status.running:
-            break
-        player.run(c.Answer(decision_id, option_id, role=role))
-    return f"{decision_id}.{option_id}"
-
-
-def _send_expected(player: _Player, scenario: Scenario) -> None:
-    for pending in list(player.state.expectations.values()):
-        if pending.status != "pending" or player.state.status is not Status.running:
-            continue
-        spec = scenario.expectation(pending.id)
-        sender = next(
-            (r for r in (spec.from_ or player.state.roles) if r in player.state.roles), None
-        )
-        if sender is None:
-            continue
-        sender = player.state.acting_role(sender)
-        player.run(
-            c.SendMessage(
-                to=[spec.to], body=f"[dry-run] {spec.title}", subject=spec.title, from_role=sender
-            )
-        )
+    player = _start(scenario, communication, variables)
+    unchosen = player.play_on(choices, stop_at_unchosen)
+    return player.result(choices, unchosen)
 
 
 @dataclass(slots=True)
 class Exploration:
-    """Every path through a scenario's decisions (up to a bound), played both ways."""
+    """Every path through a scenario's decisions (up to a bound), played several ways."""
 
     paths: list[Play]
+    path_count: int
+    """Distinct combinations of options (leaves of the decision tree)."""
     complete: bool
     """False when the bound cut exploration short."""
 
-    @property
-    def path_count(self) -> int:
-        return len({tuple(sorted(p.choices.items())) for p in self.paths})
 
-
-def explore(scenario: Scenario, max_paths: int = 256) -> Exploration:
-    """Depth-first over options: each decision that opens branches once per option."""
+def _tree(
+    scenario: Scenario, communication: Communication, max_paths: int
+) -> tuple[list[Play], bool]:
     finished: list[Play] = []
-    stack: list[dict[str, str]] = [{}]
-    complete = True
+    stack: list[tuple[_Player, dict[str, str]]] = [(_start(scenario, communication, None), {})]
     while stack:
-        choices = stack.pop()
-        probe = play(scenario, choices, stop_at_unchosen=True)
-        if probe.unchosen is not None:
-            options = scenario.decision(probe.unchosen).options
-            stack.extend({**choices, probe.unchosen: o.id} for o in reversed(options))
+        player, choices = stack.pop()
+        unchosen = player.play_on(choices, stop_at_unchosen=True)
+        if unchosen is None:
+            finished.append(player.result(choices))
+            if len(finished) >= max_paths:
+                return finished, False
             continue
-        if len(finished) >= 2 * max_paths:
-            complete = False
-            break
-        finished.append(probe)
-        finished.append(play(scenario, choices, Communication.diligent))
-    return Exploration(finished, complete)
+        player.opened.pop(0)
+        options = scenario.decision(unchosen).options
+        for index, option in enumerate(reversed(options)):
+            branch = player if index == len(options) - 1 else player.fork()
+            branch.answer(unchosen, option.id)
+            stack.append((branch, {**choices, unchosen: option.id}))
+    return finished, True
+
+
+def explore(scenario: Scenario, max_paths: int = 512) -> Exploration:
+    """Every combination of options, played by a silent and by a diligent team, plus the
+    team that never answers (every decision times out; `open:` nudges fire)."""
+    silent, silent_complete = _tree(scenario, Communication.silent, max_paths)
+    diligent, diligent_complete = _tree(scenario, Communication.diligent, max_paths)
+    stalling = play(scenario, {}, Communication.silent)
+    return Exploration(
+        [*silent, *diligent, stalling], len(silent), silent_complete and diligent_complete
+    )

@@ -107,6 +107,7 @@ class DrillState:
     expectations: dict[str, ExpectationState] = field(default_factory=dict)
     points: dict[str, float] = field(default_factory=dict)
     end_reason: str | None = None
+    scores_released: bool = False
 
     def copy(self) -> DrillState:
         """A copy that shares nothing mutable (the nested records are immutable)."""
@@ -141,11 +142,13 @@ class DrillState:
         """When, in wall time, the running clock reaches `scenario_time`."""
         return self.anchor_wall + max(0.0, scenario_time - self.anchor_scenario) / self.speed
 
-    def acting_role(self, role: str) -> str:
-        """Who acts for `role` now: itself, or its backup (chain) while it is unavailable."""
+    def acting_role(self, role: str, unavailable: set[str] | None = None) -> str:
+        """Who acts for `role` now: itself, or its backup (chain) while it is unavailable.
+        `unavailable` overrides the current set (for an inject that changes it)."""
+        away = self.unavailable if unavailable is None else unavailable
         seen = {role}
         current = role
-        while current in self.unavailable or current not in self.roles:
+        while current in away or current not in self.roles:
             backup = self.backups.get(current)
             if backup is None or backup in seen:
                 return current

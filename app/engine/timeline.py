@@ -119,6 +119,8 @@ def describe(scenario: Scenario, event: Event) -> Entry | None:
             text = f"Expectation {d['expectation_id']} missed"
         case EventType.note_added:
             text = f"Note: {d['text']}"
+        case EventType.scores_released:
+            text = "Scores released to participants"
         case EventType.drill_ended:
             text = f"Drill ended: {d['reason']}"
         case _:  # pragma: no cover - every event type is described above

@@ -47,17 +47,19 @@ class Counts:
         }
 
 
-def validate_scenario(scenario: Scenario) -> list[Finding]:
-    """All findings for a scenario that passed the type checks. Errors first-class."""
+def validate_scenario(scenario: Scenario) -> tuple[list[Finding], Counts | None]:
+    """All findings for a scenario that passed the type checks, and its counts when the
+    story could be played (paths are counted by the same exploration that checks it)."""
     findings = list(_References(scenario).check())
     if any(f.level == "error" for f in findings):
-        return findings  # the story cannot be played until references resolve
+        return findings, None  # the story cannot be played until references resolve
     findings += _check_conditions(scenario)
     if any(f.level == "error" for f in findings):
-        return findings
-    findings += check_flow(scenario, explore(scenario))
+        return findings, None
+    exploration = explore(scenario)
+    findings += check_flow(scenario, exploration)
     findings += _warnings(scenario)
-    return findings
+    return findings, counts(scenario, exploration)
 
 
 def counts(scenario: Scenario, exploration: Exploration | None = None) -> Counts:
@@ -169,7 +171,14 @@ class _References:
                 texts.append((("injects", i, "sender"), inject.sender))
         for i, decision in enumerate(self.s.decisions):
             texts.append((("decisions", i, "prompt"), decision.prompt))
+            for k, option in enumerate(decision.options):
+                texts.append((("decisions", i, "options", k, "label"), option.label))
+                if option.feedback:
+                    texts.append((("decisions", i, "options", k, "feedback"), option.feedback))
+        for i, expectation in enumerate(self.s.expectations):
+            texts.append((("expectations", i, "title"), expectation.title))
         for i, statement in enumerate(self.s.statements):
+            texts.append((("statements", i, "title"), statement.title))
             texts.append((("statements", i, "body"), statement.body))
         for name, party in self.s.parties.items():
             texts.append((("parties", name, "name"), party.name))
@@ -454,10 +463,7 @@ def check_flow(scenario: Scenario, exploration: Exploration) -> list[Finding]:
     for i, inject in enumerate(scenario.injects):
         if inject.id in delivered:
             continue
-        if inject.id not in armed:
-            why = "what it comes after never happens on any path"
-        else:
-            why = "its `when` condition is false whenever it falls due, on every path"
+        why = _why_not(inject.id, exploration)
         level = warning if _mentions_messages(inject.after, inject.when) else error
         findings.append(
             level(
@@ -488,6 +494,20 @@ def check_flow(scenario: Scenario, exploration: Exploration) -> list[Finding]:
                     )
                 )
     return findings
+
+
+def _why_not(inject_id: str, exploration: Exploration) -> str:
+    """Why an inject never arrives, from how the explored paths skipped it."""
+    reasons = {
+        p.state.skipped[inject_id] for p in exploration.paths if inject_id in p.state.skipped
+    }
+    if not reasons:
+        return "what it comes after never happens on any path"
+    if reasons == {"suppressed"}:
+        return "an earlier option suppresses it on every path where it falls due"
+    if reasons == {"condition"}:
+        return "its `when` condition is false whenever it falls due, on every path"
+    return "it is suppressed or its `when` condition is false wherever it falls due"
 
 
 def _continues_elsewhere(exploration: Exploration, ref: str) -> bool:

@@ -159,10 +159,14 @@ def test_every_branch_of_every_shipped_scenario_plays_to_a_clean_end(path: Path)
     for played in exploration.paths:
         assert not played.stalled and not played.runaway, played.choices
         assert played.state.status == "ended", played.choices
-    for choices in {tuple(sorted(p.choices.items())) for p in exploration.paths}:
-        args = [arg for d, o in choices for arg in ("--choose", f"{d}={o}")]
-        result = runner.invoke(cli, ["dry-run", str(path), *args])
-        assert result.exit_code == 0, result.output
+    delivered = {i for p in exploration.paths for i in p.state.delivered}
+    assert delivered == {i.id for i in loaded.scenario.injects}
+    # The command line takes the same branch: the last option of every decision.
+    choices = [f"{d.id}={d.options[-1].id}" for d in loaded.scenario.decisions]
+    args = [arg for choice in choices for arg in ("--choose", choice)]
+    result = runner.invoke(cli, ["dry-run", str(path), *args])
+    assert result.exit_code == 0, result.output
+    assert "Ended: " in result.output and "Ended: no" not in result.output
 
 
 def test_db_upgrade_creates_the_database(workdir: Path) -> None:
