@@ -15,7 +15,6 @@ from app.engine.durations import format_duration
 from app.engine.scenario import Scenario
 from app.engine.simulate import Communication, play
 from app.engine.timeline import timeline
-from app.engine.validation import counts
 from app.scenarios import Loaded, load_scenario_file, scenario_files
 
 cli = typer.Typer(
@@ -93,9 +92,9 @@ def validate(
             "valid": not bad,
             "findings": [f.as_dict() for f in loaded.findings],
         }
-        if loaded.scenario is not None and not loaded.errors:
+        if loaded.scenario is not None and loaded.counts is not None:
             entry["id"] = loaded.scenario.id
-            entry["counts"] = counts(loaded.scenario).as_dict()
+            entry["counts"] = loaded.counts.as_dict()
         results.append(entry)
         if not as_json:
             for finding in loaded.findings:

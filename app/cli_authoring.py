@@ -1,3 +1,386 @@
-"""Scenario authors' commands, registered on the `tabletop` command (see app/cli.py)."""
+"""Scenario authors' commands, registered on the `tabletop` command (see app/cli.py).
+
+- `tabletop scenarios list`: the library at a glance, broken files included.
+- `tabletop new NAME`: a commented starter scenario that validates as written.
+- `tabletop graph SCENARIO`: the branch graph as a standalone SVG.
+"""
 
 from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from app.cli import _err, _fail, _load_or_exit, _parse_choices, cli
+from app.config import get_settings
+from app.engine.durations import format_duration
+from app.engine.simulate import play
+from app.graph import branch_graph, render_svg, taken_path
+from app.scenarios import SCENARIO_SUFFIXES, load_scenario_file, scenario_files
+
+scenarios_cli = typer.Typer(help="The scenario library.", no_args_is_help=True)
+cli.add_typer(scenarios_cli, name="scenarios")
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+"""The same rule as the format's `Id` (app/engine/scenario.py)."""
+
+
+def _default_dir() -> Path:
+    return get_settings().scenarios_dir
+
+
+# --------------------------------------------------------------------------- scenarios list
+
+
+@scenarios_cli.command("list")
+def list_scenarios(
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="The library folder (default: TABLETOP_SCENARIOS_DIR)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the scenarios in the library with their size; broken files show their error."""
+    folder = directory or _default_dir()
+    if not folder.is_dir():
+        raise _fail(
+            f"there is no scenario folder at {folder}; pass --dir or set TABLETOP_SCENARIOS_DIR"
+        )
+    entries = _entries(list(scenario_files([folder])))
+    if as_json:
+        typer.echo(json.dumps({"dir": str(folder), "scenarios": entries}, indent=2))
+        return
+    if not entries:
+        _err(f"no scenarios in {folder}; start one with `tabletop new NAME --dir {folder}`")
+        return
+    valid = [e for e in entries if e["valid"]]
+    broken = [e for e in entries if not e["valid"]]
+    if valid:
+        _print_table(valid)
+    if broken:
+        if valid:
+            typer.echo()
+        typer.echo(f"{len(broken)} file(s) could not be loaded:")
+        for entry in broken:
+            typer.echo(f"  {entry['error']}")
+    _err(f"{len(valid)} scenario(s) in {folder}")
+
+
+def _entries(files: list[Path]) -> list[dict[str, Any]]:
+    """Load and check every file; counting paths reuses the validator's exploration."""
+    return [_entry(path) for path in files]
+
+
+def _entry(path: Path) -> dict[str, Any]:
+    """One file of the library: what it is and how big, or its first error."""
+    loaded = load_scenario_file(path)
+    scenario = loaded.scenario
+    if scenario is None or loaded.errors or loaded.counts is None:
+        first = loaded.errors[0] if loaded.errors else None
+        return {
+            "file": loaded.file,
+            "valid": False,
+            "error": first.render() if first else f"{loaded.file}: cannot be loaded",
+            "errors": len(loaded.errors),
+        }
+    return {
+        "file": loaded.file,
+        "valid": True,
+        "id": scenario.id,
+        "title": scenario.title,
+        "version": scenario.version,
+        "duration": format_duration(scenario.duration),
+        "difficulty": str(scenario.difficulty),
+        "roles": list(scenario.roles),
+        "tags": list(scenario.tags),
+        "warnings": len(loaded.warnings),
+        "counts": loaded.counts.as_dict(),
+    }
+
+
+_COLUMNS = ("ID", "TITLE", "DURATION", "LEVEL", "ROLES", "INJECTS", "DECISIONS", "EXPECT", "PATHS")
+_TITLE_WIDTH = 46
+
+
+def _print_table(entries: list[dict[str, Any]]) -> None:
+    rows = [
+        (
+            e["id"],
+            _shorten(e["title"], _TITLE_WIDTH),
+            e["duration"],
+            e["difficulty"],
+            str(len(e["roles"])),
+            str(e["counts"]["injects"]),
+            str(e["counts"]["decisions"]),
+            str(e["counts"]["expectations"]),
+            f"{e['counts']['paths']}{'' if e['counts']['paths_complete'] else '+'}",
+        )
+        for e in entries
+    ]
+    widths = [max(len(row[i]) for row in [_COLUMNS, *rows]) for i in range(len(_COLUMNS))]
+    numeric = range(4, len(_COLUMNS))  # counts read best right-aligned
+    for row in [_COLUMNS, *rows]:
+        cells = [
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        typer.echo("  ".join(cells).rstrip())
+
+
+def _shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+# --------------------------------------------------------------------------- new
+
+
+@cli.command()
+def new(
+    name: Annotated[str, typer.Argument(help="The new scenario's id, e.g. phish-to-payroll.")],
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Where to write NAME.yaml (default: TABLETOP_SCENARIOS_DIR)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Start a scenario: write NAME.yaml, a commented example that validates as written."""
+    for suffix in SCENARIO_SUFFIXES:  # `new phish.yaml` means the file, so the id is phish
+        name = name.removesuffix(suffix)
+    if not ID_PATTERN.match(name):
+        raise _fail(
+            f"{name!r} cannot be a scenario id: use lower-case letters, digits, '-' and '_', "
+            "starting with a letter or digit, up to 64 characters (e.g. phish-to-payroll)"
+        )
+    path = (directory or _default_dir()) / f"{name}.yaml"
+    if path.exists() and not force:
+        raise _fail(
+            f"{path} already exists; pass --force to overwrite it, or choose another name", 1
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(starter_scenario(name), encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"cannot write {path}: {exc.strerror}", 1) from exc
+    typer.echo(f"Wrote {path}: a starter scenario with the id {name!r}.\n")
+    typer.echo("Next steps:")
+    steps = [
+        (f"tabletop validate --strict {path}", "check it; fix what it reports"),
+        (f"tabletop dry-run {path} --choose contain=revoke", "play one branch"),
+        (f"tabletop dry-run {path} --choose contain=watch", "and the other"),
+        (f"tabletop graph {path} -o {name}.svg", "see the branches as a picture"),
+    ]
+    width = max(len(command) for command, _ in steps)
+    for command, why in steps:
+        typer.echo(f"  {command.ljust(width)}   {why}")
+    typer.echo("\nThen replace the story with yours; the comments explain each key.")
+
+
+# --------------------------------------------------------------------------- graph
+
+
+@cli.command()
+def graph(
+    path: Annotated[Path, typer.Argument(help="The scenario file.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the SVG here, not to stdout.")
+    ] = None,
+    choose: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--choose",
+            help="DECISION=OPTION: highlight the path a dry-run with these choices takes. "
+            "Repeatable.",
+        ),
+    ] = None,
+) -> None:
+    """Draw the scenario's branches as a standalone SVG (browser, PDF, HTML export)."""
+    _, scenario = _load_or_exit(path)
+    choices = _parse_choices(scenario, choose or [])
+    title = scenario.title
+    highlight: set[str] | None = None
+    if choices:
+        highlight = taken_path(scenario, play(scenario, choices).events)
+        title += " · " + ", ".join(f"{d}={o}" for d, o in choices.items())
+    svg = render_svg(branch_graph(scenario), highlight, title=title)
+    if output is None:
+        typer.echo(svg, nl=False)
+        return
+    try:
+        output.write_text(svg, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"cannot write {output}: {exc.strerror}", 1) from exc
+    _err(f"wrote {output}")
+
+
+# --------------------------------------------------------------------------- the starter
+
+
+def starter_scenario(scenario_id: str) -> str:
+    """The starter text for an id: the template with its id and a title made from it."""
+    title = scenario_id.replace("-", " ").replace("_", " ").strip().capitalize()
+    return STARTER.replace("__ID__", scenario_id).replace("__TITLE__", title)
+
+
+STARTER = """\
+# A Tabletop scenario. Each key is explained in the comment above it; the full format is
+# in the README ("Scenario format reference") and `tabletop schema --markdown`.
+# Texts may use {{variables}}; durations are written 15m, 1h30m, 72h, 2d.
+format: 1
+
+# The id names the scenario in the library: lower-case letters, digits, '-' and '_'.
+id: __ID__
+title: __TITLE__
+# Two or three sentences: what happens, and what the drill tests.
+summary: >-
+  A finance mailbox is taken over and used to divert a supplier payment. Tests triage of
+  a sign-in alert, a containment decision during the payment run, and telling legal in time.
+version: "1.0"          # bump it when you change the story
+duration: 30m           # about how long the drill takes in real time
+difficulty: introductory  # introductory, intermediate or advanced
+tags: [starter, business-email-compromise]
+
+# Values set per drill, used in texts as {{name}}, so one scenario fits many teams.
+variables:
+  org_name:
+    default: Example Ltd
+    description: The organisation's name as staff know it.
+
+# The story's clock: when the incident begins in the story, in which time zone, how many
+# scenario minutes pass per real minute, and when the drill ends by itself.
+clock:
+  start: 2026-06-05T09:00:00
+  timezone: Europe/London
+  speed: 6
+  end: 4h
+
+# The roles in play. Built-in roles need nothing (incident_manager, lead_investigator,
+# soc_analyst, legal, communications, hr, executive, it_operations); a role of your own
+# needs a `title`. `backup` receives a role's injects when it is unavailable.
+roles:
+  incident_manager: {required: true, backup: executive}
+  soc_analyst: {}
+  legal: {}
+  executive: {}
+
+# People outside the team that messages can be addressed to.
+parties:
+  supplier:
+    name: Northwind Supplies, accounts team
+    kind: vendor
+
+# What the drill evaluates, each in a NIST SP 800-61 phase. Options and expectations
+# score points towards them.
+objectives:
+  contain:
+    title: Contain the compromised mailbox before money moves
+    phase: containment
+  inform:
+    title: Bring legal in early
+    phase: detection_analysis
+
+# What arrives, in any order. Timing: `at` an offset from the start, or `after` an event
+# (an inject, a decision, an option, a message) plus a `delay`. `to` takes role ids or
+# `all`. `opens` puts a decision; `ends_drill` ends the drill when the inject arrives.
+injects:
+  - id: alert
+    title: Impossible travel on a finance mailbox at {{org_name}}
+    body: |
+      Sign-in to **ap.clerk@** from 203.0.113.7 (Netherlands), four minutes after one
+      from the London office. MFA was approved on the clerk's phone.
+    channel: siem
+    severity: medium
+    to: [soc_analyst, incident_manager]
+    at: 0m
+    attack: [T1078]
+  - id: forwarding-rule
+    title: A new inbox rule forwards "invoice" mails outside
+    body: |
+      The rule was created from 203.0.113.7 ten minutes ago. Today's supplier payment
+      run closes at 11:00.
+    channel: edr
+    severity: high
+    to: [soc_analyst, incident_manager]
+    after: {inject: alert}
+    delay: 15m
+    attack: [T1114.003]
+    opens: contain
+    questions:
+      - Who can approve revoking a finance user's sessions during the payment run?
+  # `when` makes an inject conditional: checked when it falls due, skipped if false.
+  # This one pushes a team that has not told legal yet.
+  - id: legal-asks
+    title: Legal has heard a rumour about a finance mailbox
+    body: Is there anything I should know before the payment run closes?
+    channel: chat
+    to: [legal, executive]
+    after: {inject: forwarding-rule}
+    delay: 30m
+    when: {not: {sent: {to: legal}}}
+  - id: contained
+    title: Sessions revoked, the rule removed, the payment run safe
+    body: No further sign-ins from 203.0.113.7. The supplier's bank details are unchanged.
+    channel: ticket
+    to: [all]
+    after: {option: contain.revoke}
+    delay: 20m
+    ends_drill: true
+  - id: money-gone
+    title: The supplier asks why it was not paid
+    body: |
+      Today's payment went to a new account in another country. The bank says a recall
+      is unlikely to succeed.
+    channel: phone
+    severity: critical
+    sender: Northwind Supplies, accounts team
+    to: [all]
+    after: {option: contain.watch}
+    delay: 1h
+    ends_drill: true
+
+# Questions put to roles, opened by an inject's `opens`. Each option can `set` flags
+# (for later `when` conditions), score objectives, branch the story (injects that come
+# `after` it, `triggers`, `suppresses`) or end the drill. `default` is taken when
+# nobody answers within `time_limit`.
+decisions:
+  - id: contain
+    prompt: Revoke the mailbox's sessions now, in the middle of the payment run?
+    to: [incident_manager]
+    time_limit: 20m
+    default: watch
+    options:
+      - id: revoke
+        label: Revoke sessions and reset the password now
+        set: {mailbox_contained: true}
+        score: {contain: 10}
+        feedback: Containing first costs an hour of payments; a diverted payment costs more.
+      - id: watch
+        label: Watch the mailbox until the payment run is over
+        score: {contain: -5}
+        feedback: The attacker keeps access while the payments that matter go out.
+
+# Communications the team should make: who tells whom, within how long of what.
+expectations:
+  - id: tell-legal
+    title: Tell legal within 30 minutes of the forwarding rule
+    from: [incident_manager, executive]
+    to: legal
+    after: {inject: forwarding-rule}
+    within: 30m
+    points: 10
+    objective: inform
+    rationale: Legal decides on notification and on recalling payments; every hour counts.
+
+# Drawer statements: pre-approved texts a role can send as written or adapt.
+statements:
+  - id: supplier-holding-line
+    title: Holding line for the supplier
+    body: |
+      {{org_name}} is looking into an issue with one of its mailboxes. Until we call you
+      back, please do not act on any request to change bank details sent by email.
+    roles: [incident_manager, executive]
+    to: [supplier]
+"""
