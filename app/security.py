@@ -1,0 +1,90 @@
+"""Secrets: random, at least 128 bits, stored only as hashes; passwords with argon2."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+# Crockford-style alphabet without look-alikes (no 0/O, 1/I/L, U): 30 symbols, ~4.9 bits each.
+JOIN_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+JOIN_CODE_LENGTH = 10  # 10 x log2(30) = 49 bits
+_hasher = PasswordHasher()
+
+
+def new_token() -> str:
+    """A bearer secret: 256 bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def join_code_for(secret_key: str, drill_id: str) -> str:
+    """The drill's join code, derived (never stored): HMAC of the drill id."""
+    digest = hmac.new(secret_key.encode(), f"join:{drill_id}".encode(), hashlib.sha256).digest()
+    number = int.from_bytes(digest[:8], "big")
+    symbols = []
+    for _ in range(JOIN_CODE_LENGTH):
+        number, index = divmod(number, len(JOIN_ALPHABET))
+        symbols.append(JOIN_ALPHABET[index])
+    return "".join(symbols)
+
+
+def normalise_join_code(raw: str) -> str:
+    """What people type: any case, with spaces or a dash in the middle."""
+    return "".join(ch for ch in raw.upper() if ch not in "- \t")
+
+
+def format_join_code(code: str) -> str:
+    return f"{code[:5]}-{code[5:]}"
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+@dataclass(slots=True)
+class SlidingWindowLimiter:
+    """At most `limit` attempts per `window` seconds per key (e.g. client address)."""
+
+    limit: int
+    window: float
+    _hits: dict[str, deque[float]] = field(default_factory=dict)
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return False
+        hits.append(now)
+        if len(self._hits) > 10_000:  # forget idle keys so memory stays bounded
+            self._hits = {k: v for k, v in self._hits.items() if v}
+        return True
+
+    def retry_after(self, key: str, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        hits = self._hits.get(key)
+        if not hits:
+            return 0.0
+        return max(0.0, hits[0] + self.window - now)
