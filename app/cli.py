@@ -26,6 +26,8 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+user_cli = typer.Typer(help="Facilitator and reviewer accounts.", no_args_is_help=True)
+cli.add_typer(user_cli, name="user")
 
 
 def _err(message: str) -> None:
@@ -49,17 +51,11 @@ def serve(
     import uvicorn
 
     from app.main import create_app
+    from app.server import uvicorn_config
 
     settings = get_settings()
     _err(f"Tabletop on http://{host}:{port}  (database: {_safe_url(settings)})")
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="info",
-        ws_max_size=64 * 1024,
-        proxy_headers=True,
-    )
+    uvicorn.Server(uvicorn_config(create_app(settings), host, port)).run()
 
 
 def _safe_url(settings: Any) -> str:
@@ -263,6 +259,36 @@ def db_upgrade() -> None:
 
     asyncio.run(run())
     typer.echo(f"database at {_safe_url(get_settings())} is up to date")
+
+
+@user_cli.command("create")
+def user_create(
+    name: Annotated[str, typer.Argument(help="The user name to sign in with.")],
+    role: Annotated[str, typer.Option(help="facilitator or reviewer")] = "facilitator",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create an account; the password is asked for (or read from stdin), never an argument."""
+    from app.accounts import AccountError, AccountRole, AccountService
+    from app.main import open_service
+
+    if role not in {r.value for r in AccountRole}:
+        raise _fail("--role is facilitator or reviewer")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def create() -> None:
+        async with open_service(get_settings()) as service:
+            await AccountService(service.sessions).create_user(name, password, AccountRole(role))
+
+    try:
+        asyncio.run(create())
+    except AccountError as exc:
+        raise _fail(str(exc), 1) from exc
+    typer.echo(f"created {role} {name!r}")
 
 
 # Authors' commands live in their own module; importing it registers them on `cli`.

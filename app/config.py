@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     scenarios_dir: Path = Field(
         default=Path("scenarios"), description="The scenario library served to facilitators."
     )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Extra origins allowed to open websockets (behind a proxy with another "
+        "host name), e.g. https://drills.example.org. The server's own host is always allowed.",
+    )
     sqlite_busy_timeout_ms: int = 5000
     tick_seconds: float = Field(default=0.25, gt=0, description="How often drill clocks tick.")
 

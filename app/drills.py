@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import repository as repo
-from app.db.models import Drill, ScenarioVersion
+from app.db.models import Drill, ParticipantRow, ScenarioVersion
 from app.engine import commands as c
 from app.engine.core import apply, decide, due, next_due
 from app.engine.errors import Code, DomainError
@@ -28,6 +28,7 @@ from app.engine.events import Event
 from app.engine.scenario import Scenario
 from app.engine.state import DrillState, Status
 from app.scenarios import Loaded, load_scenario_text
+from app.security import join_code_for, new_token, normalise_join_code, token_hash
 
 Listener = Callable[[str, int], Awaitable[None]]
 MAX_WRITE_ATTEMPTS = 5
@@ -81,9 +82,11 @@ class DrillService:
         *,
         sqlite: bool,
         clock: Callable[[], float] = time.time,
+        secret_key: str = "",
     ) -> None:
         self.sessions = sessions
         self.clock = clock
+        self.secret_key = secret_key
         self.listeners: list[Listener] = []
         self._live: dict[str, _Live] = {}
         self._scenarios: dict[int, Scenario] = {}
@@ -147,6 +150,7 @@ class DrillService:
                     scenario_version_id=version_id,
                     status=str(state.status),
                     last_seq=state.seq,
+                    join_code_hash=token_hash(self.join_code(drill_id)),
                 ),
             )
             await session.flush()
@@ -188,8 +192,10 @@ class DrillService:
         command: c.Command,
         actor: c.Actor = c.FACILITATOR_ACTOR,
         key: str | None = None,
+        also: list[object] | None = None,
     ) -> Outcome:
-        """Decide and append one command's events; a repeated `key` is applied once."""
+        """Decide and append one command's events; a repeated `key` is applied once.
+        `also`: rows written in the same transaction (a participant with its join)."""
         if key is not None and not 0 < len(key) <= MAX_KEY_CHARS:
             raise DomainError(
                 Code.invalid_input, f"a command id is 1 to {MAX_KEY_CHARS} characters"
@@ -197,14 +203,20 @@ class DrillService:
         await self.tick(drill_id)
         live = await self._get_live(drill_id)
         async with live.lock:
-            outcome = await self._execute_locked(drill_id, live, command, actor, key)
+            outcome = await self._execute_locked(drill_id, live, command, actor, key, also)
         if not outcome.repeated:
             await self._notify(drill_id, outcome.last_seq)
             await self.tick(drill_id)
         return outcome
 
     async def _execute_locked(
-        self, drill_id: str, live: _Live, command: c.Command, actor: c.Actor, key: str | None
+        self,
+        drill_id: str,
+        live: _Live,
+        command: c.Command,
+        actor: c.Actor,
+        key: str | None,
+        also: list[object] | None = None,
     ) -> Outcome:
         for _attempt in range(MAX_WRITE_ATTEMPTS):
             async with self._writing(), self.sessions() as session:
@@ -220,6 +232,7 @@ class DrillService:
                 events = decide(live.scenario, live.state, command, self.clock(), actor)
                 if not events:  # pragma: no cover - every accepted command emits an event
                     return Outcome(drill_id, live.state.seq, live.state.seq, [])
+                session.add_all(also or [])
                 if await self._write(session, drill_id, live, events, key):
                     return Outcome(drill_id, events[0].seq, events[-1].seq, events)
         raise StorageUnavailable("the drill is too busy right now; try again")
@@ -304,6 +317,42 @@ class DrillService:
             for event in await repo.load_events(session, drill_id):
                 apply(scenario, state, event)
         return self._live.setdefault(drill_id, _Live(scenario, state))
+
+    # ------------------------------------------------------------------ participants
+
+    def join_code(self, drill_id: str) -> str:
+        """The code people type to join: derived from the drill id, never stored."""
+        return join_code_for(self.secret_key, drill_id)
+
+    async def drill_for_code(self, typed: str) -> Drill | None:
+        code = normalise_join_code(typed)
+        if not code:
+            return None
+        async with self.sessions() as session:
+            return await repo.drill_by_join_code_hash(session, token_hash(code))
+
+    async def join(self, drill_id: str, name: str, role: str | None) -> tuple[str, str]:
+        """A new participant: their id and their secret token (kept only as a hash)."""
+        participant_id = str(uuid.uuid4())
+        token = new_token()
+        row = ParticipantRow(
+            id=participant_id,
+            drill_id=drill_id,
+            token_hash=token_hash(token),
+            name=" ".join(name.split())[:80],
+            role=role,
+        )
+        await self.execute(
+            drill_id, c.Join(participant_id, name, role), c.Actor(participant_id), also=[row]
+        )
+        return participant_id, token
+
+    async def participant_for_token(self, drill_id: str, token: str) -> ParticipantRow | None:
+        if not token:
+            return None
+        async with self.sessions() as session:
+            row = await repo.participant_by_token_hash(session, token_hash(token))
+        return row if row is not None and row.drill_id == drill_id else None
 
     # ------------------------------------------------------------------ reads
 

@@ -9,11 +9,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app.accounts import AccountService
 from app.clock import ClockRunner
 from app.config import Settings, get_settings
 from app.db.migrate import upgrade
 from app.db.session import is_sqlite, make_engine, make_sessionmaker
 from app.drills import DrillService
+from app.realtime.hub import Hub
+from app.security import SlidingWindowLimiter
+from app.web import api, ws
 
 
 @asynccontextmanager
@@ -25,7 +29,11 @@ async def open_service(settings: Settings) -> AsyncIterator[DrillService]:
     engine = make_engine(url, settings.sqlite_busy_timeout_ms)
     try:
         await upgrade(engine)
-        yield DrillService(make_sessionmaker(engine), sqlite=is_sqlite(url))
+        yield DrillService(
+            make_sessionmaker(engine),
+            sqlite=is_sqlite(url),
+            secret_key=settings.resolved_secret_key(),
+        )
     finally:
         await engine.dispose()
 
@@ -37,7 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_service(settings) as service:
             clock = ClockRunner(service, settings.tick_seconds)
+            hub = Hub(service)
+            service.listeners.append(hub.publish)
             app.state.service = service
+            app.state.accounts = AccountService(service.sessions)
+            app.state.hub = hub
             app.state.clock = clock
             clock.start()
             try:
@@ -46,6 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await clock.stop()
 
     app = FastAPI(title="Tabletop", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.allowed_origins = tuple(settings.allowed_origins)
+    # Guessing a 49-bit join code: 20 tries a minute per address. Sign-in: 10 per 5 minutes.
+    app.state.join_limiter = SlidingWindowLimiter(limit=20, window=60)
+    app.state.login_limiter = SlidingWindowLimiter(limit=10, window=300)
+    app.include_router(api.router)
+    app.include_router(ws.router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -127,3 +127,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
+
+
+# A real server under uvicorn, for the API and websocket tests.
+pytest_plugins = ["tests.live"]

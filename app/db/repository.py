@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import CommandReceipt, Drill, DrillEvent, ScenarioVersion
+from app.db.models import CommandReceipt, Drill, DrillEvent, ParticipantRow, ScenarioVersion
 from app.engine.events import Event, EventType
 
 
@@ -88,3 +88,11 @@ def add_receipt(
     session: AsyncSession, drill_id: str, key: str, first_seq: int, last_seq: int
 ) -> None:
     session.add(CommandReceipt(drill_id=drill_id, key=key, first_seq=first_seq, last_seq=last_seq))
+
+
+async def drill_by_join_code_hash(session: AsyncSession, code_hash: str) -> Drill | None:
+    return await session.scalar(select(Drill).where(Drill.join_code_hash == code_hash))
+
+
+async def participant_by_token_hash(session: AsyncSession, digest: str) -> ParticipantRow | None:
+    return await session.scalar(select(ParticipantRow).where(ParticipantRow.token_hash == digest))

@@ -416,6 +416,8 @@ def _send(
             "subject": cmd.subject.strip(),
             "body": body,
             "statement_id": cmd.statement_id,
+            # Who reads it: addressed roles, or whoever acts for them now.
+            "recipients": _recipients(state, [r for r in recipients if r in state.roles]),
         },
     )
     _meet_expectations(scenario, state, message, role, recipients, emit)

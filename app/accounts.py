@@ -1,0 +1,128 @@
+"""Facilitator and reviewer accounts, signed-in sessions and the first-run setup link.
+
+An application service beside the drills service: it owns its own short transactions
+(accounts are not part of any drill's log). Only hashes of secrets are stored.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from enum import StrEnum
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.models import SetupToken, User, WebSession
+from app.security import hash_password, new_token, token_hash, verify_password
+
+SESSION_SECONDS = 12 * 3600
+SETUP_SECONDS = 24 * 3600
+MIN_PASSWORD = 10
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,79}$")
+
+
+class AccountRole(StrEnum):
+    facilitator = "facilitator"
+    reviewer = "reviewer"
+
+
+class AccountError(ValueError):
+    """A refused account operation, with a message that says how to fix it."""
+
+
+def check_new_account(username: str, password: str) -> None:
+    if not USERNAME.match(username):
+        raise AccountError(
+            "a user name is 2 to 80 letters, digits, '.', '_', '@' or '-', "
+            "starting with a letter or digit"
+        )
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"choose a password of at least {MIN_PASSWORD} characters")
+    if len(password) > 1024:
+        raise AccountError("that password is too long (at most 1024 characters)")
+
+
+class AccountService:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], float] = time.time
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    async def user_count(self) -> int:
+        async with self.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+    async def create_user(self, username: str, password: str, role: AccountRole) -> User:
+        check_new_account(username, password)
+        async with self.sessions() as session:
+            user = User(username=username, password_hash=hash_password(password), role=role)
+            session.add(user)
+            try:
+                await session.commit()
+            except IntegrityError as exc:
+                raise AccountError(f"there is already a user called {username!r}") from exc
+            return user
+
+    async def sign_in(self, username: str, password: str) -> str | None:
+        """A fresh session token (never the one the browser had: no fixation), or None."""
+        async with self.sessions() as session:
+            user = await session.scalar(select(User).where(User.username == username))
+            if user is None or not verify_password(user.password_hash, password):
+                return None
+            token = new_token()
+            now = self.clock()
+            session.add(
+                WebSession(
+                    token_hash=token_hash(token),
+                    user_id=user.id,
+                    created_at=now,
+                    expires_at=now + SESSION_SECONDS,
+                )
+            )
+            await session.commit()
+            return token
+
+    async def user_for_session(self, token: str | None) -> User | None:
+        if not token:
+            return None
+        async with self.sessions() as session:
+            found = await session.get(WebSession, token_hash(token))
+            if found is None or found.expires_at < self.clock():
+                return None
+            return await session.get(User, found.user_id)
+
+    async def sign_out(self, token: str | None) -> None:
+        if not token:
+            return
+        async with self.sessions() as session:
+            await session.execute(
+                delete(WebSession).where(WebSession.token_hash == token_hash(token))
+            )
+            await session.commit()
+
+    async def new_setup_token(self) -> str:
+        """A one-time link secret for the first facilitator, valid for a day."""
+        token = new_token()
+        async with self.sessions() as session:
+            session.add(
+                SetupToken(token_hash=token_hash(token), expires_at=self.clock() + SETUP_SECONDS)
+            )
+            await session.commit()
+        return token
+
+    async def use_setup_token(self, token: str, username: str, password: str) -> User:
+        check_new_account(username, password)
+        async with self.sessions() as session:
+            found = await session.get(SetupToken, token_hash(token))
+            if found is None or found.used or found.expires_at < self.clock():
+                raise AccountError(
+                    "this setup link is used or expired; run `tabletop user create NAME "
+                    "--role facilitator` on the server instead"
+                )
+            found.used = True
+            await session.commit()
+        return await self.create_user(username, password, AccountRole.facilitator)

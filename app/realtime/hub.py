@@ -1,0 +1,142 @@
+"""Fan-out of committed events to the connections of a drill, in process.
+
+The drills service tells the hub a drill's new last seq after each commit. The hub reads
+the new events once per drill (from the database, so a notice from another worker works
+the same way), filters them per connection and puts them on each connection's bounded
+queue; each connection has its own writer task, so one slow browser never delays the
+others. A connection whose queue is full is closed and catches up when it reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.drills import DrillService
+from app.engine.events import EventType
+from app.realtime.codes import Close
+from app.realtime.visibility import Viewer, visible
+
+log = logging.getLogger("tabletop.hub")
+QUEUE_LIMIT = 1000
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+CloseFn = Callable[[int, str], Awaitable[None]]
+
+
+@dataclass(eq=False, slots=True)
+class Connection:
+    drill_id: str
+    viewer: Viewer
+    send: Send
+    close: CloseFn
+    last_seq: int = 0
+    scores_released: bool = False
+    queue: asyncio.Queue[dict[str, Any] | None] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_LIMIT)
+    )
+    writer: asyncio.Task[None] | None = None
+    closing: bool = False
+
+    def offer(self, message: dict[str, Any]) -> bool:
+        """Queue a message; False when the client cannot keep up."""
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def write_loop(self) -> None:
+        while True:
+            message = await self.queue.get()
+            if message is None:
+                return
+            await self.send(message)
+
+
+class Hub:
+    def __init__(self, service: DrillService) -> None:
+        self.service = service
+        self._connections: dict[str, set[Connection]] = {}
+        self._published: dict[str, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def publish(self, drill_id: str, seq: int) -> None:
+        """A commit happened: deliver everything after what was last delivered here."""
+        connections = self._connections.get(drill_id)
+        if not connections:
+            self._published[drill_id] = max(seq, self._published.get(drill_id, 0))
+            return
+        async with self._locks.setdefault(drill_id, asyncio.Lock()):
+            since = self._published.get(drill_id, 0)
+            if seq <= since:
+                return
+            events = await self.service.events(drill_id, since)
+            if not events:
+                return
+            self._published[drill_id] = events[-1].seq
+            for connection in list(self._connections.get(drill_id, ())):
+                await self._deliver(connection, events)
+
+    async def _deliver(self, connection: Connection, events: list[Any]) -> None:
+        for event in events:
+            if event.seq <= connection.last_seq:
+                continue
+            connection.last_seq = event.seq
+            if event.type is EventType.scores_released:
+                connection.scores_released = True
+            shown = visible(event, connection.viewer, connection.scores_released)
+            if shown is None:
+                continue
+            if not connection.offer({"type": "event", "event": shown}):
+                await self._drop_slow(connection)
+                return
+
+    async def _drop_slow(self, connection: Connection) -> None:
+        log.info("closing a connection to drill %s that cannot keep up", connection.drill_id)
+        self.unregister(connection)
+        connection.closing = True
+        await connection.close(Close.too_slow, "too slow; reconnect with since to catch up")
+
+    async def attach(
+        self, connection: Connection, snapshot: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> None:
+        """Send the snapshot and start the live feed with no gap and no overlap: while the
+        drill's lock is held no publish can slip between the two."""
+        async with self._locks.setdefault(connection.drill_id, asyncio.Lock()):
+            first = await snapshot()
+            connection.last_seq = int(first["last_seq"])
+            connection.offer(first)
+            self._connections.setdefault(connection.drill_id, set()).add(connection)
+            connection.writer = asyncio.create_task(connection.write_loop())
+
+    def unregister(self, connection: Connection) -> None:
+        peers = self._connections.get(connection.drill_id)
+        if peers is not None:
+            peers.discard(connection)
+            if not peers:
+                del self._connections[connection.drill_id]
+        if connection.writer is not None and not connection.writer.done():
+            connection.writer.cancel()
+
+    def connected_participants(self, drill_id: str) -> list[str]:
+        return sorted(
+            {
+                c.viewer.participant_id
+                for c in self._connections.get(drill_id, ())
+                if c.viewer.participant_id is not None
+            }
+        )
+
+    async def broadcast_presence(self, drill_id: str) -> None:
+        """Tell the facilitator and observers who is connected now."""
+        message = {"type": "presence", "connected": self.connected_participants(drill_id)}
+        for connection in list(self._connections.get(drill_id, ())):
+            if connection.viewer.sees_everything:
+                connection.offer(message)
+
+    def connection_count(self) -> int:
+        return sum(len(peers) for peers in self._connections.values())

@@ -1,0 +1,89 @@
+"""Who may see what. The one filter every path uses: websocket, pages, JSON API, exports.
+
+A participant sees the injects that reached their role, the decisions put to it, the
+messages it sent or received, the clock and the roster; never another role's items,
+facilitator notes, skipped injects or, until the facilitator releases them, scores.
+Observers (evaluators) and the facilitator see everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.engine.events import Event, EventType
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    kind: str
+    """"facilitator", "observer" or "participant"."""
+    role: str | None = None
+    participant_id: str | None = None
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.kind in ("facilitator", "observer")
+
+
+FACILITATOR_VIEW = Viewer("facilitator")
+
+_EVERYONE = {
+    EventType.drill_created,
+    EventType.participant_joined,
+    EventType.participant_left,
+    EventType.clock_started,
+    EventType.clock_paused,
+    EventType.clock_resumed,
+    EventType.clock_speed_changed,
+    EventType.clock_jumped,
+    EventType.role_unavailable,
+    EventType.role_available,
+    EventType.scores_released,
+    EventType.drill_ended,
+}
+_DECISION = {
+    EventType.decision_opened,
+    EventType.decision_answered,
+    EventType.decision_timed_out,
+    EventType.decision_closed,
+}
+_SCORING = {EventType.expectation_met, EventType.expectation_missed}
+_PRIVATE_INJECT_KEYS = ("facts",)
+
+
+def visible(event: Event, viewer: Viewer, scores_released: bool) -> dict[str, Any] | None:
+    """The event as this viewer may see it, or None."""
+    if viewer.sees_everything:
+        return event.to_dict()
+    role = viewer.role
+    kind = event.type
+    data = event.data
+    if kind in _EVERYONE:
+        shown = dict(data)
+        if kind is EventType.drill_created:
+            shown.pop("variables", None)
+        return _with(event, shown)
+    if role is None:
+        return None
+    if kind is EventType.inject_delivered and role in data["recipients"]:
+        return _with(event, {k: v for k, v in data.items() if k not in _PRIVATE_INJECT_KEYS})
+    if kind in _DECISION and role in data.get("roles", ()):
+        return event.to_dict()
+    if kind is EventType.message_sent and (
+        role == data["from_role"] or role in data["to"] or role in data.get("recipients", ())
+    ):
+        return event.to_dict()
+    if kind in _SCORING and scores_released:
+        return event.to_dict()
+    return None
+
+
+def _with(event: Event, data: dict[str, Any]) -> dict[str, Any]:
+    shown = event.to_dict()
+    shown["data"] = data
+    return shown
+
+
+def visible_log(events: list[Event], viewer: Viewer, scores_released: bool) -> list[dict[str, Any]]:
+    return [v for e in events if (v := visible(e, viewer, scores_released)) is not None]

@@ -1,0 +1,202 @@
+"""The JSON API: thin adapters over the drills and accounts services."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, Field
+
+from app.drills import DrillNotFound, ScenarioInvalid, new_drill_id
+from app.engine import commands as c
+from app.engine.errors import DomainError
+from app.realtime.visibility import FACILITATOR_VIEW, Viewer, visible_log
+from app.scenarios import load_scenario_file, scenario_files
+from app.security import format_join_code
+from app.web.deps import (
+    SESSION_COOKIE,
+    Facilitator,
+    SameOrigin,
+    accounts,
+    client_key,
+    current_user,
+    drills,
+    limiter,
+    participant_cookie,
+    participant_of,
+)
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+class Credentials(BaseModel):
+    username: str = Field(max_length=80)
+    password: str = Field(max_length=1024)
+
+
+class SignedIn(BaseModel):
+    username: str
+    role: str
+
+
+def _cookie(response: Response, request: Request, name: str, value: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=12 * 3600,
+        path="/",
+    )
+
+
+@router.post("/session", dependencies=[SameOrigin], responses={401: {}, 429: {}})
+async def sign_in(body: Credentials, request: Request, response: Response) -> SignedIn:
+    """Sign in; the session cookie is new on every sign-in (no session fixation)."""
+    key = f"{client_key(request)}:{body.username.lower()}"
+    if not limiter(request, "login_limiter").allow(key):
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, "too many sign-in attempts; wait a few minutes"
+        )
+    token = await accounts(request).sign_in(body.username, body.password)
+    if token is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
+    user = await accounts(request).user_for_session(token)
+    assert user is not None
+    _cookie(response, request, SESSION_COOKIE, token)
+    return SignedIn(username=user.username, role=user.role)
+
+
+@router.delete("/session", dependencies=[SameOrigin], status_code=204)
+async def sign_out(request: Request, response: Response) -> None:
+    await accounts(request).sign_out(request.cookies.get(SESSION_COOKIE))
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+class ScenarioSummary(BaseModel):
+    file: str
+    id: str
+    title: str
+    roles: list[str]
+
+
+@router.get("/scenarios")
+async def list_scenarios(request: Request, user: Facilitator) -> list[ScenarioSummary]:
+    """The scenario library (the files that validate)."""
+    folder = request.app.state.settings.scenarios_dir
+    out = []
+    for path in scenario_files([folder]):
+        loaded = load_scenario_file(path)
+        if loaded.ok and loaded.scenario is not None:
+            s = loaded.scenario
+            out.append(ScenarioSummary(file=path.name, id=s.id, title=s.title, roles=list(s.roles)))
+    return out
+
+
+class NewDrill(BaseModel):
+    scenario: str = Field(
+        description="A file name from the library, e.g. mini.yaml", max_length=200
+    )
+    name: str = Field(max_length=80)
+    speed: float | None = Field(default=None, gt=0, le=1440)
+    roles: list[str] | None = Field(default=None, max_length=50)
+    backups: dict[str, str] = Field(default_factory=dict)
+    variables: dict[str, str] = Field(default_factory=dict)
+
+
+class DrillSummary(BaseModel):
+    id: str
+    name: str
+    status: str
+    join_code: str | None = None
+
+
+@router.post("/drills", dependencies=[SameOrigin], status_code=201, responses={400: {}, 404: {}})
+async def create_drill(body: NewDrill, request: Request, user: Facilitator) -> DrillSummary:
+    folder = request.app.state.settings.scenarios_dir
+    match = [p for p in scenario_files([folder]) if p.name == body.scenario]
+    if not match:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no scenario {body.scenario!r} in the library"
+        )
+    service = drills(request)
+    command = c.CreateDrill(
+        new_drill_id(), body.name, body.speed, body.variables, body.roles, body.backups
+    )
+    try:
+        drill_id = await service.create_drill(match[0].read_text(), match[0].name, command)
+    except ScenarioInvalid as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    except DomainError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{exc.code}: {exc.message}") from exc
+    drill = await service.drill(drill_id)
+    return DrillSummary(
+        id=drill.id,
+        name=drill.name,
+        status=drill.status,
+        join_code=format_join_code(service.join_code(drill.id)),
+    )
+
+
+class JoinRequest(BaseModel):
+    code: str = Field(max_length=40)
+    name: str = Field(max_length=200)
+    role: str | None = Field(
+        default=None, max_length=64, description="A role in play, or null to observe."
+    )
+
+
+class Joined(BaseModel):
+    drill_id: str
+    participant_id: str
+    role: str | None
+
+
+@router.post("/join", dependencies=[SameOrigin], responses={400: {}, 404: {}, 429: {}})
+async def join(body: JoinRequest, request: Request, response: Response) -> Joined:
+    """Join a drill with its code; the participant token goes in an HttpOnly cookie."""
+    if not limiter(request, "join_limiter").allow(client_key(request)):
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many join attempts from here; wait a minute and try again",
+        )
+    service = drills(request)
+    drill = await service.drill_for_code(body.code)
+    if drill is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, "no drill has that code; check it with your facilitator"
+        )
+    try:
+        participant_id, token = await service.join(drill.id, body.name, body.role)
+    except DomainError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{exc.code}: {exc.message}") from exc
+    _cookie(response, request, participant_cookie(drill.id), token)
+    return Joined(drill_id=drill.id, participant_id=participant_id, role=body.role)
+
+
+async def viewer_for(request: Request, drill_id: str) -> Viewer:
+    """The facilitator, or the participant whose cookie this is; else 401."""
+    user = await current_user(request)
+    if user is not None and user.role == "facilitator":
+        return FACILITATOR_VIEW
+    participant = await participant_of(request, drill_id)
+    if participant is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "join this drill first")
+    kind = "observer" if participant.role is None else "participant"
+    return Viewer(kind, participant.role, participant.id)
+
+
+@router.get("/drills/{drill_id}/events", responses={401: {}, 404: {}})
+async def drill_events(
+    drill_id: str, request: Request, since: Annotated[int, Query(ge=0)] = 0
+) -> list[dict[str, Any]]:
+    """The drill's log after `since`, as the caller may see it."""
+    viewer = await viewer_for(request, drill_id)
+    service = drills(request)
+    try:
+        _, state = await service.state(drill_id)
+        events = await service.events(drill_id, since)
+    except DrillNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return visible_log(events, viewer, state.scores_released)

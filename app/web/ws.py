@@ -1,0 +1,244 @@
+"""The drill websocket: `/ws/drills/{drill_id}?since=N`. Thin: protocol in, service, out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from app.drills import DrillNotFound, DrillService, StorageUnavailable
+from app.engine import commands as c
+from app.engine.errors import DomainError
+from app.engine.scenario import Scenario, fill
+from app.engine.state import DrillState
+from app.realtime.codes import Close
+from app.realtime.hub import Connection, Hub
+from app.realtime.protocol import (
+    MAX_MESSAGE_BYTES,
+    Ping,
+    Sync,
+    client_message,
+    to_command,
+)
+from app.realtime.visibility import FACILITATOR_VIEW, Viewer, visible_log
+from app.web.deps import current_user, drills, participant_of, same_origin
+
+log = logging.getLogger("tabletop.ws")
+router = APIRouter()
+
+RATE_PER_SECOND = 10.0
+BURST = 20.0
+STRIKES_BEFORE_CUT = 20
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    """Messages a client may send: BURST at once, RATE_PER_SECOND sustained."""
+
+    tokens: float = BURST
+    stamp: float = 0.0
+    strikes: int = 0
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(BURST, self.tokens + (now - self.stamp) * RATE_PER_SECOND)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        self.strikes += 1
+        return False
+
+
+async def _viewer(ws: WebSocket, drill_id: str) -> Viewer | None:
+    user = await current_user(ws)
+    if user is not None and user.role == "facilitator":
+        return FACILITATOR_VIEW
+    participant = await participant_of(ws, drill_id)
+    if participant is None:
+        return None
+    kind = "observer" if participant.role is None else "participant"
+    return Viewer(kind, participant.role, participant.id)
+
+
+def _context(scenario: Scenario, state: DrillState, viewer: Viewer) -> dict[str, Any]:
+    """What a client needs besides the log: names, the clock, what it may send."""
+    statements = [
+        {
+            "id": s.id,
+            "title": fill(s.title, state.variables),
+            "body": fill(s.body, state.variables),
+            "to": s.to,
+        }
+        for s in scenario.statements
+        if viewer.sees_everything or not s.roles or viewer.role in s.roles
+    ]
+    return {
+        "id": state.drill_id,
+        "name": state.name,
+        "status": str(state.status),
+        "scenario": {"id": scenario.id, "title": scenario.title, "version": scenario.version},
+        "roles": {r: scenario.role_title(r) for r in state.roles},
+        "parties": {p: fill(v.name, state.variables) for p, v in scenario.parties.items()},
+        "statements": statements,
+        "objectives": {k: o.title for k, o in scenario.objectives.items()}
+        if viewer.sees_everything
+        else {},
+        "clock": {
+            "status": str(state.status),
+            "speed": state.speed,
+            "anchor_wall": state.anchor_wall,
+            "anchor_scenario": state.anchor_scenario,
+            "start": scenario.clock.start.isoformat(),
+            "timezone": scenario.clock.timezone,
+        },
+        "scores_released": state.scores_released,
+    }
+
+
+@router.websocket("/ws/drills/{drill_id}")
+async def drill_socket(ws: WebSocket, drill_id: str, since: int = 0) -> None:
+    # Accept first so that every refusal reaches the client as a named close code.
+    await ws.accept()
+    if not same_origin(ws):
+        await ws.close(Close.forbidden_origin, "this page is not served by Tabletop")
+        return
+    service = drills(ws)
+    try:
+        await service.drill(drill_id)
+    except DrillNotFound:
+        await ws.close(Close.drill_not_found, "there is no such drill")
+        return
+    viewer = await _viewer(ws, drill_id)
+    if viewer is None:
+        await ws.close(Close.unauthorized, "join this drill first")
+        return
+    hub: Hub = ws.app.state.hub
+
+    async def send(message: dict[str, Any]) -> None:
+        await ws.send_text(json.dumps(message, separators=(",", ":")))
+
+    async def close(code: int, reason: str) -> None:
+        await ws.close(code, reason)
+
+    connection = Connection(drill_id, viewer, send, close)
+
+    async def snapshot() -> dict[str, Any]:
+        return await _snapshot(service, drill_id, viewer, max(0, since))
+
+    await hub.attach(connection, snapshot)
+    await hub.broadcast_presence(drill_id)
+    try:
+        await _receive(ws, service, hub, connection)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.unregister(connection)
+        await hub.broadcast_presence(drill_id)
+
+
+async def _snapshot(
+    service: DrillService, drill_id: str, viewer: Viewer, since: int
+) -> dict[str, Any]:
+    scenario, state = await service.state(drill_id)
+    events = await service.events(drill_id, since)
+    last_seq = max([state.seq, *(e.seq for e in events)]) if since <= state.seq else state.seq
+    return {
+        "type": "snapshot",
+        "drill": _context(scenario, state, viewer),
+        "viewer": {
+            "kind": viewer.kind,
+            "role": viewer.role,
+            "participant_id": viewer.participant_id,
+        },
+        "last_seq": last_seq,
+        "events": visible_log(events, viewer, state.scores_released),
+    }
+
+
+async def _receive(ws: WebSocket, service: DrillService, hub: Hub, conn: Connection) -> None:
+    bucket = TokenBucket(stamp=time.monotonic())
+    while True:
+        raw = await ws.receive_text()
+        if len(raw.encode()) > MAX_MESSAGE_BYTES:
+            hub.unregister(conn)
+            await ws.close(
+                Close.message_too_big, f"messages are limited to {MAX_MESSAGE_BYTES} bytes"
+            )
+            return
+        if not bucket.take(time.monotonic()):
+            if bucket.strikes > STRIKES_BEFORE_CUT:
+                hub.unregister(conn)
+                await ws.close(Close.too_many_messages, "too many messages; slow down")
+                return
+            conn.offer(
+                {
+                    "type": "error",
+                    "id": None,
+                    "code": "rate_limited",
+                    "message": "you are sending too fast; this message was dropped",
+                }
+            )
+            continue
+        await _handle(raw, service, hub, conn)
+
+
+async def _handle(raw: str, service: DrillService, hub: Hub, conn: Connection) -> None:
+    try:
+        message = client_message.validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "message"
+        conn.offer(
+            {
+                "type": "error",
+                "id": _id_of(raw),
+                "code": "invalid_message",
+                "message": f"{where}: {first['msg']}",
+            }
+        )
+        return
+    if isinstance(message, Ping):
+        conn.offer({"type": "pong"})
+        return
+    if isinstance(message, Sync):
+        snapshot = await _snapshot(service, conn.drill_id, conn.viewer, message.since)
+        conn.offer(snapshot)
+        return
+    actor = c.Actor(conn.viewer.participant_id)
+    key = f"{conn.viewer.participant_id or 'facilitator'}:{message.id}"
+    try:
+        outcome = await service.execute(conn.drill_id, to_command(message), actor, key)
+    except DomainError as exc:
+        conn.offer(
+            {"type": "error", "id": message.id, "code": str(exc.code), "message": exc.message}
+        )
+        return
+    except StorageUnavailable as exc:
+        conn.offer(
+            {
+                "type": "error",
+                "id": message.id,
+                "code": "storage_unavailable",
+                "message": f"{exc}; nothing was recorded, send it again",
+            }
+        )
+        return
+    # The hub has queued this command's events already (publish runs before execute
+    # returns), so the ack follows them: a client sees the effect before the ack.
+    conn.offer(
+        {"type": "ack", "id": message.id, "seq": outcome.last_seq, "repeated": outcome.repeated}
+    )
+
+
+def _id_of(raw: str) -> str | None:
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return None
+    found = parsed.get("id") if isinstance(parsed, dict) else None
+    return found if isinstance(found, str) and len(found) <= 128 else None

@@ -1,0 +1,92 @@
+"""The JSON API against a real server: sign-in, joining, what each caller may read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.live import PASSWORD, LiveServer, join, sign_in
+
+
+def _drill(live: LiveServer) -> dict[str, Any]:
+    facilitator = sign_in(live)
+    created = facilitator.post("/api/drills", json={"scenario": "mini.yaml", "name": "Drill"})
+    assert created.status_code == 201, created.text
+    body: dict[str, Any] = created.json()
+    body["facilitator"] = facilitator
+    return body
+
+
+def test_health_and_readiness(live_server: LiveServer) -> None:
+    client = live_server.client()
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ok"}
+
+
+def test_sign_in_sets_an_httponly_samesite_cookie_and_wrong_passwords_are_refused(
+    live_server: LiveServer,
+) -> None:
+    client = live_server.client()
+    wrong = client.post("/api/session", json={"username": "fac", "password": "nope"})
+    assert wrong.status_code == 401 and "wrong user name or password" in wrong.text
+    good = client.post("/api/session", json={"username": "fac", "password": PASSWORD})
+    cookie = good.headers["set-cookie"].lower()
+    assert good.status_code == 200 and "httponly" in cookie and "samesite=lax" in cookie
+    first = client.cookies["tt_session"]
+    client.post("/api/session", json={"username": "fac", "password": PASSWORD})
+    assert client.cookies["tt_session"] != first  # a new session at every sign-in
+
+
+def test_sign_in_is_throttled(live_server: LiveServer) -> None:
+    client = live_server.client()
+    codes = [
+        client.post("/api/session", json={"username": "fac", "password": "guess"}).status_code
+        for _ in range(12)
+    ]
+    assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
+
+
+def test_a_cross_site_post_is_refused(live_server: LiveServer) -> None:
+    client = live_server.client()
+    response = client.post(
+        "/api/session",
+        json={"username": "fac", "password": PASSWORD},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403 and "cross-site" in response.text
+
+
+def test_only_facilitators_create_drills(live_server: LiveServer) -> None:
+    response = live_server.client().post("/api/drills", json={"scenario": "mini.yaml", "name": "X"})
+    assert response.status_code == 401
+
+
+def test_join_code_guessing_is_limited_per_client(live_server: LiveServer) -> None:
+    client = live_server.client()
+    codes = [
+        client.post(
+            "/api/join", json={"code": f"ZZZZZ-ZZZ{n:02d}", "name": "G", "role": "legal"}
+        ).status_code
+        for n in range(22)
+    ]
+    assert codes[:20] == [404] * 20 and codes[20:] == [429, 429]
+
+
+def test_a_participant_reads_only_their_roles_events_and_not_another_drills(
+    live_server: LiveServer,
+) -> None:
+    drill = _drill(live_server)
+    other = _drill(live_server)
+    legal = join(live_server, drill["join_code"].lower().replace("-", " "), "Lee", "legal")
+    drill["facilitator"].post("/api/drills", json={"scenario": "mini.yaml", "name": "Y"})
+    events = legal.get(f"/api/drills/{drill['id']}/events").json()
+    assert [e["type"] for e in events][:2] == ["drill_created", "participant_joined"]
+    assert legal.get(f"/api/drills/{other['id']}/events").status_code == 401
+
+
+def test_joining_an_unknown_role_says_which_roles_exist(live_server: LiveServer) -> None:
+    drill = _drill(live_server)
+    response = live_server.client().post(
+        "/api/join", json={"code": drill["join_code"], "name": "Pat", "role": "cfo"}
+    )
+    assert response.status_code == 400
+    assert "unknown_role" in response.text and "incident_manager" in response.text

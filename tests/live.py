@@ -1,0 +1,98 @@
+"""A real Tabletop under uvicorn on a free loopback port, with a real SQLite file.
+
+The `live_server` fixture is registered for every test folder by tests/conftest.py."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from app.accounts import AccountRole
+from app.config import Settings
+from app.main import create_app
+from app.server import uvicorn_config
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PASSWORD = "a facilitator password"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Any
+    loop: asyncio.AbstractEventLoop
+
+    @property
+    def origin(self) -> str:
+        return self.url
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://")
+
+    def run(self, coroutine: Any) -> Any:
+        """Run a coroutine on the server's own loop (its services live there)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Origin": self.url}, timeout=10)
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    settings = Settings(
+        data_dir=tmp_path, scenarios_dir=FIXTURES, secret_key="test-secret", tick_seconds=0.05
+    )
+    app = create_app(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, log_level="warning"))
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def serve() -> None:
+        loop = asyncio.new_event_loop()
+        loops.append(loop)
+        loop.run_until_complete(server.serve())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    live = LiveServer(f"http://127.0.0.1:{port}", app, loops[0])
+    live.run(app.state.accounts.create_user("fac", PASSWORD, AccountRole.facilitator))
+    yield live
+    server.should_exit = True
+    thread.join(10)
+
+
+def sign_in(live: LiveServer) -> httpx.Client:
+    client = live.client()
+    response = client.post("/api/session", json={"username": "fac", "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return client
+
+
+def join(live: LiveServer, code: str, name: str, role: str | None) -> httpx.Client:
+    client = live.client()
+    response = client.post("/api/join", json={"code": code, "name": name, "role": role})
+    assert response.status_code == 200, response.text
+    return client

@@ -1,0 +1,56 @@
+"""The visibility filter, event type by event type (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.engine.events import Event, EventType
+from app.realtime.visibility import FACILITATOR_VIEW, Viewer, visible
+
+LEGAL = Viewer("participant", "legal", "p-legal")
+OBSERVER = Viewer("observer", None, "p-obs")
+
+
+def _event(kind: EventType, **data: Any) -> Event:
+    return Event(7, kind, 0.0, 60.0, "system", data)
+
+
+@pytest.mark.parametrize(
+    ("event", "legal_sees"),
+    [
+        (
+            _event(EventType.inject_delivered, inject_id="a", recipients=["legal"], facts=["x"]),
+            True,
+        ),
+        (_event(EventType.inject_delivered, inject_id="a", recipients=["executive"]), False),
+        (_event(EventType.inject_skipped, inject_id="a", reason="condition"), False),
+        (_event(EventType.decision_opened, decision_id="d", roles=["executive"]), False),
+        (_event(EventType.decision_opened, decision_id="d", roles=["legal"]), True),
+        (_event(EventType.message_sent, from_role="hr", to=["press"], recipients=[]), False),
+        (_event(EventType.message_sent, from_role="hr", to=["legal"], recipients=["legal"]), True),
+        (
+            _event(EventType.message_sent, from_role="hr", to=["executive"], recipients=["legal"]),
+            True,
+        ),  # legal stands in for the executive
+        (_event(EventType.note_added, text="slow to escalate"), False),
+        (_event(EventType.expectation_met, expectation_id="e", points=10), False),
+        (_event(EventType.clock_paused), True),
+    ],
+)
+def test_a_participant_sees_only_their_share(event: Event, legal_sees: bool) -> None:
+    assert (visible(event, LEGAL, scores_released=False) is not None) is legal_sees
+    assert visible(event, FACILITATOR_VIEW, scores_released=False) == event.to_dict()
+    assert visible(event, OBSERVER, scores_released=False) == event.to_dict()
+
+
+def test_scores_show_only_after_release_and_facts_never() -> None:
+    met = _event(EventType.expectation_met, expectation_id="e", points=10)
+    assert visible(met, LEGAL, scores_released=True) is not None
+    inject = _event(EventType.inject_delivered, recipients=["legal"], facts=["breach"])
+    shown = visible(inject, LEGAL, scores_released=True)
+    assert shown is not None and "facts" not in shown["data"]
+    created = _event(EventType.drill_created, name="D", variables={"ceo": "Ann"})
+    shown_created = visible(created, LEGAL, scores_released=False)
+    assert shown_created is not None and "variables" not in shown_created["data"]
