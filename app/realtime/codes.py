@@ -20,4 +20,3 @@ class Close(IntEnum):
     """The client kept sending faster than allowed after being told to slow down."""
     too_slow = 4009
     """The client could not keep up with events; reconnect with `since` to catch up."""
-    replaced = 4010

@@ -43,3 +43,27 @@ def test_the_readme_example_scenario_validates_and_plays_both_branches() -> None
     for option, last in (("now", "contained"), ("wait", "second-victim")):
         result = play(loaded.scenario, {"reset": option})
         assert result.state.end_reason == f"inject {last}"
+
+
+def test_the_readme_documents_every_protocol_message_and_close_code() -> None:
+    import typing
+
+    from app.realtime import protocol
+    from app.realtime.codes import Close
+
+    readme = (ROOT / "README.md").read_text()
+    incoming = typing.get_args(typing.get_args(protocol.ClientMessage)[0])
+    outgoing = [
+        protocol.SnapshotOut,
+        protocol.EventOut,
+        protocol.AckOut,
+        protocol.ErrorOut,
+        protocol.PresenceOut,
+        protocol.PongOut,
+    ]
+    for model in [*incoming, *outgoing]:
+        kind = typing.get_args(model.model_fields["type"].annotation)[0]
+        assert f'{{"type": "{kind}"' in readme, f"message type {kind!r} is not documented"
+    for code in Close:
+        if code >= 4000 or code == Close.message_too_big:
+            assert f"| {int(code)} | `{code.name}` |" in readme, f"close code {code.name}"
