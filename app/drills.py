@@ -136,29 +136,11 @@ class DrillService:
     async def create_drill(self, source: str, origin: str, command: c.CreateDrill) -> str:
         """Create a drill from scenario text (validated and stored as it is)."""
         version_id, scenario = await self.store_scenario(source, origin)
-        drill_id = command.drill_id
         events = decide(scenario, DrillState(), command, self.clock())
-        state = DrillState()
-        for event in events:
-            apply(scenario, state, event)
-        async with self._writing(), self.sessions() as session:
-            repo.add_drill(
-                session,
-                Drill(
-                    id=drill_id,
-                    name=state.name,
-                    scenario_version_id=version_id,
-                    status=str(state.status),
-                    last_seq=state.seq,
-                    join_code_hash=token_hash(self.join_code(drill_id)),
-                ),
-            )
-            await session.flush()
-            repo.append_events(session, drill_id, events)
-            await self._commit(session)
-        self._live[drill_id] = _Live(scenario, state)
-        await self._notify(drill_id, state.seq)
-        return drill_id
+        state = await self._insert_drill(scenario, version_id, command.drill_id, events)
+        self._live[command.drill_id] = _Live(scenario, state)
+        await self._notify(command.drill_id, state.seq)
+        return command.drill_id
 
     async def import_events(
         self, source: str, origin: str, drill_id: str, events: list[Event]
@@ -166,6 +148,13 @@ class DrillService:
         """Store a drill played elsewhere (a dry-run) as it is: its log is replayed first,
         so a log that the rules would not produce is refused."""
         version_id, scenario = await self.store_scenario(source, origin)
+        await self._insert_drill(scenario, version_id, drill_id, events)
+        return drill_id
+
+    async def _insert_drill(
+        self, scenario: Scenario, version_id: int, drill_id: str, events: list[Event]
+    ) -> DrillState:
+        """Write a new drill and its first events in one transaction; returns its state."""
         state = DrillState()
         for event in events:
             apply(scenario, state, event)
@@ -179,12 +168,13 @@ class DrillService:
                     status=str(state.status),
                     last_seq=state.seq,
                     ended_at=self._ended_at(state),
+                    join_code_hash=token_hash(self.join_code(drill_id)),
                 ),
             )
             await session.flush()
             repo.append_events(session, drill_id, events)
             await self._commit(session)
-        return drill_id
+        return state
 
     async def execute(
         self,

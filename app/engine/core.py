@@ -13,6 +13,7 @@ Time is an argument (`now`, wall-clock Unix seconds), never read from a clock he
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from app.engine import commands as c
@@ -720,7 +721,7 @@ def _on_joined(scenario: Scenario, state: DrillState, e: Event) -> None:
 def _on_left(scenario: Scenario, state: DrillState, e: Event) -> None:
     pid = e.data["participant_id"]
     old = state.participants[pid]
-    state.participants[pid] = Participant(old.id, old.name, old.role, old.joined_seq, False)
+    state.participants[pid] = replace(old, present=False)
 
 
 def _reanchor(state: DrillState, e: Event) -> None:
@@ -849,16 +850,8 @@ def _take_option(
 def _close_decision(
     scenario: Scenario, state: DrillState, decision_id: str, at: float, timed_out: bool = False
 ) -> None:
-    decision = state.decisions[decision_id]
-    state.decisions[decision_id] = DecisionState(
-        decision.id,
-        decision.opened_at,
-        decision.deadline,
-        decision.roles,
-        decision.opened_seq,
-        decision.answers,
-        True,
-        timed_out,
+    state.decisions[decision_id] = replace(
+        state.decisions[decision_id], closed=True, timed_out=timed_out
     )
     state.timers.pop(f"decision:{decision_id}", None)
     followers = index_of(scenario).after_decision.get(decision_id)
@@ -869,13 +862,8 @@ def _close_decision(
 def _on_answered(scenario: Scenario, state: DrillState, e: Event) -> None:
     decision_id, option_id = e.data["decision_id"], e.data["option_id"]
     decision = state.decisions[decision_id]
-    state.decisions[decision_id] = DecisionState(
-        decision.id,
-        decision.opened_at,
-        decision.deadline,
-        decision.roles,
-        decision.opened_seq,
-        (*decision.answers, (e.data["role"], option_id)),
+    state.decisions[decision_id] = replace(
+        decision, answers=(*decision.answers, (e.data["role"], option_id))
     )
     _take_option(scenario, state, decision_id, option_id, e.scenario_time)
     if not scenario.decision(decision_id).per_role:
@@ -907,9 +895,8 @@ def _settle_expectation(
     scenario: Scenario, state: DrillState, e: Event, status: str, points: float
 ) -> None:
     expectation_id = e.data["expectation_id"]
-    old = state.expectations[expectation_id]
-    state.expectations[expectation_id] = ExpectationState(
-        old.id, old.armed_at, old.deadline, old.closes, e.seq, status, points
+    state.expectations[expectation_id] = replace(
+        state.expectations[expectation_id], met_seq=e.seq, status=status, points=points
     )
     state.timers.pop(f"expectation:{expectation_id}", None)
     objective = scenario.expectation(expectation_id).objective
