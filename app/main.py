@@ -7,7 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.middleware.base import RequestResponseEndpoint
+from starlette.responses import Response
 
 from app.accounts import AccountService
 from app.clock import ClockRunner
@@ -17,7 +20,7 @@ from app.db.session import is_sqlite, make_engine, make_sessionmaker
 from app.drills import DrillService
 from app.realtime.hub import Hub
 from app.security import SlidingWindowLimiter
-from app.web import api, ws
+from app.web import api, pages, ws
 
 
 @asynccontextmanager
@@ -36,6 +39,18 @@ async def open_service(settings: Settings) -> AsyncIterator[DrillService]:
         )
     finally:
         await engine.dispose()
+
+
+# Pages carry no inline script or style, so the policy can forbid them outright: an
+# injected <script> or style= does nothing even if escaping were ever missed.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -65,6 +80,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_limiter = SlidingWindowLimiter(limit=10, window=300)
     app.include_router(api.router)
     app.include_router(ws.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

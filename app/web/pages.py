@@ -1,0 +1,401 @@
+"""Server-rendered pages: sign-in, the facilitator's home and console, joining, playing.
+
+The pages render the static frame; the live parts (feed, inbox, clock) are filled in by
+small ES modules over the drill websocket. Every state-changing form carries a CSRF token
+that must match the `tt_csrf` cookie (double submit): a cross-site page can make the
+browser send the cookie but cannot read it to put it in the form.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import segno
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from app.db.models import User
+from app.drills import DrillNotFound, ScenarioInvalid, new_drill_id
+from app.engine import commands as c
+from app.engine.errors import DomainError
+from app.engine.scenario import Channel, Scenario
+from app.engine.state import DrillState
+from app.scenarios import load_scenario_file, scenario_files
+from app.security import constant_time_equal, format_join_code
+from app.web.deps import (
+    SESSION_COOKIE,
+    accounts,
+    client_key,
+    current_user,
+    drills,
+    limiter,
+    participant_cookie,
+    participant_of,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "templates"
+STATIC = ROOT / "static"
+CSRF_COOKIE = "tt_csrf"
+CSRF_FIELD = "csrf"
+
+# Jinja2Templates turns autoescaping on for .html templates; scenario and participant
+# text is never marked safe.
+templates = Jinja2Templates(directory=str(TEMPLATES))
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _csrf_token(request: Request) -> str:
+    """The browser's CSRF token: the cookie's, or a new one (set by _render)."""
+    existing = request.cookies.get(CSRF_COOKIE, "")
+    return existing if len(existing) >= 32 else secrets.token_urlsafe(32)
+
+
+def _check_csrf(request: Request, sent: str) -> None:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not sent or not constant_time_equal(cookie, sent):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "the form has expired; reload the page and try again"
+        )
+
+
+def _set_cookie(response: Response, request: Request, name: str, value: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=12 * 3600,
+        path="/",
+    )
+
+
+def _render(request: Request, name: str, context: dict[str, Any], code: int = 200) -> HTMLResponse:
+    token = _csrf_token(request)
+    user = context.pop("user", None)
+    response = templates.TemplateResponse(
+        request, name, {"csrf": token, "user": user, **context}, status_code=code
+    )
+    if request.cookies.get(CSRF_COOKIE) != token:
+        # Strict: the token cookie never travels on a cross-site request at all.
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+    return response
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    """Sign in first, then come back here (query string included)."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?{urlencode({'next': here})}", status.HTTP_303_SEE_OTHER)
+
+
+async def _facilitator(request: Request) -> User | None:
+    user = await current_user(request)
+    return user if user is not None and user.role == "facilitator" else None
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local path: never an open redirect to another site."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+def _library(request: Request) -> list[dict[str, Any]]:
+    """The scenario files that validate (the same list as GET /api/scenarios)."""
+    folder = request.app.state.settings.scenarios_dir
+    found = []
+    for path in scenario_files([folder]):
+        loaded = load_scenario_file(path)
+        if loaded.ok and loaded.scenario is not None:
+            s = loaded.scenario
+            found.append(
+                {
+                    "file": path.name,
+                    "title": s.title,
+                    "summary": s.summary,
+                    "roles": {r: s.role_title(r) for r in s.roles},
+                }
+            )
+    return found
+
+
+def _scenario_file(request: Request, name: str) -> Path | None:
+    folder = request.app.state.settings.scenarios_dir
+    return next((p for p in scenario_files([folder]) if p.name == name), None)
+
+
+def qr_svg(url: str) -> str:
+    """The join link as an SVG QR code, with attributes only (the CSP forbids style=)."""
+    out = io.BytesIO()
+    segno.make(url, error="m").save(
+        out, kind="svg", scale=6, border=2, xmldecl=False, svgns=True, nl=False
+    )
+    return out.getvalue().decode()
+
+
+def _scoring(scenario: Scenario) -> dict[str, Any]:
+    """What the console needs to keep a running score per objective from events."""
+    return {
+        "objectives": {k: o.title for k, o in scenario.objectives.items()},
+        "expectations": {e.id: e.objective for e in scenario.expectations},
+        "options": {
+            f"{d.id}.{o.id}": o.score for d in scenario.decisions for o in d.options if o.score
+        },
+    }
+
+
+def _decisions_for(scenario: Scenario, state: DrillState, role: str | None) -> dict[str, Any]:
+    """Options of the decisions this role may be asked (the snapshot has only prompts).
+
+    A role sees a decision's options if it is addressed, or backs up a role that is."""
+    if role is None:
+        return {}
+    out: dict[str, Any] = {}
+    for d in scenario.decisions:
+        addressed = set(state.roles) if "all" in d.to else set(d.to)
+        backs_up = {r for r, b in state.backups.items() if b == role}
+        if role in addressed or addressed & backs_up:
+            out[d.id] = [{"id": o.id, "label": o.label} for o in d.options]
+    return out
+
+
+def _roster(state: DrillState) -> list[dict[str, Any]]:
+    return [
+        {"id": p.id, "name": p.name, "role": p.role, "present": p.present}
+        for p in state.participants.values()
+    ]
+
+
+async def _load(request: Request, drill_id: str) -> tuple[Scenario, DrillState]:
+    try:
+        return await drills(request).state(drill_id)
+    except DrillNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "there is no such drill") from exc
+
+
+# ------------------------------------------------------------------ sign-in
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str = "/") -> Response:
+    return _render(request, "login.html", {"next": _safe_next(next), "error": None})
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=80)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    _check_csrf(request, csrf)
+    key = f"{client_key(request)}:{username.lower()}"
+    if not limiter(request, "login_limiter").allow(key):
+        error = "Too many sign-in attempts. Wait a few minutes and try again."
+        return _render(request, "login.html", {"next": next, "error": error}, 429)
+    token = await accounts(request).sign_in(username, password)
+    if token is None:
+        error = "Wrong user name or password."
+        return _render(request, "login.html", {"next": next, "error": error}, 401)
+    response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+    _set_cookie(response, request, SESSION_COOKIE, token)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    _check_csrf(request, csrf)
+    await accounts(request).sign_out(request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# ------------------------------------------------------------------ facilitator
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    user = await _facilitator(request)
+    if user is None:
+        return _to_login(request)
+    recent = sorted(await drills(request).list_drills(), key=lambda d: d.created_at, reverse=True)[
+        :20
+    ]
+    return _render(
+        request, "home.html", {"user": user, "library": _library(request), "drills": recent}
+    )
+
+
+@router.get("/drills/new")
+async def new_drill_page(request: Request, scenario: str = "") -> Response:
+    user = await _facilitator(request)
+    if user is None:
+        return _to_login(request)
+    found = next((s for s in _library(request) if s["file"] == scenario), None)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such scenario in the library")
+    return _render(request, "new_drill.html", {"user": user, "scenario": found, "error": None})
+
+
+@router.post("/drills/new")
+async def create_drill(
+    request: Request,
+    scenario: Annotated[str, Form(max_length=200)],
+    name: Annotated[str, Form(max_length=80)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    speed: Annotated[str, Form(max_length=20)] = "",
+    roles: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    _check_csrf(request, csrf)
+    user = await _facilitator(request)
+    if user is None:
+        return _to_login(request)
+    path = _scenario_file(request, scenario)
+    found = next((s for s in _library(request) if s["file"] == scenario), None)
+    if path is None or found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such scenario in the library")
+
+    def again(error: str) -> Response:
+        context = {"user": user, "scenario": found, "error": error}
+        return _render(request, "new_drill.html", context, 400)
+
+    try:
+        pace = float(speed) if speed.strip() else None
+    except ValueError:
+        return again("Speed must be a number, e.g. 10 for ten scenario minutes a minute.")
+    if pace is not None and not 0 < pace <= 1440:
+        return again("Speed must be above 0 and at most 1440.")
+    # The same call as POST /api/drills.
+    command = c.CreateDrill(new_drill_id(), name, pace, {}, roles or None, {})
+    try:
+        drill_id = await drills(request).create_drill(path.read_text(), path.name, command)
+    except ScenarioInvalid as exc:
+        return again(str(exc))
+    except DomainError as exc:
+        return again(exc.message)
+    return RedirectResponse(f"/drills/{drill_id}/console", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/drills/{drill_id}/console")
+async def console(request: Request, drill_id: str) -> Response:
+    user = await _facilitator(request)
+    if user is None:
+        return _to_login(request)
+    scenario, state = await _load(request, drill_id)
+    code = format_join_code(drills(request).join_code(drill_id))
+    join_url = f"{str(request.base_url).rstrip('/')}/join?code={code}"
+    return _render(
+        request,
+        "console.html",
+        {
+            "user": user,
+            "drill": state,
+            "scenario": scenario,
+            "roles": {r: scenario.role_title(r) for r in state.roles},
+            "roster": _roster(state),
+            "code": code,
+            "join_url": join_url,
+            "qr": qr_svg(join_url),
+            "scoring": json.dumps(_scoring(scenario)),
+            "channels": [str(ch) for ch in Channel],
+        },
+    )
+
+
+# ------------------------------------------------------------------ participants
+
+
+@router.get("/join")
+async def join_page(request: Request, code: str = "") -> Response:
+    if not code.strip():
+        return _render(request, "join_code.html", {"error": None, "code": ""})
+    return await _join_form(request, code)
+
+
+@router.get("/join/{code}")
+async def join_with_code(request: Request, code: str) -> Response:
+    return await _join_form(request, code)
+
+
+async def _join_form(request: Request, code: str, error: str | None = None) -> Response:
+    if not limiter(request, "join_limiter").allow(client_key(request)):
+        message = "Too many attempts from here. Wait a minute and try again."
+        return _render(request, "join_code.html", {"error": message, "code": code}, 429)
+    drill = await drills(request).drill_for_code(code)
+    if drill is None:
+        message = "No drill has that code. Check it with your facilitator."
+        return _render(request, "join_code.html", {"error": message, "code": code}, 404)
+    scenario, state = await _load(request, drill.id)
+    taken: dict[str, int] = {}
+    for p in state.participants.values():
+        if p.role is not None:
+            taken[p.role] = taken.get(p.role, 0) + 1
+    roles = [
+        {"id": r, "title": scenario.role_title(r), "joined": taken.get(r, 0)} for r in state.roles
+    ]
+    context = {"drill": state, "code": code, "roles": roles, "error": error}
+    return _render(request, "join.html", context, 400 if error else 200)
+
+
+@router.post("/join")
+async def join(
+    request: Request,
+    code: Annotated[str, Form(max_length=40)],
+    name: Annotated[str, Form(max_length=200)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    role: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    _check_csrf(request, csrf)
+    if not limiter(request, "join_limiter").allow(client_key(request)):
+        message = "Too many attempts from here. Wait a minute and try again."
+        return _render(request, "join_code.html", {"error": message, "code": code}, 429)
+    service = drills(request)
+    drill = await service.drill_for_code(code)
+    if drill is None:
+        message = "No drill has that code. Check it with your facilitator."
+        return _render(request, "join_code.html", {"error": message, "code": code}, 404)
+    try:
+        _, token = await service.join(drill.id, name, role or None)
+    except DomainError as exc:
+        return await _join_form(request, code, exc.message)
+    response = RedirectResponse(f"/drills/{drill.id}/play", status.HTTP_303_SEE_OTHER)
+    _set_cookie(response, request, participant_cookie(drill.id), token)
+    return response
+
+
+@router.get("/drills/{drill_id}/play")
+async def play(request: Request, drill_id: str) -> Response:
+    participant = await participant_of(request, drill_id)
+    if participant is None:
+        return RedirectResponse("/join", status.HTTP_303_SEE_OTHER)
+    scenario, state = await _load(request, drill_id)
+    return _render(
+        request,
+        "play.html",
+        {
+            "drill": state,
+            "scenario": scenario,
+            "me": participant,
+            "role_title": scenario.role_title(participant.role) if participant.role else None,
+            "decisions": json.dumps(_decisions_for(scenario, state, participant.role)),
+        },
+    )

@@ -1,0 +1,171 @@
+// The drill websocket: reconnects with exponential backoff, resumes with ?since=<last
+// seq seen>, hands each event to the page exactly once, and turns commands into promises.
+
+const MAX_BACKOFF_MS = 15000;
+
+export class DrillSocket {
+  constructor(drillId, handlers) {
+    this.drillId = drillId;
+    this.handlers = handlers; // {snapshot, event, presence, status}
+    this.lastSeq = 0;
+    this.pending = new Map();
+    this.backoff = 500;
+    this.sock = null;
+    this.closedForGood = false;
+    this.connect();
+  }
+
+  url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    return `${scheme}//${location.host}/ws/drills/${encodeURIComponent(this.drillId)}?since=${this.lastSeq}`;
+  }
+
+  connect() {
+    this.handlers.status?.("connecting");
+    const sock = new WebSocket(this.url());
+    this.sock = sock;
+    sock.addEventListener("open", () => {
+      this.backoff = 500;
+      this.handlers.status?.("online");
+    });
+    sock.addEventListener("message", (m) => this.receive(JSON.parse(m.data)));
+    sock.addEventListener("close", (e) => {
+      for (const [, p] of this.pending) p.reject(new Error("connection lost; send it again"));
+      this.pending.clear();
+      // 4xxx codes that mean "you may not be here" are final; anything else, try again.
+      if ([4001, 4003, 4004].includes(e.code)) {
+        this.closedForGood = true;
+        this.handlers.status?.("refused", e.reason);
+        return;
+      }
+      this.handlers.status?.("offline");
+      const wait = this.backoff * (0.75 + Math.random() * 0.5);
+      this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+      setTimeout(() => this.connect(), wait);
+    });
+  }
+
+  receive(msg) {
+    switch (msg.type) {
+      case "snapshot": {
+        const fresh = msg.events.filter((e) => e.seq > this.lastSeq);
+        this.handlers.snapshot?.(msg, fresh);
+        for (const e of fresh) this.deliver(e);
+        this.lastSeq = Math.max(this.lastSeq, msg.last_seq);
+        this.handlers.synced?.();
+        break;
+      }
+      case "event":
+        this.deliver(msg.event);
+        break;
+      case "ack":
+      case "error": {
+        const p = this.pending.get(msg.id);
+        if (p) {
+          this.pending.delete(msg.id);
+          if (msg.type === "ack") p.resolve(msg);
+          else p.reject(Object.assign(new Error(msg.message), { code: msg.code }));
+        } else if (msg.type === "error") {
+          this.handlers.error?.(msg);
+        }
+        break;
+      }
+      case "presence":
+        this.handlers.presence?.(msg.connected);
+        break;
+      default:
+        break;
+    }
+  }
+
+  deliver(event) {
+    // Dedupe by seq: a replay after reconnect may overlap what already arrived.
+    if (event.seq <= this.lastSeq) return;
+    this.lastSeq = event.seq;
+    this.handlers.event?.(event);
+  }
+
+  send(body) {
+    const id = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2);
+    return new Promise((resolve, reject) => {
+      if (!this.sock || this.sock.readyState !== WebSocket.OPEN) {
+        reject(new Error("not connected; wait a moment and try again"));
+        return;
+      }
+      this.pending.set(id, { resolve, reject });
+      this.sock.send(JSON.stringify({ ...body, id }));
+    });
+  }
+}
+
+// ---------------------------------------------------------------- shared helpers
+
+export function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+/** The scenario clock: current seconds since the scenario's start. */
+export class ScenarioClock {
+  constructor() {
+    this.status = "new";
+    this.speed = 1;
+    this.anchorWall = 0;
+    this.anchorScenario = 0;
+    this.start = null;
+  }
+
+  fromSnapshot(clock) {
+    this.status = clock.status;
+    this.speed = clock.speed;
+    this.anchorWall = clock.anchor_wall;
+    this.anchorScenario = clock.anchor_scenario;
+    // A naive local time of the story; do arithmetic in UTC and show it as written.
+    this.start = Date.parse(clock.start + (clock.start.endsWith("Z") ? "" : "Z"));
+    this.timezone = clock.timezone;
+  }
+
+  onEvent(e) {
+    const reanchor = () => {
+      this.anchorWall = e.at;
+      this.anchorScenario = e.scenario_time;
+    };
+    switch (e.type) {
+      case "clock_started": reanchor(); this.status = "running"; break;
+      case "clock_paused": reanchor(); this.status = "paused"; break;
+      case "clock_resumed": reanchor(); this.status = "running"; break;
+      case "clock_speed_changed": reanchor(); this.speed = e.data.speed; break;
+      case "clock_jumped": this.anchorWall = e.at; this.anchorScenario = e.data.to; break;
+      case "drill_ended": reanchor(); this.status = "ended"; break;
+      default: break;
+    }
+  }
+
+  now() {
+    if (this.status !== "running") return this.anchorScenario;
+    return this.anchorScenario + (Date.now() / 1000 - this.anchorWall) * this.speed;
+  }
+
+  label(seconds) {
+    if (this.start === null) return "—";
+    const d = new Date(this.start + seconds * 1000);
+    // The story's wall clock as the scenario writes it: "Thu 24 Dec 22:50".
+    return d.toLocaleString("en-GB", { timeZone: "UTC", weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).replace(",", "");
+  }
+}
+
+export function elapsed(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h ? `${h}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}` : `${m}:${String(sec).padStart(2, "0")}`;
+}
+
+export function setConn(node, state, reason) {
+  const text = { connecting: "Connecting…", online: "Live", offline: "Reconnecting…", refused: reason || "Not allowed" };
+  node.textContent = text[state] || state;
+  node.dataset.state = state;
+}

@@ -1,0 +1,213 @@
+"""A whole drill in a real browser: the facilitator runs it, two participants play it.
+
+Drives the Debian chromium at /usr/bin/chromium through Playwright (never a downloaded
+browser). Screenshots of every screen go to SCREENS for a human to look at."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    expect,
+    sync_playwright,
+)
+
+from app.engine import commands as c
+from app.engine.scenario import Channel, Severity
+from app.realtime.hub import Hub
+from tests.live import PASSWORD, LiveServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENS = Path("/tmp/tabletop-e2e-screens")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (required under CI)")
+        pytest.skip(message)
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield launched
+        launched.close()
+
+
+class Problems:
+    """Console errors and uncaught exceptions of every page (CSP violations land here)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def watch(self, page: Page, who: str) -> Page:
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                self.seen.append(f"{who}: {message.text}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: self.seen.append(f"{who}: {error}"))
+        return page
+
+
+def _context(browser: Browser, width: int = 1400, height: int = 900) -> BrowserContext:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(10_000)
+    return context
+
+
+def _shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
+
+
+async def _cut_and_inject(live: LiveServer, drill_id: str, role: str, title: str) -> None:
+    """Cut a role's websocket server-side (as for a slow client), then deliver an inject
+    to it before it can reconnect: it must arrive through the resumed connection."""
+    hub: Hub = live.app.state.hub
+    for connection in list(hub._connections.get(drill_id, ())):
+        if connection.viewer.role == role:
+            await hub._drop_slow(connection)
+    command = c.ManualInject(title, "Your CEO is quoted.", [role], Channel.news, Severity.high)
+    await live.app.state.service.execute(drill_id, command, c.Actor(None), "cut-and-inject")
+
+
+def _join(page: Page, live: LiveServer, code: str, name: str, role_title: str) -> None:
+    page.goto(f"{live.url}/join?code={code}")
+    page.get_by_label("Your name").fill(name)
+    page.locator(".role-choice", has_text=role_title).locator("input").check()
+    page.get_by_role("button", name="Join drill").click()
+    expect(page).to_have_url(re.compile(r"/drills/[^/]+/play$"))
+    expect(page.locator("#conn")).to_have_text("Live")
+
+
+def test_a_drill_from_lobby_to_the_end(browser: Browser, live_server: LiveServer) -> None:
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {SCREENS}")
+    problems = Problems()
+
+    # The facilitator signs in and creates a drill from the library.
+    fac = problems.watch(_context(browser).new_page(), "facilitator")
+    fac.goto(f"{live_server.url}/")
+    expect(fac).to_have_url(re.compile(r"/login"))
+    _shot(fac, "01-login")
+    fac.get_by_label("User name").fill("fac")
+    fac.get_by_label("Password").fill(PASSWORD)
+    fac.get_by_role("button", name="Sign in").click()
+    expect(fac.get_by_role("heading", name="Mini drill")).to_be_visible()
+    _shot(fac, "02-home")
+    fac.get_by_role("link", name="Run this scenario").first.click()
+    fac.get_by_label("Drill name").fill("Christmas Eve ransomware")
+    _shot(fac, "03-new-drill")
+    fac.get_by_role("button", name="Create drill").click()
+    expect(fac).to_have_url(re.compile(r"/drills/[^/]+/console$"))
+    code = fac.locator("#join-code").inner_text().strip()
+    assert re.fullmatch(r"[A-Z0-9]{5}-[A-Z0-9]{5}", code), code
+    expect(fac.locator("#conn")).to_have_text("Live")
+
+    # Two participants, each in their own browser context (own cookies).
+    legal = problems.watch(_context(browser, 1200, 900).new_page(), "legal")
+    executive = problems.watch(_context(browser, 390, 844).new_page(), "executive")
+    legal.goto(f"{live_server.url}/join?code={code}")
+    _shot(legal, "04-join")
+    _join(legal, live_server, code, "Lee Legal", "Legal")
+    _join(executive, live_server, code, "Eve Exec", "Executive")
+    expect(fac.locator("#roster li.online")).to_have_count(2)
+    _shot(fac, "05-console-lobby")
+
+    # Start, then jump to the ransom note (T+10m), which opens the executive's decision.
+    fac.get_by_role("button", name="Start").click()
+    expect(fac.locator("#status")).to_have_text("running")
+    fac.get_by_role("button", name="Jump to next").click()
+    decision = executive.locator(".decision", has_text="Pay the ransom?")
+    expect(decision).to_be_visible()
+    expect(decision.locator(".countdown")).to_contain_text("left")
+    expect(legal.locator(".msg", has_text="Ransom note")).to_be_visible()
+    expect(legal.locator(".decision")).to_have_count(0)
+    expect(legal.locator("#decisions-empty")).to_be_visible()
+    _shot(executive, "06-executive-decision")
+
+    # The executive decides in time; legal writes to the regulator.
+    decision.get_by_label("Rationale").fill("We do not fund criminals; restore from backup.")
+    decision.get_by_role("button", name="Refuse").click()
+    expect(decision.locator(".decision-status")).to_have_text("You answered: Refuse")
+    legal.locator(".chip", has_text="Data protection authority").locator("input").check()
+    legal.get_by_label("Subject").fill("Possible personal data breach")
+    legal.get_by_label("Message", exact=True).fill(
+        "We are assessing a ransomware incident.\nMore within 72h."
+    )
+    legal.get_by_role("button", name="Send").click()
+    expect(legal.locator(".sent-item", has_text="Possible personal data breach")).to_be_visible()
+    _shot(legal, "07-legal")
+
+    # A manual inject by phone reaches legal only, styled as a call note; a note stays private.
+    inject = fac.locator("#inject-form")
+    inject.get_by_label("Title").fill("Outside counsel calls back")
+    inject.get_by_label("Body").fill("They can join a bridge at 23:30.")
+    inject.locator(".check", has_text="Legal counsel").locator("input").check()
+    inject.get_by_label("Channel").select_option("phone")
+    inject.get_by_role("button", name="Send inject").click()
+    expect(legal.locator(".msg-call", has_text="Outside counsel calls back")).to_be_visible()
+    expect(legal.locator("#announce")).to_contain_text("Outside counsel calls back")
+    expect(legal.locator(".msg-call.unread")).to_have_count(1)
+    fac.locator("#note-form").get_by_label("Note").fill("Exec refused quickly, good rationale.")
+    fac.get_by_role("button", name="Add note").click()
+    expect(fac.locator("#feed [data-type=note_added]")).to_contain_text("good rationale")
+
+    # A dropped connection resumes from the last seq it saw: the missed item, once.
+    drill_id = fac.url.split("/drills/")[1].split("/")[0]
+    inbox_before = legal.locator("#inbox > li").count()
+    live_server.run(_cut_and_inject(live_server, drill_id, "legal", "Press picks up the story"))
+    expect(legal.locator(".msg-post", has_text="Press picks up the story")).to_have_count(1)
+    expect(legal.locator("#conn")).to_have_text("Live")
+    expect(legal.locator("#inbox > li")).to_have_count(inbox_before + 1)
+
+    # The facilitator's feed shows both as they happened.
+    feed = fac.locator("#feed")
+    expect(feed.locator("[data-type=decision_answered]")).to_contain_text("pay: no")
+    expect(feed.locator("[data-type=message_sent]")).to_contain_text("Data protection authority")
+    expect(fac.locator("#scores")).to_contain_text("10")
+    _shot(fac, "08-console-running")
+
+    # Each side saw only its own: the executive never sees legal's message to the regulator.
+    expect(executive.locator(".msg", has_text="Possible personal data breach")).to_have_count(0)
+    expect(executive.locator(".msg", has_text="Outside counsel")).to_have_count(0)
+    expect(executive.locator(".msg", has_text="good rationale")).to_have_count(0)
+
+    # A reload rebuilds the same screen from the log: answered, nothing doubled.
+    inbox_before = executive.locator("#inbox > li").count()
+    executive.reload()
+    expect(executive.locator("#conn")).to_have_text("Live")
+    expect(executive.locator(".decision")).to_have_count(1)
+    expect(executive.locator(".decision-status")).to_have_text("You answered: Refuse")
+    expect(executive.locator("#inbox > li")).to_have_count(inbox_before)
+    _shot(executive, "09-executive-after-reload")
+
+    # The facilitator ends the drill; everyone sees it.
+    fac.once("dialog", lambda dialog: dialog.accept())
+    fac.get_by_role("button", name="End drill").click()
+    expect(fac.locator("#status")).to_have_text("ended")
+    expect(legal.locator("#ended")).to_contain_text("ended")
+    fac.get_by_role("button", name="Release scores to participants").click()
+    expect(fac.locator("#released")).to_be_visible()
+    _shot(fac, "10-console-ended")
+    _shot(legal, "11-legal-ended")
+    fac.set_viewport_size({"width": 390, "height": 844})
+    _shot(fac, "12-console-phone")
+
+    assert problems.seen == []
