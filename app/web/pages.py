@@ -23,9 +23,11 @@ from fastapi.templating import Jinja2Templates
 from app.db.models import User
 from app.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.engine import commands as c
+from app.engine.durations import format_clock, format_duration
 from app.engine.errors import DomainError
-from app.engine.scenario import Channel, Scenario
+from app.engine.scenario import EVERYONE, Channel, Inject, Scenario, fill
 from app.engine.state import DrillState
+from app.graph import branch_graph, describe_condition, render_svg
 from app.scenarios import load_scenario_file, scenario_files
 from app.security import constant_time_equal, format_join_code
 from app.web.deps import (
@@ -38,6 +40,7 @@ from app.web.deps import (
     participant_cookie,
     participant_of,
 )
+from app.web.markdown import render_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -48,6 +51,7 @@ CSRF_FIELD = "csrf"
 # Jinja2Templates turns autoescaping on for .html templates; scenario and participant
 # text is never marked safe.
 templates = Jinja2Templates(directory=str(TEMPLATES))
+templates.env.filters["markdown"] = render_markdown
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
@@ -243,6 +247,74 @@ async def home(request: Request) -> Response:
     return _render(
         request, "home.html", {"user": user, "library": _library(request), "drills": recent}
     )
+
+
+def _when(inject: Inject) -> tuple[float, str]:
+    """Sort key and label for an inject's timing, as a facilitator reads a storyboard."""
+    if inject.at is not None:
+        return inject.at, format_clock(inject.at)
+    delay = f" + {format_duration(inject.delay)}" if inject.delay else ""
+    after = inject.after
+    if after is None:
+        return float("inf"), f"when an option triggers it{delay}"
+    if after.inject is not None:
+        return float("inf"), f"after {after.inject}{delay}"
+    if after.decision is not None:
+        return float("inf"), f"after decision {after.decision}{delay}"
+    if after.option is not None:
+        return float("inf"), f"if {after.option} is chosen{delay}"
+    return float("inf"), f"after a message{delay}"
+
+
+def _storyboard(scenario: Scenario) -> dict[str, Any]:
+    """The scenario in reading order: timed injects first, then what follows from events."""
+    variables = {k: v.default for k, v in scenario.variables.items()}
+    ordered = sorted(enumerate(scenario.injects), key=lambda pair: (_when(pair[1])[0], pair[0]))
+    return {
+        "injects": [
+            {
+                "inject": inject,
+                "title": fill(inject.title, variables),
+                "body": fill(inject.body, variables),
+                "when": _when(inject)[1],
+                "condition": describe_condition(inject.when) if inject.when else None,
+                "to": ", ".join(
+                    "everyone" if r == EVERYONE else scenario.role_title(r) for r in inject.to
+                ),
+            }
+            for _, inject in ordered
+        ],
+        "roles": {r: scenario.role_title(r) for r in scenario.roles},
+        "variables": variables,
+        "briefing": fill(scenario.briefing, variables) if scenario.briefing else None,
+    }
+
+
+@router.get("/scenarios/{name}")
+async def storyboard(request: Request, name: str) -> Response:
+    """Read a scenario before running it: its graph, injects in order, decisions, deadlines."""
+    user = await _facilitator(request)
+    if user is None:
+        return _to_login(request)
+    path = _scenario_file(request, name)
+    loaded = load_scenario_file(path) if path is not None else None
+    if loaded is None or loaded.scenario is None or not loaded.ok:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such scenario in the library")
+    context = {"user": user, "file": name, "scenario": loaded.scenario, "counts": loaded.counts}
+    return _render(request, "storyboard.html", context | _storyboard(loaded.scenario))
+
+
+@router.get("/scenarios/{name}/graph.svg")
+async def storyboard_graph(request: Request, name: str) -> Response:
+    """The branch graph, served as an image (its own styles stay inside the SVG)."""
+    if await _facilitator(request) is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in as a facilitator first")
+    path = _scenario_file(request, name)
+    loaded = load_scenario_file(path) if path is not None else None
+    if loaded is None or loaded.scenario is None or not loaded.ok:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such scenario in the library")
+    svg = render_svg(branch_graph(loaded.scenario), title=loaded.scenario.title)
+    return Response(svg, media_type="image/svg+xml")
 
 
 @router.get("/drills/new")
