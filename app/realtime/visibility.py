@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.engine.events import Event, EventType
+from app.markdown import render_markdown
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ _PRIVATE_INJECT_KEYS = ("facts",)
 def visible(event: Event, viewer: Viewer, scores_released: bool) -> dict[str, Any] | None:
     """The event as this viewer may see it, or None."""
     if viewer.sees_everything:
-        return event.to_dict()
+        return _presented(event.to_dict())
     role = viewer.role
     kind = event.type
     data = event.data
@@ -67,7 +68,8 @@ def visible(event: Event, viewer: Viewer, scores_released: bool) -> dict[str, An
     if role is None:
         return None
     if kind is EventType.inject_delivered and role in data["recipients"]:
-        return _with(event, {k: v for k, v in data.items() if k not in _PRIVATE_INJECT_KEYS})
+        shown = _with(event, {k: v for k, v in data.items() if k not in _PRIVATE_INJECT_KEYS})
+        return _presented(shown)
     if kind in _DECISION and role in data.get("roles", ()):
         return event.to_dict()
     if kind is EventType.message_sent and (
@@ -77,6 +79,14 @@ def visible(event: Event, viewer: Viewer, scores_released: bool) -> dict[str, An
     if kind in _SCORING and scores_released:
         return event.to_dict()
     return None
+
+
+def _presented(shown: dict[str, Any]) -> dict[str, Any]:
+    """Inject bodies are Markdown: send them rendered and sanitised as well (body_html);
+    participants' own messages stay plain text and are shown as text."""
+    if shown["type"] == EventType.inject_delivered:
+        shown["data"] = {**shown["data"], "body_html": str(render_markdown(shown["data"]["body"]))}
+    return shown
 
 
 def _with(event: Event, data: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from app.engine.errors import DomainError
 from app.engine.scenario import EVERYONE, Channel, Inject, Scenario, fill
 from app.engine.state import DrillState
 from app.graph import branch_graph, describe_condition, render_svg
+from app.markdown import render_markdown
 from app.scenarios import load_scenario_file, scenario_files
 from app.security import constant_time_equal, format_join_code
 from app.web.deps import (
@@ -40,7 +41,6 @@ from app.web.deps import (
     participant_cookie,
     participant_of,
 )
-from app.web.markdown import render_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"

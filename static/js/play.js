@@ -47,7 +47,7 @@ function announce(text) {
   $("announce").textContent = text;
 }
 
-function inboxItem(e, style, from, subject, body, severity, channel) {
+function inboxItem(e, style, from, subject, body, severity, channel, bodyHtml = null) {
   const li = el("li", `msg msg-${style}`);
   li.dataset.seq = e.seq;
   li.tabIndex = 0;
@@ -72,7 +72,14 @@ function inboxItem(e, style, from, subject, body, severity, channel) {
     if (from) li.append(el("p", "from", from));
     li.append(el("h3", "subject", subject));
   }
-  li.append(el("p", "body", body)); // plain text; CSS keeps the line breaks
+  if (bodyHtml !== null) {
+    // Scenario Markdown, rendered and sanitised (nh3) on the server.
+    const div = el("div", "body markdown");
+    div.innerHTML = bodyHtml;
+    li.append(div);
+  } else {
+    li.append(el("p", "body", body)); // people's own words: plain text, line breaks kept
+  }
   if (live && !read.has(e.seq)) {
     li.classList.add("unread", "arrived");
     li.prepend(el("span", "unread-label", "New"));
@@ -91,7 +98,7 @@ function inboxItem(e, style, from, subject, body, severity, channel) {
 function onInject(e) {
   const d = e.data;
   const style = CHANNEL[d.channel] || "email";
-  inboxItem(e, style, d.sender || "", d.title, d.body, d.severity, d.channel);
+  inboxItem(e, style, d.sender || "", d.title, d.body, d.severity, d.channel, d.body_html ?? null);
 }
 
 function onMessage(e) {

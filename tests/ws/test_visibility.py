@@ -21,10 +21,19 @@ def _event(kind: EventType, **data: Any) -> Event:
     ("event", "legal_sees"),
     [
         (
-            _event(EventType.inject_delivered, inject_id="a", recipients=["legal"], facts=["x"]),
+            _event(
+                EventType.inject_delivered,
+                inject_id="a",
+                recipients=["legal"],
+                facts=["x"],
+                body="**b**",
+            ),
             True,
         ),
-        (_event(EventType.inject_delivered, inject_id="a", recipients=["executive"]), False),
+        (
+            _event(EventType.inject_delivered, inject_id="a", recipients=["executive"], body="b"),
+            False,
+        ),
         (_event(EventType.inject_skipped, inject_id="a", reason="condition"), False),
         (_event(EventType.decision_opened, decision_id="d", roles=["executive"]), False),
         (_event(EventType.decision_opened, decision_id="d", roles=["legal"]), True),
@@ -41,14 +50,28 @@ def _event(kind: EventType, **data: Any) -> Event:
 )
 def test_a_participant_sees_only_their_share(event: Event, legal_sees: bool) -> None:
     assert (visible(event, LEGAL, scores_released=False) is not None) is legal_sees
-    assert visible(event, FACILITATOR_VIEW, scores_released=False) == event.to_dict()
-    assert visible(event, OBSERVER, scores_released=False) == event.to_dict()
+    for everything in (FACILITATOR_VIEW, OBSERVER):
+        shown = visible(event, everything, scores_released=False)
+        assert shown is not None
+        assert shown["data"].items() >= event.data.items()  # all of it (plus body_html)
+
+
+def test_inject_bodies_come_rendered_and_sanitised() -> None:
+    inject = _event(
+        EventType.inject_delivered,
+        recipients=["legal"],
+        body="**Ransom** note <script>alert(1)</script>",
+    )
+    shown = visible(inject, LEGAL, scores_released=False)
+    assert shown is not None
+    assert "<strong>Ransom</strong>" in shown["data"]["body_html"]
+    assert "<script>" not in shown["data"]["body_html"]
 
 
 def test_scores_show_only_after_release_and_facts_never() -> None:
     met = _event(EventType.expectation_met, expectation_id="e", points=10)
     assert visible(met, LEGAL, scores_released=True) is not None
-    inject = _event(EventType.inject_delivered, recipients=["legal"], facts=["breach"])
+    inject = _event(EventType.inject_delivered, recipients=["legal"], facts=["breach"], body="b")
     shown = visible(inject, LEGAL, scores_released=True)
     assert shown is not None and "facts" not in shown["data"]
     created = _event(EventType.drill_created, name="D", variables={"ceo": "Ann"})

@@ -7,6 +7,8 @@ survive, whatever a scenario file says.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -38,6 +40,7 @@ _TAGS = {
 }
 
 
+@lru_cache(maxsize=2048)  # the same inject reaches many people: render it once
 def render_markdown(text: str) -> Markup:
     html = _md.render(text)
     # Headings are demoted below the page's own (h1/h2 become h3); links never open in place.
