@@ -46,6 +46,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Also create a sample drill to join.")] = False,
 ) -> None:
     """Run the Tabletop server (SQLite and in-process fan-out unless configured)."""
     import uvicorn
@@ -54,8 +55,48 @@ def serve(
     from app.server import uvicorn_config
 
     settings = get_settings()
-    _err(f"Tabletop on http://{host}:{port}  (database: {_safe_url(settings)})")
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    for line in asyncio.run(_first_run(settings, base, demo)):
+        _err(line)
+    _err(f"Tabletop on {base}  (database: {_safe_url(settings)})")
     uvicorn.Server(uvicorn_config(create_app(settings), host, port)).run()
+
+
+async def _first_run(settings: Any, base: str, demo: bool) -> list[str]:
+    """Before serving: a one-time setup link when there is no account yet, and with
+    --demo a sample drill to join at once."""
+    from app.accounts import AccountService
+    from app.drills import new_drill_id
+    from app.engine import commands as c
+    from app.main import open_service
+    from app.security import format_join_code
+
+    lines: list[str] = []
+    async with open_service(settings) as service:
+        accounts = AccountService(service.sessions)
+        if await accounts.user_count() == 0:
+            token = await accounts.new_setup_token()
+            lines.append(
+                f"No account yet. Open this one-time link to choose the first "
+                f"facilitator's password (valid 24 hours):\n  {base}/setup?token={token}"
+            )
+        if demo:
+            path = next(
+                (p for p in scenario_files([settings.scenarios_dir]) if load_scenario_file(p).ok),
+                None,
+            )
+            if path is None:
+                lines.append(f"--demo: no valid scenario in {settings.scenarios_dir}")
+                return lines
+            drill_id = await service.create_drill(
+                path.read_text(), path.name, c.CreateDrill(new_drill_id(), "Demo drill")
+            )
+            code = format_join_code(service.join_code(drill_id))
+            lines.append(
+                f"Demo drill from {path.name}: console {base}/drills/{drill_id}/console"
+                f"\n  participants join at {base}/join with code {code}"
+            )
+    return lines
 
 
 def _safe_url(settings: Any) -> str:

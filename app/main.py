@@ -20,7 +20,7 @@ from app.db.session import is_sqlite, make_engine, make_sessionmaker
 from app.drills import DrillService
 from app.realtime.hub import Hub
 from app.security import SlidingWindowLimiter
-from app.web import api, pages, ws
+from app.web import api, pages, setup, ws
 
 
 @asynccontextmanager
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(ws.router)
     app.include_router(pages.router)
+    app.include_router(setup.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 
     @app.middleware("http")

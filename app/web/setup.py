@@ -1,0 +1,48 @@
+"""The first-run setup link: the first facilitator chooses a name and password.
+
+`tabletop serve` prints `/setup?token=...` when there is no account yet. The token is
+random, stored only as its hash, valid for a day and used once; the page sends it on in
+a hidden form field, and the pages' Referrer-Policy keeps it from leaking onwards.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import RedirectResponse, Response
+
+from app.accounts import AccountError
+from app.web.deps import SESSION_COOKIE, accounts
+from app.web.pages import _check_csrf, _render, _set_cookie
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+@router.get("/setup")
+async def setup_page(request: Request, token: str = "") -> Response:
+    return _render(request, "setup.html", {"token": token[:200], "error": None})
+
+
+@router.post("/setup")
+async def setup(
+    request: Request,
+    token: Annotated[str, Form(max_length=200)] = "",
+    username: Annotated[str, Form(max_length=80)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    confirm: Annotated[str, Form(max_length=1024)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    _check_csrf(request, csrf)
+    context = {"token": token, "username": username}
+    if password != confirm:
+        return _render(request, "setup.html", {**context, "error": "the passwords differ"}, 400)
+    try:
+        await accounts(request).use_setup_token(token, username, password)
+    except AccountError as exc:
+        return _render(request, "setup.html", {**context, "error": str(exc)}, 400)
+    session = await accounts(request).sign_in(username, password)
+    response = RedirectResponse("/", status.HTTP_303_SEE_OTHER)
+    if session is not None:
+        _set_cookie(response, request, SESSION_COOKIE, session)
+    return response
