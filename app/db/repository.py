@@ -96,3 +96,38 @@ async def drill_by_join_code_hash(session: AsyncSession, code_hash: str) -> Dril
 
 async def participant_by_token_hash(session: AsyncSession, digest: str) -> ParticipantRow | None:
     return await session.scalar(select(ParticipantRow).where(ParticipantRow.token_hash == digest))
+
+
+UPLOAD_ORIGIN = "upload:"
+
+
+async def uploaded_scenarios(session: AsyncSession) -> list[ScenarioVersion]:
+    """Scenarios uploaded through the web page: the newest version of each scenario id."""
+    rows = await session.scalars(
+        select(ScenarioVersion)
+        .where(ScenarioVersion.origin.startswith(UPLOAD_ORIGIN, autoescape=True))
+        .order_by(ScenarioVersion.id.desc())
+    )
+    newest: dict[str, ScenarioVersion] = {}
+    for row in rows:
+        newest.setdefault(row.scenario_id, row)
+    return sorted(newest.values(), key=lambda r: r.title.lower())
+
+
+async def uploaded_scenario_by_sha_prefix(
+    session: AsyncSession, prefix: str
+) -> ScenarioVersion | None:
+    """An uploaded scenario by the start of its sha256 (the key the pages address it by)."""
+    if not prefix or any(ch not in "0123456789abcdef" for ch in prefix):
+        return None
+    rows = list(
+        await session.scalars(
+            select(ScenarioVersion)
+            .where(
+                ScenarioVersion.sha256.startswith(prefix),
+                ScenarioVersion.origin.startswith(UPLOAD_ORIGIN, autoescape=True),
+            )
+            .limit(2)
+        )
+    )
+    return rows[0] if len(rows) == 1 else None

@@ -8,18 +8,21 @@ browser send the cookie but cannot read it to put it in the form.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import segno
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Form, HTTPException, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from app.db import repository as repo
 from app.db.models import User
 from app.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.engine import commands as c
@@ -29,7 +32,7 @@ from app.engine.scenario import EVERYONE, Channel, Inject, Scenario, fill
 from app.engine.state import DrillState
 from app.graph import branch_graph, describe_condition, render_svg
 from app.markdown import render_markdown
-from app.scenarios import load_scenario_file, scenario_files
+from app.scenarios import Loaded, load_scenario_file, load_scenario_text, scenario_files
 from app.security import constant_time_equal, format_join_code
 from app.web.deps import (
     SESSION_COOKIE,
@@ -121,28 +124,90 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
-def _library(request: Request) -> list[dict[str, Any]]:
-    """The scenario files that validate (the same list as GET /api/scenarios)."""
+UPLOAD_PREFIX = "upload-"
+UPLOAD_KEY_CHARS = 12
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class _Found:
+    """A scenario of the library: its key in URLs, its exact text and where it came from."""
+
+    key: str
+    source: str
+    origin: str
+    loaded: Loaded
+
+
+def _entry(key: str, scenario: Scenario, uploaded: str | None) -> dict[str, Any]:
+    return {
+        "file": key,
+        "title": scenario.title,
+        "summary": scenario.summary,
+        "roles": {r: scenario.role_title(r) for r in scenario.roles},
+        "backups": {r: spec.backup or "" for r, spec in scenario.roles.items()},
+        "uploaded": uploaded,
+    }
+
+
+def _upload_key(sha256: str) -> str:
+    return UPLOAD_PREFIX + sha256[:UPLOAD_KEY_CHARS]
+
+
+async def _library(request: Request) -> list[dict[str, Any]]:
+    """The scenario files that validate (the same list as GET /api/scenarios), then the
+    scenarios uploaded through the home page (the newest version of each)."""
     folder = request.app.state.settings.scenarios_dir
     found = []
     for path in scenario_files([folder]):
         loaded = load_scenario_file(path)
         if loaded.ok and loaded.scenario is not None:
-            s = loaded.scenario
-            found.append(
-                {
-                    "file": path.name,
-                    "title": s.title,
-                    "summary": s.summary,
-                    "roles": {r: s.role_title(r) for r in s.roles},
-                }
-            )
+            found.append(_entry(path.name, loaded.scenario, None))
+    async with drills(request).sessions() as session:
+        rows = await repo.uploaded_scenarios(session)
+    for row in rows:
+        loaded = load_scenario_text(row.source, row.origin)
+        if loaded.ok and loaded.scenario is not None:
+            name = row.origin.removeprefix(repo.UPLOAD_ORIGIN)
+            found.append(_entry(_upload_key(row.sha256), loaded.scenario, name))
     return found
 
 
 def _scenario_file(request: Request, name: str) -> Path | None:
     folder = request.app.state.settings.scenarios_dir
     return next((p for p in scenario_files([folder]) if p.name == name), None)
+
+
+async def _find_scenario(request: Request, key: str) -> _Found | None:
+    """A shipped file by its name, or an uploaded scenario by "upload-<sha256[:12]>";
+    None unless it validates."""
+    if key.startswith(UPLOAD_PREFIX):
+        prefix = key.removeprefix(UPLOAD_PREFIX)
+        if len(prefix) != UPLOAD_KEY_CHARS:
+            return None
+        async with drills(request).sessions() as session:
+            row = await repo.uploaded_scenario_by_sha_prefix(session, prefix)
+        if row is None:
+            return None
+        loaded = load_scenario_text(row.source, row.origin)
+        source, origin = row.source, row.origin
+    else:
+        path = _scenario_file(request, key)
+        if path is None:
+            return None
+        loaded = load_scenario_file(path)
+        source, origin = loaded.source, path.name
+    if not loaded.ok or loaded.scenario is None:
+        return None
+    return _Found(key, source, origin, loaded)
+
+
+async def _library_entry(request: Request, key: str) -> tuple[_Found, dict[str, Any]]:
+    found = await _find_scenario(request, key)
+    if found is None or found.loaded.scenario is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such scenario in the library")
+    uploaded = found.origin.removeprefix(repo.UPLOAD_ORIGIN) if found.key != found.origin else None
+    return found, _entry(key, found.loaded.scenario, uploaded)
 
 
 def qr_svg(url: str) -> str:
@@ -241,12 +306,87 @@ async def home(request: Request) -> Response:
     user = await _facilitator(request)
     if user is None:
         return _to_login(request)
+    return await _home(request, user)
+
+
+async def _home(
+    request: Request,
+    user: User,
+    *,
+    upload_error: str | None = None,
+    findings: list[dict[str, object]] | None = None,
+    uploaded: str | None = None,
+    code: int = 200,
+) -> Response:
     recent = sorted(await drills(request).list_drills(), key=lambda d: d.created_at, reverse=True)[
         :20
     ]
-    return _render(
-        request, "home.html", {"user": user, "library": _library(request), "drills": recent}
-    )
+    context = {
+        "user": user,
+        "library": await _library(request),
+        "drills": recent,
+        "upload_error": upload_error,
+        "findings": findings or [],
+        "uploaded": uploaded,
+        "max_upload_mib": MAX_UPLOAD_BYTES // (1024 * 1024),
+    }
+    return _render(request, "home.html", context, code)
+
+
+def _upload_name(filename: str | None) -> str:
+    """The uploaded file's own name, without any folders, for the library and findings."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    name = "".join(ch for ch in name if ch.isprintable())[:120]
+    return name or "scenario.yaml"
+
+
+@router.post("/scenarios/upload")
+async def upload_scenario(
+    request: Request,
+    file: UploadFile,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Add a scenario to the library from the facilitator's computer: validated first,
+    stored only when it validates, the findings shown when it does not."""
+    _check_csrf(request, csrf)
+    user = await _facilitator(request)
+    if user is None:
+        return _to_login(request)
+    name = _upload_name(file.filename)
+    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        message = (
+            f"{name} is too large: a scenario file may be at most "
+            f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MiB. Nothing was added."
+        )
+        return await _home(request, user, upload_error=message, code=413)
+    if not data.strip():
+        message = f"{name} is empty. Choose a scenario YAML file."
+        return await _home(request, user, upload_error=message, code=400)
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError:
+        message = f"{name} is not UTF-8 text; save it as UTF-8 and upload it again."
+        return await _home(request, user, upload_error=message, code=400)
+    try:
+        await drills(request).store_scenario(source, f"{repo.UPLOAD_ORIGIN}{name}")
+    except ScenarioInvalid as exc:
+        findings = [
+            {
+                "file": name,
+                "line": f.line,
+                "column": f.column,
+                "level": str(f.level),
+                "message": f.message,
+                "path": f.path,
+            }
+            for f in exc.loaded.errors
+        ]
+        message = f"{name} does not validate, so it was not added to the library."
+        return await _home(request, user, upload_error=message, findings=findings, code=400)
+    # Post/redirect/get: a reload must not send the file again. Read it first.
+    key = _upload_key(hashlib.sha256(source.encode()).hexdigest())
+    return RedirectResponse(f"/scenarios/{key}?added=1", status.HTTP_303_SEE_OTHER)
 
 
 def _when(inject: Inject) -> tuple[float, str]:
@@ -291,16 +431,22 @@ def _storyboard(scenario: Scenario) -> dict[str, Any]:
 
 
 @router.get("/scenarios/{name}")
-async def storyboard(request: Request, name: str) -> Response:
+async def storyboard(request: Request, name: str, added: bool = False) -> Response:
     """Read a scenario before running it: its graph, injects in order, decisions, deadlines."""
     user = await _facilitator(request)
     if user is None:
         return _to_login(request)
-    path = _scenario_file(request, name)
-    loaded = load_scenario_file(path) if path is not None else None
-    if loaded is None or loaded.scenario is None or not loaded.ok:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such scenario in the library")
-    context = {"user": user, "file": name, "scenario": loaded.scenario, "counts": loaded.counts}
+    found, entry = await _library_entry(request, name)
+    loaded = found.loaded
+    assert loaded.scenario is not None
+    context = {
+        "user": user,
+        "file": name,
+        "scenario": loaded.scenario,
+        "counts": loaded.counts,
+        "uploaded": entry["uploaded"],
+        "added": added,
+    }
     return _render(request, "storyboard.html", context | _storyboard(loaded.scenario))
 
 
@@ -309,10 +455,9 @@ async def storyboard_graph(request: Request, name: str) -> Response:
     """The branch graph, served as an image (its own styles stay inside the SVG)."""
     if await _facilitator(request) is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in as a facilitator first")
-    path = _scenario_file(request, name)
-    loaded = load_scenario_file(path) if path is not None else None
-    if loaded is None or loaded.scenario is None or not loaded.ok:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such scenario in the library")
+    found, _ = await _library_entry(request, name)
+    loaded = found.loaded
+    assert loaded.scenario is not None
     svg = render_svg(branch_graph(loaded.scenario), title=loaded.scenario.title)
     return Response(svg, media_type="image/svg+xml")
 
@@ -322,10 +467,8 @@ async def new_drill_page(request: Request, scenario: str = "") -> Response:
     user = await _facilitator(request)
     if user is None:
         return _to_login(request)
-    found = next((s for s in _library(request) if s["file"] == scenario), None)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such scenario in the library")
-    return _render(request, "new_drill.html", {"user": user, "scenario": found, "error": None})
+    _, entry = await _library_entry(request, scenario)
+    return _render(request, "new_drill.html", {"user": user, "scenario": entry, "error": None})
 
 
 @router.post("/drills/new")
@@ -341,13 +484,22 @@ async def create_drill(
     user = await _facilitator(request)
     if user is None:
         return _to_login(request)
-    path = _scenario_file(request, scenario)
-    found = next((s for s in _library(request) if s["file"] == scenario), None)
-    if path is None or found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such scenario in the library")
+    found, entry = await _library_entry(request, scenario)
+    in_play = roles or list(entry["roles"])
+    form = await request.form()  # parsed once already; the backup_<role> selects
+    chosen_backups = {
+        r: v[:64] for r in entry["roles"] if isinstance(v := form.get(f"backup_{r}"), str)
+    }
+    # Only what differs from the scenario's own backups, which the engine applies anyway.
+    backups = {
+        r: b
+        for r, b in chosen_backups.items()
+        if b and r in in_play and b != entry["backups"].get(r)
+    }
 
     def again(error: str) -> Response:
-        context = {"user": user, "scenario": found, "error": error}
+        shown = entry | {"backups": entry["backups"] | chosen_backups}
+        context = {"user": user, "scenario": shown, "error": error}
         return _render(request, "new_drill.html", context, 400)
 
     try:
@@ -357,9 +509,9 @@ async def create_drill(
     if pace is not None and not 0 < pace <= 1440:
         return again("Speed must be above 0 and at most 1440.")
     # The same call as POST /api/drills.
-    command = c.CreateDrill(new_drill_id(), name, pace, {}, roles or None, {})
+    command = c.CreateDrill(new_drill_id(), name, pace, {}, roles or None, backups)
     try:
-        drill_id = await drills(request).create_drill(path.read_text(), path.name, command)
+        drill_id = await drills(request).create_drill(found.source, found.origin, command)
     except ScenarioInvalid as exc:
         return again(str(exc))
     except DomainError as exc:

@@ -4,6 +4,7 @@ import { DrillSocket, ScenarioClock, el, elapsed, setConn } from "./ws.js";
 const root = document.getElementById("play");
 const drillId = root.dataset.drillId;
 const myRole = root.dataset.role || null;
+const me = root.dataset.me;
 const options = JSON.parse(root.dataset.decisions);
 const clock = new ScenarioClock();
 const $ = (id) => document.getElementById(id);
@@ -13,6 +14,7 @@ const read = new Set(JSON.parse(localStorage.getItem(readKey) || "[]"));
 let roles = {};
 let parties = {};
 let statements = [];
+let objectives = {};
 let live = false; // after the first snapshot: what arrives now is news
 const decisions = new Map(); // decision id -> {deadline, node, closed}
 
@@ -103,7 +105,7 @@ function onInject(e) {
 
 function onMessage(e) {
   const d = e.data;
-  if (d.from_role === myRole) {
+  if (myRole && d.from_role === myRole) {
     const li = el("li", "sent-item");
     li.dataset.seq = e.seq;
     const head = el("div", "msg-head");
@@ -115,6 +117,33 @@ function onMessage(e) {
     if ($("sent-empty")) $("sent-empty").hidden = true;
   } else {
     inboxItem(e, "email", who(d.from_role), d.subject, d.body, "info", "email");
+  }
+}
+
+// Observers: notes by them, other observers and the facilitator, newest first.
+function onNote(e) {
+  const list = $("notes");
+  if (!list) return;
+  const d = e.data;
+  const li = el("li", "sent-item note-item");
+  li.dataset.seq = e.seq;
+  li.dataset.type = e.type;
+  const head = el("div", "msg-head");
+  const author = e.actor === me ? "You" : e.actor === "facilitator" ? "Facilitator" : "Another observer";
+  const about = d.objective_id ? ` · ${objectives[d.objective_id] || d.objective_id}` : "";
+  head.append(el("span", "", `${author}${about}`), el("span", "time", `T+${elapsed(e.scenario_time)}`));
+  li.append(head, el("p", "body", d.text));
+  list.prepend(li);
+  $("notes-empty").hidden = true;
+}
+
+function buildNoteForm() {
+  const select = $("note-objective");
+  if (!select || select.options.length > 1) return;
+  for (const [id, title] of Object.entries(objectives)) {
+    const o = el("option", "", title);
+    o.value = id;
+    select.append(o);
   }
 }
 
@@ -177,6 +206,7 @@ function onEvent(e) {
   switch (e.type) {
     case "inject_delivered": onInject(e); break;
     case "message_sent": onMessage(e); break;
+    case "note_added": onNote(e); break;
     case "decision_opened": onDecisionOpened(e); break;
     case "decision_answered": {
       const mine = d.answered_by_role === myRole ? "You" : who(d.answered_by_role);
@@ -240,9 +270,11 @@ const socket = new DrillSocket(drillId, {
     roles = msg.drill.roles;
     parties = msg.drill.parties;
     statements = msg.drill.statements;
+    objectives = msg.drill.objectives || {};
     clock.fromSnapshot(msg.drill.clock);
     setStatus(msg.drill.status);
     buildComposer();
+    buildNoteForm();
   },
   // What the first snapshot brought is history; from here on, arrivals are news.
   synced: () => { live = true; tick(); },
@@ -261,6 +293,21 @@ $("composer")?.addEventListener("submit", async (ev) => {
   try {
     await socket.send({ type: "send_message", to, subject: data.get("subject") || "", body: data.get("body"), statement_id: statementId });
     form.reset();
+  } catch (err) {
+    error.textContent = err.message;
+    error.hidden = false;
+  }
+});
+
+$("note-form")?.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const data = new FormData(form);
+  const error = $("note-error");
+  error.hidden = true;
+  try {
+    await socket.send({ type: "note", text: data.get("text"), objective_id: data.get("objective_id") || null });
+    form.elements.text.value = "";
   } catch (err) {
     error.textContent = err.message;
     error.hidden = false;

@@ -169,6 +169,22 @@ def test_a_drill_from_lobby_to_the_end(browser: Browser, live_server: LiveServer
     fac.get_by_role("button", name="Add note").click()
     expect(fac.locator("#feed [data-type=note_added]")).to_contain_text("good rationale")
 
+    # An observer joins, writes a note on an objective and sees it (and the facilitator's).
+    observer = problems.watch(_context(browser).new_page(), "observer")
+    _join(observer, live_server, code, "Olu Observer", "Observer")
+    notes = observer.locator("#note-form")
+    expect(notes.get_by_label("Objective").locator("option")).to_have_count(3)
+    notes.get_by_label("Objective").select_option(label="Communicate on time")
+    notes.get_by_label("Note").fill("Legal told the regulator within minutes.")
+    notes.get_by_role("button", name="Add note").click()
+    mine = observer.locator("#notes [data-type=note_added]", has_text="within minutes")
+    expect(mine).to_contain_text("You · Communicate on time")
+    expect(observer.locator("#notes", has_text="good rationale")).to_be_visible()
+    expect(notes.get_by_label("Note")).to_have_value("")
+    expect(fac.locator("#feed [data-type=note_added]", has_text="within minutes")).to_be_visible()
+    expect(observer.locator("#composer")).to_have_count(0)
+    _shot(observer, "07b-observer-notes")
+
     # A dropped connection resumes from the last seq it saw: the missed item, once.
     drill_id = fac.url.split("/drills/")[1].split("/")[0]
     inbox_before = legal.locator("#inbox > li").count()
