@@ -10,6 +10,7 @@ others. A connection whose queue is full is closed and catches up when it reconn
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from app.realtime.visibility import Viewer, visible
 
 log = logging.getLogger("tabletop.hub")
 QUEUE_LIMIT = 1000
+FLUSH_SECONDS = 2.0
+"""How long a closing connection may take to send what it has queued."""
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 CloseFn = Callable[[int, str], Awaitable[None]]
@@ -48,6 +51,16 @@ class Connection:
         except asyncio.QueueFull:
             return False
         return True
+
+    async def finish(self, code: int, reason: str) -> None:
+        """Send what is already queued (the errors that explain the close), then close."""
+        self.closing = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self.writer), FLUSH_SECONDS)
+        await self.close(code, reason)
 
     async def write_loop(self) -> None:
         while True:

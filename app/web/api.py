@@ -24,6 +24,7 @@ from app.web.deps import (
     limiter,
     participant_cookie,
     participant_of,
+    set_secret_cookie,
 )
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -39,18 +40,6 @@ class SignedIn(BaseModel):
     role: str
 
 
-def _cookie(response: Response, request: Request, name: str, value: str) -> None:
-    response.set_cookie(
-        name,
-        value,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        max_age=12 * 3600,
-        path="/",
-    )
-
-
 @router.post("/session", dependencies=[SameOrigin], responses={401: {}, 429: {}})
 async def sign_in(body: Credentials, request: Request, response: Response) -> SignedIn:
     """Sign in; the session cookie is new on every sign-in (no session fixation)."""
@@ -64,7 +53,7 @@ async def sign_in(body: Credentials, request: Request, response: Response) -> Si
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
     user = await accounts(request).user_for_session(token)
     assert user is not None
-    _cookie(response, request, SESSION_COOKIE, token)
+    set_secret_cookie(response, request, SESSION_COOKIE, token)
     return SignedIn(username=user.username, role=user.role)
 
 
@@ -171,7 +160,7 @@ async def join(body: JoinRequest, request: Request, response: Response) -> Joine
         participant_id, token = await service.join(drill.id, body.name, body.role)
     except DomainError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{exc.code}: {exc.message}") from exc
-    _cookie(response, request, participant_cookie(drill.id), token)
+    set_secret_cookie(response, request, participant_cookie(drill.id), token)
     return Joined(drill_id=drill.id, participant_id=participant_id, role=body.role)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Response, status
 from starlette.requests import HTTPConnection
 
 from app.accounts import AccountService
@@ -15,6 +15,23 @@ from app.security import SlidingWindowLimiter
 
 SESSION_COOKIE = "tt_session"
 PARTICIPANT_COOKIE_PREFIX = "tt_p_"
+
+
+SECRET_COOKIE_SECONDS = 12 * 3600
+
+
+def set_secret_cookie(response: Response, request: Request, name: str, value: str) -> None:
+    """A session or participant token: HttpOnly (scripts never see it), SameSite=Lax,
+    Secure over HTTPS."""
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=SECRET_COOKIE_SECONDS,
+        path="/",
+    )
 
 
 def participant_cookie(drill_id: str) -> str:

@@ -43,6 +43,7 @@ from app.web.deps import (
     limiter,
     participant_cookie,
     participant_of,
+    set_secret_cookie,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,18 +74,6 @@ def _check_csrf(request: Request, sent: str) -> None:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "the form has expired; reload the page and try again"
         )
-
-
-def _set_cookie(response: Response, request: Request, name: str, value: str) -> None:
-    response.set_cookie(
-        name,
-        value,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        max_age=12 * 3600,
-        path="/",
-    )
 
 
 def _render(request: Request, name: str, context: dict[str, Any], code: int = 200) -> HTMLResponse:
@@ -285,7 +274,7 @@ async def login(
         error = "Wrong user name or password."
         return _render(request, "login.html", {"next": next, "error": error}, 401)
     response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
-    _set_cookie(response, request, SESSION_COOKIE, token)
+    set_secret_cookie(response, request, SESSION_COOKIE, token)
     return response
 
 
@@ -602,7 +591,7 @@ async def join(
     except DomainError as exc:
         return await _join_form(request, code, exc.message)
     response = RedirectResponse(f"/drills/{drill.id}/play", status.HTTP_303_SEE_OTHER)
-    _set_cookie(response, request, participant_cookie(drill.id), token)
+    set_secret_cookie(response, request, participant_cookie(drill.id), token)
     return response
 
 

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import RedirectResponse, Response
 
 from app.accounts import AccountError
-from app.web.deps import SESSION_COOKIE, accounts
-from app.web.pages import _check_csrf, _render, _set_cookie
+from app.web.deps import SESSION_COOKIE, accounts, set_secret_cookie
+from app.web.pages import _check_csrf, _render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -44,5 +44,5 @@ async def setup(
     session = await accounts(request).sign_in(username, password)
     response = RedirectResponse("/", status.HTTP_303_SEE_OTHER)
     if session is not None:
-        _set_cookie(response, request, SESSION_COOKIE, session)
+        set_secret_cookie(response, request, SESSION_COOKIE, session)
     return response

@@ -165,15 +165,13 @@ async def _receive(ws: WebSocket, service: DrillService, hub: Hub, conn: Connect
     while True:
         raw = await ws.receive_text()
         if len(raw.encode()) > MAX_MESSAGE_BYTES:
-            hub.unregister(conn)
-            await ws.close(
+            await conn.finish(
                 Close.message_too_big, f"messages are limited to {MAX_MESSAGE_BYTES} bytes"
             )
             return
         if not bucket.take(time.monotonic()):
             if bucket.strikes > STRIKES_BEFORE_CUT:
-                hub.unregister(conn)
-                await ws.close(Close.too_many_messages, "too many messages; slow down")
+                await conn.finish(Close.too_many_messages, "too many messages; slow down")
                 return
             conn.offer(
                 {
