@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ class SourceMap:
         return (1, 1)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Loaded:
     """The outcome of loading one scenario source."""
 
@@ -268,7 +269,15 @@ def _yaml_hint(problem: str) -> str:
 
 
 def load_scenario_text(source: str, file: str = "<upload>") -> Loaded:
-    """Load and fully validate scenario text; every finding carries file, line and column."""
+    """Load and fully validate scenario text; every finding carries file, line and column.
+
+    Validation plays every path (up to a second for a big scenario) and depends only on
+    the text, so results are kept: the library page and each new drill reuse them."""
+    return _load_scenario_text(source, file)
+
+
+@lru_cache(maxsize=64)
+def _load_scenario_text(source: str, file: str) -> Loaded:
     if len(source.encode("utf-8", errors="replace")) > MAX_SOURCE_BYTES:
         return Loaded(file, source, None, [_too_large(file, len(source.encode()))])
     data, source_map, findings = parse_yaml(source, file)
