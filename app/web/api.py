@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
+from app import library
 from app.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.engine import commands as c
 from app.engine.errors import DomainError
 from app.realtime.visibility import FACILITATOR_VIEW, Viewer, visible_log
-from app.scenarios import load_scenario_file, scenario_files
 from app.security import format_join_code
 from app.web.deps import (
     SESSION_COOKIE,
@@ -72,20 +72,20 @@ class ScenarioSummary(BaseModel):
 
 @router.get("/scenarios")
 async def list_scenarios(request: Request, user: Facilitator) -> list[ScenarioSummary]:
-    """The scenario library (the files that validate)."""
-    folder = request.app.state.settings.scenarios_dir
-    out = []
-    for path in scenario_files([folder]):
-        loaded = load_scenario_file(path)
-        if loaded.ok and loaded.scenario is not None:
-            s = loaded.scenario
-            out.append(ScenarioSummary(file=path.name, id=s.id, title=s.title, roles=list(s.roles)))
-    return out
+    """The scenario library: shipped files and uploads that validate, by their key."""
+    found = await library.library(request.app.state.settings.scenarios_dir, drills(request))
+    return [
+        ScenarioSummary(file=f.key, id=s.id, title=s.title, roles=list(s.roles))
+        for f in found
+        if (s := f.loaded.scenario) is not None
+    ]
 
 
 class NewDrill(BaseModel):
     scenario: str = Field(
-        description="A file name from the library, e.g. mini.yaml", max_length=200
+        description="A library key: a shipped file's name (e.g. mini.yaml) or an upload's "
+        "upload-<sha256 prefix>, as GET /api/scenarios lists them",
+        max_length=200,
     )
     name: str = Field(max_length=80)
     speed: float | None = Field(default=None, gt=0, le=1440)
@@ -103,9 +103,10 @@ class DrillSummary(BaseModel):
 
 @router.post("/drills", dependencies=[SameOrigin], status_code=201, responses={400: {}, 404: {}})
 async def create_drill(body: NewDrill, request: Request, user: Facilitator) -> DrillSummary:
-    folder = request.app.state.settings.scenarios_dir
-    match = [p for p in scenario_files([folder]) if p.name == body.scenario]
-    if not match:
+    found = await library.find(
+        request.app.state.settings.scenarios_dir, drills(request), body.scenario
+    )
+    if found is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no scenario {body.scenario!r} in the library"
         )
@@ -114,7 +115,7 @@ async def create_drill(body: NewDrill, request: Request, user: Facilitator) -> D
         new_drill_id(), body.name, body.speed, body.variables, body.roles, body.backups
     )
     try:
-        drill_id = await service.create_drill(match[0].read_text(), match[0].name, command)
+        drill_id = await service.create_drill(found.source, found.origin, command)
     except ScenarioInvalid as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     except DomainError as exc:

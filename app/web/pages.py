@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -22,6 +21,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from app import library
 from app.db import repository as repo
 from app.db.models import User
 from app.drills import DrillNotFound, ScenarioInvalid, new_drill_id
@@ -32,7 +32,6 @@ from app.engine.scenario import EVERYONE, Channel, Inject, Scenario, fill
 from app.engine.state import DrillState
 from app.graph import branch_graph, describe_condition, render_svg
 from app.markdown import render_markdown
-from app.scenarios import Loaded, load_scenario_file, load_scenario_text, scenario_files
 from app.security import constant_time_equal, format_join_code
 from app.web.deps import (
     SESSION_COOKIE,
@@ -113,19 +112,7 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
-UPLOAD_PREFIX = "upload-"
-UPLOAD_KEY_CHARS = 12
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
-
-
-@dataclass(slots=True)
-class _Found:
-    """A scenario of the library: its key in URLs, its exact text and where it came from."""
-
-    key: str
-    source: str
-    origin: str
-    loaded: Loaded
 
 
 def _entry(key: str, scenario: Scenario, uploaded: str | None) -> dict[str, Any]:
@@ -139,64 +126,25 @@ def _entry(key: str, scenario: Scenario, uploaded: str | None) -> dict[str, Any]
     }
 
 
-def _upload_key(sha256: str) -> str:
-    return UPLOAD_PREFIX + sha256[:UPLOAD_KEY_CHARS]
-
-
 async def _library(request: Request) -> list[dict[str, Any]]:
-    """The scenario files that validate (the same list as GET /api/scenarios), then the
-    scenarios uploaded through the home page (the newest version of each)."""
+    """The library as the home page lists it (the same as GET /api/scenarios)."""
     folder = request.app.state.settings.scenarios_dir
-    found = []
-    for path in scenario_files([folder]):
-        loaded = load_scenario_file(path)
-        if loaded.ok and loaded.scenario is not None:
-            found.append(_entry(path.name, loaded.scenario, None))
-    async with drills(request).sessions() as session:
-        rows = await repo.uploaded_scenarios(session)
-    for row in rows:
-        loaded = load_scenario_text(row.source, row.origin)
-        if loaded.ok and loaded.scenario is not None:
-            name = row.origin.removeprefix(repo.UPLOAD_ORIGIN)
-            found.append(_entry(_upload_key(row.sha256), loaded.scenario, name))
-    return found
+    return [
+        _entry(f.key, f.loaded.scenario, f.uploaded_as)
+        for f in await library.library(folder, drills(request))
+        if f.loaded.scenario is not None
+    ]
 
 
-def _scenario_file(request: Request, name: str) -> Path | None:
-    folder = request.app.state.settings.scenarios_dir
-    return next((p for p in scenario_files([folder]) if p.name == name), None)
+async def _find_scenario(request: Request, key: str) -> library.Found | None:
+    return await library.find(request.app.state.settings.scenarios_dir, drills(request), key)
 
 
-async def _find_scenario(request: Request, key: str) -> _Found | None:
-    """A shipped file by its name, or an uploaded scenario by "upload-<sha256[:12]>";
-    None unless it validates."""
-    if key.startswith(UPLOAD_PREFIX):
-        prefix = key.removeprefix(UPLOAD_PREFIX)
-        if len(prefix) != UPLOAD_KEY_CHARS:
-            return None
-        async with drills(request).sessions() as session:
-            row = await repo.uploaded_scenario_by_sha_prefix(session, prefix)
-        if row is None:
-            return None
-        loaded = load_scenario_text(row.source, row.origin)
-        source, origin = row.source, row.origin
-    else:
-        path = _scenario_file(request, key)
-        if path is None:
-            return None
-        loaded = load_scenario_file(path)
-        source, origin = loaded.source, path.name
-    if not loaded.ok or loaded.scenario is None:
-        return None
-    return _Found(key, source, origin, loaded)
-
-
-async def _library_entry(request: Request, key: str) -> tuple[_Found, dict[str, Any]]:
+async def _library_entry(request: Request, key: str) -> tuple[library.Found, dict[str, Any]]:
     found = await _find_scenario(request, key)
     if found is None or found.loaded.scenario is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such scenario in the library")
-    uploaded = found.origin.removeprefix(repo.UPLOAD_ORIGIN) if found.key != found.origin else None
-    return found, _entry(key, found.loaded.scenario, uploaded)
+    return found, _entry(key, found.loaded.scenario, found.uploaded_as)
 
 
 def qr_svg(url: str) -> str:
@@ -374,7 +322,7 @@ async def upload_scenario(
         message = f"{name} does not validate, so it was not added to the library."
         return await _home(request, user, upload_error=message, findings=findings, code=400)
     # Post/redirect/get: a reload must not send the file again. Read it first.
-    key = _upload_key(hashlib.sha256(source.encode()).hexdigest())
+    key = library.upload_key(hashlib.sha256(source.encode()).hexdigest())
     return RedirectResponse(f"/scenarios/{key}?added=1", status.HTTP_303_SEE_OTHER)
 
 

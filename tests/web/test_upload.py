@@ -181,3 +181,18 @@ def test_a_backup_who_is_not_in_play_is_explained(live_server: LiveServer) -> No
     assert "backup" in refused.text
     # The form comes back with the choice kept.
     assert re.search(r'<option value="legal" selected>', refused.text)
+
+
+def test_the_api_lists_and_runs_an_uploaded_scenario_like_the_pages(
+    live_server: LiveServer,
+) -> None:
+    facilitator = sign_in(live_server)
+    _upload(facilitator, "mine.yaml", _mini().encode(), _csrf(facilitator))
+    listed = facilitator.get("/api/scenarios").json()
+    keys = [s["file"] for s in listed]
+    assert keys == _library_keys(facilitator)  # one library, whichever door you use
+    key = next(k for k in keys if k.startswith("upload-"))
+    created = facilitator.post("/api/drills", json={"scenario": key, "name": "From the API"})
+    assert created.status_code == 201, created.text
+    log = facilitator.get(f"/api/drills/{created.json()['id']}/events").json()
+    assert log[0]["data"]["scenario_id"] == "uploaded-mini"
