@@ -11,6 +11,8 @@ MAX_MESSAGE_CHARS = 10_000
 MAX_SUBJECT_CHARS = 200
 MAX_NAME_CHARS = 80
 MAX_NOTE_CHARS = 5_000
+MAX_FEEDBACK_CHARS = 2_000
+MAX_ADJUSTMENT = 1_000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,27 @@ class AddNote:
     objective_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AdjustScore:
+    """The facilitator moves an objective's score, with a reason the report shows."""
+
+    objective_id: str
+    points: float
+    reason: str
+    role: str | None = None
+    """The role the adjustment is about, if it is about one."""
+
+
+@dataclass(frozen=True, slots=True)
+class GiveFeedback:
+    """A participant's hot-wash answers, right after the drill."""
+
+    went_well: str
+    improve: str
+    confidence: int
+    """How confident they felt in their role, 1 (not at all) to 5 (fully)."""
+
+
 Command = (
     CreateDrill
     | Join
@@ -141,4 +164,6 @@ Command = (
     | SendMessage
     | ManualInject
     | AddNote
+    | AdjustScore
+    | GiveFeedback
 )

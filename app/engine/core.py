@@ -108,6 +108,11 @@ def decide(
     elif isinstance(command, c.ReleaseScores):  # usually at the hot wash, after the end
         _require_facilitator(actor)
         _facilitate(scenario, state, command, emit)
+    elif isinstance(command, c.AdjustScore):  # during the drill or at the review after it
+        _require_facilitator(actor)
+        _adjust(scenario, state, command, emit)
+    elif isinstance(command, c.GiveFeedback):
+        _feedback(state, command, actor, emit)
     else:
         _refuse_after_end(state)
         if isinstance(command, c.Answer):
@@ -273,6 +278,73 @@ def _note(
             f"of this scenario; choose from {', '.join(scenario.objectives)}",
         )
     emit(EventType.note_added, {"text": text, "objective_id": cmd.objective_id})
+
+
+def _adjust(scenario: Scenario, state: DrillState, cmd: c.AdjustScore, emit: _Emitter) -> None:
+    if cmd.objective_id not in scenario.objectives:
+        raise DomainError(
+            Code.unknown_objective,
+            f"{cmd.objective_id!r} is not an objective "
+            f"of this scenario; choose from {', '.join(scenario.objectives)}",
+        )
+    if not (cmd.points == cmd.points and abs(cmd.points) <= c.MAX_ADJUSTMENT) or not cmd.points:
+        raise DomainError(
+            Code.invalid_input,
+            f"adjust by a non-zero number of points between -{c.MAX_ADJUSTMENT:g} "
+            f"and {c.MAX_ADJUSTMENT:g}",
+        )
+    reason = " ".join(cmd.reason.split())
+    if not reason or len(reason) > c.MAX_NOTE_CHARS:
+        raise DomainError(
+            Code.invalid_input,
+            f"say why the score changes (1 to {c.MAX_NOTE_CHARS} characters); "
+            "the report shows the reason",
+        )
+    if cmd.role is not None and cmd.role not in state.roles:
+        raise DomainError(
+            Code.unknown_role,
+            f"{cmd.role!r} is not a role in play; choose from {', '.join(state.roles)}",
+        )
+    emit(
+        EventType.score_adjusted,
+        {
+            "objective_id": cmd.objective_id,
+            "points": round(float(cmd.points), 2),
+            "reason": reason,
+            "role": cmd.role,
+        },
+    )
+
+
+def _feedback(state: DrillState, cmd: c.GiveFeedback, actor: c.Actor, emit: _Emitter) -> None:
+    if actor.is_facilitator:
+        raise DomainError(Code.not_permitted, "the hot-wash form is for participants")
+    participant = state.participants.get(actor.participant_id or "")
+    if participant is None:
+        raise DomainError(Code.unknown_participant, "join the drill first")
+    if state.status is not Status.ended:
+        raise DomainError(
+            Code.drill_not_ended, "the hot-wash form opens when the facilitator ends the drill"
+        )
+    if participant.id in state.feedback_from:
+        raise DomainError(Code.feedback_given, "you have already sent your hot-wash answers")
+    if not 1 <= cmd.confidence <= 5:
+        raise DomainError(Code.invalid_input, "rate your confidence from 1 (low) to 5 (high)")
+    went_well, improve = cmd.went_well.strip(), cmd.improve.strip()
+    if len(went_well) > c.MAX_FEEDBACK_CHARS or len(improve) > c.MAX_FEEDBACK_CHARS:
+        raise DomainError(
+            Code.invalid_input, f"keep each answer to {c.MAX_FEEDBACK_CHARS:,} characters"
+        )
+    emit(
+        EventType.feedback_given,
+        {
+            "participant_id": participant.id,
+            "role": participant.role,
+            "went_well": went_well,
+            "improve": improve,
+            "confidence": cmd.confidence,
+        },
+    )
 
 
 def _participant(state: DrillState, actor: c.Actor) -> Participant:
@@ -920,6 +992,15 @@ def _on_scores_released(scenario: Scenario, state: DrillState, e: Event) -> None
     state.scores_released = True
 
 
+def _on_adjusted(scenario: Scenario, state: DrillState, e: Event) -> None:
+    objective = e.data["objective_id"]
+    state.points[objective] = state.points.get(objective, 0.0) + float(e.data["points"])
+
+
+def _on_feedback(scenario: Scenario, state: DrillState, e: Event) -> None:
+    state.feedback_from.add(e.data["participant_id"])
+
+
 def _on_ended(scenario: Scenario, state: DrillState, e: Event) -> None:
     _reanchor(state, e)
     state.status = Status.ended
@@ -949,5 +1030,7 @@ _APPLY = {
     EventType.expectation_missed: _on_missed,
     EventType.note_added: _on_note,
     EventType.scores_released: _on_scores_released,
+    EventType.score_adjusted: _on_adjusted,
+    EventType.feedback_given: _on_feedback,
     EventType.drill_ended: _on_ended,
 }

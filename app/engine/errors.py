@@ -30,6 +30,8 @@ class Code(StrEnum):
     invalid_input = "invalid_input"
     invalid_speed = "invalid_speed"
     nothing_to_jump_to = "nothing_to_jump_to"
+    drill_not_ended = "drill_not_ended"
+    feedback_given = "feedback_given"
 
 
 class DomainError(Exception):

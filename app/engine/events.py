@@ -29,6 +29,8 @@ class EventType(StrEnum):
     expectation_missed = "expectation_missed"
     note_added = "note_added"
     scores_released = "scores_released"
+    score_adjusted = "score_adjusted"
+    feedback_given = "feedback_given"
     drill_ended = "drill_ended"
 
 

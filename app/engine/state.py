@@ -108,6 +108,8 @@ class DrillState:
     points: dict[str, float] = field(default_factory=dict)
     end_reason: str | None = None
     scores_released: bool = False
+    feedback_from: set[str] = field(default_factory=set)
+    """Participants who have filled in the hot-wash form."""
 
     def copy(self) -> DrillState:
         """A copy that shares nothing mutable (the nested records are immutable)."""
@@ -129,6 +131,7 @@ class DrillState:
             sent_pairs=set(self.sent_pairs),
             expectations=dict(self.expectations),
             points=dict(self.points),
+            feedback_from=set(self.feedback_from),
         )
 
     def scenario_now(self, now: float) -> float:

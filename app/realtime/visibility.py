@@ -49,7 +49,7 @@ _DECISION = {
     EventType.decision_timed_out,
     EventType.decision_closed,
 }
-_SCORING = {EventType.expectation_met, EventType.expectation_missed}
+_SCORING = {EventType.expectation_met, EventType.expectation_missed, EventType.score_adjusted}
 _PRIVATE_INJECT_KEYS = ("facts",)
 
 
@@ -76,6 +76,8 @@ def visible(event: Event, viewer: Viewer, scores_released: bool) -> dict[str, An
         role == data["from_role"] or role in data["to"] or role in data.get("recipients", ())
     ):
         return event.to_dict()
+    if kind is EventType.feedback_given:  # hot-wash answers: the author and the facilitator
+        return event.to_dict() if data["participant_id"] == viewer.participant_id else None
     if kind in _SCORING and scores_released:
         return event.to_dict()
     return None
