@@ -123,6 +123,10 @@ def describe(scenario: Scenario, event: Event) -> Entry | None:
             text = "Scores released to participants"
         case EventType.drill_ended:
             text = f"Drill ended: {d['reason']}"
+        case EventType.score_adjusted:
+            text = f"Score for {d['objective_id']} adjusted {d['points']:+g}: {d['reason']}"
+        case EventType.feedback_given:
+            text = None  # hot-wash answers belong to the report's own section
         case _:  # pragma: no cover - every event type is described above
             text = None
     if text is None:

@@ -1,0 +1,391 @@
+"""Build the after-action report from a scenario and a drill's log. Pure and synchronous:
+the same log, review and items always give the same report (`generated_at` aside).
+
+Scores come from `app.engine.scoring.scorecard`, so the report, the console, the API and
+every export show the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from app.engine.events import FACILITATOR, SYSTEM, Event, EventType
+from app.engine.index import index_of
+from app.engine.scenario import PartyKind, Scenario
+from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard
+from app.engine.timeline import story_datetime, timeline
+from app.graph import taken_path
+from app.reports.model import (
+    RATING_LABELS,
+    HotWashResponse,
+    HotWashRole,
+    ImprovementItem,
+    ItemStatus,
+    KnowledgeLine,
+    Note,
+    ObjectiveSection,
+    Overview,
+    ParticipantLine,
+    Rating,
+    Report,
+    Review,
+    RoadNotTaken,
+    RoadOption,
+    TimelineLine,
+)
+
+RATING_BANDS: tuple[tuple[float, Rating], ...] = (
+    (85.0, Rating.P),
+    (60.0, Rating.S),
+    (30.0, Rating.M),
+)
+"""Lowest percentage for each rating; below the last it is U (unable to be performed)."""
+
+ESCALATION_ROLES = ("legal", "executive")
+
+
+@dataclass(frozen=True, slots=True)
+class DrillMeta:
+    """What the log does not hold: who ran the drill."""
+
+    facilitator: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    scenario: Scenario
+    events: Sequence[Event]
+    meta: DrillMeta = DrillMeta()
+    review: Review = field(default_factory=Review)
+    items: Sequence[ImprovementItem] = ()
+    """This drill's improvement plan."""
+    earlier_open_items: Sequence[ImprovementItem] = ()
+    """Items still open from earlier drills, to find which ones this drill re-tested."""
+
+
+def derive_rating(percent: float | None) -> Rating | None:
+    if percent is None:
+        return None
+    for lowest, rating in RATING_BANDS:
+        if percent >= lowest:
+            return rating
+    return Rating.U
+
+
+def build_report(inputs: Inputs, now: float) -> Report:
+    scenario, events = inputs.scenario, inputs.events
+    if not events or events[0].type is not EventType.drill_created:
+        raise ValueError("a report needs a drill's log, starting with drill_created")
+    scores = scorecard(scenario, events)
+    names = _names(events)
+    return Report(
+        generated_at=now,
+        overview=_overview(scenario, events, inputs.meta, names),
+        summary=inputs.review.summary,
+        scores=scores,
+        objectives=_objectives(scenario, events, scores, inputs.review, names),
+        timeline=_timeline(scenario, events),
+        path=sorted(taken_path(scenario, events)),
+        knowledge=_knowledge(scenario, events),
+        road_not_taken=_road_not_taken(scenario, scores),
+        hot_wash=_hot_wash(events, names),
+        hot_wash_by_role=_hot_wash_by_role(scenario, events),
+        notes=_notes(events, names),
+        improvement_plan=list(inputs.items),
+        retested=_retested(scenario, events[0].data["drill_id"], inputs.earlier_open_items),
+    )
+
+
+# --------------------------------------------------------------------------- overview
+
+
+def _names(events: Sequence[Event]) -> dict[str, str]:
+    names = {FACILITATOR: "Facilitator", SYSTEM: "System"}
+    for e in events:
+        if e.type is EventType.participant_joined:
+            names[e.data["participant_id"]] = e.data["name"]
+    return names
+
+
+def _first(events: Sequence[Event], kind: EventType) -> Event | None:
+    return next((e for e in events if e.type is kind), None)
+
+
+def _overview(
+    scenario: Scenario, events: Sequence[Event], meta: DrillMeta, names: dict[str, str]
+) -> Overview:
+    created = events[0]
+    started = _first(events, EventType.clock_started)
+    ended = _first(events, EventType.drill_ended)
+    last = ended or events[-1]
+    covered = _stand_ins(scenario, events)
+    participants = [
+        ParticipantLine(
+            name=e.data["name"],
+            role=e.data["role"],
+            role_title=scenario.role_title(e.data["role"]) if e.data["role"] else "Observer",
+            stood_in_for=sorted(covered.get(e.data["role"], set())),
+        )
+        for e in events
+        if e.type is EventType.participant_joined
+    ]
+    participants.sort(key=lambda p: (p.role is None, p.role_title, p.name))
+    return Overview(
+        drill_id=created.data["drill_id"],
+        name=created.data["name"],
+        scenario_id=scenario.id,
+        scenario_title=scenario.title,
+        scenario_version=str(created.data.get("scenario_version", scenario.version)),
+        created_at=created.at,
+        started_at=started.at if started else None,
+        ended_at=ended.at if ended else None,
+        end_reason=ended.data.get("reason") if ended else None,
+        status="ended" if ended else ("running" if started else "lobby"),
+        scenario_duration=(last.scenario_time if started else 0.0),
+        real_duration=(last.at - started.at) if started else 0.0,
+        story_start=story_datetime(scenario, 0.0).isoformat(),
+        facilitator=meta.facilitator,
+        participants=participants,
+        compliance=list(scenario.compliance),
+        attack=list(scenario.attack),
+    )
+
+
+def _stand_ins(scenario: Scenario, events: Sequence[Event]) -> dict[str, set[str]]:
+    """Backup role -> the roles it acted for during the drill: roles away in the story,
+    and roles of the scenario not in play this time."""
+    created = events[0].data
+    backups: dict[str, str] = created["backups"]
+    covered: dict[str, set[str]] = defaultdict(set)
+    for role in scenario.roles:
+        if role not in created["roles"] and backups.get(role) in created["roles"]:
+            covered[backups[role]].add(role)
+    for e in events:
+        if e.type is EventType.role_unavailable and e.data.get("backup"):
+            covered[e.data["backup"]].add(e.data["role"])
+    return covered
+
+
+# --------------------------------------------------------------------------- objectives
+
+
+def _objectives(
+    scenario: Scenario,
+    events: Sequence[Event],
+    scores: Scorecard,
+    review: Review,
+    names: dict[str, str],
+) -> list[ObjectiveSection]:
+    notes: dict[str, list[str]] = defaultdict(list)
+    for e in events:
+        if e.type is EventType.note_added and e.data.get("objective_id"):
+            notes[e.data["objective_id"]].append(f"{names.get(e.actor, e.actor)}: {e.data['text']}")
+    sections = []
+    for objective_id, objective in scenario.objectives.items():
+        score = scores.objectives[objective_id]
+        items = [i for i in scores.items if i.objective == objective_id]
+        edited = review.objectives.get(objective_id)
+        derived = derive_rating(score.percent)
+        rating = edited.rating if edited and edited.rating else derived
+        strengths, improvements = _drafts(scenario, items)
+        if edited and edited.strengths is not None:
+            strengths = list(edited.strengths)
+        if edited and edited.improvements is not None:
+            improvements = list(edited.improvements)
+        sections.append(
+            ObjectiveSection(
+                id=objective_id,
+                title=objective.title,
+                phase=objective.phase.value,
+                capability=objective.capability or objective.title,
+                score=score,
+                derived_rating=derived,
+                rating=rating,
+                rating_label=RATING_LABELS[rating] if rating else "Not rated",
+                rating_edited=bool(edited and edited.rating and edited.rating != derived),
+                strengths=strengths,
+                improvements=improvements,
+                notes=notes.get(objective_id, []),
+            )
+        )
+    return sections
+
+
+def _drafts(scenario: Scenario, items: list[ScoreItem]) -> tuple[list[str], list[str]]:
+    """Strengths and areas for improvement drafted from the scored log; reviewers edit them."""
+    strengths: list[str] = []
+    improvements: list[str] = []
+    for item in items:
+        who = scenario.role_title(item.role) if item.role else "The team"
+        if item.dimension is Dimension.adjustments:
+            target = strengths if item.points > 0 else improvements
+            target.append(f"Facilitator ({item.points:+g}): {item.detail}")
+        elif item.max_points <= 0:
+            continue
+        elif item.points >= item.max_points:
+            strengths.append(f"{item.title} ({who}): {item.detail}.")
+        else:
+            improvements.append(
+                f"{item.title} ({who}): {item.detail}; "
+                f"{item.points:g} of {item.max_points:g} points."
+            )
+    return list(dict.fromkeys(strengths)), list(dict.fromkeys(improvements))
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+def _timeline(scenario: Scenario, events: Sequence[Event]) -> list[TimelineLine]:
+    at = {e.seq: e.scenario_time for e in events}
+    return [
+        TimelineLine(
+            seq=entry.seq,
+            scenario_time=at[entry.seq],
+            offset=entry.offset,
+            story_time=entry.story_time,
+            kind=entry.kind,
+            text=entry.text,
+        )
+        for entry in timeline(scenario, list(events))
+    ]
+
+
+# --------------------------------------------------------------------------- who knew what
+
+
+def _knowledge(scenario: Scenario, events: Sequence[Event]) -> list[KnowledgeLine]:
+    """Facts reach a role by an inject that reveals them, or by a message from someone who
+    already knew; an outside party learns them only by a message."""
+    regulators = [p for p, party in scenario.parties.items() if party.kind is PartyKind.regulator]
+    lines = []
+    for fact, title in scenario.facts.items():
+        seen: dict[str, float] = {}
+        revealed: float | None = None
+        for e in events:
+            if e.type is EventType.inject_delivered and fact in e.data.get("facts", ()):
+                revealed = e.scenario_time if revealed is None else revealed
+                for role in e.data["recipients"]:
+                    seen.setdefault(role, e.scenario_time)
+            elif e.type is EventType.message_sent and e.data["from_role"] in seen:
+                for recipient in [*e.data["to"], *e.data.get("recipients", [])]:
+                    seen.setdefault(recipient, e.scenario_time)
+        escalation: dict[str, float | None] = {}
+        for target in [*ESCALATION_ROLES, *regulators[:1]]:
+            if target not in scenario.roles and target not in scenario.parties:
+                continue
+            key = "regulator" if target in regulators else target
+            when = seen.get(target)
+            escalation[key] = None if when is None or revealed is None else when - revealed
+        lines.append(
+            KnowledgeLine(
+                fact=fact,
+                title=title,
+                revealed_at=revealed,
+                first_seen=seen,
+                escalation=escalation,
+            )
+        )
+    return lines
+
+
+# --------------------------------------------------------------------------- road not taken
+
+
+def _road_not_taken(scenario: Scenario, scores: Scorecard) -> list[RoadNotTaken]:
+    index = index_of(scenario)
+    roads = []
+    for result in scores.decisions:
+        spec = scenario.decision(result.decision_id)
+        chosen = {a.option_id for a in result.answers}
+        untaken = []
+        for option in spec.options:
+            if option.id in chosen:
+                continue
+            followers = index.after_option.get(f"{spec.id}.{option.id}")
+            brought = [scenario.inject(i) for i in option.triggers]
+            brought += list(followers.injects) if followers is not None else []
+            untaken.append(
+                RoadOption(
+                    option_id=option.id,
+                    label=option.label,
+                    leads_to=list(dict.fromkeys(i.title for i in brought)),
+                    would_skip=[scenario.inject(i).title for i in option.suppresses],
+                    ends_drill=option.ends_drill,
+                    feedback=option.feedback,
+                )
+            )
+        roads.append(
+            RoadNotTaken(
+                decision_id=spec.id,
+                prompt=result.prompt,
+                chosen=[a.option_label for a in result.answers],
+                untaken=untaken,
+            )
+        )
+    return roads
+
+
+# --------------------------------------------------------------------------- hot wash, notes
+
+
+def _hot_wash(events: Sequence[Event], names: dict[str, str]) -> list[HotWashResponse]:
+    return [
+        HotWashResponse(
+            name=names.get(e.data["participant_id"], e.data["participant_id"]),
+            role=e.data["role"],
+            went_well=e.data["went_well"],
+            improve=e.data["improve"],
+            confidence=int(e.data["confidence"]),
+        )
+        for e in events
+        if e.type is EventType.feedback_given
+    ]
+
+
+def _hot_wash_by_role(scenario: Scenario, events: Sequence[Event]) -> list[HotWashRole]:
+    by_role: dict[str | None, list[int]] = defaultdict(list)
+    for e in events:
+        if e.type is EventType.feedback_given:
+            by_role[e.data["role"]].append(int(e.data["confidence"]))
+    return [
+        HotWashRole(
+            role=role,
+            role_title=scenario.role_title(role) if role else "Observers",
+            responses=len(scores),
+            mean_confidence=round(sum(scores) / len(scores), 2),
+        )
+        for role, scores in sorted(by_role.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+    ]
+
+
+def _notes(events: Sequence[Event], names: dict[str, str]) -> list[Note]:
+    return [
+        Note(
+            seq=e.seq,
+            scenario_time=e.scenario_time,
+            author=names.get(e.actor, e.actor),
+            objective_id=e.data.get("objective_id"),
+            text=e.data["text"],
+        )
+        for e in events
+        if e.type is EventType.note_added
+    ]
+
+
+def _retested(
+    scenario: Scenario, drill_id: str, open_items: Sequence[ImprovementItem]
+) -> list[ImprovementItem]:
+    """Open items from other drills this scenario exercised: the same scenario, or an
+    objective with the same capability."""
+    capabilities = {
+        (o.capability or o.title).strip().casefold() for o in scenario.objectives.values()
+    }
+    return [
+        item
+        for item in open_items
+        if item.drill_id != drill_id
+        and item.status is not ItemStatus.closed
+        and (item.scenario_id == scenario.id or item.capability.strip().casefold() in capabilities)
+    ]
