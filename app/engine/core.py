@@ -287,7 +287,8 @@ def _adjust(scenario: Scenario, state: DrillState, cmd: c.AdjustScore, emit: _Em
             f"{cmd.objective_id!r} is not an objective "
             f"of this scenario; choose from {', '.join(scenario.objectives)}",
         )
-    if not (cmd.points == cmd.points and abs(cmd.points) <= c.MAX_ADJUSTMENT) or not cmd.points:
+    points = round(float(cmd.points), 2)  # what the log keeps: 0.004 would record 0
+    if not (points == points and abs(points) <= c.MAX_ADJUSTMENT) or not points:
         raise DomainError(
             Code.invalid_input,
             f"adjust by a non-zero number of points between -{c.MAX_ADJUSTMENT:g} "
@@ -309,7 +310,7 @@ def _adjust(scenario: Scenario, state: DrillState, cmd: c.AdjustScore, emit: _Em
         EventType.score_adjusted,
         {
             "objective_id": cmd.objective_id,
-            "points": round(float(cmd.points), 2),
+            "points": points,
             "reason": reason,
             "role": cmd.role,
         },

@@ -228,7 +228,9 @@ def _decision_results(
                 time_limit=spec.time_limit,
                 answers=answers,
                 alternatives=[o.label for o in spec.options if o.id not in chosen],
-                closed=bool(answers) and (not spec.per_role or len(answers) >= len(roles)),
+                # A per-role decision closes at its deadline even if some roles stayed silent.
+                closed=decision_id in log.closed
+                or (bool(answers) and (not spec.per_role or answers[0].timed_out)),
             )
         )
     return results, items
@@ -352,7 +354,9 @@ def _communication_results(
         )
         if status in (CommStatus.not_due, CommStatus.pending):
             continue
-        seqs = [s for s in (_seq(outcome), message.seq if message else None) if s is not None]
+        # Missed because the drill ended (no missed event): the end is what settled it.
+        settled_by = outcome if outcome is not None else log.end
+        seqs = [s for s in (_seq(settled_by), message.seq if message else None) if s is not None]
         credited = [sender] if status in (CommStatus.on_time, CommStatus.late) else spec.from_
         for role in credited or [None]:
             share = 1 / len(credited or [None])
