@@ -36,6 +36,12 @@ class Settings(BaseSettings):
         description="Extra origins allowed to open websockets (behind a proxy with another "
         "host name), e.g. https://drills.example.org. The server's own host is always allowed.",
     )
+    drill_interval_months: int = Field(
+        default=6,
+        ge=1,
+        le=24,
+        description="How often the team drills: the next drill is due this long after the last.",
+    )
     sqlite_busy_timeout_ms: int = 5000
     tick_seconds: float = Field(default=0.25, gt=0, description="How often drill clocks tick.")
 

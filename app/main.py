@@ -19,6 +19,7 @@ from app.db.migrate import upgrade
 from app.db.session import is_sqlite, make_engine, make_sessionmaker
 from app.drills import DrillService
 from app.realtime.hub import Hub
+from app.reviews import ReviewService
 from app.security import SlidingWindowLimiter
 from app.web import api, pages, setup, ws
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             service.listeners.append(hub.publish)
             app.state.service = service
             app.state.accounts = AccountService(service.sessions)
+            app.state.reviews = ReviewService(service.sessions, service)
             app.state.hub = hub
             app.state.clock = clock
             clock.start()

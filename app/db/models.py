@@ -3,11 +3,12 @@ place except a drill's summary columns, which are a cache of its log."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -51,6 +52,8 @@ class Drill(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     join_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    """The facilitator's user name, for the report's overview."""
 
 
 class DrillEvent(Base):
@@ -127,3 +130,43 @@ class ParticipantRow(Base):
     name: Mapped[str] = mapped_column(String(80))
     role: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ReportReview(Base):
+    """A reviewer's edits to a drill's report (ratings, strengths, areas, summary), as the
+    JSON of app.reports.model.Review. The report itself is rebuilt from the log each time."""
+
+    __tablename__ = "report_reviews"
+
+    drill_id: Mapped[str] = mapped_column(
+        ForeignKey("drills.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class ImprovementItemRow(Base):
+    """One corrective action of an improvement plan. It outlives its drill's review: the
+    programme carries open items from drill to drill until someone closes them."""
+
+    __tablename__ = "improvement_items"
+    __table_args__ = (Index("ix_improvement_items_status", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    drill_id: Mapped[str] = mapped_column(ForeignKey("drills.id", ondelete="CASCADE"), index=True)
+    scenario_id: Mapped[str] = mapped_column(String(64))
+    objective_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    capability: Mapped[str] = mapped_column(String(300))
+    issue: Mapped[str] = mapped_column(Text)
+    corrective_action: Mapped[str] = mapped_column(Text)
+    element: Mapped[str] = mapped_column(String(16))
+    responsible: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str] = mapped_column(String(200))
+    start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    due: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    closed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    closed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
