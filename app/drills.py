@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import repository as repo
 from app.db.models import Drill, ParticipantRow, ScenarioVersion
 from app.engine import commands as c
+from app.engine import scoring
 from app.engine.core import apply, decide, due, next_due
 from app.engine.errors import Code, DomainError
 from app.engine.events import Event
@@ -359,6 +360,12 @@ class DrillService:
             if await repo.get_drill(session, drill_id) is None:
                 raise DrillNotFound(drill_id)
             return await repo.load_events(session, drill_id, after_seq, limit)
+
+    async def scorecard(self, drill_id: str) -> scoring.Scorecard:
+        """The drill's scores as of now, folded from its whole log (every view: console,
+        participants after release, reviewers, the report)."""
+        live = await self._get_live(drill_id)
+        return scoring.scorecard(live.scenario, await self.events(drill_id))
 
     async def drill(self, drill_id: str) -> Drill:
         async with self.sessions() as session:

@@ -19,6 +19,8 @@ MAX_MESSAGE_BYTES = 64 * 1024
 CommandId = Annotated[str, Field(min_length=1, max_length=128)]
 Short = Annotated[str, Field(max_length=300)]
 Long = Annotated[str, Field(max_length=c.MAX_MESSAGE_CHARS)]
+Reason = Annotated[str, Field(max_length=c.MAX_NOTE_CHARS)]
+FeedbackText = Annotated[str, Field(max_length=c.MAX_FEEDBACK_CHARS)]
 
 
 class _In(BaseModel):
@@ -91,6 +93,25 @@ class ReleaseScoresMsg(_Command):
     type: Literal["release_scores"]
 
 
+class AdjustScoreMsg(_Command):
+    """The facilitator moves an objective's score; the reason goes in the report."""
+
+    type: Literal["adjust_score"]
+    objective_id: Short
+    points: float
+    reason: Reason
+    role: Short | None = None
+
+
+class FeedbackMsg(_Command):
+    """A participant's hot-wash answers, once, after the drill has ended."""
+
+    type: Literal["feedback"]
+    went_well: FeedbackText = ""
+    improve: FeedbackText = ""
+    confidence: int
+
+
 class ManualInjectMsg(_Command):
     type: Literal["manual_inject"]
     title: Short
@@ -113,6 +134,8 @@ ClientCommand = (
     | EndMsg
     | ReleaseScoresMsg
     | ManualInjectMsg
+    | AdjustScoreMsg
+    | FeedbackMsg
 )
 ClientMessage = Annotated[Ping | Sync | ClientCommand, Field(discriminator="type")]
 client_message = TypeAdapter(ClientMessage)
@@ -156,6 +179,10 @@ def to_command(message: ClientCommand) -> c.Command:
                 message.severity,
                 message.sender,
             )
+        case AdjustScoreMsg():
+            return c.AdjustScore(message.objective_id, message.points, message.reason, message.role)
+        case FeedbackMsg():
+            return c.GiveFeedback(message.went_well, message.improve, message.confidence)
 
 
 class _Out(BaseModel):

@@ -8,9 +8,13 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from app import library
+from app.accounts import AccountRole
+from app.db.models import ParticipantRow, User
 from app.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.engine import commands as c
 from app.engine.errors import DomainError
+from app.engine.scoring import Scorecard
+from app.engine.state import DrillState, Status
 from app.realtime.visibility import FACILITATOR_VIEW, Viewer, visible_log
 from app.security import format_join_code
 from app.web.deps import (
@@ -190,3 +194,40 @@ async def drill_events(
     except DrillNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     return visible_log(events, viewer, state.scores_released)
+
+
+@router.get("/drills/{drill_id}/score", responses={401: {}, 403: {}, 404: {}})
+async def drill_score(drill_id: str, request: Request) -> Scorecard:
+    """The drill's scorecard: every point with the events behind it, totals per objective,
+    role and dimension. The facilitator always; reviewers once the drill has ended;
+    participants once the facilitator has released the scores; observers, who see every
+    scoring event as it happens, always."""
+    user = await current_user(request)
+    participant = await participant_of(request, drill_id)
+    if user is None and participant is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in, or join this drill first")
+    service = drills(request)
+    try:
+        _, state = await service.state(drill_id)
+        refusal = _score_refusal(user, participant, state)
+        if refusal is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
+        return await service.scorecard(drill_id)
+    except DrillNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+def _score_refusal(
+    user: User | None, participant: ParticipantRow | None, state: DrillState
+) -> str | None:
+    """Why this caller may not see the scores yet, or None if they may."""
+    if user is not None and user.role == AccountRole.facilitator:
+        return None
+    if participant is not None and (participant.role is None or state.scores_released):
+        return None
+    if user is not None and user.role == AccountRole.reviewer:
+        if state.status is Status.ended:
+            return None
+        if participant is None:
+            return "reviewers see the scores once the drill has ended"
+    return "the facilitator has not released the scores yet; they usually do at the hot wash"

@@ -156,17 +156,6 @@ def qr_svg(url: str) -> str:
     return out.getvalue().decode()
 
 
-def _scoring(scenario: Scenario) -> dict[str, Any]:
-    """What the console needs to keep a running score per objective from events."""
-    return {
-        "objectives": {k: o.title for k, o in scenario.objectives.items()},
-        "expectations": {e.id: e.objective for e in scenario.expectations},
-        "options": {
-            f"{d.id}.{o.id}": o.score for d in scenario.decisions for o in d.options if o.score
-        },
-    }
-
-
 def _decisions_for(scenario: Scenario, state: DrillState, role: str | None) -> dict[str, Any]:
     """Options of the decisions this role may be asked (the snapshot has only prompts).
 
@@ -240,6 +229,9 @@ async def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = 
 
 @router.get("/")
 async def home(request: Request) -> Response:
+    signed_in = await current_user(request)
+    if signed_in is not None and signed_in.role == "reviewer":  # reviewers work on reports
+        return RedirectResponse("/programme", status.HTTP_303_SEE_OTHER)
     user = await _facilitator(request)
     if user is None:
         return _to_login(request)
@@ -476,7 +468,7 @@ async def console(request: Request, drill_id: str) -> Response:
             "code": code,
             "join_url": join_url,
             "qr": qr_svg(join_url),
-            "scoring": json.dumps(_scoring(scenario)),
+            "objectives": json.dumps({k: o.title for k, o in scenario.objectives.items()}),
             "channels": [str(ch) for ch in Channel],
         },
     )

@@ -85,8 +85,9 @@ def _context(scenario: Scenario, state: DrillState, viewer: Viewer) -> dict[str,
         "roles": {r: scenario.role_title(r) for r in state.roles},
         "parties": {p: fill(v.name, state.variables) for p, v in scenario.parties.items()},
         "statements": statements,
+        # Participants learn what they were scored on with their scores.
         "objectives": {k: o.title for k, o in scenario.objectives.items()}
-        if viewer.sees_everything
+        if viewer.sees_everything or state.scores_released
         else {},
         "clock": {
             "status": str(state.status),

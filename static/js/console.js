@@ -1,9 +1,10 @@
 // The facilitator console: clock controls, lobby, roster with presence, live feed, scores.
+import { SCORE_EVENTS, Scorecard, renderScorecard } from "./scores.js";
 import { DrillSocket, ScenarioClock, el, elapsed, setConn } from "./ws.js";
 
 const root = document.getElementById("console");
 const drillId = root.dataset.drillId;
-const scoring = JSON.parse(root.dataset.scoring);
+const objectives = JSON.parse(root.dataset.objectives);
 const clock = new ScenarioClock();
 const $ = (id) => document.getElementById(id);
 
@@ -11,7 +12,6 @@ let roles = {};
 let parties = {};
 const people = new Map(); // participant id -> {name, role}
 let online = new Set();
-const points = {};
 
 function nameOf(actor) {
   if (actor === "facilitator") return "Facilitator";
@@ -48,6 +48,14 @@ function describe(e) {
     case "expectation_missed": return ["warn", "Expectation missed", d.expectation_id];
     case "note_added": return ["note", "Note", d.text];
     case "scores_released": return ["score", "Scores released", ""];
+    case "score_adjusted": {
+      const signed = d.points > 0 ? `+${d.points}` : String(d.points);
+      const about = d.role ? ` · ${who(d.role)}` : "";
+      return ["score", `Score adjusted: ${objectives[d.objective_id] || d.objective_id} ${signed}${about}`, d.reason];
+    }
+    case "feedback_given":
+      return ["people", `${nameOf(d.participant_id)} sent their hot-wash answers`,
+        `Confidence ${d.confidence} of 5\nWent well: ${d.went_well || "—"}\nImprove: ${d.improve || "—"}`];
     case "drill_ended": return ["end", "Drill ended", d.reason];
     default: return ["system", e.type, ""];
   }
@@ -64,19 +72,10 @@ function addToFeed(e) {
   $("feed").prepend(li);
 }
 
-function score(objective, amount) {
-  if (!objective || !amount) return;
-  points[objective] = (points[objective] || 0) + amount;
-}
-
 function track(e) {
   const d = e.data;
   if (e.type === "participant_joined") people.set(d.participant_id, { name: d.name, role: d.role });
-  if (e.type === "expectation_met") score(scoring.expectations[d.expectation_id], Number(d.points));
-  if (e.type === "decision_answered" || e.type === "decision_timed_out") {
-    const s = scoring.options[`${d.decision_id}.${d.option_id}`] || {};
-    for (const [objective, amount] of Object.entries(s)) score(objective, amount);
-  }
+  if (SCORE_EVENTS.has(e.type)) scores.soon();
   if (e.type === "scores_released") releasedNow();
   if (e.type.startsWith("clock_") || e.type === "drill_ended") setStatus(clock.status);
 }
@@ -96,16 +95,18 @@ function renderRoster() {
   $("online-count").textContent = `${[...people.keys()].filter((id) => online.has(id)).length} of ${people.size} online`;
 }
 
-function renderScores() {
-  const list = $("scores");
-  list.replaceChildren();
-  for (const [id, title] of Object.entries(scoring.objectives)) {
-    const li = el("li");
-    const value = points[id] || 0;
-    li.append(el("span", "", title), el("strong", value < 0 ? "neg" : "", value.toFixed(value % 1 ? 1 : 0)));
-    list.append(li);
-  }
-}
+// The server's scorecard, fetched on load and again shortly after anything that scores.
+const scores = new Scorecard(
+  drillId,
+  (card) => {
+    $("score-error").hidden = true;
+    renderScorecard(card, objectives, { overall: $("score-overall"), objectives: $("scores"), dimensions: $("score-dimensions") });
+  },
+  (err) => {
+    $("score-error").textContent = err.message;
+    $("score-error").hidden = false;
+  },
+);
 
 function releasedNow() {
   $("released").hidden = false;
@@ -152,7 +153,6 @@ const socket = new DrillSocket(drillId, {
     track(e);
     addToFeed(e);
     renderRoster();
-    renderScores();
   },
   presence: (ids) => {
     online = new Set(ids);
@@ -198,6 +198,24 @@ $("inject-form").addEventListener("submit", async (ev) => {
   } catch (err) { showError(err); }
 });
 
+$("adjust-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const data = new FormData(form);
+  try {
+    await socket.send({
+      type: "adjust_score",
+      objective_id: data.get("objective_id"),
+      points: Number(data.get("points")),
+      reason: data.get("reason"),
+      role: data.get("role") || null,
+    });
+    form.elements.points.value = "";
+    form.elements.reason.value = "";
+    scores.now();
+  } catch (err) { showError(err); }
+});
+
 $("note-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const form = ev.currentTarget;
@@ -216,4 +234,4 @@ function tick() {
 }
 setInterval(tick, 500);
 tick();
-renderScores();
+scores.now();

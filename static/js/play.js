@@ -1,4 +1,6 @@
-// The participant screen: inbox, decisions with a countdown, composer, sent messages.
+// The participant screen: inbox, decisions with a countdown, composer, sent messages; after
+// the end the hot-wash form and, once the facilitator releases them, the team's scores.
+import { SCORE_EVENTS, Scorecard, renderScorecard } from "./scores.js";
 import { DrillSocket, ScenarioClock, el, elapsed, setConn } from "./ws.js";
 
 const root = document.getElementById("play");
@@ -16,6 +18,8 @@ let parties = {};
 let statements = [];
 let objectives = {};
 let live = false; // after the first snapshot: what arrives now is news
+let released = false; // scores released: participants may see them
+let answered = false; // this participant's hot-wash answers are in
 const decisions = new Map(); // decision id -> {deadline, node, closed}
 
 const CHANNEL = {
@@ -224,10 +228,57 @@ function onEvent(e) {
       $("ended").textContent = `The drill has ended: ${d.reason}`;
       $("ended").hidden = false;
       for (const b of document.querySelectorAll("#composer button, .decision button")) b.disabled = true;
+      openHotWash();
+      break;
+    case "feedback_given":
+      if (d.participant_id === me) hotWashDone();
+      break;
+    case "scores_released":
+      released = true;
+      // Objective titles come with the scores: a fresh snapshot brings them if we lack them.
+      if (live && !Object.keys(objectives).length) socket.resync();
+      else showScores();
       break;
     default: break;
   }
+  if (SCORE_EVENTS.has(e.type) && seesScores()) scores.soon();
   if (e.type.startsWith("clock_") || e.type === "drill_ended") setStatus(clock.status);
+}
+
+// ---------------------------------------------------------------- after the drill
+
+function openHotWash() {
+  const section = $("hotwash");
+  if (!section) return; // observers write notes instead
+  section.hidden = false;
+  if (answered) hotWashDone();
+}
+
+function hotWashDone() {
+  answered = true;
+  if (!$("hotwash")) return;
+  $("hotwash-form").hidden = true;
+  $("hotwash-thanks").hidden = false;
+}
+
+const seesScores = () => released || !myRole; // observers see every score as it happens
+
+const scores = new Scorecard(
+  drillId,
+  (card) => {
+    $("score-error").hidden = true;
+    renderScorecard(card, objectives, { overall: $("score-overall"), objectives: $("scores"), dimensions: $("score-dimensions") });
+  },
+  (err) => {
+    $("score-error").textContent = err.message;
+    $("score-error").hidden = false;
+  },
+);
+
+function showScores() {
+  if (!seesScores()) return;
+  $("team-score").hidden = false;
+  scores.soon();
 }
 
 function setStatus(status) {
@@ -275,6 +326,9 @@ const socket = new DrillSocket(drillId, {
     setStatus(msg.drill.status);
     buildComposer();
     buildNoteForm();
+    released = msg.drill.scores_released;
+    if (msg.drill.status === "ended") openHotWash();
+    showScores();
   },
   // What the first snapshot brought is history; from here on, arrivals are news.
   synced: () => { live = true; tick(); },
@@ -311,6 +365,34 @@ $("note-form")?.addEventListener("submit", async (ev) => {
   } catch (err) {
     error.textContent = err.message;
     error.hidden = false;
+  }
+});
+
+$("hotwash-form")?.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const data = new FormData(form);
+  const error = $("hotwash-error");
+  error.hidden = true;
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    await socket.send({
+      type: "feedback",
+      went_well: data.get("went_well") || "",
+      improve: data.get("improve") || "",
+      confidence: Number(data.get("confidence")),
+    });
+    hotWashDone();
+  } catch (err) {
+    if (err.code === "feedback_given") {
+      hotWashDone(); // sent already, from another tab
+      return;
+    }
+    error.textContent = err.message;
+    error.hidden = false;
+  } finally {
+    button.disabled = false;
   }
 });
 

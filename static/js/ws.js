@@ -78,6 +78,13 @@ export class DrillSocket {
     }
   }
 
+  /** Ask for a fresh snapshot (the drill's context) and whatever came after our last seq. */
+  resync() {
+    if (this.sock && this.sock.readyState === WebSocket.OPEN) {
+      this.sock.send(JSON.stringify({ type: "sync", since: this.lastSeq }));
+    }
+  }
+
   deliver(event) {
     // Dedupe by seq: a replay after reconnect may overlap what already arrived.
     if (event.seq <= this.lastSeq) return;

@@ -1,0 +1,92 @@
+// The server's scorecard (GET /api/drills/{id}/score), shown the same way on the console and
+// on the participants' page. The browser never adds points up itself: one fold, on the server.
+import { el } from "./ws.js";
+
+/** Events after which the scores may have changed (clock ticks never change them). */
+export const SCORE_EVENTS = new Set([
+  "decision_answered",
+  "decision_timed_out",
+  "decision_closed",
+  "expectation_met",
+  "expectation_missed",
+  "score_adjusted",
+  "drill_ended",
+]);
+
+export const DIMENSIONS = { decisions: "Decisions", communication: "Communication", adjustments: "Adjustments" };
+
+/** Fetches the scorecard; `onCard(card)` gets the newest, `onError(err)` a failure. Calls
+ * within `delay` ms of each other make one request, and a slow stale answer never
+ * overwrites a newer one. */
+export class Scorecard {
+  constructor(drillId, onCard, onError, delay = 300) {
+    this.url = `/api/drills/${encodeURIComponent(drillId)}/score`;
+    this.onCard = onCard;
+    this.onError = onError;
+    this.delay = delay;
+    this.timer = null;
+    this.asked = 0;
+  }
+
+  soon() {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.now(), this.delay);
+  }
+
+  async now() {
+    clearTimeout(this.timer);
+    const asked = ++this.asked;
+    try {
+      const response = await fetch(this.url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(body.detail || `the scores could not be loaded (${response.status})`);
+      if (asked === this.asked) this.onCard(body);
+    } catch (err) {
+      if (asked === this.asked) this.onError(err);
+    }
+  }
+}
+
+export function points(n) {
+  return String(Math.round(n * 100) / 100);
+}
+
+/** "7 / 10", or "+2" where nothing was at stake (adjustments). */
+export function amount(total) {
+  if (total.max_points > 0) return `${points(total.points)} / ${points(total.max_points)}`;
+  return total.points > 0 ? `+${points(total.points)}` : points(total.points);
+}
+
+export function percent(total) {
+  return total.percent === null || total.percent === undefined ? "" : `${total.percent}%`;
+}
+
+/** One list item per [label, total]: the label, points of max, percent and a meter. */
+export function renderTotals(list, rows) {
+  list.replaceChildren();
+  for (const [label, total] of rows) {
+    const li = el("li");
+    li.append(el("span", "score-label", label), el("strong", total.points < 0 ? "neg" : "", amount(total)), el("span", "score-pct muted small", percent(total)));
+    if (total.percent !== null && total.percent !== undefined) {
+      const meter = el("meter");
+      meter.min = 0;
+      meter.max = 100;
+      meter.value = total.percent;
+      meter.setAttribute("aria-label", `${label}: ${total.percent}%`);
+      li.append(meter);
+    }
+    list.append(li);
+  }
+}
+
+export function overallText(total) {
+  const pct = percent(total);
+  return `${amount(total)}${pct ? ` · ${pct}` : ""}`;
+}
+
+/** Fills a score panel: overall into `overall`, objectives and dimensions into their lists. */
+export function renderScorecard(card, titles, { overall, objectives, dimensions }) {
+  overall.textContent = overallText(card.overall);
+  renderTotals(objectives, Object.entries(card.objectives).map(([id, total]) => [titles[id] || id, total]));
+  renderTotals(dimensions, Object.entries(card.dimensions).map(([id, total]) => [DIMENSIONS[id] || id, total]));
+}
