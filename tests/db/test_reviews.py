@@ -65,7 +65,9 @@ async def test_the_report_shows_the_scores_and_the_reviewers_rating(
     assert edited.rating is Rating.M and edited.derived_rating is Rating.U and edited.rating_edited
     assert edited.improvements == ["Tell legal", "early"] and edited.strengths == []
     # An empty rating goes back to the one derived from the score.
-    await reviews.edit_objective(drill_id, "comms", "rita", rating="", strengths="", improvements="")
+    await reviews.edit_objective(
+        drill_id, "comms", "rita", rating="", strengths="", improvements=""
+    )
     back = next(o for o in (await reviews.report(drill_id)).objectives if o.id == "comms")
     assert back.rating is Rating.U and not back.rating_edited
 
