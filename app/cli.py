@@ -333,9 +333,9 @@ def user_create(
 
 
 # Authors' commands live in their own module; importing it registers them on `cli`.
-from app import cli_authoring  # noqa: E402
+from app import cli_authoring, cli_reports  # noqa: E402
 
-__all__ = ["cli", "cli_authoring", "main"]
+__all__ = ["cli", "cli_authoring", "cli_reports", "main"]
 
 
 def main() -> None:

@@ -134,11 +134,14 @@ class DrillService:
 
     # ------------------------------------------------------------------ drills
 
-    async def create_drill(self, source: str, origin: str, command: c.CreateDrill) -> str:
-        """Create a drill from scenario text (validated and stored as it is)."""
+    async def create_drill(
+        self, source: str, origin: str, command: c.CreateDrill, created_by: str | None = None
+    ) -> str:
+        """Create a drill from scenario text (validated and stored as it is); `created_by`
+        is the facilitator's user name, for the report."""
         version_id, scenario = await self.store_scenario(source, origin)
         events = decide(scenario, DrillState(), command, self.clock())
-        state = await self._insert_drill(scenario, version_id, command.drill_id, events)
+        state = await self._insert_drill(scenario, version_id, command.drill_id, events, created_by)
         self._live[command.drill_id] = _Live(scenario, state)
         await self._notify(command.drill_id, state.seq)
         return command.drill_id
@@ -153,7 +156,12 @@ class DrillService:
         return drill_id
 
     async def _insert_drill(
-        self, scenario: Scenario, version_id: int, drill_id: str, events: list[Event]
+        self,
+        scenario: Scenario,
+        version_id: int,
+        drill_id: str,
+        events: list[Event],
+        created_by: str | None = None,
     ) -> DrillState:
         """Write a new drill and its first events in one transaction; returns its state."""
         state = DrillState()
@@ -170,6 +178,7 @@ class DrillService:
                     last_seq=state.seq,
                     ended_at=self._ended_at(state),
                     join_code_hash=token_hash(self.join_code(drill_id)),
+                    created_by=created_by,
                 ),
             )
             await session.flush()

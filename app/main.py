@@ -21,7 +21,7 @@ from app.drills import DrillService
 from app.realtime.hub import Hub
 from app.reviews import ReviewService
 from app.security import SlidingWindowLimiter
-from app.web import api, pages, setup, ws
+from app.web import api, pages, reports, setup, ws
 
 
 @asynccontextmanager
@@ -83,6 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(ws.router)
     app.include_router(pages.router)
+    app.include_router(reports.router)
+    app.include_router(reports.api_router)
     app.include_router(setup.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 

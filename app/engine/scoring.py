@@ -17,7 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.engine.core import apply
 from app.engine.events import Event, EventType
-from app.engine.scenario import Decision, Expectation, PartyKind, Phase, Scenario, option_of
+from app.engine.scenario import (
+    Decision,
+    Expectation,
+    PartyKind,
+    Phase,
+    Scenario,
+    fill,
+    option_of,
+)
 from app.engine.state import DrillState
 
 
@@ -606,7 +614,16 @@ def scorecard(scenario: Scenario, events: Sequence[Event]) -> Scorecard:
     log = _Log(events)
     decisions, decision_items = _decision_results(scenario, log)
     communications, comm_items = _communication_results(scenario, events, log)
-    items = decision_items + comm_items + _adjustment_items(scenario, events)
+    # Titles come from the scenario; fill in this drill's {{variables}} as participants saw.
+    values: dict[str, str] = events[0].data.get("variables", {}) if events else {}
+    items = [
+        i.model_copy(update={"title": fill(i.title, values), "detail": fill(i.detail, values)})
+        for i in decision_items + comm_items + _adjustment_items(scenario, events)
+    ]
+    communications = [
+        r.model_copy(update={"title": fill(r.title, values), "to_name": fill(r.to_name, values)})
+        for r in communications
+    ]
     trigger = first_alert(events)
     updates = _first_updates(scenario, events, trigger)
     roles = list(events[0].data["roles"]) if events else list(scenario.roles)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from app.engine.durations import format_clock, format_duration
 from app.engine.events import Event, EventType
-from app.engine.scenario import Scenario
+from app.engine.scenario import Scenario, fill
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,4 +145,11 @@ def _option_label(scenario: Scenario, decision_id: str, option_id: str) -> str:
 
 
 def timeline(scenario: Scenario, events: list[Event]) -> list[Entry]:
-    return [entry for e in events if (entry := describe(scenario, e)) is not None]
+    """The log told line by line, with this drill's {{variables}} filled in (party and
+    role names may hold them)."""
+    values: dict[str, str] = events[0].data.get("variables", {}) if events else {}
+    return [
+        replace(entry, text=fill(entry.text, values))
+        for e in events
+        if (entry := describe(scenario, e)) is not None
+    ]

@@ -238,18 +238,30 @@ def _drafts(scenario: Scenario, items: list[ScoreItem]) -> tuple[list[str], list
 
 
 def _timeline(scenario: Scenario, events: Sequence[Event]) -> list[TimelineLine]:
-    at = {e.seq: e.scenario_time for e in events}
+    by_seq = {e.seq: e for e in events}
     return [
         TimelineLine(
             seq=entry.seq,
-            scenario_time=at[entry.seq],
+            scenario_time=by_seq[entry.seq].scenario_time,
             offset=entry.offset,
             story_time=entry.story_time,
             kind=entry.kind,
             text=entry.text,
+            roles=_roles_of(by_seq[entry.seq]),
         )
         for entry in timeline(scenario, list(events))
     ]
+
+
+def _roles_of(event: Event) -> list[str]:
+    data = event.data
+    if event.type is EventType.inject_delivered:
+        return list(data["recipients"])
+    if event.type is EventType.message_sent:
+        return [data["from_role"]]
+    if event.type in (EventType.role_unavailable, EventType.role_available):
+        return [data["role"]]
+    return []
 
 
 # --------------------------------------------------------------------------- who knew what

@@ -144,6 +144,11 @@ class TimelineLine(_Model):
     story_time: str
     kind: str
     text: str
+    roles: list[str] = Field(
+        default_factory=list,
+        description="The roles it concerns: who received an inject, who sent a message, "
+        "who became unavailable or available again.",
+    )
 
 
 class KnowledgeLine(_Model):

@@ -119,7 +119,9 @@ async def create_drill(body: NewDrill, request: Request, user: Facilitator) -> D
         new_drill_id(), body.name, body.speed, body.variables, body.roles, body.backups
     )
     try:
-        drill_id = await service.create_drill(found.source, found.origin, command)
+        drill_id = await service.create_drill(
+            found.source, found.origin, command, created_by=user.username
+        )
     except ScenarioInvalid as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     except DomainError as exc:

@@ -440,7 +440,9 @@ async def create_drill(
     # The same call as POST /api/drills.
     command = c.CreateDrill(new_drill_id(), name, pace, {}, roles or None, backups)
     try:
-        drill_id = await drills(request).create_drill(found.source, found.origin, command)
+        drill_id = await drills(request).create_drill(
+            found.source, found.origin, command, created_by=user.username
+        )
     except ScenarioInvalid as exc:
         return again(str(exc))
     except DomainError as exc:

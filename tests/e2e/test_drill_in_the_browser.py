@@ -5,8 +5,11 @@ browser). Screenshots of every screen go to SCREENS for a human to look at."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from app.accounts import AccountRole
 from app.engine import commands as c
 from app.engine.scenario import Channel, Severity
 from app.realtime.hub import Hub
@@ -226,4 +230,79 @@ def test_a_drill_from_lobby_to_the_end(browser: Browser, live_server: LiveServer
     fac.set_viewport_size({"width": 390, "height": 844})
     _shot(fac, "12-console-phone")
 
+    _review(browser, live_server, drill_id, problems)
     assert problems.seen == []
+
+
+REVIEWER_PASSWORD = "a reviewer's password"
+EXPORTS = ("HTML", "PDF", "Markdown", "JSON", "Timeline CSV", "Plan CSV")
+
+
+def _review(browser: Browser, live: LiveServer, drill_id: str, problems: Problems) -> None:
+    """The reviewer turns the finished drill into its after-action report: rates an
+    objective, adds an improvement item, downloads every format; all hold the same scores,
+    and `tabletop report` prints the same from the shell."""
+    live.run(live.app.state.accounts.create_user("rita", REVIEWER_PASSWORD, AccountRole.reviewer))
+    context = browser.new_context(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    page = problems.watch(context.new_page(), "reviewer")
+    page.goto(f"{live.url}/")
+    page.get_by_label("User name").fill("rita")
+    page.get_by_label("Password").fill(REVIEWER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/programme$"))
+    expect(page.get_by_role("heading", name="Drills over time")).to_be_visible()
+    page.get_by_role("link", name="Christmas Eve ransomware").click()
+    expect(page).to_have_url(re.compile(rf"/drills/{drill_id}/report$"))
+    expect(page.get_by_role("heading", name="Christmas Eve ransomware")).to_be_visible()
+    overall = page.locator("[data-score=Overall]").inner_text().strip()
+    assert re.fullmatch(r"\d+\.\d%", overall), overall
+
+    objective = page.locator("#objective-comms")
+    objective.get_by_label("Rating").select_option("S")
+    objective.get_by_label("Strengths").fill("Legal told the regulator within minutes.")
+    objective.get_by_role("button", name=re.compile("^Save")).click()
+    expect(page.locator("[data-objective-rating=comms]")).to_have_text("S")
+
+    plan = page.locator("#improvement-plan")
+    form = plan.locator("details.add-item")
+    if form.get_attribute("open") is None:
+        form.locator("summary").click()
+    form.get_by_label("Capability", exact=True).fill("Operational communications")
+    form.get_by_label("Issue").fill("The incident manager never briefed legal")
+    form.get_by_label("Corrective action").fill("Add legal to the first-hour call tree")
+    form.get_by_label("Responsible team").fill("Security operations")
+    form.get_by_label("Point of contact").fill("Lee Legal")
+    form.get_by_label("Due").fill("2027-03-01")
+    form.get_by_role("button", name="Add item").click()
+    expect(plan.locator("table")).to_contain_text("never briefed legal")
+    _shot(page, "13-reviewer-report")
+
+    downloaded: dict[str, bytes] = {}
+    for label in EXPORTS:
+        with page.expect_download() as info:
+            page.locator(".downloads").get_by_role("link", name=label, exact=True).click()
+        downloaded[label] = Path(info.value.path()).read_bytes()
+    report = json.loads(downloaded["JSON"])
+    assert f"{report['scores']['overall']['percent']:.1f}%" == overall
+    assert next(o for o in report["objectives"] if o["id"] == "comms")["rating"] == "S"
+    for label in ("HTML", "Markdown"):
+        text = downloaded[label].decode()
+        assert overall in text and "never briefed legal" in text, label
+    pdf_text = subprocess.run(
+        ["pdftotext", "-", "-"], input=downloaded["PDF"], capture_output=True, check=True
+    ).stdout.decode()
+    assert overall in pdf_text and "Lee Legal" in pdf_text
+    assert b"never briefed legal" in downloaded["Plan CSV"]
+    assert downloaded["Timeline CSV"].startswith(b"seq,")
+
+    shell = subprocess.run(
+        [str(Path(sys.executable).parent / "tabletop"), "report", drill_id, "--format", "json"],
+        capture_output=True,
+        check=True,
+        env={**os.environ, "TABLETOP_DATA_DIR": str(live.app.state.settings.data_dir)},
+    )
+    from_shell = json.loads(shell.stdout)
+    assert from_shell["scores"] == report["scores"]
+    assert from_shell["objectives"] == report["objectives"]
+    context.close()
