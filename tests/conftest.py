@@ -130,4 +130,4 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 # A real server under uvicorn, for the API and websocket tests.
-pytest_plugins = ["tests.live"]
+pytest_plugins = ["tests.live", "tests.browser"]

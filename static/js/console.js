@@ -1,5 +1,5 @@
 // The facilitator console: clock controls, lobby, roster with presence, live feed, scores.
-import { SCORE_EVENTS, Scorecard, renderScorecard } from "./scores.js";
+import { SCORE_EVENTS, scorePanel } from "./scores.js";
 import { DrillSocket, ScenarioClock, el, elapsed, setConn } from "./ws.js";
 
 const root = document.getElementById("console");
@@ -96,17 +96,7 @@ function renderRoster() {
 }
 
 // The server's scorecard, fetched on load and again shortly after anything that scores.
-const scores = new Scorecard(
-  drillId,
-  (card) => {
-    $("score-error").hidden = true;
-    renderScorecard(card, objectives, { overall: $("score-overall"), objectives: $("scores"), dimensions: $("score-dimensions") });
-  },
-  (err) => {
-    $("score-error").textContent = err.message;
-    $("score-error").hidden = false;
-  },
-);
+const scores = scorePanel(drillId, () => objectives);
 
 function releasedNow() {
   $("released").hidden = false;

@@ -1,6 +1,6 @@
 // The participant screen: inbox, decisions with a countdown, composer, sent messages; after
 // the end the hot-wash form and, once the facilitator releases them, the team's scores.
-import { SCORE_EVENTS, Scorecard, renderScorecard } from "./scores.js";
+import { SCORE_EVENTS, scorePanel } from "./scores.js";
 import { DrillSocket, ScenarioClock, el, elapsed, setConn } from "./ws.js";
 
 const root = document.getElementById("play");
@@ -263,17 +263,7 @@ function hotWashDone() {
 
 const seesScores = () => released || !myRole; // observers see every score as it happens
 
-const scores = new Scorecard(
-  drillId,
-  (card) => {
-    $("score-error").hidden = true;
-    renderScorecard(card, objectives, { overall: $("score-overall"), objectives: $("scores"), dimensions: $("score-dimensions") });
-  },
-  (err) => {
-    $("score-error").textContent = err.message;
-    $("score-error").hidden = false;
-  },
-);
+const scores = scorePanel(drillId, () => objectives);
 
 function showScores() {
   if (!seesScores()) return;

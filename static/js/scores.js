@@ -90,3 +90,21 @@ export function renderScorecard(card, titles, { overall, objectives, dimensions 
   renderTotals(objectives, Object.entries(card.objectives).map(([id, total]) => [titles[id] || id, total]));
   renderTotals(dimensions, Object.entries(card.dimensions).map(([id, total]) => [DIMENSIONS[id] || id, total]));
 }
+
+/** The score panel both pages share (#score-overall, #scores, #score-dimensions and
+ * #score-error): a Scorecard that renders into it and shows its errors. `titles()` gives
+ * the objective titles at render time (a participant learns them on release). */
+export function scorePanel(drillId, titles) {
+  const byId = (id) => document.getElementById(id);
+  return new Scorecard(
+    drillId,
+    (card) => {
+      byId("score-error").hidden = true;
+      renderScorecard(card, titles(), { overall: byId("score-overall"), objectives: byId("scores"), dimensions: byId("score-dimensions") });
+    },
+    (err) => {
+      byId("score-error").textContent = err.message;
+      byId("score-error").hidden = false;
+    },
+  );
+}

@@ -10,17 +10,14 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
     Page,
     expect,
-    sync_playwright,
 )
 
 from app.accounts import AccountRole
@@ -29,29 +26,7 @@ from app.engine.scenario import Channel, Severity
 from app.realtime.hub import Hub
 from tests.live import PASSWORD, LiveServer
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENS = Path("/tmp/tabletop-e2e-screens")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (required under CI)")
-        pytest.skip(message)
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
 
 
 class Problems:

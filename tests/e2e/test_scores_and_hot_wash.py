@@ -7,16 +7,11 @@ test_drill_in_the_browser.py does; screenshots go to SCREENS."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.test_drill_in_the_browser import (
-    ARGS,
-    CHROMIUM,
     SCREENS,
     Problems,
     _context,
@@ -24,19 +19,6 @@ from tests.e2e.test_drill_in_the_browser import (
     _shot,
 )
 from tests.live import PASSWORD, LiveServer, sign_in
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (required under CI)")
-        pytest.skip(message)
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
 
 
 def _sign_in(page: Page, live: LiveServer) -> None:

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 from jinja2 import Environment, FileSystemLoader
 from jsonschema import Draft202012Validator
-from playwright.sync_api import Browser, ConsoleMessage, Request, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Request
 
 from app.engine.scenario import Scenario
 from app.reports import formats as fmt
@@ -30,15 +29,6 @@ from app.reports.model import Element, ImprovementItem, Report, report_schema
 from tests.reports.sample import NOW, dry_run_inputs, scripted_inputs
 
 SCREENS = Path("/tmp/tabletop-report-screens")
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PARTICIPANTS = ["Irene Adler", "Carl Jones", "Lena Park", "Eve Moneypenny", "Oscar Observer"]
 
 
@@ -298,19 +288,6 @@ def test_html_tells_the_scripted_drill(scripted: Rendered) -> None:
     assert "T+01:00 T+01:10 by Incident manager +0h 10m Late 6.67 / 10" in text
     assert "Nobody asked legal about the ransom" in text
     assert "Add legal to the first-hour call tree" in text
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (required under CI)")
-        pytest.skip(message)
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
 
 
 def test_html_opens_offline_in_chromium(browser: Browser, drill: Rendered) -> None:
