@@ -52,8 +52,8 @@ def report(
 
     async def build() -> str | bytes:
         async with open_service(get_settings()) as service:
-            built = await ReviewService(service.sessions, service).report(drill_id)
-            scenario, _ = await service.state(drill_id)
+            reviews = ReviewService(service.sessions, service)
+            built, scenario = await reviews.report_with_scenario(drill_id)
         if format is ReportFormat.pdf:
             return render.render_pdf(built, scenario)
         if format is ReportFormat.html:

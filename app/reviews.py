@@ -123,13 +123,18 @@ class ReviewService:
 
     # ------------------------------------------------------------------ the report
 
-    async def log(self, drill_id: str) -> tuple[Scenario, list[Event], Drill]:
-        drill = await self.drills.drill(drill_id)
-        scenario, _ = await self.drills.state(drill_id)
-        return scenario, await self.drills.events(drill_id), drill
+    async def _log(self, drill: Drill) -> tuple[Scenario, list[Event]]:
+        scenario, _ = await self.drills.state(drill.id)
+        return scenario, await self.drills.events(drill.id)
 
     async def report(self, drill_id: str) -> Report:
-        scenario, events, drill = await self.log(drill_id)
+        report, _ = await self.report_with_scenario(drill_id)
+        return report
+
+    async def report_with_scenario(self, drill_id: str) -> tuple[Report, Scenario]:
+        """The report and the scenario it was built from (renderers draw its graph)."""
+        drill = await self.drills.drill(drill_id)
+        scenario, events = await self._log(drill)
         review = await self.review(drill_id)
         items = await self.items(drill_id=drill_id)
         started = {d.id: d.created_at for d in await self.drills.list_drills()}
@@ -142,7 +147,7 @@ class ReviewService:
         inputs = Inputs(
             scenario, events, DrillMeta(facilitator=drill.created_by), review, items, earlier
         )
-        return build_report(inputs, self.clock())
+        return build_report(inputs, self.clock()), scenario
 
     # ------------------------------------------------------------------ reviewer's edits
 
@@ -300,11 +305,11 @@ class ReviewService:
         """Every drill that started, oldest first, with its scores."""
         records = []
         for drill in sorted(await self.drills.list_drills(), key=lambda d: d.created_at):
-            try:
-                scenario, events, _ = await self.log(drill.id)
-            except DrillNotFound:  # pragma: no cover - deleted between the two reads
+            if drill.status in ("new", "lobby"):  # not started: nothing to score, skip loading
                 continue
-            if drill.status in ("new", "lobby"):
+            try:
+                scenario, events = await self._log(drill)
+            except DrillNotFound:  # pragma: no cover - deleted between the two reads
                 continue
             records.append(DrillRecord(drill, scenario, scorecard(scenario, events)))
         return records

@@ -100,8 +100,7 @@ async def report_page(request: Request, drill_id: str) -> Response:
 async def _report_page(
     request: Request, user: User, drill_id: str, error: str | None = None, code: int = 200
 ) -> Response:
-    report = await reviews(request).report(drill_id)
-    scenario, _ = await reviews(request).drills.state(drill_id)
+    report, scenario = await reviews(request).report_with_scenario(drill_id)
     context: dict[str, Any] = {
         "user": user,
         "report": report,
@@ -237,8 +236,7 @@ async def update_item(request: Request, drill_id: str, item_id: str) -> Response
 async def _report_for(request: Request, drill_id: str) -> tuple[Report, Scenario]:
     user = await _staff_or_raise(request)
     await _open_drill(request, user, drill_id)
-    report = await reviews(request).report(drill_id)
-    scenario, _ = await reviews(request).drills.state(drill_id)
+    report, scenario = await reviews(request).report_with_scenario(drill_id)
     return report, scenario
 
 
