@@ -71,16 +71,26 @@ class SlidingWindowLimiter:
     _hits: dict[str, deque[float]] = field(default_factory=dict)
 
     def allow(self, key: str, now: float | None = None) -> bool:
+        """Count an attempt; False (and not counted) once the key has used its window."""
+        if self.blocked(key, now):
+            return False
+        self.record(key, now)
+        return True
+
+    def blocked(self, key: str, now: float | None = None) -> bool:
+        """The key has used up its window (checking does not count as an attempt)."""
         now = time.monotonic() if now is None else now
-        hits = self._hits.setdefault(key, deque())
+        hits = self._hits.get(key)
         while hits and hits[0] <= now - self.window:
             hits.popleft()
-        if len(hits) >= self.limit:
-            return False
-        hits.append(now)
+        return hits is not None and len(hits) >= self.limit
+
+    def record(self, key: str, now: float | None = None) -> None:
+        """Count one attempt against the key."""
+        now = time.monotonic() if now is None else now
+        self._hits.setdefault(key, deque()).append(now)
         if len(self._hits) > 10_000:  # forget idle keys so memory stays bounded
             self._hits = {k: v for k, v in self._hits.items() if v}
-        return True
 
     def retry_after(self, key: str, now: float | None = None) -> float:
         now = time.monotonic() if now is None else now

@@ -151,5 +151,9 @@ class Hub:
             if connection.viewer.sees_everything:
                 connection.offer(message)
 
+    def connected_drills(self) -> list[str]:
+        """Drills with at least one connection here: the ones a lost notice could delay."""
+        return list(self._connections)
+
     def connection_count(self) -> int:
         return sum(len(peers) for peers in self._connections.values())

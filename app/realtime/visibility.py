@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.engine.events import Event, EventType
+from app.engine.scenario import Scenario
+from app.engine.state import DrillState
 from app.markdown import render_markdown
 
 
@@ -99,3 +101,17 @@ def _with(event: Event, data: dict[str, Any]) -> dict[str, Any]:
 
 def visible_log(events: list[Event], viewer: Viewer, scores_released: bool) -> list[dict[str, Any]]:
     return [v for e in events if (v := visible(e, viewer, scores_released)) is not None]
+
+
+def decision_options(scenario: Scenario, state: DrillState, role: str | None) -> dict[str, Any]:
+    """Options of the decisions this role may be asked (decision events carry only prompts):
+    a role sees a decision's options if it is addressed, or backs up a role that is."""
+    if role is None:
+        return {}
+    out: dict[str, Any] = {}
+    for d in scenario.decisions:
+        addressed = set(state.roles) if "all" in d.to else set(d.to)
+        backs_up = {r for r, b in state.backups.items() if b == role}
+        if role in addressed or addressed & backs_up:
+            out[d.id] = [{"id": o.id, "label": o.label} for o in d.options]
+    return out

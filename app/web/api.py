@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from app import library
 from app.accounts import AccountRole
-from app.db.models import ParticipantRow, User
+from app.db.models import Drill, ParticipantRow, User
 from app.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.engine import commands as c
 from app.engine.errors import DomainError
@@ -152,23 +152,52 @@ class Joined(BaseModel):
 @router.post("/join", dependencies=[SameOrigin], responses={400: {}, 404: {}, 429: {}})
 async def join(body: JoinRequest, request: Request, response: Response) -> Joined:
     """Join a drill with its code; the participant token goes in an HttpOnly cookie."""
-    if not limiter(request, "join_limiter").allow(client_key(request)):
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            "too many join attempts from here; wait a minute and try again",
-        )
     service = drills(request)
-    drill = await service.drill_for_code(body.code)
-    if drill is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, "no drill has that code; check it with your facilitator"
-        )
+    drill = await _drill_for_code(request, body.code)
     try:
         participant_id, token = await service.join(drill.id, body.name, body.role)
     except DomainError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{exc.code}: {exc.message}") from exc
     set_secret_cookie(response, request, participant_cookie(drill.id), token)
     return Joined(drill_id=drill.id, participant_id=participant_id, role=body.role)
+
+
+class JoinInfo(BaseModel):
+    drill_id: str
+    name: str
+    status: str
+    roles: dict[str, str] = Field(description="The roles in play: id to title.")
+
+
+@router.get("/join/{code}", responses={404: {}, 429: {}})
+async def join_info(code: str, request: Request) -> JoinInfo:
+    """What a join code opens (what the join page shows): the drill and its roles."""
+    drill = await _drill_for_code(request, code)
+    scenario, state = await drills(request).state(drill.id)
+    return JoinInfo(
+        drill_id=drill.id,
+        name=state.name,
+        status=str(state.status),
+        roles={r: scenario.role_title(r) for r in state.roles},
+    )
+
+
+async def _drill_for_code(request: Request, code: str) -> Drill:
+    """The drill with this code; only wrong codes count against the address's limit (a
+    whole room behind one company NAT joins with the right code at once)."""
+    guesses = limiter(request, "join_limiter")
+    if guesses.blocked(client_key(request)):
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many wrong join codes from here; wait a minute and try again",
+        )
+    drill = await drills(request).drill_for_code(code)
+    if drill is None:
+        guesses.record(client_key(request))
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, "no drill has that code; check it with your facilitator"
+        )
+    return drill
 
 
 async def viewer_for(request: Request, drill_id: str) -> Viewer:

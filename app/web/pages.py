@@ -23,7 +23,7 @@ from fastapi.templating import Jinja2Templates
 
 from app import library
 from app.db import repository as repo
-from app.db.models import User
+from app.db.models import Drill, User
 from app.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.engine import commands as c
 from app.engine.durations import format_clock, format_duration
@@ -32,6 +32,7 @@ from app.engine.scenario import EVERYONE, Channel, Inject, Scenario, fill
 from app.engine.state import DrillState
 from app.graph import branch_graph, describe_condition, render_svg
 from app.markdown import render_markdown
+from app.realtime.visibility import decision_options
 from app.security import constant_time_equal, format_join_code
 from app.web.deps import (
     SESSION_COOKIE,
@@ -154,21 +155,6 @@ def qr_svg(url: str) -> str:
         out, kind="svg", scale=6, border=2, xmldecl=False, svgns=True, nl=False
     )
     return out.getvalue().decode()
-
-
-def _decisions_for(scenario: Scenario, state: DrillState, role: str | None) -> dict[str, Any]:
-    """Options of the decisions this role may be asked (the snapshot has only prompts).
-
-    A role sees a decision's options if it is addressed, or backs up a role that is."""
-    if role is None:
-        return {}
-    out: dict[str, Any] = {}
-    for d in scenario.decisions:
-        addressed = set(state.roles) if "all" in d.to else set(d.to)
-        backs_up = {r for r, b in state.backups.items() if b == role}
-        if role in addressed or addressed & backs_up:
-            out[d.id] = [{"id": o.id, "label": o.label} for o in d.options]
-    return out
 
 
 def _roster(state: DrillState) -> list[dict[str, Any]]:
@@ -492,10 +478,9 @@ async def join_with_code(request: Request, code: str) -> Response:
 
 
 async def _join_form(request: Request, code: str, error: str | None = None) -> Response:
-    if not limiter(request, "join_limiter").allow(client_key(request)):
-        message = "Too many attempts from here. Wait a minute and try again."
-        return _render(request, "join_code.html", {"error": message, "code": code}, 429)
-    drill = await drills(request).drill_for_code(code)
+    drill = await _drill_for_code(request, code)
+    if isinstance(drill, Response):
+        return drill
     if drill is None:
         message = "No drill has that code. Check it with your facilitator."
         return _render(request, "join_code.html", {"error": message, "code": code}, 404)
@@ -511,6 +496,19 @@ async def _join_form(request: Request, code: str, error: str | None = None) -> R
     return _render(request, "join.html", context, 400 if error else 200)
 
 
+async def _drill_for_code(request: Request, code: str) -> Drill | Response | None:
+    """The drill with this code, or None. Only wrong codes count against the address's
+    limit: a whole room behind one company NAT joins with the right code at once."""
+    guesses = limiter(request, "join_limiter")
+    if guesses.blocked(client_key(request)):
+        message = "Too many wrong codes from here. Wait a minute and try again."
+        return _render(request, "join_code.html", {"error": message, "code": code}, 429)
+    drill = await drills(request).drill_for_code(code)
+    if drill is None:
+        guesses.record(client_key(request))
+    return drill
+
+
 @router.post("/join")
 async def join(
     request: Request,
@@ -520,11 +518,10 @@ async def join(
     role: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     _check_csrf(request, csrf)
-    if not limiter(request, "join_limiter").allow(client_key(request)):
-        message = "Too many attempts from here. Wait a minute and try again."
-        return _render(request, "join_code.html", {"error": message, "code": code}, 429)
     service = drills(request)
-    drill = await service.drill_for_code(code)
+    drill = await _drill_for_code(request, code)
+    if isinstance(drill, Response):
+        return drill
     if drill is None:
         message = "No drill has that code. Check it with your facilitator."
         return _render(request, "join_code.html", {"error": message, "code": code}, 404)
@@ -551,6 +548,6 @@ async def play(request: Request, drill_id: str) -> Response:
             "scenario": scenario,
             "me": participant,
             "role_title": scenario.role_title(participant.role) if participant.role else None,
-            "decisions": json.dumps(_decisions_for(scenario, state, participant.role)),
+            "decisions": json.dumps(decision_options(scenario, state, participant.role)),
         },
     )

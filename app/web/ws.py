@@ -25,7 +25,7 @@ from app.realtime.protocol import (
     client_message,
     to_command,
 )
-from app.realtime.visibility import FACILITATOR_VIEW, Viewer, visible_log
+from app.realtime.visibility import FACILITATOR_VIEW, Viewer, decision_options, visible_log
 from app.web.deps import current_user, drills, participant_of, same_origin
 
 log = logging.getLogger("tabletop.ws")
@@ -98,6 +98,10 @@ def _context(scenario: Scenario, state: DrillState, viewer: Viewer) -> dict[str,
             "timezone": scenario.clock.timezone,
         },
         "scores_released": state.scores_released,
+        # What the play page embeds too: the options of the decisions this role may get.
+        "decision_options": decision_options(
+            scenario, state, None if viewer.sees_everything else viewer.role
+        ),
     }
 
 

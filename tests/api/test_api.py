@@ -71,6 +71,19 @@ def test_join_code_guessing_is_limited_per_client(live_server: LiveServer) -> No
     assert codes[:20] == [404] * 20 and codes[20:] == [429, 429]
 
 
+def test_a_whole_room_behind_one_address_can_join_with_the_right_code(
+    live_server: LiveServer,
+) -> None:
+    """Only wrong codes count against an address: 40 people behind one NAT all get in."""
+    code = _drill(live_server)["join_code"]
+    client = live_server.client()
+    statuses = [
+        client.post("/api/join", json={"code": code, "name": f"P{n}", "role": None}).status_code
+        for n in range(40)
+    ]
+    assert statuses == [200] * 40
+
+
 def test_a_participant_reads_only_their_roles_events_and_not_another_drills(
     live_server: LiveServer,
 ) -> None:

@@ -1,0 +1,1 @@
+"""`tabletop bench`: load cases against real servers, with figures."""

@@ -1,0 +1,98 @@
+"""`tabletop simulate` and `tabletop bench`: bots over real websockets, and load figures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Annotated, Any
+
+import typer
+
+from app.bots import Behaviour, Plan, SimulationError, simulate
+from app.cli import _err, _fail, cli
+
+
+def _think(value: str) -> tuple[float, float]:
+    """`3` or `2-6` seconds."""
+    low, _, high = value.partition("-")
+    try:
+        bounds = (float(low), float(high or low))
+    except ValueError:
+        raise typer.BadParameter("a number of seconds, or a range such as 2-6") from None
+    if bounds[0] < 0 or bounds[1] < bounds[0]:
+        raise typer.BadParameter("a range from low to high, both at least 0")
+    return bounds
+
+
+@cli.command("simulate")
+def simulate_command(
+    url: Annotated[str, typer.Option(help="The Tabletop server.")] = "http://127.0.0.1:8000",
+    code: Annotated[
+        str | None, typer.Option(help="Join this drill (its join code), as people would.")
+    ] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            help="Or create a drill from this library scenario and start it "
+            "(needs --user; the password comes from TABLETOP_PASSWORD)."
+        ),
+    ] = None,
+    user: Annotated[str, typer.Option(help="Facilitator user name, with --scenario.")] = "",
+    bots: Annotated[int, typer.Option(min=1, max=10_000, help="How many participants.")] = 10,
+    roles: Annotated[
+        str, typer.Option(help="Comma-separated role ids to deal out; default every role.")
+    ] = "",
+    think: Annotated[
+        str, typer.Option(help="Seconds each bot thinks before a command: 3, or 2-6.")
+    ] = "2-6",
+    duration: Annotated[float, typer.Option(min=0, help="Seconds to play.")] = 60.0,
+    speed: Annotated[
+        float | None, typer.Option(help="With --scenario: scenario minutes per real minute.")
+    ] = None,
+    no_messages: Annotated[bool, typer.Option(help="Only answer decisions.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Bots join a drill over real websockets, play it, and check what they receive: in
+    order, nothing missing, nothing twice, nothing from another role. Exits 1 on any loss
+    or violation."""
+    if (code is None) == (scenario is None):
+        raise _fail("give either --code (join a drill) or --scenario (create one)")
+    password = os.environ.get("TABLETOP_PASSWORD", "")
+    if scenario is not None and not (user and password):
+        raise _fail("--scenario creates a drill: give --user and set TABLETOP_PASSWORD")
+    plan = Plan(
+        url=url,
+        bots=bots,
+        code=code,
+        scenario=scenario,
+        username=user,
+        password=password,
+        roles=tuple(r.strip() for r in roles.split(",") if r.strip()),
+        behaviour=Behaviour(think=_think(think), message=not no_messages),
+        duration=duration,
+        speed=speed,
+    )
+    try:
+        summary = asyncio.run(simulate(plan))
+    except SimulationError as exc:
+        raise _fail(str(exc)) from None
+    figures = summary.figures()
+    if as_json:
+        typer.echo(json.dumps(figures, indent=2))
+    else:
+        _print_summary(figures)
+    if summary.violations:
+        _err(f"FAILED: {summary.violations} violations (see above)")
+        raise typer.Exit(1)
+
+
+def _print_summary(figures: dict[str, Any]) -> None:
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        shown = (
+            ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value
+        )
+        if isinstance(value, list):
+            shown = "; ".join(value) or "none"
+        typer.echo(f"{key.replace('_', ' '):<{width}}  {shown if shown != '' else 'none'}")
