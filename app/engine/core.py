@@ -498,20 +498,27 @@ def _send(
 
 
 def _message_reach(
-    state: DrillState, sender: str, recipients: list[str]
+    state: DrillState, sender: str, recipients: list[str], covered: set[str] | None = None
 ) -> tuple[set[str], set[str]]:
     """Whom a message speaks for and whom it reaches: a backup acting for an unavailable
-    role speaks (and is written to) on that role's behalf."""
+    role speaks (and is written to) on that role's behalf. `covered`: the state's
+    `covered_roles()`, when the caller has them already."""
     reached = set(recipients)
+    covered = state.covered_roles() if covered is None else covered
+    if not covered:  # nobody acts for anyone: the usual case, and cheap
+        return {sender}, reached
     for recipient in recipients:
         if recipient in state.roles:
-            reached |= state.stands_in_for(recipient)
-    return state.stands_in_for(sender), reached
+            reached |= state.stands_in_for(recipient, covered)
+    return state.stands_in_for(sender, covered), reached
 
 
 def message_pairs(state: DrillState, sender: str, recipients: list[str]) -> set[tuple[str, str]]:
     """Every (from, to) a message counts as, for triggers, conditions and expectations."""
-    speaks_for, reached = _message_reach(state, sender, recipients)
+    covered = state.covered_roles()
+    if not covered:  # applied for every message of a log: keep the usual case short
+        return {(sender, recipient) for recipient in recipients}
+    speaks_for, reached = _message_reach(state, sender, recipients, covered)
     return {(f, t) for f in speaks_for for t in reached}
 
 
@@ -954,9 +961,13 @@ def _on_closed(scenario: Scenario, state: DrillState, e: Event) -> None:
 
 
 def _on_message(scenario: Scenario, state: DrillState, e: Event) -> None:
-    pairs = message_pairs(state, e.data["from_role"], e.data["to"])
+    data = e.data
+    pairs = message_pairs(state, data["from_role"], data["to"])
     state.sent_pairs |= pairs
     for match, item in index_of(scenario).after_message:
+        # Each is armed at most once: after that no message changes anything for it.
+        if item.id in (state.armed if isinstance(item, Inject) else state.expectations):
+            continue
         if any(_pair_matches(match, sender, to) for sender, to in pairs):
             if isinstance(item, Inject):
                 _arm_inject(scenario, state, item, e.scenario_time + item.delay)

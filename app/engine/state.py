@@ -159,13 +159,19 @@ class DrillState:
             current = backup
         return current
 
-    def stands_in_for(self, role: str) -> set[str]:
-        """The roles whose work `role` does right now, itself included."""
-        covered = {role}
-        for other in self.unavailable | (set(self.backups) - set(self.roles)):
+    def covered_roles(self) -> set[str]:
+        """Roles whose work someone else may be doing now: those unavailable in the story,
+        and those with a backup that are not in play in this drill."""
+        return self.unavailable | (self.backups.keys() - set(self.roles))
+
+    def stands_in_for(self, role: str, covered: set[str] | None = None) -> set[str]:
+        """The roles whose work `role` does right now, itself included. `covered`: the
+        `covered_roles()` of now, when the caller has them already."""
+        found = {role}
+        for other in self.covered_roles() if covered is None else covered:
             if self.acting_role(other) == role:
-                covered.add(other)
-        return covered
+                found.add(other)
+        return found
 
     def next_timer(self, limit: float | None = None) -> Timer | None:
         best: Timer | None = None

@@ -271,18 +271,28 @@ def _knowledge(scenario: Scenario, events: Sequence[Event]) -> list[KnowledgeLin
     """Facts reach a role by an inject that reveals them, or by a message from someone who
     already knew; an outside party learns them only by a message."""
     regulators = [p for p, party in scenario.parties.items() if party.kind is PartyKind.regulator]
+    # One pass over the log for all facts (a long drill has 10,000s of events).
+    first_seen: dict[str, dict[str, float]] = {fact: {} for fact in scenario.facts}
+    first_revealed: dict[str, float] = {}
+    for e in events:
+        if e.type is EventType.inject_delivered:
+            for fact in e.data.get("facts", ()):
+                reached = first_seen.get(fact)
+                if reached is None:  # not a fact of this scenario
+                    continue
+                first_revealed.setdefault(fact, e.scenario_time)
+                for role in e.data["recipients"]:
+                    reached.setdefault(role, e.scenario_time)
+        elif e.type is EventType.message_sent:
+            sender = e.data["from_role"]
+            for knowers in first_seen.values():
+                if sender in knowers:
+                    for recipient in [*e.data["to"], *e.data.get("recipients", [])]:
+                        knowers.setdefault(recipient, e.scenario_time)
     lines = []
     for fact, title in scenario.facts.items():
-        seen: dict[str, float] = {}
-        revealed: float | None = None
-        for e in events:
-            if e.type is EventType.inject_delivered and fact in e.data.get("facts", ()):
-                revealed = e.scenario_time if revealed is None else revealed
-                for role in e.data["recipients"]:
-                    seen.setdefault(role, e.scenario_time)
-            elif e.type is EventType.message_sent and e.data["from_role"] in seen:
-                for recipient in [*e.data["to"], *e.data.get("recipients", [])]:
-                    seen.setdefault(recipient, e.scenario_time)
+        seen = first_seen[fact]
+        revealed = first_revealed.get(fact)
         escalation: dict[str, float | None] = {}
         for target in [*ESCALATION_ROLES, *regulators[:1]]:
             if target not in scenario.roles and target not in scenario.parties:
