@@ -47,19 +47,62 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     demo: Annotated[bool, typer.Option(help="Also create a sample drill to join.")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes. More than 1 needs PostgreSQL (TABLETOP_DATABASE_URL) "
+            "and Redis (TABLETOP_REDIS_URL), shared by all workers.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the Tabletop server (SQLite and in-process fan-out unless configured)."""
-    import uvicorn
-
     from app.main import create_app
-    from app.server import uvicorn_config
+    from app.server import FACTORY, run, uvicorn_config
 
     settings = get_settings()
+    problem = _serve_problem(settings, workers)
+    if problem is not None:
+        raise _fail(problem)
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    # Migrations and the first-run lines once, here, before any worker starts.
     for line in asyncio.run(_first_run(settings, base, demo)):
         _err(line)
-    _err(f"Tabletop on {base}  (database: {_safe_url(settings)})")
-    uvicorn.Server(uvicorn_config(create_app(settings), host, port)).run()
+    fan_out = f"; notices: {_safe_redis(settings)}" if settings.redis_url else ""
+    processes = f"; {workers} workers" if workers > 1 else ""
+    _err(f"Tabletop on {base}  (database: {_safe_url(settings)}{fan_out}{processes})")
+    if workers > 1:
+        # Each worker builds its own app from the environment it inherits.
+        run(uvicorn_config(FACTORY, host, port, workers=workers))
+    else:
+        run(uvicorn_config(create_app(settings), host, port))
+
+
+def _serve_problem(settings: Any, workers: int) -> str | None:
+    """What keeps this configuration from serving, as one line; None when it can serve."""
+    from app.realtime.bus import redis_url_problem
+
+    if settings.redis_url and (problem := redis_url_problem(settings.redis_url)):
+        return problem
+    if workers == 1:
+        return None
+    missing = []
+    if not settings.resolved_database_url().startswith("postgresql"):
+        missing.append("TABLETOP_DATABASE_URL=postgresql+asyncpg://user:password@host/db")
+    if not settings.redis_url:
+        missing.append("TABLETOP_REDIS_URL=redis://host:6379/0")
+    if not missing:
+        return None
+    return (
+        f"--workers {workers} needs a database and Redis shared by all workers: "
+        f"set {' and '.join(missing)} (or serve with --workers 1)"
+    )
+
+
+def _safe_redis(settings: Any) -> str:
+    from app.realtime.bus import safe_redis_url
+
+    return safe_redis_url(settings.redis_url)
 
 
 async def _first_run(settings: Any, base: str, demo: bool) -> list[str]:
@@ -333,9 +376,9 @@ def user_create(
 
 
 # Authors' commands live in their own module; importing it registers them on `cli`.
-from app import cli_authoring, cli_reports  # noqa: E402
+from app import cli_authoring, cli_reports, cli_scale  # noqa: E402
 
-__all__ = ["cli", "cli_authoring", "cli_reports", "main"]
+__all__ = ["cli", "cli_authoring", "cli_reports", "cli_scale", "main"]
 
 
 def main() -> None:

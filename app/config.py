@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     )
     sqlite_busy_timeout_ms: int = 5000
     tick_seconds: float = Field(default=0.25, gt=0, description="How often drill clocks tick.")
+    redis_url: str = Field(
+        default="",
+        description="Redis for several workers or hosts, e.g. redis://127.0.0.1:6379/0: each "
+        "commit's (drill, seq) notice goes out on pub/sub so every worker's websockets get "
+        "the new events (always read from the database). Empty: one process, no Redis.",
+    )
+    clock_lease_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a worker holds a drill's clock without renewing it; after a "
+        "worker dies, another takes its drills' clocks over within about this long.",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

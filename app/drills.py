@@ -10,12 +10,15 @@ database: the unique (drill_id, seq) makes one of two racing writers fail and re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,6 +37,13 @@ from app.security import join_code_for, new_token, normalise_join_code, token_ha
 Listener = Callable[[str, int], Awaitable[None]]
 MAX_WRITE_ATTEMPTS = 5
 MAX_KEY_CHARS = 128
+MAX_BATCH = 256
+"""Commands of one drill written in one transaction, at most."""
+TAIL_EVENTS = 1024
+"""Recent events kept per drill: the hub and reconnecting clients read them from memory."""
+FRESH_SECONDS = 2.0
+"""How long a drill's cached state is trusted without reading the database, when no other
+worker is known to have written since (a lost notice costs at most this much delay)."""
 
 
 class DrillNotFound(LookupError):
@@ -67,9 +77,52 @@ class Outcome:
 
 @dataclass(slots=True)
 class _Live:
+    """A drill as this process knows it: its state, the tail of its log, and when it was
+    last caught up from the database."""
+
     scenario: Scenario
     state: DrillState
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tail: deque[Event] = field(default_factory=lambda: deque(maxlen=TAIL_EVENTS))
+    pending: list[_Request] = field(default_factory=list)
+    checked: float = field(default_factory=time.monotonic)
+
+    def remember(self, events: list[Event]) -> None:
+        """Events now in the database (committed here, or read back from it)."""
+        self.tail.extend(events)
+        self.checked = time.monotonic()
+
+    def recent(self, after_seq: int) -> list[Event] | None:
+        """The log after `after_seq` from memory, if the tail reaches back that far."""
+        if not self.tail or self.tail[0].seq > after_seq + 1:
+            return None
+        if self.tail[-1].seq != self.state.seq:  # pragma: no cover - kept in step
+            return None
+        return [e for e in self.tail if e.seq > after_seq]
+
+
+@dataclass(eq=False, slots=True)
+class _Request:
+    """A command waiting for its drill's next group commit."""
+
+    command: c.Command
+    actor: c.Actor
+    key: str | None
+    also: list[object]
+    done: asyncio.Future[Outcome] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+@dataclass(slots=True)
+class _Plan:
+    """A batch decided: the state after it, its events and receipts, each command's fate."""
+
+    state: DrillState
+    events: list[Event] = field(default_factory=list)
+    receipts: list[tuple[str, int, int]] = field(default_factory=list)
+    results: dict[_Request, Outcome | Exception] = field(default_factory=dict)
+    repeats: list[tuple[_Request, str]] = field(default_factory=list)
 
 
 def new_drill_id() -> str:
@@ -90,6 +143,7 @@ class DrillService:
         self.secret_key = secret_key
         self.listeners: list[Listener] = []
         self._live: dict[str, _Live] = {}
+        self._known_seq: dict[str, int] = {}
         self._scenarios: dict[int, Scenario] = {}
         # SQLite has one writer at a time; queueing here beats "database is locked".
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if sqlite else None
@@ -101,7 +155,7 @@ class DrillService:
         loaded = load_scenario_text(source, origin)
         if not loaded.ok or loaded.scenario is None:
             raise ScenarioInvalid(loaded)
-        async with self._writing(), self.sessions() as session:
+        async with self._write_session() as session:
             found = await repo.scenario_by_sha(session, loaded.sha256)
             if found is None:
                 found = await repo.add_scenario_version(
@@ -142,7 +196,9 @@ class DrillService:
         version_id, scenario = await self.store_scenario(source, origin)
         events = decide(scenario, DrillState(), command, self.clock())
         state = await self._insert_drill(scenario, version_id, command.drill_id, events, created_by)
-        self._live[command.drill_id] = _Live(scenario, state)
+        live = _Live(scenario, state)
+        live.remember(events)
+        self._live[command.drill_id] = live
         await self._notify(command.drill_id, state.seq)
         return command.drill_id
 
@@ -167,7 +223,7 @@ class DrillService:
         state = DrillState()
         for event in events:
             apply(scenario, state, event)
-        async with self._writing(), self.sessions() as session:
+        async with self._write_session() as session:
             repo.add_drill(
                 session,
                 Drill(
@@ -202,54 +258,112 @@ class DrillService:
             )
         await self.tick(drill_id)
         live = await self._get_live(drill_id)
+        request = _Request(command, actor, key, also or [])
+        live.pending.append(request)
         async with live.lock:
-            outcome = await self._execute_locked(drill_id, live, command, actor, key, also)
+            if not request.done.done():
+                batch = live.pending[:MAX_BATCH]
+                del live.pending[:MAX_BATCH]
+                await self._execute_batch(drill_id, live, batch)
+        outcome = request.done.result()  # or raises its DomainError / StorageUnavailable
         if not outcome.repeated:
             await self._notify(drill_id, outcome.last_seq)
             await self.tick(drill_id)
         return outcome
 
-    async def _execute_locked(
-        self,
-        drill_id: str,
-        live: _Live,
-        command: c.Command,
-        actor: c.Actor,
-        key: str | None,
-        also: list[object] | None = None,
-    ) -> Outcome:
-        for _attempt in range(MAX_WRITE_ATTEMPTS):
-            async with self._writing(), self.sessions() as session:
-                await self._catch_up(session, drill_id, live)
-                if key is not None:
-                    receipt = await repo.find_receipt(session, drill_id, key)
-                    if receipt is not None:
+    async def _execute_batch(self, drill_id: str, live: _Live, batch: list[_Request]) -> None:
+        """Group commit: every command waiting for this drill is decided in order against
+        the state the ones before it leave, and all their events and receipts go in ONE
+        transaction. Under load the batches grow by themselves, so the database's round
+        trips are shared instead of queued behind the drill's lock."""
+        try:
+            for attempt in range(MAX_WRITE_ATTEMPTS):
+                async with self._write_session() as session:
+                    # The first try uses the cached state when it is fresh: a stale one
+                    # cannot write (the unique seq refuses it) and the retry catches up.
+                    if attempt > 0 or not self._fresh(drill_id, live):
+                        await self._catch_up(session, drill_id, live)
+                    keys = [r.key for r in batch if r.key is not None]
+                    applied = await repo.find_receipts(session, drill_id, keys)
+                    plan = self._plan(drill_id, live, batch, set(applied))
+                    for request, key in plan.repeats:
+                        receipt = applied[key]
                         events = await repo.load_events(session, drill_id, receipt.first_seq - 1)
                         events = [e for e in events if e.seq <= receipt.last_seq]
-                        return Outcome(
+                        plan.results[request] = Outcome(
                             drill_id, receipt.first_seq, receipt.last_seq, events, repeated=True
                         )
-                events = decide(live.scenario, live.state, command, self.clock(), actor)
-                if not events:  # pragma: no cover - every accepted command emits an event
-                    return Outcome(drill_id, live.state.seq, live.state.seq, [])
-                session.add_all(also or [])
-                if await self._write(session, drill_id, live, events, key):
-                    return Outcome(drill_id, events[0].seq, events[-1].seq, events)
-        raise StorageUnavailable("the drill is too busy right now; try again")
+                    if plan.events:
+                        for request in batch:
+                            if isinstance(plan.results.get(request), Outcome):
+                                session.add_all(request.also)
+                        written = await self._write(
+                            session, drill_id, live, plan.events, plan.receipts, plan.state
+                        )
+                        if not written:
+                            continue
+                    for request, result in plan.results.items():
+                        if isinstance(result, Outcome):
+                            request.done.set_result(result)
+                        else:
+                            request.done.set_exception(result)
+                    return
+            raise StorageUnavailable("the drill is too busy right now; try again")
+        except BaseException as exc:
+            failure = (
+                exc
+                if isinstance(exc, StorageUnavailable)
+                else StorageUnavailable("the command was interrupted; send it again")
+            )
+            for request in batch:
+                if not request.done.done():
+                    request.done.set_exception(failure)
+            if not isinstance(exc, StorageUnavailable):
+                raise
+
+    def _plan(self, drill_id: str, live: _Live, batch: list[_Request], applied: set[str]) -> _Plan:
+        """Decide a batch in order on a copy of the state (pure apart from the clock)."""
+        plan = _Plan(live.state.copy())
+        now = self.clock()
+        in_batch: dict[str, Outcome] = {}
+        for request in batch:
+            key = request.key
+            if key is not None and key in applied:
+                plan.repeats.append((request, key))
+                continue
+            if key is not None and key in in_batch:
+                plan.results[request] = replace(in_batch[key], repeated=True)
+                continue
+            try:
+                events = decide(live.scenario, plan.state, request.command, now, request.actor)
+            except DomainError as exc:
+                plan.results[request] = exc
+                continue
+            for event in events:
+                apply(live.scenario, plan.state, event)
+            first = events[0].seq if events else plan.state.seq
+            outcome = Outcome(drill_id, first, plan.state.seq, events)
+            plan.events.extend(events)
+            plan.results[request] = outcome
+            if key is not None:
+                in_batch[key] = outcome
+                plan.receipts.append((key, outcome.first_seq, outcome.last_seq))
+        return plan
 
     async def tick(self, drill_id: str) -> list[Event]:
-        """Fire whatever has fallen due. Safe to call from any number of places."""
+        """Fire whatever has fallen due. Safe to call from any number of places; reads
+        the database only when something is due or the cached state may be stale."""
         live = await self._get_live(drill_id)
-        if live.state.status is not Status.running:
+        if self._fresh(drill_id, live) and not self._anything_due(live):
             return []
         async with live.lock:
             for _attempt in range(MAX_WRITE_ATTEMPTS):
-                async with self._writing(), self.sessions() as session:
+                async with self._write_session() as session:
                     await self._catch_up(session, drill_id, live)
                     events = due(live.scenario, live.state, self.clock())
                     if not events:
                         return []
-                    if await self._write(session, drill_id, live, events, None):
+                    if await self._write(session, drill_id, live, events, []):
                         break
             else:
                 raise StorageUnavailable("could not write the drill's due events")
@@ -262,26 +376,36 @@ class DrillService:
         drill_id: str,
         live: _Live,
         events: list[Event],
-        key: str | None,
+        receipts: list[tuple[str, int, int]],
+        candidate: DrillState | None = None,
     ) -> bool:
-        """Append in one transaction; False when another writer got there first."""
-        candidate = live.state.copy()
-        for event in events:
-            apply(live.scenario, candidate, event)
+        """Append in one transaction; False when another writer got there first.
+        `candidate`: the state after `events`, when the caller has it already."""
+        if candidate is None:
+            candidate = live.state.copy()
+            for event in events:
+                apply(live.scenario, candidate, event)
         repo.append_events(session, drill_id, events)
-        if key is not None:
-            repo.add_receipt(session, drill_id, key, events[0].seq, events[-1].seq)
-        drill = await repo.get_drill(session, drill_id)
-        if drill is not None:
-            drill.status = str(candidate.status)
-            drill.last_seq = candidate.seq
-            drill.ended_at = self._ended_at(candidate)
+        for key, first_seq, last_seq in receipts:
+            repo.add_receipt(session, drill_id, key, first_seq, last_seq)
         try:
+            # One UPDATE, no SELECT: the drill row mirrors the log's status and last seq.
+            await session.execute(
+                update(Drill)
+                .where(Drill.id == drill_id)
+                .values(
+                    status=str(candidate.status),
+                    last_seq=candidate.seq,
+                    ended_at=self._ended_at(candidate),
+                )
+                .execution_options(synchronize_session=False)
+            )
             await self._commit(session)
         except IntegrityError:
             await session.rollback()
             return False
         live.state = candidate
+        live.remember(events)
         return True
 
     @staticmethod
@@ -301,8 +425,29 @@ class DrillService:
 
     async def _catch_up(self, session: AsyncSession, drill_id: str, live: _Live) -> None:
         """Apply what other workers (or an earlier life of this one) wrote since."""
-        for event in await repo.load_events(session, drill_id, live.state.seq):
+        events = await repo.load_events(session, drill_id, live.state.seq)
+        for event in events:
             apply(live.scenario, live.state, event)
+        live.remember(events)
+
+    def _fresh(self, drill_id: str, live: _Live) -> bool:
+        """The cached state is as new as anything this process has heard of, and was
+        read or written recently."""
+        return (
+            live.state.seq >= self._known_seq.get(drill_id, 0)
+            and time.monotonic() - live.checked < FRESH_SECONDS
+        )
+
+    def _anything_due(self, live: _Live) -> bool:
+        state = live.state
+        if state.status is not Status.running:
+            return False
+        return state.next_timer(limit=state.scenario_now(self.clock())) is not None
+
+    def heard_of(self, drill_id: str, seq: int) -> None:
+        """Another worker (or this one) committed up to `seq`: the cache is stale below it."""
+        if seq > self._known_seq.get(drill_id, 0):
+            self._known_seq[drill_id] = seq
 
     async def _get_live(self, drill_id: str) -> _Live:
         live = self._live.get(drill_id)
@@ -314,9 +459,12 @@ class DrillService:
                 raise DrillNotFound(drill_id)
             scenario = await self._scenario(session, drill.scenario_version_id)
             state = DrillState()
-            for event in await repo.load_events(session, drill_id):
+            events = await repo.load_events(session, drill_id)
+            for event in events:
                 apply(scenario, state, event)
-        return self._live.setdefault(drill_id, _Live(scenario, state))
+        live = _Live(scenario, state)
+        live.remember(events[-TAIL_EVENTS:])
+        return self._live.setdefault(drill_id, live)
 
     # ------------------------------------------------------------------ participants
 
@@ -358,6 +506,7 @@ class DrillService:
 
     async def state(self, drill_id: str) -> tuple[Scenario, DrillState]:
         live = await self._get_live(drill_id)
+        # Reads always catch up: another worker may have written a moment ago.
         async with live.lock, self.sessions() as session:
             await self._catch_up(session, drill_id, live)
         return live.scenario, live.state.copy()
@@ -365,6 +514,13 @@ class DrillService:
     async def events(
         self, drill_id: str, after_seq: int = 0, limit: int | None = None
     ) -> list[Event]:
+        """The log after `after_seq`: recent events from memory when this process is up
+        to date with the drill, else from the database."""
+        live = self._live.get(drill_id)
+        if live is not None and limit is None and self._fresh(drill_id, live):
+            recent = live.recent(after_seq)
+            if recent is not None:
+                return recent
         async with self.sessions() as session:
             if await repo.get_drill(session, drill_id) is None:
                 raise DrillNotFound(drill_id)
@@ -410,8 +566,24 @@ class DrillService:
 
     # ------------------------------------------------------------------ internals
 
-    def _writing(self) -> asyncio.Lock | _NoLock:
+    def writing(self) -> asyncio.Lock | _NoLock:
+        """Held around every write to SQLite, which has one writer at a time: a write
+        that slipped between another's read and write would fail at once ("database is
+        locked") instead of waiting. Other writers to the same file (clock leases) take it
+        too. On PostgreSQL it is a no-op."""
         return self._write_lock if self._write_lock is not None else _NO_LOCK
+
+    @contextlib.asynccontextmanager
+    async def _write_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for writing, under the write lock; a database that refuses or fails
+        anywhere in it (a flush, a query, the commit) becomes StorageUnavailable, with
+        nothing written."""
+        async with self.writing(), self.sessions() as session:
+            try:
+                yield session
+            except OperationalError as exc:
+                await session.rollback()
+                raise StorageUnavailable(f"the database refused the write: {exc.orig}") from exc
 
     async def _notify(self, drill_id: str, seq: int) -> None:
         for listener in self.listeners:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,7 +18,8 @@ from app.clock import ClockRunner
 from app.config import Settings, get_settings
 from app.db.migrate import upgrade
 from app.db.session import is_sqlite, make_engine, make_sessionmaker
-from app.drills import DrillService
+from app.drills import DrillService, StorageUnavailable
+from app.realtime.bus import RedisBus
 from app.realtime.hub import Hub
 from app.reviews import ReviewService
 from app.security import SlidingWindowLimiter
@@ -42,6 +44,8 @@ async def open_service(settings: Settings) -> AsyncIterator[DrillService]:
         await engine.dispose()
 
 
+WORKER_HEADER = "X-Tabletop-Worker"
+
 # Pages carry no inline script or style, so the policy can forbid them outright: an
 # injected <script> or style= does nothing even if escaping were ever missed.
 SECURITY_HEADERS = {
@@ -60,24 +64,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_service(settings) as service:
-            clock = ClockRunner(service, settings.tick_seconds)
+            clock = ClockRunner(
+                service,
+                settings.tick_seconds,
+                settings.clock_lease_seconds,
+                shared=not is_sqlite(settings.resolved_database_url()),
+            )
             hub = Hub(service)
             service.listeners.append(hub.publish)
+            # Several workers: tell the others (and hear from them) after each commit.
+            bus = RedisBus(settings.redis_url, hub, service) if settings.redis_url else None
+            if bus is not None:
+                service.listeners.append(bus.publish)
             app.state.service = service
             app.state.accounts = AccountService(service.sessions)
             app.state.reviews = ReviewService(service.sessions, service)
             app.state.hub = hub
             app.state.clock = clock
             clock.start()
+            if bus is not None:
+                await bus.start()
+            # Everything loaded so far (modules, schemas, the scenario library) lives as
+            # long as the process: keep it out of the collector's full passes, which
+            # otherwise stall every websocket for hundreds of ms with 1,000 connected.
+            gc.collect()
+            gc.freeze()
             try:
                 yield
             finally:
+                if bus is not None:
+                    await bus.stop()
                 await clock.stop()
 
     app = FastAPI(title="Tabletop", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.allowed_origins = tuple(settings.allowed_origins)
-    # Guessing a 49-bit join code: 20 tries a minute per address. Sign-in: 10 per 5 minutes.
+    # Guessing a 49-bit join code: 20 wrong codes a minute per address. Sign-in: 10 per 5
+    # minutes.
     app.state.join_limiter = SlidingWindowLimiter(limit=20, window=60)
     app.state.login_limiter = SlidingWindowLimiter(limit=10, window=300)
     app.include_router(api.router)
@@ -95,6 +118,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response.headers.setdefault(name, value)
         return response
 
+    @app.exception_handler(StorageUnavailable)
+    async def storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """The database refused a write (busy, restarting, full): nothing was recorded,
+        and the client is told so instead of seeing a 500."""
+        return JSONResponse(
+            {"detail": f"{exc}; nothing was recorded, try again"}, 503, {"Retry-After": "2"}
+        )
+
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
         """The process is alive."""
@@ -102,13 +133,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz", tags=["operations"], responses={503: {"description": "Not ready"}})
     async def readyz(request: Request) -> JSONResponse:
-        """The database answers."""
+        """The database answers. The X-Tabletop-Worker header names the worker that
+        answered (its clock_holder in the drills table), to tell apart the workers
+        behind one address."""
         service: DrillService = request.app.state.service
+        worker = {WORKER_HEADER: request.app.state.clock.worker_id}
         try:
             async with service.sessions() as session:
                 await session.execute(text("SELECT 1"))
         except Exception as exc:  # any failure to reach the database means not ready
-            return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, 503)
-        return JSONResponse({"status": "ok"})
+            return JSONResponse(
+                {"status": "unavailable", "detail": type(exc).__name__}, 503, headers=worker
+            )
+        return JSONResponse({"status": "ok"}, headers=worker)
 
     return app

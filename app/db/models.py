@@ -54,6 +54,10 @@ class Drill(Base):
     join_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     created_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     """The facilitator's user name, for the report's overview."""
+    clock_holder: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The worker whose clock ticks this drill (app/db/leases.py); None: nobody yet."""
+    clock_lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """Epoch seconds; past it, another worker may take the clock over."""
 
 
 class DrillEvent(Base):

@@ -24,4 +24,4 @@ async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
 
 async def test_upgrading_twice_is_harmless_and_reaches_head(engine: AsyncEngine) -> None:
     await upgrade(engine)
-    assert await current(engine) == "0003"
+    assert await current(engine) == "0004"

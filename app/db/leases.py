@@ -1,0 +1,62 @@
+"""Clock leases: which worker process runs each running drill's clock.
+
+Several workers may serve the same drills; exactly one of them should fire what falls
+due, so each drill row carries a lease (`clock_holder`, `clock_lease_until`). A worker
+claims or renews its leases about once a second with ONE conditional UPDATE; a lease it
+stops renewing (the worker died) lapses and the next worker to ask takes the drill over.
+
+Why this commits outside the drills service (the one place that commits a drill's
+history): a lease is bookkeeping about processes, not part of any drill's story. It
+writes no event and touches only the two lease columns, and it must be visible to the
+other workers at once, so it is its own short transaction. Correctness never rests on
+it: if two clocks ever overlap, the unique (drill_id, seq) in the log still lets only
+one of two racing writers append.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.models import Drill
+from app.engine.state import Status
+
+
+async def claim(
+    sessions: async_sessionmaker[AsyncSession], holder: str, now: float, seconds: float
+) -> list[str]:
+    """Claim every running drill that is free, lapsed or already `holder`'s, until
+    `now + seconds`; returns the ids `holder` now holds. On PostgreSQL a racing claim
+    waits for the row and re-checks the condition, so one worker wins each drill."""
+    statement = (
+        update(Drill)
+        .where(
+            Drill.status == str(Status.running),
+            or_(
+                Drill.clock_holder == holder,
+                Drill.clock_holder.is_(None),
+                Drill.clock_lease_until < now,
+            ),
+        )
+        .values(clock_holder=holder, clock_lease_until=now + seconds)
+        .returning(Drill.id)
+        .execution_options(synchronize_session=False)
+    )
+    async with sessions() as session:
+        held = list((await session.scalars(statement)).all())
+        await session.commit()
+    return sorted(held)
+
+
+async def release(sessions: async_sessionmaker[AsyncSession], holder: str) -> None:
+    """Give up `holder`'s leases (a clean shutdown): another worker takes over at once
+    instead of waiting for them to lapse."""
+    statement = (
+        update(Drill)
+        .where(Drill.clock_holder == holder)
+        .values(clock_holder=None, clock_lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    async with sessions() as session:
+        await session.execute(statement)
+        await session.commit()

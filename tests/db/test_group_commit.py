@@ -1,0 +1,86 @@
+"""Group commit: commands that arrive together are decided in order and written in one
+transaction, each with its own outcome (real SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.db.models import CommandReceipt, DrillEvent
+from app.drills import DrillService
+from app.engine import commands as c
+from app.engine.errors import DomainError
+from app.engine.events import EventType
+
+MINI = (Path(__file__).parents[1] / "fixtures" / "mini.yaml").read_text()
+
+
+async def _running_drill(service: DrillService) -> str:
+    drill_id = await service.create_drill(MINI, "mini.yaml", c.CreateDrill("g-1", "Group"))
+    for n, role in enumerate(["incident_manager", "executive", "legal"]):
+        await service.execute(drill_id, c.Join(f"p{n}", f"P{n}", role), c.Actor(f"p{n}"))
+    await service.execute(drill_id, c.StartClock())
+    return drill_id
+
+
+def _message(n: int) -> c.SendMessage:
+    return c.SendMessage(to=["legal"], body=f"update {n}")
+
+
+async def test_concurrent_commands_each_get_their_outcome_and_the_log_stays_contiguous(
+    service: DrillService,
+) -> None:
+    drill_id = await _running_drill(service)
+    before = (await service.drill(drill_id)).last_seq
+    sends = [service.execute(drill_id, _message(n), c.Actor("p0"), key=f"k{n}") for n in range(40)]
+    # one that the rules refuse, in the same burst: only it fails
+    refused = service.execute(drill_id, c.Answer("no-such", "x"), c.Actor("p1"), key="bad")
+    # the same key twice in the burst: applied once
+    again = service.execute(drill_id, _message(0), c.Actor("p0"), key="k0")
+    results = await asyncio.gather(*sends, refused, again, return_exceptions=True)
+    outcomes, failure, repeat = results[:40], results[40], results[41]
+    assert isinstance(failure, DomainError)
+    assert not isinstance(repeat, BaseException) and repeat.repeated
+    assert all(not isinstance(o, BaseException) and not o.repeated for o in outcomes)
+    log = await service.events(drill_id)
+    seqs = [e.seq for e in log]
+    assert seqs == list(range(1, len(seqs) + 1))
+    sent = [e for e in log if e.seq > before and e.type is EventType.message_sent]
+    assert sorted(e.data["body"] for e in sent) == sorted(f"update {n}" for n in range(40))
+    drill = await service.drill(drill_id)
+    assert drill.last_seq == seqs[-1]
+    async with service.sessions() as session:
+        receipts = await session.scalar(
+            select(func.count())
+            .select_from(CommandReceipt)
+            .where(CommandReceipt.drill_id == drill_id)
+        )
+    assert receipts == 40  # neither the refused command nor the repeat left a receipt
+
+
+@pytest.mark.parametrize("burst", [1, 25])
+async def test_a_replayed_burst_is_acknowledged_again_and_applied_once(
+    service: DrillService, burst: int
+) -> None:
+    drill_id = await _running_drill(service)
+
+    async def send_all() -> list[int]:
+        outcomes = await asyncio.gather(
+            *(
+                service.execute(drill_id, _message(n), c.Actor("p0"), key=f"r{n}")
+                for n in range(burst)
+            )
+        )
+        return [o.last_seq for o in outcomes]
+
+    first = await send_all()
+    replayed = await send_all()
+    assert replayed == first
+    async with service.sessions() as session:
+        stored = await session.scalar(
+            select(func.count()).select_from(DrillEvent).where(DrillEvent.drill_id == drill_id)
+        )
+    assert stored == (await service.drill(drill_id)).last_seq
