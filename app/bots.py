@@ -33,6 +33,7 @@ from app.realtime.visibility import Viewer, visible
 
 SESSION_COOKIE = "tt_session"
 PARTICIPANT_COOKIE_PREFIX = "tt_p_"
+_ROSTER = frozenset({EventType.participant_joined, EventType.participant_left})
 PROTOCOL_ERRORS = frozenset({"invalid_message", "rate_limited"})
 """Error codes that mean the bot itself misbehaved (a violation), not a refusal of play."""
 RECONNECT_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
@@ -202,6 +203,7 @@ class Client:
         self.viewer = identity.viewer
         self.record_arrivals = record_arrivals
         self.ended = False
+        self.last_inject: dict[str, Any] | None = None
         self.tally = Tally()
         self.last_seq = 0
         self.context: dict[str, Any] = {}
@@ -209,6 +211,7 @@ class Client:
         self.ready = asyncio.Event()
         self.closed_for_good = False
         self._seen: set[int] = set()
+        self._roster_seqs: set[int] = set()
         self._pending: dict[str, _Pending] = {}
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -335,6 +338,10 @@ class Client:
             self.scores_released = True
         elif event["type"] == EventType.drill_ended:
             self.ended = True
+        elif event["type"] == EventType.inject_delivered:
+            self.last_inject = event
+        elif event["type"] in _ROSTER:
+            self._roster_seqs.add(seq)
         if not self._may_see(event):
             self.tally.foreign.append(seq)
         self.handle_event(event)
@@ -396,14 +403,20 @@ class Client:
         self._seq_waiters = still
 
     def check_against(self, reference: Iterable[dict[str, Any]]) -> None:
-        """Compare with the server's log for this viewer: what it lists and the client
-        never got is missing; what the client got and it does not list is foreign."""
-        expected = [int(e["seq"]) for e in reference]
+        """Compare with the server's log for this viewer's role: what it lists and the
+        client never got is missing; what the client got and it does not list is foreign.
+        Joins and leaves are left out on both sides: a participant sees only their own,
+        so they differ within a role (each is checked on arrival instead)."""
+        expected = [int(e["seq"]) for e in reference if e["type"] not in _ROSTER]
         expected_set = set(expected)
         seen = set(self.tally.seqs)
         self.tally.missing = [s for s in expected if s not in seen]
         upto = max(expected, default=0)
-        extra = [s for s in self.tally.seqs if s <= upto and s not in expected_set]
+        extra = [
+            s
+            for s in self.tally.seqs
+            if s <= upto and s not in expected_set and s not in self._roster_seqs
+        ]
         self.tally.foreign.extend(s for s in extra if s not in self.tally.foreign)
 
 

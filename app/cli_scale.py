@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from typing import Annotated, Any
 
 import typer
@@ -96,3 +97,51 @@ def _print_summary(figures: dict[str, Any]) -> None:
         if isinstance(value, list):
             shown = "; ".join(value) or "none"
         typer.echo(f"{key.replace('_', ' '):<{width}}  {shown if shown != '' else 'none'}")
+
+
+# --------------------------------------------------------------------------- bench
+
+DEFAULT_BENCH_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+DEFAULT_BENCH_REDIS = "redis://127.0.0.1:6379/0"
+
+
+@cli.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="Small sizes: under a minute.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+    postgres_url: Annotated[
+        str,
+        typer.Option(
+            envvar="TABLETOP_BENCH_POSTGRES_URL",
+            help="A PostgreSQL server the bench may create a throwaway database on.",
+        ),
+    ] = DEFAULT_BENCH_POSTGRES,
+    redis_url: Annotated[
+        str, typer.Option(envvar="TABLETOP_BENCH_REDIS_URL", help="Redis for the 2-worker case.")
+    ] = DEFAULT_BENCH_REDIS,
+) -> None:
+    """Load figures: fan-out (and a bare websocket baseline), commands on SQLite and
+    PostgreSQL, many drills at once, memory per participant, two workers on PostgreSQL and
+    Redis, and the cost of rebuilding a drill after a restart. Starts its own servers on
+    free loopback ports and stops them. Exits 1 if any case lost or duplicated events."""
+    from app.bench.run import Options, Sizes, machine, run, table
+    from app.bench.servers import BenchError
+
+    options = Options(Sizes.quick() if quick else Sizes.full(), postgres_url, redis_url)
+    began = time.monotonic()
+
+    def progress(line: str) -> None:
+        _err(f"bench {time.monotonic() - began:6.1f} s  {line}")
+
+    try:
+        rows = asyncio.run(run(options, progress))
+    except BenchError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        payload = {"machine": machine(), "quick": quick, "rows": [r.as_dict() for r in rows]}
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        typer.echo(table(rows))
+    if any(r.lost or r.duplicated for r in rows):
+        _err("FAILED: events were lost or duplicated (see the lost and dup columns)")
+        raise typer.Exit(1)

@@ -1,23 +1,25 @@
 """Fan-out of committed events to the connections of a drill, in process.
 
-The drills service tells the hub a drill's new last seq after each commit. The hub reads
-the new events once per drill (from the database, so a notice from another worker works
-the same way), filters them per connection and puts them on each connection's bounded
-queue; each connection has its own writer task, so one slow browser never delays the
-others. A connection whose queue is full is closed and catches up when it reconnects.
-"""
+The drills service tells the hub a drill's new last seq after each commit (and the Redis
+bus does, for commits on other workers). The hub takes the new events once per drill (from
+the drills service's memory, or the database), filters, renders and encodes each once per
+kind of viewer, and puts the text on each connection's bounded queue; a connection's own
+writer task sends it, so one slow browser never delays the others. A connection whose
+queue is full is closed and catches up when it reconnects."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.drills import DrillService
-from app.engine.events import EventType
+from app.engine.events import Event, EventType
 from app.realtime.codes import Close
 from app.realtime.visibility import Viewer, visible
 
@@ -26,7 +28,9 @@ QUEUE_LIMIT = 1000
 FLUSH_SECONDS = 2.0
 """How long a closing connection may take to send what it has queued."""
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Send = Callable[[str], Awaitable[None]]
+Encoded = dict[tuple[Any, ...], str | None]
+"""Per publish: (seq, view key) -> the event message as sent, or None when not shown."""
 CloseFn = Callable[[int, str], Awaitable[None]]
 
 
@@ -38,36 +42,63 @@ class Connection:
     close: CloseFn
     last_seq: int = 0
     scores_released: bool = False
-    queue: asyncio.Queue[dict[str, Any] | None] = field(
-        default_factory=lambda: asyncio.Queue(QUEUE_LIMIT)
-    )
+    pending: deque[str | None] = field(default_factory=deque)
     writer: asyncio.Task[None] | None = None
     closing: bool = False
 
     def offer(self, message: dict[str, Any]) -> bool:
         """Queue a message; False when the client cannot keep up."""
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
+        return self.offer_text(encode(message))
+
+    def offer_text(self, text: str | None) -> bool:
+        """Queue a message already encoded (an event encoded once for many connections);
+        None marks the end. A writer task runs only while there is something to send, so
+        an idle connection costs no task and no queue (memory per idle participant)."""
+        if len(self.pending) >= QUEUE_LIMIT:
             return False
+        self.pending.append(text)
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self._drain())
         return True
 
     async def finish(self, code: int, reason: str) -> None:
         """Send what is already queued (the errors that explain the close), then close."""
         self.closing = True
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(None)
-        if self.writer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self.writer), FLUSH_SECONDS)
+        self.pending.append(None)
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self._drain())
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(self.writer), FLUSH_SECONDS)
         await self.close(code, reason)
 
-    async def write_loop(self) -> None:
-        while True:
-            message = await self.queue.get()
+    async def _drain(self) -> None:
+        while self.pending:
+            message = self.pending.popleft()
             if message is None:
                 return
-            await self.send(message)
+            try:
+                await self.send(message)
+            except Exception:  # the socket is gone: its receive loop ends the connection
+                self.pending.clear()
+                return
+
+
+def encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
+_PERSONAL = {EventType.participant_joined, EventType.participant_left, EventType.feedback_given}
+
+
+def view_key(event: Event, viewer: Viewer, scores_released: bool) -> tuple[Any, ...]:
+    """Everything `visible` looks at besides the event: viewers with the same key see the
+    same thing. Facilitators and observers see all; participants see by role and by
+    whether scores are out, and their own joins and hot-wash answers."""
+    if viewer.sees_everything:
+        return (event.seq, "all")
+    if event.type in _PERSONAL:
+        return (event.seq, "self", viewer.participant_id)
+    return (event.seq, viewer.role, scores_released)
 
 
 class Hub:
@@ -79,6 +110,7 @@ class Hub:
 
     async def publish(self, drill_id: str, seq: int) -> None:
         """A commit happened: deliver everything after what was last delivered here."""
+        self.service.heard_of(drill_id, seq)
         connections = self._connections.get(drill_id)
         if not connections:
             self._published[drill_id] = max(seq, self._published.get(drill_id, 0))
@@ -91,20 +123,32 @@ class Hub:
             if not events:
                 return
             self._published[drill_id] = events[-1].seq
+            # What a viewer may see depends only on a few things (view_key), so each event
+            # is filtered, rendered and encoded once per kind of viewer, not per connection.
+            encoded: Encoded = {}
             for connection in list(self._connections.get(drill_id, ())):
-                await self._deliver(connection, events)
+                await self._deliver(connection, events, encoded)
 
-    async def _deliver(self, connection: Connection, events: list[Any]) -> None:
+    async def _deliver(
+        self,
+        connection: Connection,
+        events: list[Event],
+        encoded: dict[tuple[Any, ...], str | None],
+    ) -> None:
         for event in events:
             if event.seq <= connection.last_seq:
                 continue
             connection.last_seq = event.seq
             if event.type is EventType.scores_released:
                 connection.scores_released = True
-            shown = visible(event, connection.viewer, connection.scores_released)
-            if shown is None:
+            key = view_key(event, connection.viewer, connection.scores_released)
+            if key not in encoded:
+                shown = visible(event, connection.viewer, connection.scores_released)
+                encoded[key] = None if shown is None else encode({"type": "event", "event": shown})
+            text = encoded[key]
+            if text is None:
                 continue
-            if not connection.offer({"type": "event", "event": shown}):
+            if not connection.offer_text(text):
                 await self._drop_slow(connection)
                 return
 
@@ -124,7 +168,6 @@ class Hub:
             connection.last_seq = int(first["last_seq"])
             connection.offer(first)
             self._connections.setdefault(connection.drill_id, set()).add(connection)
-            connection.writer = asyncio.create_task(connection.write_loop())
 
     def unregister(self, connection: Connection) -> None:
         peers = self._connections.get(connection.drill_id)

@@ -1,7 +1,7 @@
 """Who may see what. The one filter every path uses: websocket, pages, JSON API, exports.
 
 A participant sees the injects that reached their role, the decisions put to it, the
-messages it sent or received, the clock and the roster; never another role's items,
+messages it sent or received, the clock and their own joining; never another role's items,
 facilitator notes, skipped injects or, until the facilitator releases them, scores.
 Observers (evaluators) and the facilitator see everything.
 """
@@ -33,8 +33,6 @@ FACILITATOR_VIEW = Viewer("facilitator")
 
 _EVERYONE = {
     EventType.drill_created,
-    EventType.participant_joined,
-    EventType.participant_left,
     EventType.clock_started,
     EventType.clock_paused,
     EventType.clock_resumed,
@@ -51,6 +49,10 @@ _DECISION = {
     EventType.decision_timed_out,
     EventType.decision_closed,
 }
+# Comings and goings: a participant sees only their own. In a 1,000-person drill every join
+# sent to everyone is a million messages nobody's screen shows; the facilitator and
+# observers see them all, and presence tells them who is connected.
+_ROSTER = {EventType.participant_joined, EventType.participant_left}
 _SCORING = {EventType.expectation_met, EventType.expectation_missed, EventType.score_adjusted}
 _PRIVATE_INJECT_KEYS = ("facts",)
 
@@ -67,6 +69,8 @@ def visible(event: Event, viewer: Viewer, scores_released: bool) -> dict[str, An
         if kind is EventType.drill_created:
             shown.pop("variables", None)
         return _with(event, shown)
+    if kind in _ROSTER:
+        return event.to_dict() if data["participant_id"] == viewer.participant_id else None
     if role is None:
         return None
     if kind is EventType.inject_delivered and role in data["recipients"]:

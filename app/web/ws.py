@@ -124,8 +124,8 @@ async def drill_socket(ws: WebSocket, drill_id: str, since: int = 0) -> None:
         return
     hub: Hub = ws.app.state.hub
 
-    async def send(message: dict[str, Any]) -> None:
-        await ws.send_text(json.dumps(message, separators=(",", ":")))
+    async def send(text: str) -> None:
+        await ws.send_text(text)
 
     async def close(code: int, reason: str) -> None:
         await ws.close(code, reason)

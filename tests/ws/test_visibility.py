@@ -46,6 +46,9 @@ def _event(kind: EventType, **data: Any) -> Event:
         (_event(EventType.note_added, text="slow to escalate"), False),
         (_event(EventType.expectation_met, expectation_id="e", points=10), False),
         (_event(EventType.clock_paused), True),
+        (_event(EventType.participant_joined, participant_id="p-legal", role="legal"), True),
+        (_event(EventType.participant_joined, participant_id="p-hr", role="legal"), False),
+        (_event(EventType.participant_left, participant_id="p-hr"), False),
     ],
 )
 def test_a_participant_sees_only_their_share(event: Event, legal_sees: bool) -> None:
@@ -77,3 +80,31 @@ def test_scores_show_only_after_release_and_facts_never() -> None:
     created = _event(EventType.drill_created, name="D", variables={"ceo": "Ann"})
     shown_created = visible(created, LEGAL, scores_released=False)
     assert shown_created is not None and "variables" not in shown_created["data"]
+
+
+def test_view_keys_group_exactly_the_viewers_who_see_the_same_thing() -> None:
+    """The hub encodes each event once per view key: viewers that share a key must get
+    identical messages, whatever the event."""
+    from app.realtime.hub import view_key
+
+    viewers = [
+        LEGAL,
+        Viewer("participant", "legal", "p-legal-2"),
+        Viewer("participant", "hr", "p-hr"),
+        OBSERVER,
+        FACILITATOR_VIEW,
+    ]
+    events = [
+        _event(EventType.participant_joined, participant_id="p-legal", role="legal"),
+        _event(EventType.feedback_given, participant_id="p-hr", confidence=3),
+        _event(EventType.inject_delivered, inject_id="a", recipients=["legal"], body="x"),
+        _event(EventType.expectation_met, expectation_id="e", points=10),
+        _event(EventType.clock_paused),
+    ]
+    for event in events:
+        for released in (False, True):
+            seen: dict[object, object] = {}
+            for viewer in viewers:
+                key = view_key(event, viewer, released)
+                shown = visible(event, viewer, released)
+                assert seen.setdefault(key, shown) == shown, (event.type, viewer)

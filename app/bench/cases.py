@@ -1,0 +1,352 @@
+"""The bench's cases, each against servers a `Fleet` started; each returns table rows.
+
+Latencies are measured in the bench process from the moment a command is sent to the
+moment each participant's socket delivers the event (both clocks are the same
+`perf_counter`). Every case also counts events lost and duplicated, which must be zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.bench.servers import PASSWORD, USER, Server
+from app.bots import (
+    Behaviour,
+    Bot,
+    Client,
+    Identity,
+    Tabletop,
+    connect_all,
+    join_many,
+    percentile,
+    verify,
+)
+
+ROLES = [
+    "incident_manager",
+    "lead_investigator",
+    "soc_analyst",
+    "legal",
+    "communications",
+    "hr",
+    "executive",
+]
+DELIVERY_WAIT = 60.0
+INJECT_BODY = (
+    "**Update from the SOC.** EDR shows `vssadmin delete shadows` on FS-01 and FS-02; the "
+    "file server share is being encrypted. The attacker's note names a leak site. Decide "
+    "who you tell, and when: legal, the executive sponsor, and whether to call the "
+    "regulator within the 72-hour window."
+)
+
+
+@dataclass(slots=True)
+class Row:
+    """One line of the bench table."""
+
+    case: str
+    size: str
+    backend: str
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+    lost: int = 0
+    duplicated: int = 0
+    target: str = ""
+    met: bool | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "size": self.size,
+            "backend": self.backend,
+            "p50_ms": self.p50_ms,
+            "p95_ms": self.p95_ms,
+            "p99_ms": self.p99_ms,
+            **self.figures,
+            "lost": self.lost,
+            "duplicated": self.duplicated,
+            "target": self.target,
+            "met": self.met,
+        }
+
+
+def ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def spread(latencies: list[float]) -> tuple[float | None, float | None, float | None]:
+    ordered = sorted(latencies)
+    return (
+        ms(percentile(ordered, 50)),
+        ms(percentile(ordered, 95)),
+        ms(percentile(ordered, 99)),
+    )
+
+
+@dataclass(slots=True)
+class Room:
+    """One drill on the servers, with its participants connected (round-robin over the
+    servers when there are several) and its facilitator's socket."""
+
+    servers: list[Tabletop]
+    drill_id: str
+    code: str
+    facilitator: Client
+    clients: list[Client]
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.stop() for c in [*self.clients, self.facilitator]))
+
+
+async def open_room(
+    servers: list[Tabletop],
+    session: str,
+    participants: int,
+    *,
+    name: str,
+    bots: Behaviour | None = None,
+    seed: int = 0,
+) -> Room:
+    """Create a drill, join and connect its participants, start it."""
+    first = servers[0]
+    drill_id, code = await first.create_drill(session, "bench.yaml", name)
+    identities = await join_many(first, code, ROLES, participants, concurrency=16)
+    clients: list[Client] = [
+        Bot(servers[n % len(servers)], identity, bots, seed=seed + n)
+        if bots is not None
+        else Client(servers[n % len(servers)], identity, record_arrivals=True)
+        for n, identity in enumerate(identities)
+    ]
+    facilitator = Client(first, Identity(drill_id, "facilitator", None, None, session))
+    await connect_all([facilitator, *clients])
+    await facilitator.command({"type": "start"})
+    return Room(servers, drill_id, code, facilitator, clients)
+
+
+def inject_command(n: int) -> dict[str, Any]:
+    return {
+        "type": "manual_inject",
+        "title": f"Inject {n + 1}",
+        "body": INJECT_BODY,
+        "to": ["all"],
+        "channel": "email",
+        "severity": "high",
+    }
+
+
+@dataclass(slots=True)
+class Delivery:
+    latencies: list[float] = field(default_factory=list)
+    lost: int = 0
+    sample: dict[str, Any] | None = None
+
+
+async def fire_and_collect(
+    facilitator: Client, clients: list[Client], injects: int, gap: float, delivery: Delivery
+) -> None:
+    """Send injects to everyone one after another; time each participant's receipt."""
+    for n in range(injects):
+        sent = time.perf_counter()
+        seq = await facilitator.command(inject_command(n))
+        if seq is None:
+            delivery.lost += len(clients)
+            continue
+        arrived = await asyncio.gather(*(c.wait_for_seq(seq, DELIVERY_WAIT) for c in clients))
+        for client, ok in zip(clients, arrived, strict=True):
+            at = client.tally.arrivals.get(seq)
+            if not ok or at is None:
+                delivery.lost += 1
+            else:
+                delivery.latencies.append(at - sent)
+        await asyncio.sleep(gap)
+
+
+async def sign_in(server: Tabletop) -> str:
+    return await server.sign_in(USER, PASSWORD)
+
+
+# --------------------------------------------------------------------------- fan-out
+
+
+@dataclass(slots=True)
+class FanOut:
+    row: Row
+    payload: dict[str, Any] | None
+    memory_per_participant_kib: float | None
+
+
+async def fan_out(servers: list[Server], participants: int, injects: int, backend: str) -> FanOut:
+    """One drill, `participants` connected; the facilitator sends injects to everyone."""
+    clients_of = [Tabletop(s.url) for s in servers]
+    session = await sign_in(clients_of[0])
+    before = servers[0].rss_kib() if len(servers) == 1 else None
+    room = await open_room(clients_of, session, participants, name=f"Fan-out {participants}")
+    memory = None
+    if before is not None:
+        memory = (servers[0].rss_kib() - before) / participants
+    try:
+        delivery = Delivery()
+        await fire_and_collect(room.facilitator, room.clients, injects, 0.3, delivery)
+        await verify(clients_of[0], room.clients, settle=DELIVERY_WAIT)
+        payload = _sample_payload(room.clients[0])
+    finally:
+        await room.close()
+        await asyncio.gather(*(c.close() for c in clients_of))
+    p50, p95, p99 = spread(delivery.latencies)
+    workers = f"{len(servers)} workers" if len(servers) > 1 else "1 worker"
+    row = Row(
+        "fan-out",
+        f"{participants:,} participants, {injects} injects",
+        f"{backend}, {workers}",
+        p50,
+        p95,
+        p99,
+        {"receipts": len(delivery.latencies)},
+        lost=delivery.lost + sum(len(c.tally.missing) for c in room.clients),
+        duplicated=sum(len(c.tally.duplicates) for c in room.clients),
+    )
+    row.figures["foreign"] = sum(len(c.tally.foreign) for c in room.clients)
+    return FanOut(row, payload, memory)
+
+
+def _sample_payload(client: Client) -> dict[str, Any] | None:
+    """One inject exactly as a participant received it: what the baseline broadcasts."""
+    return client.last_inject
+
+
+async def fan_out_baseline(
+    server: Server, participants: int, injects: int, payload: dict[str, Any]
+) -> Row:
+    """The same measurement against a bare Starlette broadcast of the same payload."""
+    base = Tabletop(server.url)
+    drill = uuid.uuid4().hex
+    clients = [
+        Client(
+            base,
+            Identity(drill, f"P{n}", ROLES[n % len(ROLES)], f"p{n}", "x=y"),
+            record_arrivals=True,
+        )
+        for n in range(participants)
+    ]
+    sender = Client(base, Identity(drill, "sender", None, None, "x=y"))
+    await connect_all([sender, *clients])
+    delivery = Delivery()
+    try:
+        for n in range(injects):
+            event = {**payload, "data": {**payload["data"], "title": f"Inject {n + 1}"}}
+            sent = time.perf_counter()
+            seq = await sender.command({"type": "fire", "event": event})
+            if seq is None:
+                delivery.lost += participants
+                continue
+            arrived = await asyncio.gather(*(c.wait_for_seq(seq, DELIVERY_WAIT) for c in clients))
+            for client, ok in zip(clients, arrived, strict=True):
+                at = client.tally.arrivals.get(seq)
+                if not ok or at is None:
+                    delivery.lost += 1
+                else:
+                    delivery.latencies.append(at - sent)
+            await asyncio.sleep(0.3)
+    finally:
+        await asyncio.gather(*(c.stop() for c in [sender, *clients]))
+        await base.close()
+    p50, p95, p99 = spread(delivery.latencies)
+    return Row(
+        "fan-out baseline",
+        f"{participants:,} participants, {injects} injects",
+        "bare Starlette broadcast",
+        p50,
+        p95,
+        p99,
+        {"receipts": len(delivery.latencies)},
+        lost=delivery.lost,
+        duplicated=sum(len(c.tally.duplicates) for c in clients),
+    )
+
+
+# --------------------------------------------------------------------------- commands
+
+
+async def commands(
+    server: Server, participants: int, period: float, seconds: float, backend: str
+) -> Row:
+    """`participants` each sending a command every `period` seconds (messages to other
+    roles and parties); acknowledgement latency and commands per second."""
+    base = Tabletop(server.url)
+    session = await sign_in(base)
+    behaviour = Behaviour(think=(period * 0.5, period * 1.5), answer=False)
+    room = await open_room([base], session, participants, name="Commands", bots=behaviour)
+    try:
+        began = time.monotonic()
+        until = began + seconds
+        bots = [c for c in room.clients if isinstance(c, Bot)]
+        await asyncio.gather(*(b.play(until) for b in bots))
+        elapsed = time.monotonic() - began
+        await verify(base, room.clients, settle=DELIVERY_WAIT)
+    finally:
+        await room.close()
+        await base.close()
+    tallies = [c.tally for c in room.clients]
+    acked = sum(t.acked for t in tallies)
+    p50, p95, p99 = spread([x for t in tallies for x in t.ack_latencies])
+    unanswered = (
+        sum(t.sent for t in tallies) - acked - sum(sum(t.refused.values()) for t in tallies)
+    )
+    return Row(
+        "commands",
+        f"{participants} participants, 1 per {period:g} s, {seconds:g} s",
+        backend,
+        p50,
+        p95,
+        p99,
+        {"commands_per_s": round(acked / elapsed, 1), "acknowledged": acked},
+        lost=sum(len(t.missing) for t in tallies) + unanswered,
+        duplicated=sum(len(t.duplicates) for t in tallies),
+    )
+
+
+# --------------------------------------------------------------------------- many drills
+
+
+async def many_drills(
+    server: Server, drills: int, participants: int, injects: int, backend: str
+) -> Row:
+    """`drills` drills of `participants` each at once; every facilitator sends injects at
+    the same time as the others."""
+    base = Tabletop(server.url)
+    session = await sign_in(base)
+    rooms: list[Room] = []
+    try:
+        for n in range(drills):
+            rooms.append(await open_room([base], session, participants, name=f"Drill {n + 1}"))
+        deliveries = [Delivery() for _ in rooms]
+        await asyncio.gather(
+            *(
+                fire_and_collect(room.facilitator, room.clients, injects, 1.0, delivery)
+                for room, delivery in zip(rooms, deliveries, strict=True)
+            )
+        )
+        for room in rooms:
+            await verify(base, room.clients, settle=DELIVERY_WAIT)
+    finally:
+        await asyncio.gather(*(room.close() for room in rooms))
+        await base.close()
+    clients = [c for room in rooms for c in room.clients]
+    p50, p95, p99 = spread([x for d in deliveries for x in d.latencies])
+    return Row(
+        "many drills",
+        f"{drills} drills x {participants} participants, {injects} injects each",
+        f"{backend}, 1 worker",
+        p50,
+        p95,
+        p99,
+        {"receipts": sum(len(d.latencies) for d in deliveries)},
+        lost=sum(d.lost for d in deliveries) + sum(len(c.tally.missing) for c in clients),
+        duplicated=sum(len(c.tally.duplicates) for c in clients),
+    )

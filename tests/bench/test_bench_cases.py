@@ -1,0 +1,68 @@
+"""The bench's cases at toy sizes against real servers it starts: every row carries its
+figures, nothing is lost, and everything started is stopped."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from app.bench import cases
+from app.bench.run import Sizes, table
+from app.bench.servers import Backend, Fleet, wait_ready
+
+
+def test_fan_out_and_its_baseline_measure_every_receipt(tmp_path: Path) -> None:
+    async def scenario() -> tuple[cases.FanOut, cases.Row, Fleet]:
+        fleet = Fleet(tmp_path)
+        try:
+            [server] = await fleet.start(Backend("SQLite"))
+            measured = await cases.fan_out([server], 6, 3, "SQLite")
+            assert measured.payload is not None
+            baseline = fleet.start_baseline()
+            await wait_ready(baseline)
+            bare = await cases.fan_out_baseline(baseline, 6, 3, measured.payload)
+            return measured, bare, fleet
+        finally:
+            fleet.close()
+
+    measured, bare, fleet = asyncio.run(scenario())
+    assert fleet.servers == []  # everything it started is stopped
+    for row in (measured.row, bare):
+        assert row.figures["receipts"] == 6 * 3
+        assert row.lost == row.duplicated == 0
+        assert row.p50_ms is not None and row.p99_ms is not None
+        assert 0 < row.p50_ms <= row.p99_ms
+    assert measured.row.figures["foreign"] == 0
+    assert measured.memory_per_participant_kib is not None
+    # the baseline broadcast what a participant really received
+    payload = measured.payload
+    assert payload is not None and payload["type"] == "inject_delivered"
+    assert payload["data"]["body_html"].startswith("<p><strong>Update")
+
+
+def test_commands_and_many_drills_count_acknowledgements(tmp_path: Path) -> None:
+    async def scenario() -> tuple[cases.Row, cases.Row]:
+        fleet = Fleet(tmp_path)
+        try:
+            [server] = await fleet.start(Backend("SQLite"))
+            commands = await cases.commands(server, 4, 0.5, 2.0, "SQLite")
+            many = await cases.many_drills(server, 3, 3, 2, "SQLite")
+            return commands, many
+        finally:
+            fleet.close()
+
+    commands, many = asyncio.run(scenario())
+    assert commands.figures["acknowledged"] >= 8  # 4 participants, ~1 per 0.5 s, 2 s
+    assert commands.figures["commands_per_s"] > 0
+    assert commands.lost == commands.duplicated == 0
+    assert many.figures["receipts"] == 3 * 3 * 2
+    assert many.lost == many.duplicated == 0
+    text = table([commands, many])
+    assert text.splitlines()[0].split()[:3] == ["case", "size", "backend"]
+    assert "commands per s" in text and "many drills" in text
+
+
+def test_quick_sizes_are_smaller_than_the_full_run() -> None:
+    quick, full = Sizes.quick(), Sizes.full()
+    assert max(quick.fan_out) < max(full.fan_out) == 2000
+    assert full.target_size == 1000 and full.restart_events == 10_000
