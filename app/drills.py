@@ -31,7 +31,7 @@ from app.engine.errors import Code, DomainError
 from app.engine.events import Event
 from app.engine.scenario import Scenario
 from app.engine.state import DrillState, Status
-from app.scenarios import Loaded, load_scenario_text
+from app.scenarios import Loaded, load_scenario_text, parse_stored_scenario
 from app.security import join_code_for, new_token, normalise_join_code, token_hash
 
 Listener = Callable[[str, int], Awaitable[None]]
@@ -180,11 +180,11 @@ class DrillService:
         row = await repo.get_scenario_version(session, version_id)
         if row is None:  # pragma: no cover - guarded by a foreign key
             raise LookupError(f"scenario version {version_id} is missing")
-        loaded = load_scenario_text(row.source, row.origin or row.scenario_id)
-        if loaded.scenario is None:
-            raise ScenarioInvalid(loaded)
-        self._scenarios[version_id] = loaded.scenario
-        return loaded.scenario
+        scenario = parse_stored_scenario(row.source)
+        if scenario is None:
+            raise ScenarioInvalid(load_scenario_text(row.source, row.origin or row.scenario_id))
+        self._scenarios[version_id] = scenario
+        return scenario
 
     # ------------------------------------------------------------------ drills
 

@@ -200,7 +200,7 @@ async def _restart_rows(workdir: Path, postgres_url: str, events: int) -> list[R
         )
         if events >= 10_000:
             row.target = f"rebuild < {REBUILD_MS:g} ms"
-            row.met = figures.rebuild.max_ms < REBUILD_MS
+            row.met = figures.rebuild.median_ms < REBUILD_MS
         rows.append(row)
     return rows
 
