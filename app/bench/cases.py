@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,12 +149,17 @@ class Delivery:
 
 
 async def fire_and_collect(
-    facilitator: Client, clients: list[Client], injects: int, gap: float, delivery: Delivery
+    facilitator: Client,
+    clients: list[Client],
+    injects: int,
+    gap: float,
+    delivery: Delivery,
+    command: Callable[[int], dict[str, Any]] = inject_command,
 ) -> None:
     """Send injects to everyone one after another; time each participant's receipt."""
     for n in range(injects):
         sent = time.perf_counter()
-        seq = await facilitator.command(inject_command(n))
+        seq = await facilitator.command(command(n))
         if seq is None:
             delivery.lost += len(clients)
             continue
@@ -237,22 +243,13 @@ async def fan_out_baseline(
     sender = Client(base, Identity(drill, "sender", None, None, "x=y"))
     await connect_all([sender, *clients])
     delivery = Delivery()
+
+    def fire(n: int) -> dict[str, Any]:
+        event = {**payload, "data": {**payload["data"], "title": f"Inject {n + 1}"}}
+        return {"type": "fire", "event": event}
+
     try:
-        for n in range(injects):
-            event = {**payload, "data": {**payload["data"], "title": f"Inject {n + 1}"}}
-            sent = time.perf_counter()
-            seq = await sender.command({"type": "fire", "event": event})
-            if seq is None:
-                delivery.lost += participants
-                continue
-            arrived = await asyncio.gather(*(c.wait_for_seq(seq, DELIVERY_WAIT) for c in clients))
-            for client, ok in zip(clients, arrived, strict=True):
-                at = client.tally.arrivals.get(seq)
-                if not ok or at is None:
-                    delivery.lost += 1
-                else:
-                    delivery.latencies.append(at - sent)
-            await asyncio.sleep(0.3)
+        await fire_and_collect(sender, clients, injects, 0.3, delivery, fire)
     finally:
         await asyncio.gather(*(c.stop() for c in [sender, *clients]))
         await base.close()

@@ -17,6 +17,7 @@ The target of the scale issue: a 10,000-event rebuild under 200 ms on a 2-core m
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import random
 import statistics
@@ -679,3 +680,21 @@ async def restart_case(
         report=Timing.of(samples["report"]),
         html=Timing.of(samples["html"]),
     )
+
+
+def main() -> None:
+    """`python -m app.bench.restart URL [EVENTS]`: the figures as JSON, from a process of
+    their own, as fresh as a restarted server (the bench runs it so)."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("database_url")
+    parser.add_argument("events", type=int, nargs="?", default=10_000)
+    arguments = parser.parse_args()
+    figures = asyncio.run(restart_case(arguments.database_url, events=arguments.events))
+    print(json.dumps(figures.as_dict()))
+
+
+if __name__ == "__main__":
+    main()

@@ -140,27 +140,22 @@ class Fleet:
         return started
 
     def _spawn(self, env: dict[str, str], data_dir: Path, n: int) -> Server:
-        port = free_port()
-        log = data_dir / f"server-{n}.log"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
-                [_tabletop(), "serve", "--port", str(port)],
-                env=env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        server = Server(f"http://127.0.0.1:{port}", process, log)
-        self.servers.append(server)
-        return server
+        return self._launch(
+            [_tabletop(), "serve", "--port", "{port}"], env, data_dir / f"server-{n}.log"
+        )
 
     def start_baseline(self) -> Server:
         """The bare Starlette/uvicorn websocket broadcast, for the fan-out ratio."""
+        command = [sys.executable, "-m", "app.bench.baseline", "--port", "{port}"]
+        return self._launch(command, None, self.workdir / "baseline.log")
+
+    def _launch(self, command: list[str], env: dict[str, str] | None, log: Path) -> Server:
+        """Start a server on a free port (`{port}` in `command`), its output in `log`."""
         port = free_port()
-        log = self.workdir / "baseline.log"
         with log.open("wb") as sink:
-            process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-                [sys.executable, "-m", "app.bench.baseline", "--port", str(port)],
+            process = subprocess.Popen(  # noqa: S603 - our own commands, fixed arguments
+                [part.format(port=port) for part in command],
+                env=env,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
