@@ -295,7 +295,8 @@ class DrillService:
                         )
                     if plan.events:
                         for request in batch:
-                            if isinstance(plan.results.get(request), Outcome):
+                            result = plan.results.get(request)
+                            if isinstance(result, Outcome) and not result.repeated:
                                 session.add_all(request.also)
                         written = await self._write(
                             session, drill_id, live, plan.events, plan.receipts, plan.state

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db.models import CommandReceipt, DrillEvent
-from app.drills import DrillService
+from app.drills import DrillService, Outcome
 from app.engine import commands as c
 from app.engine.errors import DomainError
 from app.engine.events import EventType
@@ -84,3 +84,28 @@ async def test_a_replayed_burst_is_acknowledged_again_and_applied_once(
             select(func.count()).select_from(DrillEvent).where(DrillEvent.drill_id == drill_id)
         )
     assert stored == (await service.drill(drill_id)).last_seq
+
+
+async def test_a_join_sent_twice_in_one_burst_writes_one_participant(
+    service: DrillService,
+) -> None:
+    from app.db.models import ParticipantRow
+
+    drill_id = await _running_drill(service)
+
+    async def join() -> Outcome:
+        row = ParticipantRow(id="p-twice", drill_id=drill_id, token_hash="h" * 64, name="Twice")
+        command = c.Join("p-twice", "Twice", "legal")
+        return await service.execute(
+            drill_id, command, c.Actor("p-twice"), key="join-1", also=[row]
+        )
+
+    # The first command holds the drill while the two joins queue: they share one batch.
+    filler = service.execute(drill_id, _message(0), c.Actor("p0"), key="filler")
+    _, first, second = await asyncio.gather(filler, join(), join())
+    assert [first.repeated, second.repeated] == [False, True]
+    async with service.sessions() as session:
+        rows = await session.scalar(
+            select(func.count()).select_from(ParticipantRow).where(ParticipantRow.id == "p-twice")
+        )
+    assert rows == 1
