@@ -6,9 +6,11 @@ An application service beside the drills service: it owns its own short transact
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from enum import StrEnum
 
 from sqlalchemy import delete, func, select
@@ -47,10 +49,17 @@ def check_new_account(username: str, password: str) -> None:
 
 class AccountService:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], float] = time.time
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Callable[[], float] = time.time,
+        writing: Callable[[], AbstractAsyncContextManager[object]] = contextlib.nullcontext,
     ) -> None:
+        """`writing`: the drills service's write lock. SQLite has one writer at a time, and
+        a write that slips between another's read and write fails at once ("database is
+        locked") instead of waiting, so every writer to the file takes the same lock."""
         self.sessions = sessions
         self.clock = clock
+        self.writing = writing
 
     async def user_count(self) -> int:
         async with self.sessions() as session:
@@ -58,8 +67,9 @@ class AccountService:
 
     async def create_user(self, username: str, password: str, role: AccountRole) -> User:
         check_new_account(username, password)
-        async with self.sessions() as session:
-            user = User(username=username, password_hash=hash_password(password), role=role)
+        password_hash = hash_password(password)  # slow on purpose: outside the lock
+        async with self.writing(), self.sessions() as session:
+            user = User(username=username, password_hash=password_hash, role=role)
             session.add(user)
             try:
                 await session.commit()
@@ -71,10 +81,11 @@ class AccountService:
         """A fresh session token (never the one the browser had: no fixation), or None."""
         async with self.sessions() as session:
             user = await session.scalar(select(User).where(User.username == username))
-            if user is None or not verify_password(user.password_hash, password):
-                return None
-            token = new_token()
-            now = self.clock()
+        if user is None or not verify_password(user.password_hash, password):
+            return None
+        token = new_token()
+        now = self.clock()
+        async with self.writing(), self.sessions() as session:
             session.add(
                 WebSession(
                     token_hash=token_hash(token),
@@ -98,7 +109,7 @@ class AccountService:
     async def sign_out(self, token: str | None) -> None:
         if not token:
             return
-        async with self.sessions() as session:
+        async with self.writing(), self.sessions() as session:
             await session.execute(
                 delete(WebSession).where(WebSession.token_hash == token_hash(token))
             )
@@ -107,7 +118,7 @@ class AccountService:
     async def new_setup_token(self) -> str:
         """A one-time link secret for the first facilitator, valid for a day."""
         token = new_token()
-        async with self.sessions() as session:
+        async with self.writing(), self.sessions() as session:
             session.add(
                 SetupToken(token_hash=token_hash(token), expires_at=self.clock() + SETUP_SECONDS)
             )
@@ -116,7 +127,7 @@ class AccountService:
 
     async def use_setup_token(self, token: str, username: str, password: str) -> User:
         check_new_account(username, password)
-        async with self.sessions() as session:
+        async with self.writing(), self.sessions() as session:
             found = await session.get(SetupToken, token_hash(token))
             if found is None or found.used or found.expires_at < self.clock():
                 raise AccountError(

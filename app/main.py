@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if bus is not None:
                 service.listeners.append(bus.publish)
             app.state.service = service
-            app.state.accounts = AccountService(service.sessions)
+            app.state.accounts = AccountService(service.sessions, writing=service.writing)
             app.state.reviews = ReviewService(service.sessions, service)
             app.state.hub = hub
             app.state.clock = clock

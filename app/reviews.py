@@ -207,7 +207,7 @@ class ReviewService:
     async def _save(self, drill_id: str, review: Review, user: str) -> Review:
         data = review.model_dump(mode="json", exclude={"updated_by", "updated_at"})
         now = self.clock()
-        async with self.sessions() as session, session.begin():
+        async with self.drills.writing(), self.sessions() as session, session.begin():
             row = await session.get(ReportReview, drill_id)
             if row is None:
                 session.add(
@@ -242,12 +242,12 @@ class ReviewService:
             created_at=self.clock(),
         )
         self._fill(row, draft, scenario, user)
-        async with self.sessions() as session, session.begin():
+        async with self.drills.writing(), self.sessions() as session, session.begin():
             session.add(row)
         return _item(row)
 
     async def update_item(self, item_id: str, draft: ItemDraft, user: str) -> ImprovementItem:
-        async with self.sessions() as session, session.begin():
+        async with self.drills.writing(), self.sessions() as session, session.begin():
             row = await self._row(session, item_id)
             scenario, _ = await self.drills.state(row.drill_id)
             self._fill(row, draft, scenario, user)
@@ -256,7 +256,7 @@ class ReviewService:
     async def set_item_status(self, item_id: str, status: str, user: str) -> ImprovementItem:
         """Close (recording who and when) or reopen an item."""
         new = _status(status)
-        async with self.sessions() as session, session.begin():
+        async with self.drills.writing(), self.sessions() as session, session.begin():
             row = await self._row(session, item_id)
             self._move(row, new, user)
             return _item(row)
