@@ -56,9 +56,16 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """Extra settings come from `@pytest.mark.live_settings(field=value, ...)`."""
+    marker = request.node.get_closest_marker("live_settings")
+    extra: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
     settings = Settings(
-        data_dir=tmp_path, scenarios_dir=FIXTURES, secret_key="test-secret", tick_seconds=0.05
+        data_dir=tmp_path,
+        scenarios_dir=FIXTURES,
+        secret_key="test-secret",
+        tick_seconds=0.05,
+        **extra,
     )
     app = create_app(settings)
     port = free_port()
