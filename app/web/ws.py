@@ -241,7 +241,7 @@ async def _handle(raw: str, service: DrillService, hub: Hub, conn: Connection) -
 def _id_of(raw: str) -> str | None:
     try:
         parsed = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
         return None
     found = parsed.get("id") if isinstance(parsed, dict) else None
     return found if isinstance(found, str) and len(found) <= 128 else None
