@@ -376,9 +376,9 @@ def user_create(
 
 
 # Authors' commands live in their own module; importing it registers them on `cli`.
-from app import cli_authoring, cli_reports, cli_scale  # noqa: E402
+from app import cli_archive, cli_authoring, cli_reports, cli_scale  # noqa: E402
 
-__all__ = ["cli", "cli_authoring", "cli_reports", "cli_scale", "main"]
+__all__ = ["cli", "cli_archive", "cli_authoring", "cli_reports", "cli_scale", "main"]
 
 
 def main() -> None:

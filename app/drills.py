@@ -203,12 +203,24 @@ class DrillService:
         return command.drill_id
 
     async def import_events(
-        self, source: str, origin: str, drill_id: str, events: list[Event]
+        self,
+        source: str,
+        origin: str,
+        drill_id: str,
+        events: list[Event],
+        *,
+        created_by: str | None = None,
+        created_at: datetime | None = None,
+        also: list[object] | None = None,
     ) -> str:
-        """Store a drill played elsewhere (a dry-run) as it is: its log is replayed first,
-        so a log that the rules would not produce is refused."""
+        """Store a drill played elsewhere (a dry-run, an export) as it is: its log is
+        replayed first, so a log that the rules would not produce is refused. `also`: rows
+        restored in the same transaction (participants, a review, improvement items), so
+        an import is all or nothing."""
         version_id, scenario = await self.store_scenario(source, origin)
-        await self._insert_drill(scenario, version_id, drill_id, events)
+        await self._insert_drill(
+            scenario, version_id, drill_id, events, created_by, created_at, also or []
+        )
         return drill_id
 
     async def _insert_drill(
@@ -218,6 +230,8 @@ class DrillService:
         drill_id: str,
         events: list[Event],
         created_by: str | None = None,
+        created_at: datetime | None = None,
+        also: list[object] | None = None,
     ) -> DrillState:
         """Write a new drill and its first events in one transaction; returns its state."""
         state = DrillState()
@@ -235,10 +249,12 @@ class DrillService:
                     ended_at=self._ended_at(state),
                     join_code_hash=token_hash(self.join_code(drill_id)),
                     created_by=created_by,
+                    **({} if created_at is None else {"created_at": created_at}),
                 ),
             )
             await session.flush()
             repo.append_events(session, drill_id, events)
+            session.add_all(also or [])
             await self._commit(session)
         return state
 
