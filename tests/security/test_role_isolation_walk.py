@@ -1,0 +1,497 @@
+"""Role isolation, route by route: every route the app serves, walked as every kind of
+caller, against a table of what each caller may get back.
+
+The callers: an outsider (no cookies), `legal` (a participant of the drill), a participant
+of ANOTHER drill (who also presents their own token under this drill's cookie name), an
+observer (role null), a reviewer account and the facilitator. The drill is the mini
+scenario, played far enough to hold what legal must never see: an inject only for the
+incident manager, a facilitator note, a skipped inject, a message between two other roles,
+a scoring event and a score adjustment, and the other participants' joins.
+
+A route added later without a row in ACCESS fails `test_every_route_is_classified`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from app.accounts import AccountRole
+from app.engine import commands as c
+from app.realtime.codes import Close
+from tests.live import FIXTURES, LiveServer, join, sign_in
+
+REVIEWER_PASSWORD = "a reviewer's long password"
+
+# What only the facilitator and observers may ever read (until release/end, see below).
+SECRET_INJECT = "only-for-the-incident-manager-7f3a"
+SECRET_NOTE = "facilitator-note-91c2"
+SECRET_MESSAGE = "im-to-executive-message-52be"
+SECRET_REASON = "adjustment-reason-0d4e"
+
+OUT, LEGAL, OTHER, OBS, REV, FAC = (
+    "outsider",
+    "legal",
+    "other-drill participant",
+    "observer",
+    "reviewer",
+    "facilitator",
+)
+CALLERS = (OUT, LEGAL, OTHER, OBS, REV, FAC)
+
+# Expectations. For HTTP: a status class or a redirect target; "allowed" means access
+# control let the call through (not 401/403 nor a redirect to /login or /join), whatever
+# the handler then said about the body; "skip" means not sent (public sign-in/join forms,
+# checked in test_public_forms_still_need_csrf_or_origin). For the websocket: "open" (a
+# snapshot arrives) or a close code.
+OK, LOGIN, JOIN, PROGRAMME, ALLOWED, SKIP, OPEN = (
+    "2xx",
+    "303 /login",
+    "303 /join",
+    "303 /programme",
+    "allowed",
+    "skip",
+    "open",
+)
+Expect = str | int
+
+
+def row(
+    out: Expect, legal: Expect, other: Expect, obs: Expect, rev: Expect, fac: Expect
+) -> dict[str, Expect]:
+    return dict(zip(CALLERS, (out, legal, other, obs, rev, fac), strict=True))
+
+
+def everyone(expect: Expect) -> dict[str, Expect]:
+    return dict.fromkeys(CALLERS, expect)
+
+
+FACILITATOR_PAGE = row(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, OK)
+STAFF_PAGE = row(LOGIN, LOGIN, LOGIN, LOGIN, OK, OK)
+REPORT_FILE = row(401, 401, 401, 401, 403, OK)
+REPORT_EDIT = row(401, 401, 401, 401, 403, ALLOWED)
+REPORT_ENDED: dict[str, Expect] = {REV: OK}
+EDIT_ENDED: dict[str, Expect] = {REV: ALLOWED}
+
+
+@dataclass(frozen=True)
+class Access:
+    running: Mapping[str, Expect]
+    """While the drill runs and scores are not released."""
+    ended: Mapping[str, Expect] = field(default_factory=dict)
+    """What changes once scores are released and the drill has ended."""
+    body: str | None = None
+    """The kind of valid-looking body a state-changing call sends: see `_request`."""
+    query: str = ""
+
+
+# (method, path template) -> who gets what. "WS" is the drill websocket; "MOUNT" static files.
+ACCESS: dict[tuple[str, str], Access] = {
+    # ---- public: anyone, signed in or not
+    ("GET", "/healthz"): Access(everyone(OK)),
+    ("GET", "/readyz"): Access(everyone(OK)),
+    ("GET", "/openapi.json"): Access(everyone(OK)),
+    ("GET", "/docs"): Access(everyone(OK)),
+    ("GET", "/docs/oauth2-redirect"): Access(everyone(OK)),
+    ("GET", "/redoc"): Access(everyone(OK)),
+    ("GET", "/api/report-schema"): Access(everyone(OK)),
+    ("MOUNT", "/static"): Access(everyone(OK)),
+    ("GET", "/login"): Access(everyone(OK)),
+    ("GET", "/setup"): Access(everyone(OK)),
+    ("GET", "/join"): Access(everyone(OK)),
+    ("GET", "/join/{code}"): Access(everyone(OK)),
+    ("GET", "/api/join/{code}"): Access(everyone(OK)),
+    ("POST", "/login"): Access(everyone(SKIP)),
+    ("POST", "/logout"): Access(everyone(SKIP)),
+    ("POST", "/setup"): Access(everyone(SKIP)),
+    ("POST", "/join"): Access(everyone(SKIP)),
+    ("POST", "/api/join"): Access(everyone(SKIP)),
+    ("POST", "/api/session"): Access(everyone(SKIP)),
+    ("DELETE", "/api/session"): Access(everyone(SKIP)),
+    # ---- the facilitator's pages and API
+    ("GET", "/"): Access(row(LOGIN, LOGIN, LOGIN, LOGIN, PROGRAMME, OK)),
+    ("GET", "/scenarios/{name}"): Access(FACILITATOR_PAGE),
+    ("GET", "/scenarios/{name}/graph.svg"): Access(row(401, 401, 401, 401, 401, OK)),
+    ("GET", "/drills/new"): Access(FACILITATOR_PAGE, query="scenario=mini.yaml"),
+    ("GET", "/drills/{drill_id}/console"): Access(FACILITATOR_PAGE),
+    ("GET", "/api/scenarios"): Access(row(401, 401, 401, 401, 403, OK)),
+    ("POST", "/scenarios/upload"): Access(
+        row(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, ALLOWED), body="upload"
+    ),
+    ("POST", "/drills/new"): Access(
+        row(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, ALLOWED), body="new drill form"
+    ),
+    ("POST", "/api/drills"): Access(row(401, 401, 401, 401, 403, ALLOWED), body="new drill json"),
+    # ---- the drill as it is played
+    ("GET", "/drills/{drill_id}/play"): Access(row(JOIN, OK, JOIN, OK, JOIN, JOIN)),
+    ("GET", "/api/drills/{drill_id}/events"): Access(row(401, OK, 401, OK, 401, OK)),
+    ("GET", "/api/drills/{drill_id}/score"): Access(
+        row(401, 403, 401, OK, 403, OK), ended={LEGAL: OK, REV: OK}
+    ),
+    ("WS", "/ws/drills/{drill_id}"): Access(
+        row(Close.unauthorized, OPEN, Close.unauthorized, OPEN, Close.unauthorized, OPEN)
+    ),
+    # ---- the after-action report: the facilitator always, reviewers once ended
+    ("GET", "/drills/{drill_id}/report"): Access(
+        row(LOGIN, LOGIN, LOGIN, LOGIN, 403, OK), ended=REPORT_ENDED
+    ),
+    ("GET", "/drills/{drill_id}/report.{fmt}"): Access(REPORT_FILE, ended=REPORT_ENDED),
+    ("GET", "/drills/{drill_id}/report/graph.svg"): Access(REPORT_FILE, ended=REPORT_ENDED),
+    ("GET", "/drills/{drill_id}/report/timeline.svg"): Access(REPORT_FILE, ended=REPORT_ENDED),
+    ("GET", "/api/drills/{drill_id}/report"): Access(REPORT_FILE, ended=REPORT_ENDED),
+    ("POST", "/drills/{drill_id}/report/summary"): Access(
+        REPORT_EDIT, ended=EDIT_ENDED, body="summary"
+    ),
+    ("POST", "/drills/{drill_id}/report/objectives/{objective_id}"): Access(
+        REPORT_EDIT, ended=EDIT_ENDED, body="objective"
+    ),
+    ("POST", "/drills/{drill_id}/report/items"): Access(REPORT_EDIT, ended=EDIT_ENDED, body="item"),
+    ("POST", "/drills/{drill_id}/report/items/{item_id}"): Access(
+        REPORT_EDIT, ended=EDIT_ENDED, body="item"
+    ),
+    # ---- the programme
+    ("GET", "/programme"): Access(STAFF_PAGE),
+    ("GET", "/programme/trends/{kind}.svg"): Access(row(401, 401, 401, 401, OK, OK)),
+    ("POST", "/items/{item_id}/status"): Access(
+        row(401, 401, 401, 401, ALLOWED, ALLOWED), body="status"
+    ),
+}
+
+VARIANTS = {"fmt": ("html", "pdf", "md", "json", "csv"), "kind": ("objectives", "roles")}
+
+
+def _flatten(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Each route with its full path prefix; FastAPI keeps an included router as one entry
+    (it has an `original_router`) whose routes carry the router's own prefix."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _flatten(inner.routes, prefix + route.include_context.prefix)
+        else:
+            yield prefix, route
+
+
+def served_routes(app: Any) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for prefix, route in _flatten(app.routes):
+        if isinstance(route, APIWebSocketRoute | WebSocketRoute):
+            found.add(("WS", prefix + route.path))
+        elif isinstance(route, Mount):
+            found.add(("MOUNT", prefix + route.path))
+        elif isinstance(route, APIRoute | Route):
+            found.update((m, prefix + route.path) for m in route.methods or () if m != "HEAD")
+        else:  # a kind of route this walk does not know: classify it by hand
+            found.add((type(route).__name__, prefix + str(getattr(route, "path", route))))
+    return found
+
+
+# ------------------------------------------------------------------ the drill, played
+
+
+@dataclass
+class World:
+    live: LiveServer
+    drill_id: str
+    other_drill_id: str
+    code: str
+    clients: dict[str, httpx.Client]
+    csrf: dict[str, str]
+    legal_id: str
+
+    def command(self, command: c.Command) -> None:
+        self.live.run(self.live.app.state.service.execute(self.drill_id, command))
+
+
+def _reviewer(live: LiveServer) -> httpx.Client:
+    live.run(live.app.state.accounts.create_user("rev", REVIEWER_PASSWORD, AccountRole.reviewer))
+    client = live.client()
+    signed = client.post("/api/session", json={"username": "rev", "password": REVIEWER_PASSWORD})
+    assert signed.status_code == 200, signed.text
+    return client
+
+
+@pytest.fixture
+def world(live_server: LiveServer) -> Iterator[World]:
+    live = live_server
+    fac = sign_in(live)
+    made = fac.post("/api/drills", json={"scenario": "mini.yaml", "name": "Walk"})
+    other_made = fac.post("/api/drills", json={"scenario": "mini.yaml", "name": "Elsewhere"})
+    assert made.status_code == other_made.status_code == 201, made.text
+    drill_id, code = made.json()["id"], made.json()["join_code"]
+    other_id = other_made.json()["id"]
+    legal = join(live, code, "Lee", "legal")
+    join(live, code, "Eve", "executive")
+    observer = join(live, code, "Obi", None)
+    other = join(live, other_made.json()["join_code"], "Bob", "legal")
+    # The other drill's participant also tries their token under this drill's cookie name.
+    other.cookies.set(f"tt_p_{drill_id}", other.cookies[f"tt_p_{other_id}"], domain="127.0.0.1")
+    clients = {
+        OUT: live.client(),
+        LEGAL: legal,
+        OTHER: other,
+        OBS: observer,
+        REV: _reviewer(live),
+        FAC: fac,
+    }
+    csrf = {}
+    for name, client in clients.items():  # a page visit gives each browser its CSRF cookie
+        assert client.get("/login").status_code == 200
+        csrf[name] = client.cookies["tt_csrf"]
+    own = legal.get(f"/api/drills/{drill_id}/events").json()
+    legal_id = next(e["data"]["participant_id"] for e in own if e["type"] == "participant_joined")
+    world = World(live, drill_id, other_id, code, clients, csrf, legal_id)
+    world.command(c.StartClock())
+    world.command(c.JumpToNextInject())  # T+10m: the ransom note, to executive and legal
+    world.command(c.ManualInject("Side channel", SECRET_INJECT, ["incident_manager"]))
+    world.command(c.AddNote(SECRET_NOTE))
+    world.command(c.SendMessage(["executive"], SECRET_MESSAGE, from_role="incident_manager"))
+    world.command(c.SendMessage(["legal"], "Legal: a ransom note.", from_role="incident_manager"))
+    world.command(c.JumpToNextInject())  # T+30m: the nudge, skipped (legal was told)
+    world.command(c.AdjustScore("comms", 2, SECRET_REASON))
+    yield world
+    for client in clients.values():
+        client.close()
+
+
+def _finish(world: World) -> None:
+    world.command(c.ReleaseScores())
+    world.command(c.EndDrill())
+
+
+# ------------------------------------------------------------------ calling a route
+
+
+def _paths(world: World, template: str) -> list[str]:
+    values = {
+        "drill_id": world.drill_id,
+        "code": world.code,
+        "name": "mini.yaml",
+        "objective_id": "comms",
+        "item_id": "no-such-item",
+    }
+    paths = [template]
+    for key, options in VARIANTS.items():
+        if "{" + key + "}" in template:
+            paths = [p.replace("{" + key + "}", o) for p in paths for o in options]
+    return [p.format(**values) for p in paths]
+
+
+def _request(world: World, caller: str, method: str, path: str, access: Access) -> httpx.Response:
+    client = world.clients[caller]
+    url = f"{path}?{access.query}" if access.query else path
+    token = world.csrf[caller]
+    match access.body:
+        case None:
+            return client.request(method, url)
+        case "upload":
+            source = (FIXTURES / "mini.yaml").read_bytes() + f"\n# {caller}\n".encode()
+            files = {"file": ("walk.yaml", source, "application/x-yaml")}
+            return client.post(url, data={"csrf": token}, files=files)
+        case "new drill form":
+            return client.post(url, data={"csrf": token, "scenario": "mini.yaml", "name": "W2"})
+        case "new drill json":
+            return client.post(url, json={"scenario": "mini.yaml", "name": "W3"})
+        case "summary":
+            return client.post(url, data={"csrf": token, "summary": f"by {caller}"})
+        case "objective":
+            return client.post(url, data={"csrf": token, "rating": "S", "strengths": "x"})
+        case "item":
+            item = {"capability": "Comms", "issue": "Late", "corrective_action": "Drill it"}
+            return client.post(url, data={"csrf": token, **item, "status": "open"})
+        case "status":
+            return client.post(url, data={"csrf": token, "status": "closed"})
+    raise AssertionError(f"no body of kind {access.body!r}")
+
+
+def _meets(response: httpx.Response, expect: Expect) -> bool:
+    code, where = response.status_code, response.headers.get("location", "")
+    match expect:
+        case "2xx":
+            return 200 <= code < 300
+        case "303 /login" | "303 /join" | "303 /programme":
+            target = expect.split(" ")[1]
+            return code == 303 and (where == target or where.startswith(target + "?"))
+        case "allowed":
+            refused = code in (401, 403) or (
+                code in (302, 303, 307) and where.startswith(("/login", "/join"))
+            )
+            return not refused and code < 500
+    return code == expect
+
+
+def _socket(world: World, caller: str, origin: str | None = None) -> dict[str, Any] | int:
+    """The snapshot the drill websocket sends this caller, or the code it closes with."""
+    client = world.clients[caller]
+    cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    headers = {"Origin": origin or world.live.origin, "Cookie": cookie}
+    url = f"{world.live.ws_url}/ws/drills/{world.drill_id}"
+    with connect(url, additional_headers=headers, open_timeout=10, max_size=None) as sock:
+        try:
+            while True:
+                message: dict[str, Any] = json.loads(sock.recv(5))
+                if message["type"] == "snapshot":
+                    return message
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else -1
+
+
+# ------------------------------------------------------------------ what legal may see
+
+
+def legal_share_problems(events: list[dict[str, Any]], legal_id: str, released: bool) -> list[str]:
+    """Why this log is more than legal's share (empty: it is exactly legal's)."""
+    problems = []
+    for event in events:
+        kind, data = event["type"], event["data"]
+        what = f"seq {event['seq']} {kind}"
+        if kind == "inject_delivered" and "legal" not in data.get("recipients", ()):
+            problems.append(f"{what}: an inject for {data.get('recipients')}")
+        if kind == "inject_delivered" and data.get("facts"):
+            problems.append(f"{what}: the inject's private facts")
+        if kind in ("note_added", "inject_skipped"):
+            problems.append(what)
+        if kind in ("participant_joined", "participant_left", "feedback_given") and (
+            data.get("participant_id") != legal_id
+        ):
+            problems.append(f"{what}: someone else's")
+        if kind.startswith("decision_") and "legal" not in data.get("roles", ()):
+            problems.append(f"{what}: a decision for {data.get('roles')}")
+        if kind == "message_sent" and "legal" not in (
+            data.get("from_role"),
+            *data.get("to", ()),
+            *data.get("recipients", ()),
+        ):
+            problems.append(f"{what}: a message between others")
+        if kind in ("expectation_met", "expectation_missed", "score_adjusted") and not released:
+            problems.append(f"{what}: scoring before the release")
+    text = json.dumps(events)
+    secrets = [SECRET_INJECT, SECRET_NOTE, SECRET_MESSAGE] + ([] if released else [SECRET_REASON])
+    problems += [f"the text {s!r}" for s in secrets if s in text]
+    return problems
+
+
+def _secrets_for(caller: str, ended: bool) -> list[str]:
+    """What this caller's responses must never contain, in this phase."""
+    if caller in (FAC, OBS) or (caller == REV and ended):
+        return []
+    released = [SECRET_INJECT, SECRET_NOTE, SECRET_MESSAGE]
+    return released if ended and caller == LEGAL else [*released, SECRET_REASON]
+
+
+# ------------------------------------------------------------------ the tests
+
+
+def test_every_route_is_classified(live_server: LiveServer) -> None:
+    served = served_routes(live_server.app)
+    unclassified = sorted(served - ACCESS.keys())
+    assert not unclassified, f"routes with no row in ACCESS (who may call them?): {unclassified}"
+    stale = sorted(ACCESS.keys() - served)
+    assert not stale, f"ACCESS rows for routes the app no longer serves: {stale}"
+
+
+def _walk(world: World, caller: str, ended: bool) -> list[str]:
+    leaks = []
+    phase = "after the end" if ended else "while running"
+    secrets = _secrets_for(caller, ended)
+    for (method, template), access in ACCESS.items():
+        expect = (access.ended if ended else {}).get(caller, access.running[caller])
+        if expect == SKIP:
+            continue
+        for path in _paths(world, template):
+            if method == "WS":
+                got = _socket(world, caller)
+                opened = isinstance(got, dict)
+                if (expect == OPEN) != opened or (not opened and got != expect):
+                    shown = "a snapshot" if opened else f"close {got}"
+                    leaks.append(f"WS {path} {phase}: {caller} got {shown}, expected {expect}")
+                    continue
+                body = json.dumps(got)
+                if caller == LEGAL and isinstance(got, dict):
+                    problems = legal_share_problems(got["events"], world.legal_id, ended)
+                    leaks += [f"WS {path} {phase}: legal's snapshot holds {p}" for p in problems]
+            else:
+                url = "/static/app.css" if method == "MOUNT" else path
+                response = _request(
+                    world, caller, "GET" if method == "MOUNT" else method, url, access
+                )
+                if not _meets(response, expect):
+                    leaks.append(
+                        f"{method} {path} {phase}: {caller} got {response.status_code} "
+                        f"{response.headers.get('location', '')} expected {expect}: "
+                        f"{response.text[:120]!r}"
+                    )
+                    continue
+                body = response.text
+            leaks += [
+                f"{method} {path} {phase}: {caller} can read {s!r}" for s in secrets if s in body
+            ]
+    return leaks
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_the_walk(world: World, caller: str) -> None:
+    """Every route as this caller while the drill runs; then, once the scores are released
+    and the drill has ended, again for every caller whose access or secrets change then
+    (the facilitator's and observers' do not: they see everything throughout)."""
+    leaks = _walk(world, caller, ended=False)
+    _finish(world)
+    changes = any(caller in a.ended for a in ACCESS.values()) or _secrets_for(caller, True)
+    if changes:
+        leaks += _walk(world, caller, ended=True)
+    assert not leaks, "\n".join(leaks)
+
+
+def test_legal_reads_only_its_share_of_the_log(world: World) -> None:
+    legal, observer = world.clients[LEGAL], world.clients[OBS]
+    url = f"/api/drills/{world.drill_id}/events"
+    everything = observer.get(url).json()
+    kinds = {e["type"] for e in everything}
+    # The drill really holds what legal must not see, or the checks below prove nothing.
+    assert {"note_added", "inject_skipped", "expectation_met", "score_adjusted"} <= kinds
+    assert SECRET_INJECT in json.dumps(everything)
+    before = legal.get(url).json()
+    assert not legal_share_problems(before, world.legal_id, released=False)
+    assert any(e["type"] == "inject_delivered" and e["data"]["inject_id"] == "note" for e in before)
+    assert [e for e in before if e["type"] == "participant_joined"] != []
+    socket = _socket(world, LEGAL)
+    assert isinstance(socket, dict)
+    assert not legal_share_problems(socket["events"], world.legal_id, released=False)
+    assert [e["seq"] for e in socket["events"]] == [e["seq"] for e in before]
+    assert world.clients[OTHER].get(url).status_code == 401
+    _finish(world)
+    after = legal.get(url).json()
+    assert not legal_share_problems(after, world.legal_id, released=True)
+    assert {"expectation_met", "score_adjusted"} <= {e["type"] for e in after}
+
+
+def test_origin_and_csrf_guard_the_public_and_json_routes(world: World) -> None:
+    """A foreign Origin is refused on the websocket and the JSON API even with valid
+    cookies; the public state-changing routes (skipped by the walk) refuse a call without
+    the CSRF field or from a foreign Origin before they do anything."""
+    evil = {"Origin": "https://evil.example"}
+    assert _socket(world, FAC, origin=evil["Origin"]) == Close.forbidden_origin
+    assert _socket(world, LEGAL, origin=evil["Origin"]) == Close.forbidden_origin
+    fac, client = world.clients[FAC], world.clients[OUT]
+    made = fac.post("/api/drills", json={"scenario": "mini.yaml", "name": "X"}, headers=evil)
+    assert made.status_code == 403
+    forms = {
+        "/login": {"username": "fac", "password": "x"},
+        "/logout": {},
+        "/setup": {"token": "x", "username": "u", "password": "p", "confirm": "p"},
+        "/join": {"code": world.code, "name": "Mallory", "role": "legal"},
+    }
+    for path, form in forms.items():
+        assert client.post(path, data=form).status_code == 403, path
+    joined = client.post("/api/join", json={"code": world.code, "name": "M"}, headers=evil)
+    signed = client.post("/api/session", json={"username": "fac", "password": "x"}, headers=evil)
+    assert joined.status_code == signed.status_code == 403
+    assert client.delete("/api/session", headers=evil).status_code == 403
