@@ -166,6 +166,8 @@ class Tally:
     errors: list[str] = field(default_factory=list)
     reconnects: int = 0
     ack_latencies: list[float] = field(default_factory=list)
+    acknowledged: list[dict[str, Any]] = field(default_factory=list)
+    """The commands the server acknowledged: each must be in the log, once."""
     arrivals: dict[int, float] = field(default_factory=dict)
     """seq -> perf_counter() at receipt, when the client records arrivals (the bench)."""
 
@@ -365,6 +367,7 @@ class Client:
             return
         self.tally.acked += 1
         self.tally.ack_latencies.append(time.perf_counter() - pending.sent_at)
+        self.tally.acknowledged.append(pending.message)
         pending.done.set_result(int(message["seq"]))
 
     def _error(self, message: dict[str, Any]) -> None:
