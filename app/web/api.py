@@ -21,9 +21,11 @@ from app.web.deps import (
     SESSION_COOKIE,
     Facilitator,
     SameOrigin,
+    TooManyWrongCodes,
     accounts,
     client_key,
     current_user,
+    drill_for_join_code,
     drills,
     limiter,
     participant_cookie,
@@ -183,17 +185,15 @@ async def join_info(code: str, request: Request) -> JoinInfo:
 
 
 async def _drill_for_code(request: Request, code: str) -> Drill:
-    """The drill with this code; only wrong codes count against the address's limit (a
-    whole room behind one company NAT joins with the right code at once)."""
-    guesses = limiter(request, "join_limiter")
-    if guesses.blocked(client_key(request)):
+    """The drill with this code, or the 429 / 404 that says why not."""
+    try:
+        drill = await drill_for_join_code(request, code)
+    except TooManyWrongCodes:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             "too many wrong join codes from here; wait a minute and try again",
-        )
-    drill = await drills(request).drill_for_code(code)
+        ) from None
     if drill is None:
-        guesses.record(client_key(request))
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, "no drill has that code; check it with your facilitator"
         )

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request, Response, status
 from starlette.requests import HTTPConnection
 
 from app.accounts import AccountService
-from app.db.models import ParticipantRow, User
+from app.db.models import Drill, ParticipantRow, User
 from app.drills import DrillService
 from app.security import SlidingWindowLimiter
 
@@ -51,6 +51,22 @@ def accounts(conn: HTTPConnection) -> AccountService:
 def limiter(conn: HTTPConnection, name: str) -> SlidingWindowLimiter:
     found: SlidingWindowLimiter = getattr(conn.app.state, name)
     return found
+
+
+class TooManyWrongCodes(Exception):
+    """This address has used up its wrong join codes for now."""
+
+
+async def drill_for_join_code(conn: HTTPConnection, code: str) -> Drill | None:
+    """The drill with this code, or None. Only wrong codes count against the address's
+    limit: a whole room behind one company NAT joins with the right code at once."""
+    guesses = limiter(conn, "join_limiter")
+    if guesses.blocked(client_key(conn)):
+        raise TooManyWrongCodes
+    drill = await drills(conn).drill_for_code(code)
+    if drill is None:
+        guesses.record(client_key(conn))
+    return drill
 
 
 def client_key(conn: HTTPConnection) -> str:

@@ -36,9 +36,11 @@ from app.realtime.visibility import decision_options
 from app.security import constant_time_equal, format_join_code
 from app.web.deps import (
     SESSION_COOKIE,
+    TooManyWrongCodes,
     accounts,
     client_key,
     current_user,
+    drill_for_join_code,
     drills,
     limiter,
     participant_cookie,
@@ -497,16 +499,12 @@ async def _join_form(request: Request, code: str, error: str | None = None) -> R
 
 
 async def _drill_for_code(request: Request, code: str) -> Drill | Response | None:
-    """The drill with this code, or None. Only wrong codes count against the address's
-    limit: a whole room behind one company NAT joins with the right code at once."""
-    guesses = limiter(request, "join_limiter")
-    if guesses.blocked(client_key(request)):
+    """The drill with this code, None, or the page saying to wait."""
+    try:
+        return await drill_for_join_code(request, code)
+    except TooManyWrongCodes:
         message = "Too many wrong codes from here. Wait a minute and try again."
         return _render(request, "join_code.html", {"error": message, "code": code}, 429)
-    drill = await drills(request).drill_for_code(code)
-    if drill is None:
-        guesses.record(client_key(request))
-    return drill
 
 
 @router.post("/join")
