@@ -183,24 +183,8 @@ async def export_drill(
 
 
 def _exported_item(row: ImprovementItemRow) -> ExportedItem:
-    return ExportedItem(
-        id=row.id,
-        scenario_id=row.scenario_id,
-        objective_id=row.objective_id,
-        capability=row.capability,
-        issue=row.issue,
-        corrective_action=row.corrective_action,
-        element=Element(row.element),
-        responsible=row.responsible,
-        contact=row.contact,
-        start=row.start,
-        due=row.due,
-        status=ItemStatus(row.status),
-        created_by=row.created_by,
-        created_at=row.created_at,
-        closed_by=row.closed_by,
-        closed_at=row.closed_at,
-    )
+    """The model reads the row's columns by name (element and status become enums)."""
+    return ExportedItem.model_validate(row, from_attributes=True)
 
 
 # ---------------------------------------------------------------------------- import

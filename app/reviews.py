@@ -90,24 +90,8 @@ def lines_of(text: str) -> list[str]:
 
 
 def _item(row: ImprovementItemRow) -> ImprovementItem:
-    return ImprovementItem(
-        id=row.id,
-        drill_id=row.drill_id,
-        scenario_id=row.scenario_id,
-        objective_id=row.objective_id,
-        capability=row.capability,
-        issue=row.issue,
-        corrective_action=row.corrective_action,
-        element=Element(row.element),
-        responsible=row.responsible,
-        contact=row.contact,
-        start=row.start,
-        due=row.due,
-        status=ItemStatus(row.status),
-        created_by=row.created_by,
-        closed_by=row.closed_by,
-        closed_at=row.closed_at,
-    )
+    """The model reads the row's columns by name (element and status become enums)."""
+    return ImprovementItem.model_validate(row, from_attributes=True)
 
 
 class ReviewService:
