@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,16 @@ def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Live
     """Extra settings come from `@pytest.mark.live_settings(field=value, ...)`."""
     marker = request.node.get_closest_marker("live_settings")
     extra: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    with running_server(tmp_path, **extra) as live:
+        yield live
+
+
+@contextmanager
+def running_server(data_dir: Path, **extra: Any) -> Iterator[LiveServer]:
+    """The app under uvicorn on a free port, with its data (SQLite file) in `data_dir`
+    and a facilitator account "fac"; stopped when the block ends."""
     settings = Settings(
-        data_dir=tmp_path,
+        data_dir=data_dir,
         scenarios_dir=FIXTURES,
         secret_key="test-secret",
         tick_seconds=0.05,
@@ -86,9 +95,11 @@ def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Live
         time.sleep(0.02)
     live = LiveServer(f"http://127.0.0.1:{port}", app, loops[0])
     live.run(app.state.accounts.create_user("fac", PASSWORD, AccountRole.facilitator))
-    yield live
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield live
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def sign_in(live: LiveServer) -> httpx.Client:
