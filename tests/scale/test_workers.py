@@ -264,3 +264,59 @@ def test_serve_names_the_one_setting_that_is_missing_or_wrong(
     assert result.output.startswith("error: ") and needs in result.output
     assert "TABLETOP_DATABASE_URL" not in result.output
     assert not (workdir / ".tabletop").exists()
+
+
+async def test_redis_stopped_and_started_loses_no_event_for_either_worker(
+    tmp_path: Path,
+) -> None:
+    """Redis goes away for a few seconds while people on both workers keep talking and
+    the clock keeps firing: commands are acknowledged all along, every socket still ends
+    up with exactly its log, and notices flow again once Redis is back."""
+    async with fresh_database() as database, private_redis() as redis:
+        env = server_env(tmp_path, database_url=database, redis_url=redis.url)
+        await create_facilitator(database, tmp_path)
+        with workers(tmp_path, env) as started:
+            a, b = await asyncio.gather(
+                started.ready(started.spawn()), started.ready(started.spawn())
+            )
+            facilitator = await sign_in(a)
+            # 120x: the ransom note (10 minutes in) falls due 5 s after the start, while
+            # Redis is down.
+            drill = await create_drill(facilitator, speed=120)
+            drill_id, code = drill["id"], drill["join_code"]
+            seats = [(a, "incident_manager"), (a, "legal"), (b, "executive"), (b, "legal")]
+            people = [await join(w, code, f"P{n}", role) for n, (w, role) in enumerate(seats)]
+            sockets = [
+                await Socket(worker, drill_id, person).open()
+                for (worker, _), person in zip(seats, people, strict=True)
+            ]
+            console = await Socket(b, drill_id, facilitator).open()
+            await console.command({"type": "start"})
+
+            async def talk(rounds: int, label: str) -> None:
+                for n in range(rounds):
+                    for seat, (socket, (_, role)) in enumerate(zip(sockets, seats, strict=True)):
+                        to = "legal" if role == "executive" else "executive"
+                        await socket.command(
+                            {"type": "send_message", "to": [to], "body": f"{label} {n} P{seat}"}
+                        )
+
+            await talk(2, "before")
+            redis.stop()
+            await talk(5, "during")  # acknowledged although Redis is gone
+            executive = sockets[2]
+            await wait_until(lambda: executive.saw(delivered("note")), 10, "the ransom note")
+            await redis.start()  # same port: both subscribers reconnect and sweep
+            await talk(2, "after")
+            ended = await console.command({"type": "end"})
+
+            everyone = [*zip(sockets, people, strict=True), (console, facilitator)]
+            for socket, client in everyone:
+                await received_all_it_may_see(socket, client)
+            assert console.seqs == list(range(1, ended["seq"] + 1))
+            bodies = [e["data"]["body"] for e in console.events if e["type"] == "message_sent"]
+            assert len(bodies) == len(set(bodies)) == 9 * len(sockets)
+            for socket in [*sockets, console]:
+                await socket.close()
+            for client in [*people, facilitator]:
+                await client.aclose()
