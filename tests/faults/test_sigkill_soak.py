@@ -14,6 +14,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,10 +24,12 @@ import pytest
 
 from app.bench.servers import Server, free_port, postgres_database, wait_ready
 from app.bots import Behaviour, Bot, Client, Identity, Tabletop, connect_all, join_many, verify
+from app.engine.events import SYSTEM
 from tests.conftest import POSTGRES_URL, require_postgres
 from tests.live import FIXTURES, PASSWORD
 
 KILLS = int(os.environ.get("TABLETOP_SOAK_KILLS", "4"))
+SPEED = 120.0
 TABLETOP = str(Path(sys.executable).with_name("tabletop"))
 ROLES = ["incident_manager", "executive", "legal"]
 
@@ -99,7 +102,7 @@ async def _play_through_kills(server: Server, env: dict[str, str], port: int, lo
     session = await api.sign_in("fac", PASSWORD)
     # Speed 120: the scenario's timers (10, 20, 30 minutes in) fall due during the soak,
     # some of them while the server is down.
-    drill_id, code = await api.create_drill(session, "mini.yaml", "Soak", speed=120)
+    drill_id, code = await api.create_drill(session, "mini.yaml", "Soak", speed=SPEED)
     identities = await join_many(api, code, ROLES, 6, concurrency=3)
     bots = [
         Bot(api, identity, Behaviour(think=(0.05, 0.3)), seed=n)
@@ -112,6 +115,7 @@ async def _play_through_kills(server: Server, env: dict[str, str], port: int, lo
     until = loop.time() + 3600
     playing = [asyncio.create_task(bot.play(until)) for bot in bots]
     rng = random.Random(9)
+    ready_again: list[float] = []
     try:
         for _ in range(KILLS):
             await asyncio.sleep(rng.uniform(0.3, 1.5))
@@ -119,6 +123,7 @@ async def _play_through_kills(server: Server, env: dict[str, str], port: int, lo
             await asyncio.sleep(rng.uniform(0.0, 1.0))
             server = _spawn(env, port, log)
             await wait_ready(server)
+            ready_again.append(time.time())
         await asyncio.sleep(1.5)
     finally:
         for task in playing:
@@ -127,14 +132,14 @@ async def _play_through_kills(server: Server, env: dict[str, str], port: int, lo
     try:
         await verify(api, list(bots), settle=30)
         log_events = await api.visible_events(facilitator.identity)
-        _check(bots, log_events)
+        _check(bots, log_events, ready_again)
     finally:
         await asyncio.gather(*(c.stop() for c in [facilitator, *bots]))
         await api.close()
         _kill(server)
 
 
-def _check(bots: list[Bot], log: list[dict[str, Any]]) -> None:
+def _check(bots: list[Bot], log: list[dict[str, Any]], ready_again: list[float]) -> None:
     for bot in bots:
         tally = bot.tally
         assert not tally.missing and not tally.duplicates and not tally.out_of_order, bot.identity
@@ -147,10 +152,46 @@ def _check(bots: list[Bot], log: list[dict[str, Any]]) -> None:
     for body in acked:
         assert bodies.count(body) == 1, body
     assert len(bodies) == len(set(bodies))
-    # what fell due fired once, in order, at the scenario time it was due
+    # what fell due fired once, in order, never early, and late only by an outage
     delivered = [e for e in log if e["type"] == "inject_delivered"]
     ids = [e["data"]["inject_id"] for e in delivered]
     assert len(ids) == len(set(ids)), ids
     times = [e["scenario_time"] for e in delivered]
     assert times == sorted(times)
     assert {"alert", "note"} <= set(ids)
+    _check_clock(log)
+    _check_timers(delivered, log, ready_again)
+
+
+def _check_clock(log: list[dict[str, Any]]) -> None:
+    """After every restart the clock resumed where the wall clock says it must be: each
+    command's event is stamped with the start's scenario time plus the wall time since,
+    times the speed. (Timers' events carry the time they were due: `_check_timers`.)"""
+    start = next(e for e in log if e["type"] == "clock_started")
+    for event in log[log.index(start) :]:
+        if event["actor"] == SYSTEM:
+            continue
+        expected = start["scenario_time"] + (event["at"] - start["at"]) * SPEED
+        assert event["scenario_time"] == pytest.approx(expected, abs=0.01), event
+
+
+def _check_timers(
+    delivered: list[dict[str, Any]], log: list[dict[str, Any]], ready_again: list[float]
+) -> None:
+    """The scenario's fixed timers (alert at 0, note at 10 minutes) fired when due, or,
+    if the server was down then, within a second of its coming back."""
+    start = next(e for e in log if e["type"] == "clock_started")
+    due_at = {"alert": 0.0, "note": 600.0}
+    for event in delivered:
+        due = due_at.get(event["data"]["inject_id"])
+        if due is None:
+            continue
+        due_wall = start["at"] + (due - start["scenario_time"]) / SPEED
+        assert event["scenario_time"] == due, event  # the story keeps its timeline
+        assert event["at"] >= due_wall - 0.01, ("early", event)
+        late_by = event["at"] - due_wall
+        back = [t for t in ready_again if due_wall <= t <= event["at"] + 0.01]
+        assert late_by <= 1.0 or (back and event["at"] - max(back) <= 1.0), (
+            f"{event['data']['inject_id']} fired {late_by:.2f} s late",
+            ready_again,
+        )
