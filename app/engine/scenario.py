@@ -440,15 +440,24 @@ class Scenario(Strict):
     attack: list[AttackId] = Field(
         default_factory=list, description="ATT&CK techniques the whole scenario exercises."
     )
-    variables: dict[Id, Variable] = Field(default_factory=dict, description="Per-drill values.")
+    # The caps are far above any real drill (the shipped ones have at most a dozen
+    # variables and 40 injects) and keep validation, which plays every path with a copy
+    # of the state, to seconds and MiB on a hostile upload.
+    variables: dict[Id, Variable] = Field(
+        default_factory=dict, max_length=200, description="Per-drill values."
+    )
     clock: Clock = Field(description="The story's clock: start, time zone, speed, end.")
     roles: dict[Id, Role] = Field(min_length=1, description="The roles in play, by id.")
     parties: dict[Id, Party] = Field(
         default_factory=dict, description="External parties messages can go to, by id."
     )
     objectives: dict[Id, Objective] = Field(min_length=1, description="What is evaluated.")
-    injects: list[Inject] = Field(min_length=1, description="What arrives, in any order.")
-    decisions: list[Decision] = Field(default_factory=list, description="Questions put to roles.")
+    injects: list[Inject] = Field(
+        min_length=1, max_length=1_000, description="What arrives, in any order."
+    )
+    decisions: list[Decision] = Field(
+        default_factory=list, max_length=200, description="Questions put to roles."
+    )
     expectations: list[Expectation] = Field(
         default_factory=list, description="Communications the team should make, and by when."
     )

@@ -8,11 +8,13 @@ scanning of a 2 MiB upload), with room for a busy CI machine; it is not a benchm
 from __future__ import annotations
 
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from app.scenarios import MAX_SOURCE_BYTES, load_scenario_file, load_scenario_text
+from tests.conftest import SCENARIOS
 
 QUICK_SECONDS = 10.0
 
@@ -91,3 +93,57 @@ def test_merge_keys_are_refused_with_their_line() -> None:
     (error,) = load_scenario_text(source, "merge.yaml").errors
     assert "merge keys" in error.message
     assert error.line == 3
+
+
+MEMORY_BOUND = 64 * 1024 * 1024
+"""Peak Python allocation allowed while refusing one hostile file: a server validating an
+upload must not be made to balloon. Before the value count ran on libyaml's events, a
+2 MiB file of small values took 15-45 s and 150-310 MiB to refuse."""
+
+
+def _many_variables() -> str:
+    """A real scenario with 11,500 more variables: just under the value limit."""
+    source = (SCENARIOS / "ransomware-holiday-weekend.yaml").read_text()
+    extra = "".join(f"  k{i}: {{default: v}}\n" for i in range(11_500))
+    return source.replace("variables:\n", "variables:\n" + extra, 1)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "alias-bomb",
+        "deep-flow",
+        "deep-block",
+        "huge",
+        "many-keys",
+        "many-injects",
+        "many-variables",
+        "long-scalar",
+    ],
+)
+def test_hostile_files_are_refused_within_a_memory_bound(kind: str, alias_bomb: str) -> None:
+    source = {
+        "alias-bomb": alias_bomb,
+        "deep-flow": "[" * 50_000 + "]" * 50_000,
+        "deep-block": "".join(f"{'  ' * i}- \n" for i in range(700)),
+        "huge": "id: x\n" + "# padding\n" * (MAX_SOURCE_BYTES // 10 + 10),
+        "many-keys": "id: x\nvariables:\n"
+        + "".join(f"  k{i}: {{default: v}}\n" for i in range(MAX_SOURCE_BYTES // 40)),
+        "many-injects": "id: x\ninjects:\n"
+        + "".join(
+            f"  - {{id: i{i}, title: t, body: b, to: [all], at: 0m}}\n"
+            for i in range(MAX_SOURCE_BYTES // 60)
+        ),
+        "many-variables": _many_variables(),
+        "long-scalar": "id: x\ntitle: " + "y" * (MAX_SOURCE_BYTES - 20) + "\n",
+    }[kind]
+    tracemalloc.start()
+    try:
+        loaded = load_scenario_text(source, f"{kind}.yaml")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert loaded.scenario is None and loaded.errors
+    assert all(e.line is not None or "MiB" in e.message for e in loaded.errors)
+    assert peak < MEMORY_BOUND, f"{kind}: peak {peak / 2**20:.1f} MiB"
+    assert len(source.encode()) <= MAX_SOURCE_BYTES or "MiB" in loaded.errors[0].message
