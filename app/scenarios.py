@@ -244,7 +244,8 @@ def _values_beyond(source: str, limit: int) -> tuple[int, int] | None:
         if isinstance(event, _VALUE_EVENTS):
             count += 1
             if count > limit:
-                return event.start_mark.line + 1, event.start_mark.column + 1
+                mark = event.start_mark
+                return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     return None
 
 
