@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.engine.events import FACILITATOR
+from app.engine.events import facilitator_actor
 from app.engine.scenario import Channel, Severity
 
 MAX_MESSAGE_CHARS = 10_000
@@ -17,9 +17,11 @@ MAX_ADJUSTMENT = 1_000.0
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who sends a command: the facilitator, or a participant by id."""
+    """Who sends a command: a participant by id, or else the facilitator (`user`: the
+    signed-in account, recorded in the event's actor)."""
 
     participant_id: str | None = None
+    user: str | None = None
 
     @property
     def is_facilitator(self) -> bool:
@@ -27,7 +29,7 @@ class Actor:
 
     @property
     def name(self) -> str:
-        return self.participant_id or FACILITATOR
+        return self.participant_id or facilitator_actor(self.user)
 
 
 FACILITATOR_ACTOR = Actor()

@@ -18,7 +18,7 @@ from typing import Any
 
 from app.engine import commands as c
 from app.engine.errors import Code, DomainError
-from app.engine.events import FACILITATOR, SYSTEM, Event, EventType
+from app.engine.events import SYSTEM, Event, EventType
 from app.engine.index import expand_roles, index_of
 from app.engine.scenario import (
     EVERYONE,
@@ -95,7 +95,7 @@ def decide(
 ) -> list[Event]:
     """The events `command` causes, or DomainError. `state` is not changed."""
     if isinstance(command, c.CreateDrill):
-        return _create(scenario, state, command, now)
+        return _create(scenario, state, command, now, actor)
     if state.status is Status.new:
         raise DomainError(Code.drill_not_created, "this drill does not exist yet")
     emit = _Emitter(state, now, actor.name)
@@ -154,7 +154,10 @@ class _Emitter:
         return event
 
 
-def _create(scenario: Scenario, state: DrillState, cmd: c.CreateDrill, now: float) -> list[Event]:
+def _create(
+    scenario: Scenario, state: DrillState, cmd: c.CreateDrill, now: float, actor: c.Actor
+) -> list[Event]:
+    _require_facilitator(actor)
     if state.status is not Status.new:
         raise DomainError(Code.drill_exists, "this drill has already been created")
     roles = list(scenario.roles) if cmd.roles is None else list(dict.fromkeys(cmd.roles))
@@ -196,7 +199,7 @@ def _create(scenario: Scenario, state: DrillState, cmd: c.CreateDrill, now: floa
             EventType.drill_created,
             now,
             0.0,
-            FACILITATOR,
+            actor.name,
             {
                 "drill_id": cmd.drill_id,
                 "name": name,

@@ -47,6 +47,17 @@ FACILITATOR = "facilitator"
 SYSTEM = "system"
 
 
+def facilitator_actor(user: str | None) -> str:
+    """The actor of a facilitator's events: "facilitator:<user name>", so the log says
+    which account started, paused or injected (the audit trail). Logs written before
+    accounts were named, and commands from the command line, say just "facilitator"."""
+    return f"{FACILITATOR}:{user}" if user else FACILITATOR
+
+
+def is_facilitator_actor(actor: str) -> bool:
+    return actor == FACILITATOR or actor.startswith(f"{FACILITATOR}:")
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One entry of a drill's log.

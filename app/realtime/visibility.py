@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.engine.events import Event, EventType
+from app.engine.events import FACILITATOR, Event, EventType, is_facilitator_actor
 from app.engine.scenario import Scenario
 from app.engine.state import DrillState
 from app.markdown import render_markdown
@@ -23,6 +23,8 @@ class Viewer:
     """"facilitator", "observer" or "participant"."""
     role: str | None = None
     participant_id: str | None = None
+    user: str | None = None
+    """The facilitator's account: their commands' events name it (the audit trail)."""
 
     @property
     def sees_everything(self) -> bool:
@@ -61,6 +63,15 @@ def visible(event: Event, viewer: Viewer, scores_released: bool) -> dict[str, An
     """The event as this viewer may see it, or None."""
     if viewer.sees_everything:
         return _presented(event.to_dict())
+    shown = _participant_view(event, viewer, scores_released)
+    if shown is not None and shown["actor"] != FACILITATOR and is_facilitator_actor(shown["actor"]):
+        # Participants see "the facilitator", not which account: account names are
+        # sign-in names, and the room knows who is facilitating anyway.
+        shown["actor"] = FACILITATOR
+    return shown
+
+
+def _participant_view(event: Event, viewer: Viewer, scores_released: bool) -> dict[str, Any] | None:
     role = viewer.role
     kind = event.type
     data = event.data

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from app.engine.events import FACILITATOR, SYSTEM, Event, EventType
+from app.engine.events import FACILITATOR, SYSTEM, Event, EventType, is_facilitator_actor
 from app.engine.index import index_of
 from app.engine.scenario import PartyKind, Scenario
 from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard
@@ -106,6 +106,8 @@ def _names(events: Sequence[Event]) -> dict[str, str]:
     for e in events:
         if e.type is EventType.participant_joined:
             names[e.data["participant_id"]] = e.data["name"]
+        elif e.actor not in names and is_facilitator_actor(e.actor):
+            names[e.actor] = f"Facilitator ({e.actor.partition(':')[2]})"
     return names
 
 

@@ -15,6 +15,7 @@ let online = new Set();
 
 function nameOf(actor) {
   if (actor === "facilitator") return "Facilitator";
+  if (actor.startsWith("facilitator:")) return `Facilitator (${actor.slice(12)})`;
   if (actor === "system") return "Clock";
   return people.get(actor)?.name || "Someone";
 }

@@ -133,7 +133,7 @@ function onNote(e) {
   li.dataset.seq = e.seq;
   li.dataset.type = e.type;
   const head = el("div", "msg-head");
-  const author = e.actor === me ? "You" : e.actor === "facilitator" ? "Facilitator" : "Another observer";
+  const author = e.actor === me ? "You" : e.actor.startsWith("facilitator") ? "Facilitator" : "Another observer";
   const about = d.objective_id ? ` · ${objectives[d.objective_id] || d.objective_id}` : "";
   head.append(el("span", "", `${author}${about}`), el("span", "time", `T+${elapsed(e.scenario_time)}`));
   li.append(head, el("p", "body", d.text));
