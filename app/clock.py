@@ -23,6 +23,7 @@ import uuid
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import leases
+from app.db.session import is_unavailable
 from app.drills import DrillService, StorageUnavailable
 
 log = logging.getLogger("tabletop.clock")
@@ -92,7 +93,12 @@ class ClockRunner:
 
     async def _loop(self) -> None:
         while True:
-            await self.tick_all()
+            try:
+                await self.tick_all()
+            except Exception:
+                # Whatever broke this pass, the loop must live: a clock task that died
+                # would stop every drill's injects until the server was restarted.
+                log.exception("a clock pass failed; the clock goes on")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.tick_seconds)
             self._wake.clear()
@@ -103,8 +109,15 @@ class ClockRunner:
         for drill_id in self._held:
             try:
                 await self.service.tick(drill_id)
-            except StorageUnavailable as exc:
-                log.warning("drill %s: %s", drill_id, exc)
+            except DATABASE_ERRORS as exc:
+                if not isinstance(exc, StorageUnavailable) and not is_unavailable(exc):
+                    log.exception("drill %s: tick failed", drill_id)
+                    continue
+                # The database went away between rounds (a restart): what is due stays
+                # due and fires, once, on the first tick after it is back.
+                if not self._database_down:
+                    log.warning("drill %s: %s; the clock will retry", drill_id, exc)
+                self._database_down = True
             except Exception:  # a broken drill must not stop the others' clocks
                 log.exception("drill %s: tick failed", drill_id)
 

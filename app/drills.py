@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import math
 import time
 import uuid
 from collections import deque
@@ -19,11 +21,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import repository as repo
 from app.db.models import Drill, ParticipantRow, ScenarioVersion
+from app.db.session import describe, is_unavailable
 from app.engine import commands as c
 from app.engine import scoring
 from app.engine.core import apply, decide, due, next_due
@@ -34,6 +37,7 @@ from app.engine.state import DrillState, Status
 from app.scenarios import Loaded, load_scenario_text, parse_stored_scenario
 from app.security import join_code_for, new_token, normalise_join_code, token_hash
 
+log = logging.getLogger("tabletop.drills")
 Listener = Callable[[str, int], Awaitable[None]]
 MAX_WRITE_ATTEMPTS = 5
 MAX_KEY_CHARS = 128
@@ -61,7 +65,27 @@ class ScenarioInvalid(ValueError):
 
 
 class StorageUnavailable(RuntimeError):
-    """The database refused or could not be reached; nothing was written."""
+    """The database refused or could not be reached; nothing was written, unless
+    `in_doubt`: the connection was lost during COMMIT itself, so the write may have landed
+    (PostgreSQL may commit and die before it says so); a command sent again under the
+    same id is still applied once."""
+
+    def __init__(self, message: str, *, in_doubt: bool = False) -> None:
+        super().__init__(message)
+        self.in_doubt = in_doubt
+
+    @classmethod
+    def from_error(cls, exc: BaseException, *, in_doubt: bool = False) -> StorageUnavailable:
+        """The database error `is_unavailable` recognised, as the caller should hear it."""
+        if isinstance(exc, OperationalError) and not in_doubt:
+            # SQLite: locked, busy, disk full; the database said no, cleanly.
+            return cls(f"the database refused the write: {exc.orig}")
+        if in_doubt:
+            return cls(
+                f"the database connection was lost while committing ({describe(exc)})",
+                in_doubt=True,
+            )
+        return cls(f"the database is unavailable, perhaps restarting ({describe(exc)})")
 
 
 @dataclass(slots=True)
@@ -91,6 +115,12 @@ class _Live:
         """Events now in the database (committed here, or read back from it)."""
         self.tail.extend(events)
         self.checked = time.monotonic()
+
+    def distrust(self) -> None:
+        """A write failed: the database may hold more than this process knows (a commit
+        whose answer was lost with the connection), so read it before trusting the
+        cached state again."""
+        self.checked = -math.inf
 
     def recent(self, after_seq: int) -> list[Event] | None:
         """The log after `after_seq` from memory, if the tail reaches back that far."""
@@ -147,6 +177,9 @@ class DrillService:
         self._scenarios: dict[int, Scenario] = {}
         # SQLite has one writer at a time; queueing here beats "database is locked".
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if sqlite else None
+        # A server database can commit and lose the connection before it says so; a
+        # failed SQLite COMMIT wrote nothing.
+        self._commit_can_be_lost = not sqlite
 
     # ------------------------------------------------------------------ scenarios
 
@@ -194,7 +227,7 @@ class DrillService:
         """Create a drill from scenario text (validated and stored as it is); `created_by`
         is the facilitator's user name, for the report."""
         version_id, scenario = await self.store_scenario(source, origin)
-        events = decide(scenario, DrillState(), command, self.clock())
+        events = decide(scenario, DrillState(), command, self.clock(), c.Actor(user=created_by))
         state = await self._insert_drill(scenario, version_id, command.drill_id, events, created_by)
         live = _Live(scenario, state)
         live.remember(events)
@@ -284,7 +317,12 @@ class DrillService:
         outcome = request.done.result()  # or raises its DomainError / StorageUnavailable
         if not outcome.repeated:
             await self._notify(drill_id, outcome.last_seq)
-            await self.tick(drill_id)
+            try:
+                await self.tick(drill_id)
+            except StorageUnavailable as exc:
+                # The command is committed and must be acknowledged as such; what fell due
+                # is the clock runner's to fire once the database answers again.
+                log.warning("drill %s: could not fire what fell due: %s", drill_id, exc)
         return outcome
 
     async def _execute_batch(self, drill_id: str, live: _Live, batch: list[_Request]) -> None:
@@ -327,6 +365,7 @@ class DrillService:
                     return
             raise StorageUnavailable("the drill is too busy right now; try again")
         except BaseException as exc:
+            live.distrust()
             failure = (
                 exc
                 if isinstance(exc, StorageUnavailable)
@@ -373,18 +412,25 @@ class DrillService:
         live = await self._get_live(drill_id)
         if self._fresh(drill_id, live) and not self._anything_due(live):
             return []
+        caught: list[Event] = []
         async with live.lock:
-            for _attempt in range(MAX_WRITE_ATTEMPTS):
-                async with self._write_session() as session:
-                    await self._catch_up(session, drill_id, live)
-                    events = due(live.scenario, live.state, self.clock())
-                    if not events:
-                        return []
-                    if await self._write(session, drill_id, live, events, []):
-                        break
-            else:
-                raise StorageUnavailable("could not write the drill's due events")
-        await self._notify(drill_id, events[-1].seq)
+            try:
+                for _attempt in range(MAX_WRITE_ATTEMPTS):
+                    async with self._write_session() as session:
+                        caught += await self._catch_up(session, drill_id, live)
+                        events = due(live.scenario, live.state, self.clock())
+                        if not events or await self._write(session, drill_id, live, events, []):
+                            break
+                else:
+                    raise StorageUnavailable("could not write the drill's due events")
+            except StorageUnavailable:
+                live.distrust()
+                raise
+        # Events found in the log that nobody announced (a commit whose answer was lost
+        # with its connection) are published too, so connected clients get them now.
+        written = events or caught
+        if written:
+            await self._notify(drill_id, written[-1].seq)
         return events
 
     async def _write(
@@ -432,20 +478,27 @@ class DrillService:
         return datetime.fromtimestamp(state.anchor_wall, UTC)
 
     async def _commit(self, session: AsyncSession) -> None:
-        try:
-            await session.commit()
-        except IntegrityError:
-            raise
-        except OperationalError as exc:
-            await session.rollback()
-            raise StorageUnavailable(f"the database refused the write: {exc.orig}") from exc
+        """Flush, then COMMIT, so that a failure is known to have written nothing unless
+        it came during the COMMIT itself (then, on PostgreSQL, the outcome is unknown)."""
+        for committing in (False, True):
+            try:
+                await (session.commit() if committing else session.flush())
+            except IntegrityError:
+                raise
+            except (SQLAlchemyError, OSError) as exc:
+                if not is_unavailable(exc):
+                    raise
+                await _rollback(session)
+                in_doubt = committing and self._commit_can_be_lost
+                raise StorageUnavailable.from_error(exc, in_doubt=in_doubt) from exc
 
-    async def _catch_up(self, session: AsyncSession, drill_id: str, live: _Live) -> None:
+    async def _catch_up(self, session: AsyncSession, drill_id: str, live: _Live) -> list[Event]:
         """Apply what other workers (or an earlier life of this one) wrote since."""
         events = await repo.load_events(session, drill_id, live.state.seq)
         for event in events:
             apply(live.scenario, live.state, event)
         live.remember(events)
+        return events
 
     def _fresh(self, drill_id: str, live: _Live) -> bool:
         """The cached state is as new as anything this process has heard of, and was
@@ -598,13 +651,33 @@ class DrillService:
         async with self.writing(), self.sessions() as session:
             try:
                 yield session
-            except OperationalError as exc:
-                await session.rollback()
-                raise StorageUnavailable(f"the database refused the write: {exc.orig}") from exc
+            except (SQLAlchemyError, OSError) as exc:
+                # Not only OperationalError (SQLite's "locked", "full"): a PostgreSQL that
+                # restarts drops connections with InterfaceError, bare DBAPIErrors and
+                # socket errors (see is_unavailable). Anything else is a bug: raised as is.
+                if not is_unavailable(exc):
+                    raise
+                await _rollback(session)
+                raise StorageUnavailable.from_error(exc) from exc
 
     async def _notify(self, drill_id: str, seq: int) -> None:
         for listener in self.listeners:
-            await listener(drill_id, seq)
+            try:
+                await listener(drill_id, seq)
+            except (StorageUnavailable, SQLAlchemyError, OSError) as exc:
+                if not isinstance(exc, StorageUnavailable) and not is_unavailable(exc):
+                    raise
+                # The events are committed; a listener that could not read them now (the
+                # database went away just after) delivers them with the next notice. The
+                # command that wrote them succeeded and must not be reported as failed.
+                log.warning("drill %s: could not publish seq %d: %s", drill_id, seq, exc)
+
+
+async def _rollback(session: AsyncSession) -> None:
+    """Roll back after a database failure; on a dropped connection there is nothing to
+    roll back and the attempt fails too (the pool discards the connection)."""
+    with contextlib.suppress(SQLAlchemyError, OSError):
+        await session.rollback()
 
 
 class _NoLock:

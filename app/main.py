@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.middleware.base import RequestResponseEndpoint
 from starlette.responses import Response
 
@@ -17,12 +19,12 @@ from app.accounts import AccountService
 from app.clock import ClockRunner
 from app.config import Settings, get_settings
 from app.db.migrate import upgrade
-from app.db.session import is_sqlite, make_engine, make_sessionmaker
+from app.db.session import is_sqlite, is_unavailable, make_engine, make_sessionmaker
 from app.drills import DrillService, StorageUnavailable
+from app.limits import make_limits
 from app.realtime.bus import RedisBus
 from app.realtime.hub import Hub
 from app.reviews import ReviewService
-from app.security import SlidingWindowLimiter
 from app.web import api, pages, reports, setup, ws
 
 
@@ -95,14 +97,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if bus is not None:
                     await bus.stop()
                 await clock.stop()
+                await limits.aclose()
 
     app = FastAPI(title="Tabletop", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.allowed_origins = tuple(settings.allowed_origins)
     # Guessing a 49-bit join code: 20 wrong codes a minute per address. Sign-in: 10 per 5
-    # minutes.
-    app.state.join_limiter = SlidingWindowLimiter(limit=20, window=60)
-    app.state.login_limiter = SlidingWindowLimiter(limit=10, window=300)
+    # minutes. Counted in Redis, shared by every worker, when there is one.
+    limits = make_limits(settings.redis_url)
+    app.state.join_limiter = limits.join
+    app.state.login_limiter = limits.login
     app.include_router(api.router)
     app.include_router(ws.router)
     app.include_router(pages.router)
@@ -121,10 +125,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StorageUnavailable)
     async def storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
         """The database refused a write (busy, restarting, full): nothing was recorded,
-        and the client is told so instead of seeing a 500."""
-        return JSONResponse(
-            {"detail": f"{exc}; nothing was recorded, try again"}, 503, {"Retry-After": "2"}
+        and the client is told so instead of seeing a 500. (A connection lost during the
+        COMMIT itself leaves the outcome unknown, and the client is told that.)"""
+        advice = (
+            "it may or may not have been recorded; check before trying again"
+            if isinstance(exc, StorageUnavailable) and exc.in_doubt
+            else "nothing was recorded, try again"
         )
+        return JSONResponse({"detail": f"{exc}; {advice}"}, 503, {"Retry-After": "2"})
+
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """A read, or a write outside the drills service (sign-in, sessions), that met a
+        database restarting or out of reach: the same 503, not a 500. asyncpg's errors
+        arrive as DBAPIErrors, or as the bare socket's ConnectionError while PostgreSQL
+        is down. Any other database error is a bug, raised on to the 500 handler."""
+        if not is_unavailable(exc):
+            raise exc
+        return await storage_unavailable(request, StorageUnavailable.from_error(exc))
+
+    for database_error in (DBAPIError, PoolTimeout, ConnectionError):
+        app.add_exception_handler(database_error, database_unavailable)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -64,7 +64,9 @@ def constant_time_equal(a: str, b: str) -> bool:
 
 @dataclass(slots=True)
 class SlidingWindowLimiter:
-    """At most `limit` attempts per `window` seconds per key (e.g. client address)."""
+    """At most `limit` attempts per `window` seconds per key (e.g. client address), counted
+    in this process. app.limits wraps it (and shares the counts through Redis when there
+    are several workers)."""
 
     limit: int
     window: float
@@ -79,22 +81,36 @@ class SlidingWindowLimiter:
 
     def blocked(self, key: str, now: float | None = None) -> bool:
         """The key has used up its window (checking does not count as an attempt)."""
-        now = time.monotonic() if now is None else now
-        hits = self._hits.get(key)
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        return hits is not None and len(hits) >= self.limit
+        return len(self._live(key, now)) >= self.limit
 
     def record(self, key: str, now: float | None = None) -> None:
-        """Count one attempt against the key."""
+        """Count one attempt against the key. Only the latest `limit` are kept: the key is
+        blocked until the oldest of them leaves the window, whatever came before it."""
         now = time.monotonic() if now is None else now
-        self._hits.setdefault(key, deque()).append(now)
+        self._hits.setdefault(key, deque(maxlen=self.limit)).append(now)
         if len(self._hits) > 10_000:  # forget idle keys so memory stays bounded
-            self._hits = {k: v for k, v in self._hits.items() if v}
+            self._hits = {k: v for k, v in self._hits.items() if self._live(k, now)}
+
+    def forget(self, key: str) -> None:
+        """Take back the key's latest attempt: it turned out not to count."""
+        hits = self._hits.get(key)
+        if hits:
+            hits.pop()
 
     def retry_after(self, key: str, now: float | None = None) -> float:
+        """Seconds until the key may try again (0 when it may now)."""
         now = time.monotonic() if now is None else now
-        hits = self._hits.get(key)
-        if not hits:
+        hits = self._live(key, now)
+        if len(hits) < self.limit:
             return 0.0
         return max(0.0, hits[0] + self.window - now)
+
+    def _live(self, key: str, now: float | None) -> deque[float]:
+        """The key's attempts still inside the window (older ones dropped)."""
+        now = time.monotonic() if now is None else now
+        hits = self._hits.get(key)
+        if hits is None:
+            return deque()
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        return hits

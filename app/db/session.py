@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,6 +18,40 @@ from sqlalchemy.ext.asyncio import (
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+"""PostgreSQL error classes that mean "not now" rather than "not this": connection
+exceptions (08), insufficient resources such as too many connections (53), and operator
+intervention: shutting down, crashed, still starting up (57P01-57P03)."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached, dropped the connection, or refused for now: the
+    same statement may well work in a moment. False for what retrying will not fix (a
+    constraint, a bad query).
+
+    Why this many shapes: SQLite says "locked" or "disk full" with OperationalError, but
+    asyncpg's errors reach us as InterfaceError ("connection is closed"), as a bare
+    DBAPIError (ConnectionDoesNotExistError, 08003; CannotConnectNowError, 57P03), as an
+    InternalError from a connection that died mid-operation (SQLAlchemy marks those
+    `connection_invalidated`), and, while PostgreSQL is down, as the OSError of the socket
+    (ConnectionRefusedError, ConnectionResetError), which SQLAlchemy does not wrap."""
+    if isinstance(exc, OSError | PoolTimeout):
+        return True
+    if isinstance(exc, IntegrityError) or not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+
+
+def describe(exc: BaseException) -> str:
+    """One line on what the database (or the socket to it) said."""
+    said = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = str(said).strip().splitlines()
+    return text[0] if text else type(said).__name__
 
 
 def make_engine(url: str, busy_timeout_ms: int = 5000) -> AsyncEngine:

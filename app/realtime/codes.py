@@ -11,6 +11,8 @@ class Close(IntEnum):
     policy_violation = 1008
     message_too_big = 1009
     internal_error = 1011
+    try_again_later = 1013
+    """The database cannot be reached (restarting): reconnect with `since` in a moment."""
     unauthorized = 4001
     """No valid participant token or facilitator session for this drill."""
     forbidden_origin = 4003

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field, StringConstraints
 
 from app import library
 from app.accounts import AccountRole
@@ -30,14 +33,51 @@ from app.web.deps import (
     limiter,
     participant_cookie,
     participant_of,
+    refusals,
     set_secret_cookie,
 )
 
-router = APIRouter(prefix="/api", tags=["api"])
+
+def _encodable(value: Any) -> Any:
+    """`value` with every string encodable as UTF-8: a lone surrogate as its escape."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_encodable(v) for v in value)
+    return value
+
+
+class _Route(APIRoute):
+    """A JSON string may hold a lone surrogate (`"\\ud800"`): valid JSON, but not text.
+    Validation refuses it, and the 422 would echo it back and fail to encode: a 500.
+    The 422 shows it escaped instead."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                errors = _encodable(list(exc.errors()))
+                raise RequestValidationError(errors, body=_encodable(exc.body)) from None
+
+        return route
+
+
+router = APIRouter(prefix="/api", tags=["api"], route_class=_Route)
+
+# PostgreSQL's text cannot hold NUL (SQLite's can): refused at the door with a 422, not
+# left to fail the query (a 500) or the write (a 503).
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
+DrillIdPath = Annotated[str, Path(pattern=NO_NUL)]
 
 
 class Credentials(BaseModel):
-    username: str = Field(max_length=80)
+    username: Text = Field(max_length=80)
     password: str = Field(max_length=1024)
 
 
@@ -46,11 +86,11 @@ class SignedIn(BaseModel):
     role: str
 
 
-@router.post("/session", dependencies=[SameOrigin], responses={401: {}, 429: {}})
+@router.post("/session", dependencies=[SameOrigin], responses=refusals(400, 401, 403, 429, 503))
 async def sign_in(body: Credentials, request: Request, response: Response) -> SignedIn:
     """Sign in; the session cookie is new on every sign-in (no session fixation)."""
     key = f"{client_key(request)}:{body.username.lower()}"
-    if not limiter(request, "login_limiter").allow(key):
+    if not await limiter(request, "login_limiter").allow(key):
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS, "too many sign-in attempts; wait a few minutes"
         )
@@ -63,7 +103,7 @@ async def sign_in(body: Credentials, request: Request, response: Response) -> Si
     return SignedIn(username=user.username, role=user.role)
 
 
-@router.delete("/session", dependencies=[SameOrigin], status_code=204)
+@router.delete("/session", dependencies=[SameOrigin], status_code=204, responses=refusals(403, 503))
 async def sign_out(request: Request, response: Response) -> None:
     await accounts(request).sign_out(request.cookies.get(SESSION_COOKIE))
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -76,7 +116,7 @@ class ScenarioSummary(BaseModel):
     roles: list[str]
 
 
-@router.get("/scenarios")
+@router.get("/scenarios", responses=refusals(401, 403))
 async def list_scenarios(request: Request, user: Facilitator) -> list[ScenarioSummary]:
     """The scenario library: shipped files and uploads that validate, by their key."""
     found = await library.library(request.app.state.settings.scenarios_dir, drills(request))
@@ -88,16 +128,16 @@ async def list_scenarios(request: Request, user: Facilitator) -> list[ScenarioSu
 
 
 class NewDrill(BaseModel):
-    scenario: str = Field(
+    scenario: Text = Field(
         description="A library key: a shipped file's name (e.g. mini.yaml) or an upload's "
         "upload-<sha256 prefix>, as GET /api/scenarios lists them",
         max_length=200,
     )
-    name: str = Field(max_length=80)
+    name: Text = Field(max_length=80)
     speed: float | None = Field(default=None, gt=0, le=1440)
-    roles: list[str] | None = Field(default=None, max_length=50)
-    backups: dict[str, str] = Field(default_factory=dict)
-    variables: dict[str, str] = Field(default_factory=dict)
+    roles: list[Text] | None = Field(default=None, max_length=50)
+    backups: dict[Text, Text] = Field(default_factory=dict)
+    variables: dict[Text, Text] = Field(default_factory=dict)
 
 
 class DrillSummary(BaseModel):
@@ -107,7 +147,12 @@ class DrillSummary(BaseModel):
     join_code: str | None = None
 
 
-@router.post("/drills", dependencies=[SameOrigin], status_code=201, responses={400: {}, 404: {}})
+@router.post(
+    "/drills",
+    dependencies=[SameOrigin],
+    status_code=201,
+    responses=refusals(400, 401, 403, 404, 503),
+)
 async def create_drill(body: NewDrill, request: Request, user: Facilitator) -> DrillSummary:
     found = await library.find(
         request.app.state.settings.scenarios_dir, drills(request), body.scenario
@@ -139,8 +184,8 @@ async def create_drill(body: NewDrill, request: Request, user: Facilitator) -> D
 
 class JoinRequest(BaseModel):
     code: str = Field(max_length=40)
-    name: str = Field(max_length=200)
-    role: str | None = Field(
+    name: Text = Field(max_length=200)
+    role: Text | None = Field(
         default=None, max_length=64, description="A role in play, or null to observe."
     )
 
@@ -151,7 +196,7 @@ class Joined(BaseModel):
     role: str | None
 
 
-@router.post("/join", dependencies=[SameOrigin], responses={400: {}, 404: {}, 429: {}})
+@router.post("/join", dependencies=[SameOrigin], responses=refusals(400, 403, 404, 429, 503))
 async def join(body: JoinRequest, request: Request, response: Response) -> Joined:
     """Join a drill with its code; the participant token goes in an HttpOnly cookie."""
     service = drills(request)
@@ -171,7 +216,7 @@ class JoinInfo(BaseModel):
     roles: dict[str, str] = Field(description="The roles in play: id to title.")
 
 
-@router.get("/join/{code}", responses={404: {}, 429: {}})
+@router.get("/join/{code}", responses=refusals(404, 429))
 async def join_info(code: str, request: Request) -> JoinInfo:
     """What a join code opens (what the join page shows): the drill and its roles."""
     drill = await _drill_for_code(request, code)
@@ -212,9 +257,9 @@ async def viewer_for(request: Request, drill_id: str) -> Viewer:
     return Viewer(kind, participant.role, participant.id)
 
 
-@router.get("/drills/{drill_id}/events", responses={401: {}, 404: {}})
+@router.get("/drills/{drill_id}/events", responses=refusals(401, 404))
 async def drill_events(
-    drill_id: str, request: Request, since: Annotated[int, Query(ge=0)] = 0
+    drill_id: DrillIdPath, request: Request, since: Annotated[int, Query(ge=0)] = 0
 ) -> list[dict[str, Any]]:
     """The drill's log after `since`, as the caller may see it."""
     viewer = await viewer_for(request, drill_id)
@@ -227,8 +272,8 @@ async def drill_events(
     return visible_log(events, viewer, state.scores_released)
 
 
-@router.get("/drills/{drill_id}/score", responses={401: {}, 403: {}, 404: {}})
-async def drill_score(drill_id: str, request: Request) -> Scorecard:
+@router.get("/drills/{drill_id}/score", responses=refusals(401, 403, 404))
+async def drill_score(drill_id: DrillIdPath, request: Request) -> Scorecard:
     """The drill's scorecard: every point with the events behind it, totals per objective,
     role and dimension. The facilitator always; reviewers once the drill has ended;
     participants once the facilitator has released the scores; observers, who see every

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, Response, status
+from pydantic import BaseModel
 from starlette.requests import HTTPConnection
 
 from app.accounts import AccountService
 from app.db.models import Drill, ParticipantRow, User
 from app.drills import DrillService
-from app.security import SlidingWindowLimiter
+from app.limits import Limiter
 
 SESSION_COOKIE = "tt_session"
 PARTICIPANT_COOKIE_PREFIX = "tt_p_"
@@ -48,8 +49,9 @@ def accounts(conn: HTTPConnection) -> AccountService:
     return service
 
 
-def limiter(conn: HTTPConnection, name: str) -> SlidingWindowLimiter:
-    found: SlidingWindowLimiter = getattr(conn.app.state, name)
+def limiter(conn: HTTPConnection, name: str) -> Limiter:
+    """`join_limiter` or `login_limiter`: shared by every worker when Redis is configured."""
+    found: Limiter = getattr(conn.app.state, name)
     return found
 
 
@@ -59,13 +61,25 @@ class TooManyWrongCodes(Exception):
 
 async def drill_for_join_code(conn: HTTPConnection, code: str) -> Drill | None:
     """The drill with this code, or None. Only wrong codes count against the address's
-    limit: a whole room behind one company NAT joins with the right code at once."""
+    limit: a whole room behind one company NAT joins with the right code at once.
+
+    The guess is counted BEFORE it is looked up (atomically, also across workers), and a
+    right code takes its count back. Checking first and counting wrong codes after the
+    lookup would let a burst of concurrent guesses all pass the check while each is being
+    looked up: 200 at once were all answered. The price: a right code is refused only if
+    it arrives while the address's wrong codes plus the lookups in flight reach the limit.
+    """
     guesses = limiter(conn, "join_limiter")
-    if guesses.blocked(client_key(conn)):
+    key = client_key(conn)
+    if not await guesses.allow(key):
         raise TooManyWrongCodes
-    drill = await drills(conn).drill_for_code(code)
-    if drill is None:
-        guesses.record(client_key(conn))
+    try:
+        drill = await drills(conn).drill_for_code(code)
+    except Exception:
+        await guesses.forget(key)  # not looked up (the database failed): not a guess
+        raise
+    if drill is not None:
+        await guesses.forget(key)
     return drill
 
 
@@ -114,3 +128,24 @@ def require_same_origin(request: Request) -> None:
 
 Facilitator = Annotated[User, Depends(require_facilitator)]
 SameOrigin = Depends(require_same_origin)
+
+
+class Refusal(BaseModel):
+    """Every refusal (a 4xx, or a 503) carries one sentence: why, and what to do."""
+
+    detail: str
+
+
+REFUSALS = {
+    400: "The body does not parse, or the drill refuses the request (the detail says why)",
+    401: "Not signed in, or not a participant of this drill",
+    403: "Not allowed for this account, or a cross-site request (send the Origin header)",
+    404: "No such drill, scenario or join code",
+    429: "Too many attempts from this address; wait and try again",
+    503: "The database refused the write: nothing was recorded, try again (see Retry-After)",
+}
+
+
+def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route: the refusals it really gives, each a Refusal."""
+    return {code: {"model": Refusal, "description": REFUSALS[code]} for code in codes}

@@ -191,7 +191,7 @@ async def login(
 ) -> Response:
     _check_csrf(request, csrf)
     key = f"{client_key(request)}:{username.lower()}"
-    if not limiter(request, "login_limiter").allow(key):
+    if not await limiter(request, "login_limiter").allow(key):
         error = "Too many sign-in attempts. Wait a few minutes and try again."
         return _render(request, "login.html", {"next": next, "error": error}, 429)
     token = await accounts(request).sign_in(username, password)

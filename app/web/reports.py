@@ -31,7 +31,8 @@ from app.reviews import (
     programme_trends,
     utc_date,
 )
-from app.web.deps import current_user
+from app.web.api import DrillIdPath
+from app.web.deps import current_user, refusals
 from app.web.pages import _check_csrf, _render, _to_login
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -61,6 +62,8 @@ async def _staff(request: Request) -> User | None:
 async def _open_drill(request: Request, user: User, drill_id: str) -> Drill:
     """The drill, if this account may open its report: reviewers only once it ended."""
     try:
+        if "\x00" in drill_id:  # PostgreSQL cannot even look it up
+            raise DrillNotFound(drill_id)
         drill = await reviews(request).drills.drill(drill_id)
     except DrillNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "there is no such drill") from exc
@@ -340,6 +343,8 @@ async def item_status(
     _check_csrf(request, csrf)
     user = await _staff_or_raise(request)
     try:
+        if "\x00" in item_id:  # PostgreSQL cannot even look it up
+            raise ReviewError("no such improvement item; reload the page")
         await reviews(request).set_item_status(item_id, new_status, user.username)
     except ReviewError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
@@ -350,8 +355,13 @@ async def item_status(
 # ------------------------------------------------------------------ JSON API
 
 
-@api_router.get("/drills/{drill_id}/report", response_model=None)
-async def report_json(request: Request, drill_id: str) -> JSONResponse:
+@api_router.get(
+    "/drills/{drill_id}/report",
+    # Documented as the Report; sent as the JSON export's exact bytes.
+    response_model=Report,
+    responses=refusals(401, 403, 404),
+)
+async def report_json(request: Request, drill_id: DrillIdPath) -> JSONResponse:
     """The after-action report as JSON (the same document as the JSON export)."""
     report, _ = await _report_for(request, drill_id)
     return JSONResponse(report.model_dump(mode="json"))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
+from app.db.session import is_unavailable
 from app.drills import DrillNotFound, DrillService, StorageUnavailable
 from app.engine import commands as c
 from app.engine.errors import DomainError
@@ -36,6 +37,30 @@ BURST = 20.0
 STRIKES_BEFORE_CUT = 20
 
 
+def _database_down(exc: Exception) -> StorageUnavailable | None:
+    """The database failure behind `exc`, as the StorageUnavailable it means to a client;
+    None for anything else, which is a bug and is raised as it is."""
+    if isinstance(exc, StorageUnavailable):
+        return exc
+    return StorageUnavailable.from_error(exc) if is_unavailable(exc) else None
+
+
+def _storage_error(command_id: str | None, exc: StorageUnavailable) -> dict[str, Any]:
+    """The typed error a command gets when the database failed under it."""
+    advice = (
+        "it may or may not have been recorded: send it again with the same id, which "
+        "records it at most once"
+        if exc.in_doubt
+        else "nothing was recorded, send it again"
+    )
+    return {
+        "type": "error",
+        "id": command_id,
+        "code": "storage_unavailable",
+        "message": f"{exc}; {advice}",
+    }
+
+
 @dataclass(slots=True)
 class TokenBucket:
     """Messages a client may send: BURST at once, RATE_PER_SECOND sustained."""
@@ -57,7 +82,7 @@ class TokenBucket:
 async def _viewer(ws: WebSocket, drill_id: str) -> Viewer | None:
     user = await current_user(ws)
     if user is not None and user.role == "facilitator":
-        return FACILITATOR_VIEW
+        return replace(FACILITATOR_VIEW, user=user.username)
     participant = await participant_of(ws, drill_id)
     if participant is None:
         return None
@@ -113,29 +138,37 @@ async def drill_socket(ws: WebSocket, drill_id: str, since: int = 0) -> None:
         await ws.close(Close.forbidden_origin, "this page is not served by Tabletop")
         return
     service = drills(ws)
-    try:
-        await service.drill(drill_id)
-    except DrillNotFound:
-        await ws.close(Close.drill_not_found, "there is no such drill")
-        return
-    viewer = await _viewer(ws, drill_id)
-    if viewer is None:
-        await ws.close(Close.unauthorized, "join this drill first")
-        return
     hub: Hub = ws.app.state.hub
+    try:
+        try:
+            await service.drill(drill_id)
+        except DrillNotFound:
+            await ws.close(Close.drill_not_found, "there is no such drill")
+            return
+        viewer = await _viewer(ws, drill_id)
+        if viewer is None:
+            await ws.close(Close.unauthorized, "join this drill first")
+            return
 
-    async def send(text: str) -> None:
-        await ws.send_text(text)
+        async def send(text: str) -> None:
+            await ws.send_text(text)
 
-    async def close(code: int, reason: str) -> None:
-        await ws.close(code, reason)
+        async def close(code: int, reason: str) -> None:
+            await ws.close(code, reason)
 
-    connection = Connection(drill_id, viewer, send, close)
+        connection = Connection(drill_id, viewer, send, close)
 
-    async def snapshot() -> dict[str, Any]:
-        return await _snapshot(service, drill_id, viewer, max(0, since))
+        async def snapshot() -> dict[str, Any]:
+            return await _snapshot(service, drill_id, viewer, max(0, since))
 
-    await hub.attach(connection, snapshot)
+        await hub.attach(connection, snapshot)
+    except Exception as exc:
+        # The database went away while the socket opened (a restart): a named close the
+        # client answers by reconnecting, not the 1011 of an unhandled exception.
+        if _database_down(exc) is None:
+            raise
+        await ws.close(Close.try_again_later, "the database is unavailable; reconnect in a moment")
+        return
     await hub.broadcast_presence(drill_id)
     try:
         await _receive(ws, service, hub, connection)
@@ -209,11 +242,19 @@ async def _handle(raw: str, service: DrillService, hub: Hub, conn: Connection) -
         conn.offer({"type": "pong"})
         return
     if isinstance(message, Sync):
-        snapshot = await _snapshot(service, conn.drill_id, conn.viewer, message.since)
+        try:
+            snapshot = await _snapshot(service, conn.drill_id, conn.viewer, message.since)
+        except Exception as exc:
+            down = _database_down(exc)
+            if down is None:
+                raise
+            conn.offer(_storage_error(None, down))
+            return
         conn.offer(snapshot)
         return
-    actor = c.Actor(conn.viewer.participant_id)
-    key = f"{conn.viewer.participant_id or 'facilitator'}:{message.id}"
+    actor = c.Actor(conn.viewer.participant_id, user=conn.viewer.user)
+    # Receipts per sender: two facilitators' (or participants') ids never collide.
+    key = f"{actor.name}:{message.id}"
     try:
         outcome = await service.execute(conn.drill_id, to_command(message), actor, key)
     except DomainError as exc:
@@ -221,15 +262,13 @@ async def _handle(raw: str, service: DrillService, hub: Hub, conn: Connection) -
             {"type": "error", "id": message.id, "code": str(exc.code), "message": exc.message}
         )
         return
-    except StorageUnavailable as exc:
-        conn.offer(
-            {
-                "type": "error",
-                "id": message.id,
-                "code": "storage_unavailable",
-                "message": f"{exc}; nothing was recorded, send it again",
-            }
-        )
+    except Exception as exc:
+        # StorageUnavailable from a write, or a read on the way (the drill's state) that
+        # met a database restarting: a typed error; anything else is a bug, raised.
+        down = _database_down(exc)
+        if down is None:
+            raise
+        conn.offer(_storage_error(message.id, down))
         return
     # The hub has queued this command's events already (publish runs before execute
     # returns), so the ack follows them: a client sees the effect before the ack.
