@@ -30,6 +30,10 @@ from tests.live import FIXTURES, PASSWORD
 
 KILLS = int(os.environ.get("TABLETOP_SOAK_KILLS", "4"))
 SPEED = 120.0
+CATCH_UP = 5.0
+"""How late a timer may fire after it fell due (or after the server came back): the clock
+ticks every 50 ms, but a 2-core machine running bots and restarts can stall it seconds;
+a timer lost or waiting for the next command would be late by the rest of the soak."""
 TABLETOP = str(Path(sys.executable).with_name("tabletop"))
 ROLES = ["incident_manager", "executive", "legal"]
 
@@ -179,7 +183,7 @@ def _check_timers(
     delivered: list[dict[str, Any]], log: list[dict[str, Any]], ready_again: list[float]
 ) -> None:
     """The scenario's fixed timers (alert at 0, note at 10 minutes) fired when due, or,
-    if the server was down then, within a second of its coming back."""
+    if the server was down then, soon after it came back."""
     start = next(e for e in log if e["type"] == "clock_started")
     due_at = {"alert": 0.0, "note": 600.0}
     for event in delivered:
@@ -191,7 +195,7 @@ def _check_timers(
         assert event["at"] >= due_wall - 0.01, ("early", event)
         late_by = event["at"] - due_wall
         back = [t for t in ready_again if due_wall <= t <= event["at"] + 0.01]
-        assert late_by <= 1.0 or (back and event["at"] - max(back) <= 1.0), (
+        assert late_by <= CATCH_UP or (back and event["at"] - max(back) <= CATCH_UP), (
             f"{event['data']['inject_id']} fired {late_by:.2f} s late",
             ready_again,
         )
