@@ -121,7 +121,7 @@ async def _first_run(settings: Any, base: str, demo: bool) -> list[str]:
             token = await accounts.new_setup_token()
             lines.append(
                 f"No account yet. Open this one-time link to choose the first "
-                f"facilitator's password (valid 24 hours):\n  {base}/setup?token={token}"
+                f"facilitator's password (valid 24 hours):\n  {base}/setup#token={token}"
             )
         if demo:
             path = next(
@@ -386,6 +386,31 @@ def main() -> None:
         cli()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        problem = _database_problem(exc)
+        if problem is None:
+            raise
+        _err(f"error: {problem}")
+        sys.exit(2)
+
+
+def _database_problem(exc: BaseException) -> str | None:
+    """One line for a database that cannot be reached, is locked or is full, instead of a
+    traceback: every command opens the database, and this is the usual first-run slip."""
+    from app.db.session import describe, is_unavailable
+    from app.drills import StorageUnavailable
+
+    if isinstance(exc, StorageUnavailable):
+        said = str(exc)
+    elif is_unavailable(exc):
+        said = describe(exc)
+    else:
+        return None
+    return (
+        f"the database at {_safe_url(get_settings())} is unavailable ({said}); check "
+        "TABLETOP_DATABASE_URL (or TABLETOP_DATA_DIR for SQLite) and that the database is "
+        "running, then try again"
+    )
 
 
 if __name__ == "__main__":

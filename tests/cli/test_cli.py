@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -14,6 +16,8 @@ from app.cli import cli, scenario_json_schema
 from app.engine.simulate import explore
 from app.scenarios import load_scenario_file
 from tests.conftest import SCENARIOS
+from tests.live import free_port
+from tests.scale.cluster import TABLETOP
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 MINI = FIXTURES / "mini.yaml"
@@ -174,3 +178,30 @@ def test_db_upgrade_creates_the_database(workdir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "is up to date" in result.output
     assert (workdir / ".tabletop" / "tabletop.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "database"),
+    [
+        (["db", "upgrade"], "postgresql+asyncpg://postgres@127.0.0.1:{port}/test"),
+        (["serve", "--port", "{port}"], "postgresql+asyncpg://postgres@127.0.0.1:{port}/test"),
+        (["export-drill", "some-drill"], "sqlite+aiosqlite:///{missing}/tabletop.db"),
+    ],
+)
+def test_a_database_that_cannot_be_reached_is_one_line_not_a_traceback(
+    command: list[str], database: str, tmp_path: Path
+) -> None:
+    port = free_port()  # nothing listens there
+    missing = tmp_path / "no" / "such" / "folder"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TABLETOP_")}
+    env["TABLETOP_DATABASE_URL"] = database.format(port=port, missing=missing)
+    env["TABLETOP_DATA_DIR"] = str(tmp_path)
+    args = [arg.format(port=free_port()) for arg in command]
+    result = subprocess.run(
+        [TABLETOP, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: the database at ") and "is unavailable" in line
+    assert "check TABLETOP_DATABASE_URL" in line
