@@ -1,8 +1,10 @@
 """The first-run setup link: the first facilitator chooses a name and password.
 
-`tabletop serve` prints `/setup?token=...` when there is no account yet. The token is
-random, stored only as its hash, valid for a day and used once; the page sends it on in
-a hidden form field, and the pages' Referrer-Policy keeps it from leaking onwards.
+`tabletop serve` prints `/setup#token=...` when there is no account yet. The token is
+random, stored only as its hash, valid for a day and used once. It rides in the link's
+fragment, which browsers never send: it reaches no access log, proxy or Referer. The
+page's script copies it into the form (and out of the address bar); without script, the
+code can be pasted into the form's field. Only the POST body carries it to the server.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 @router.get("/setup")
-async def setup_page(request: Request, token: str = "") -> Response:
-    return _render(request, "setup.html", {"token": token[:200], "error": None})
+async def setup_page(request: Request) -> Response:
+    return _render(request, "setup.html", {"token": "", "error": None})
 
 
 @router.post("/setup")
