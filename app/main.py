@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.middleware.base import RequestResponseEndpoint
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.accounts import AccountService
 from app.clock import ClockRunner
@@ -58,6 +59,36 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+
+
+class RefuseNul:
+    """Refuse an address holding a NUL (%00) before any route sees it: PostgreSQL's text
+    cannot hold one, so looking up `/drills/a%00b/console` or `/ws/drills/a%00b` failed
+    inside the database driver (a 500, or a dropped socket) instead of "no such drill"."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and (
+            "\x00" in scope["path"] or b"%00" in scope["query_string"]
+        ):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008, "reason": "NUL in URL"})
+                return
+            where = "path" if "\x00" in scope["path"] else "query"
+            # The shape of FastAPI's own 422, as the OpenAPI document declares it.
+            message = "the address holds a NUL character (%00): remove it"
+            detail = [{"loc": [where], "msg": message, "type": "value_error"}]
+            response = JSONResponse({"detail": detail}, 422)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _holds_nul(exc: DBAPIError) -> bool:
+    """PostgreSQL's refusal of a NUL in text ("invalid byte sequence ... 0x00")."""
+    return "0x00" in str(exc.orig)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -139,12 +170,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database restarting or out of reach: the same 503, not a 500. asyncpg's errors
         arrive as DBAPIErrors, or as the bare socket's ConnectionError while PostgreSQL
         is down. Any other database error is a bug, raised on to the 500 handler."""
+        if isinstance(exc, DBAPIError) and _holds_nul(exc):
+            # A form field or JSON string with a NUL met PostgreSQL, whose text cannot
+            # hold one (SQLite stores it): say so, as a refusal of the input.
+            detail = "the text holds a NUL character (\\0), which cannot be stored: remove it"
+            return JSONResponse({"detail": detail}, 422)
         if not is_unavailable(exc):
             raise exc
         return await storage_unavailable(request, StorageUnavailable.from_error(exc))
 
     for database_error in (DBAPIError, PoolTimeout, ConnectionError):
         app.add_exception_handler(database_error, database_unavailable)
+
+    app.add_middleware(RefuseNul)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

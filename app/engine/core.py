@@ -12,6 +12,7 @@ Time is an argument (`now`, wall-clock Unix seconds), never read from a clock he
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -154,6 +155,12 @@ class _Emitter:
         return event
 
 
+def _has_control(text: str) -> bool:
+    """NUL, escape and the other C0/C1 controls: invisible on screen, and PostgreSQL's
+    text cannot even store a NUL. (Emoji joiners and other format characters are fine.)"""
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
 def _create(
     scenario: Scenario, state: DrillState, cmd: c.CreateDrill, now: float, actor: c.Actor
 ) -> list[Event]:
@@ -188,9 +195,11 @@ def _create(
     speed = scenario.clock.speed if cmd.speed is None else cmd.speed
     _check_speed(speed)
     name = cmd.name.strip()
-    if not name or len(name) > c.MAX_NAME_CHARS:
+    if not name or len(name) > c.MAX_NAME_CHARS or _has_control(name):
         raise DomainError(
-            Code.invalid_input, f"give the drill a name of 1 to {c.MAX_NAME_CHARS} characters"
+            Code.invalid_input,
+            f"give the drill a name of 1 to {c.MAX_NAME_CHARS} characters, "
+            "without control characters",
         )
     variables = {k: v.default for k, v in scenario.variables.items()} | cmd.variables
     return [
@@ -237,9 +246,11 @@ def _join(scenario: Scenario, state: DrillState, cmd: c.Join, emit: _Emitter) ->
     if cmd.participant_id in state.participants:
         raise DomainError(Code.participant_exists, "this participant has already joined")
     name = " ".join(cmd.name.split())
-    if not name or len(name) > c.MAX_NAME_CHARS:
+    if not name or len(name) > c.MAX_NAME_CHARS or _has_control(name):
         raise DomainError(
-            Code.invalid_input, f"give a display name of 1 to {c.MAX_NAME_CHARS} characters"
+            Code.invalid_input,
+            f"give a display name of 1 to {c.MAX_NAME_CHARS} characters, "
+            "without control characters",
         )
     if cmd.role is not None and cmd.role not in state.roles:
         raise DomainError(
