@@ -273,6 +273,31 @@ def workers(tmp: Path, env: dict[str, str]) -> Iterator[Workers]:
         started.stop_all()
 
 
+@dataclass
+class Cluster:
+    """Two workers sharing a fresh PostgreSQL database and a private Redis."""
+
+    a: Worker
+    b: Worker
+    database: str
+    redis: RedisServer
+    started: Workers
+
+
+@contextlib.asynccontextmanager
+async def two_workers(tmp: Path, **settings: str) -> AsyncIterator[Cluster]:
+    """Two `tabletop serve` processes, ready, with the facilitator `fac` created; all
+    stopped and dropped when the block ends."""
+    async with fresh_database() as database, private_redis() as redis:
+        env = server_env(tmp, database_url=database, redis_url=redis.url, **settings)
+        await create_facilitator(database, tmp)
+        with workers(tmp, env) as started:
+            a, b = await asyncio.gather(
+                started.ready(started.spawn()), started.ready(started.spawn())
+            )
+            yield Cluster(a, b, database, redis, started)
+
+
 # --------------------------------------------------------------------------- clients
 
 

@@ -30,12 +30,9 @@ from tests.live import PASSWORD
 from tests.scale.cluster import (
     RedisServer,
     create_drill,
-    create_facilitator,
-    fresh_database,
     http,
     private_redis,
-    server_env,
-    workers,
+    two_workers,
 )
 
 ANOTHER_CLIENT = {"X-Forwarded-For": "198.51.100.23"}
@@ -48,75 +45,71 @@ RIGHT = {"username": "fac", "password": PASSWORD}
 
 
 async def test_two_workers_share_the_join_code_and_sign_in_limits(tmp_path: Path) -> None:
-    async with fresh_database() as database, private_redis() as redis:
-        env = server_env(tmp_path, database_url=database, redis_url=redis.url)
-        await create_facilitator(database, tmp_path)
-        with workers(tmp_path, env) as started:
-            a, b = await asyncio.gather(
-                started.ready(started.spawn()), started.ready(started.spawn())
-            )
-            on_a, on_b = http(a), http(b)
-            # The facilitator signs in from elsewhere: every attempt counts, right or wrong.
-            facilitator = http(a)
-            facilitator.headers.update(FACILITATOR_DESK)
-            signed = await facilitator.post("/api/session", json=RIGHT)
-            assert signed.status_code == 200, signed.text
-            drill = await create_drill(facilitator, speed=1)
+    async with two_workers(tmp_path) as cluster:
+        a, b = cluster.a, cluster.b
+        redis = cluster.redis
+        on_a, on_b = http(a), http(b)
+        # The facilitator signs in from elsewhere: every attempt counts, right or wrong.
+        facilitator = http(a)
+        facilitator.headers.update(FACILITATOR_DESK)
+        signed = await facilitator.post("/api/session", json=RIGHT)
+        assert signed.status_code == 200, signed.text
+        drill = await create_drill(facilitator, speed=1)
 
-            # Wrong join codes, alternating between the workers: 20 in total, then 429 on
-            # both, for every way of trying a code.
-            guesses = []
-            for n in range(JOIN_LIMIT + 2):
-                client = on_a if n % 2 == 0 else on_b
-                wrong = {"code": f"ZZZZZ-ZZZ{n:02d}", "name": "Guess", "role": None}
-                guesses.append((await client.post("/api/join", json=wrong)).status_code)
-            assert guesses == [404] * JOIN_LIMIT + [429, 429]
-            for client in (on_a, on_b):
-                assert (await client.get("/api/join/ZZZZZ-ZZZZZ")).status_code == 429
-                assert (await client.get(f"/join/{drill['join_code']}")).status_code == 429
-            # Another address is not affected, on either worker.
-            for client in (on_a, on_b):
-                info = await client.get(f"/api/join/{drill['join_code']}", headers=ANOTHER_CLIENT)
-                assert info.status_code == 200, info.text
+        # Wrong join codes, alternating between the workers: 20 in total, then 429 on
+        # both, for every way of trying a code.
+        guesses = []
+        for n in range(JOIN_LIMIT + 2):
+            client = on_a if n % 2 == 0 else on_b
+            wrong = {"code": f"ZZZZZ-ZZZ{n:02d}", "name": "Guess", "role": None}
+            guesses.append((await client.post("/api/join", json=wrong)).status_code)
+        assert guesses == [404] * JOIN_LIMIT + [429, 429]
+        for client in (on_a, on_b):
+            assert (await client.get("/api/join/ZZZZZ-ZZZZZ")).status_code == 429
+            assert (await client.get(f"/join/{drill['join_code']}")).status_code == 429
+        # Another address is not affected, on either worker.
+        for client in (on_a, on_b):
+            info = await client.get(f"/api/join/{drill['join_code']}", headers=ANOTHER_CLIENT)
+            assert info.status_code == 200, info.text
 
-            # A burst from a third address, all at once over both workers: still 20.
-            burst = await asyncio.gather(
-                *(
-                    (on_a if n % 2 else on_b).get(
-                        f"/api/join/ZZZZZ-Z{n:04d}", headers={"X-Forwarded-For": "192.0.2.77"}
-                    )
-                    for n in range(60)
+        # A burst from a third address, all at once over both workers: still 20.
+        burst = await asyncio.gather(
+            *(
+                (on_a if n % 2 else on_b).get(
+                    f"/api/join/ZZZZZ-Z{n:04d}", headers={"X-Forwarded-For": "192.0.2.77"}
                 )
+                for n in range(60)
             )
-            assert sorted(r.status_code for r in burst) == [404] * JOIN_LIMIT + [429] * 40
+        )
+        assert sorted(r.status_code for r in burst) == [404] * JOIN_LIMIT + [429] * 40
 
-            # Wrong passwords, alternating: 10 in total, then 429 even for the right one.
-            tries = []
-            for n in range(LOGIN_LIMIT + 2):
-                client = on_a if n % 2 == 0 else on_b
-                wrong = {"username": "fac", "password": f"guess {n}"}
-                tries.append((await client.post("/api/session", json=wrong)).status_code)
-            assert tries == [401] * LOGIN_LIMIT + [429, 429]
-            for client in (on_a, on_b):
-                assert (await client.post("/api/session", json=RIGHT)).status_code == 429
-                elsewhere = await client.post("/api/session", json=RIGHT, headers=ANOTHER_CLIENT)
-                assert elsewhere.status_code == 200, elsewhere.text
+        # Wrong passwords, alternating: 10 in total, then 429 even for the right one.
+        tries = []
+        for n in range(LOGIN_LIMIT + 2):
+            client = on_a if n % 2 == 0 else on_b
+            wrong = {"username": "fac", "password": f"guess {n}"}
+            tries.append((await client.post("/api/session", json=wrong)).status_code)
+        assert tries == [401] * LOGIN_LIMIT + [429, 429]
+        for client in (on_a, on_b):
+            assert (await client.post("/api/session", json=RIGHT)).status_code == 429
+            elsewhere = await client.post("/api/session", json=RIGHT, headers=ANOTHER_CLIENT)
+            assert elsewhere.status_code == 200, elsewhere.text
 
-            # The counts live in Redis, under the limiter's names, and expire.
-            keys = await _keys(redis)
-            assert f"{KEY_PREFIX}:join:127.0.0.1" in keys
-            assert f"{KEY_PREFIX}:login:127.0.0.1:fac" in keys
-            assert all(ttl > 0 for ttl in keys.values()), keys
+        # The counts live in Redis, under the limiter's names, and expire.
+        keys = await _keys(redis)
+        assert f"{KEY_PREFIX}:join:127.0.0.1" in keys
+        assert f"{KEY_PREFIX}:login:127.0.0.1:fac" in keys
+        assert all(ttl > 0 for ttl in keys.values()), keys
 
-            # Redis gone: sign-in is neither a 500 nor locked for everyone. Each worker
-            # counts in its own memory (fail-open) and says so in its log.
-            redis.stop()
-            for client, worker in ((on_a, a), (on_b, b)):
-                answer = await client.post("/api/session", json=RIGHT)
-                assert answer.status_code == 200, answer.text
-                assert "the login limit is counted per worker" in worker.output()
-            for client in (on_a, on_b, facilitator):
-                await client.aclose()
+        # Redis gone: sign-in is neither a 500 nor locked for everyone. Each worker
+        # counts in its own memory (fail-open) and says so in its log.
+        redis.stop()
+        for client, worker in ((on_a, a), (on_b, b)):
+            answer = await client.post("/api/session", json=RIGHT)
+            assert answer.status_code == 200, answer.text
+            assert "the login limit is counted per worker" in worker.output()
+        for client in (on_a, on_b, facilitator):
+            await client.aclose()
 
 
 async def _keys(redis: RedisServer) -> dict[str, int]:

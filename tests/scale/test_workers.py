@@ -8,7 +8,6 @@ a drill's clock survives the death of the worker that ran it.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -38,6 +37,7 @@ from tests.scale.cluster import (
     server_env,
     sign_in,
     stop_process,
+    two_workers,
     visible_log,
     wait_until,
     workers,
@@ -58,124 +58,106 @@ async def received_all_it_may_see(socket: Socket, client: httpx.AsyncClient) -> 
 async def test_participants_on_both_workers_get_every_event_once_in_order(
     tmp_path: Path,
 ) -> None:
-    async with fresh_database() as database, private_redis() as redis:
-        env = server_env(tmp_path, database_url=database, redis_url=redis.url)
-        await create_facilitator(database, tmp_path)
-        with workers(tmp_path, env) as started:
-            a, b = await asyncio.gather(
-                started.ready(started.spawn()), started.ready(started.spawn())
-            )
-            facilitator = await sign_in(a)
-            # 600x: the ransom note falls due 1 s after the start, and its decision stays
-            # open 3 s, time enough to answer it even on a busy machine.
-            drill = await create_drill(facilitator, speed=600)
-            drill_id, code = drill["id"], drill["join_code"]
-            seats: list[tuple[Worker, str | None]] = [
-                (a, "incident_manager"),
-                (a, "legal"),
-                (a, None),
-                (b, "executive"),
-                (b, "legal"),
-                (b, "incident_manager"),
-            ]
-            people = [
-                await join(worker, code, f"P{n}", role) for n, (worker, role) in enumerate(seats)
-            ]
-            sockets = [
-                await Socket(worker, drill_id, person).open()
-                for (worker, _), person in zip(seats, people, strict=True)
-            ]
-            console = await Socket(b, drill_id, facilitator).open()
-            manager_a, executive_b = sockets[0], sockets[3]
+    async with two_workers(tmp_path) as cluster:
+        a, b = cluster.a, cluster.b
+        facilitator = await sign_in(a)
+        # 600x: the ransom note falls due 1 s after the start, and its decision stays
+        # open 3 s, time enough to answer it even on a busy machine.
+        drill = await create_drill(facilitator, speed=600)
+        drill_id, code = drill["id"], drill["join_code"]
+        seats: list[tuple[Worker, str | None]] = [
+            (a, "incident_manager"),
+            (a, "legal"),
+            (a, None),
+            (b, "executive"),
+            (b, "legal"),
+            (b, "incident_manager"),
+        ]
+        people = [await join(worker, code, f"P{n}", role) for n, (worker, role) in enumerate(seats)]
+        sockets = [
+            await Socket(worker, drill_id, person).open()
+            for (worker, _), person in zip(seats, people, strict=True)
+        ]
+        console = await Socket(b, drill_id, facilitator).open()
+        manager_a, executive_b = sockets[0], sockets[3]
 
-            await console.command({"type": "start"})
-            await manager_a.command({"type": "send_message", "to": ["legal"], "body": "Heads up"})
-            await console.command(
-                {
-                    "type": "manual_inject",
-                    "title": "Press call",
-                    "body": "A reporter.",
-                    "to": ["all"],
-                }
-            )
-            await wait_until(lambda: executive_b.saw(delivered("note")), 10, "the ransom note")
-            await executive_b.command(
-                {"type": "answer", "decision_id": "pay", "option_id": "no", "role": "executive"}
-            )
-            await wait_until(
-                lambda: console.saw(delivered("refused-follow-up")), 10, "the follow-up"
-            )
-            ended = await console.command({"type": "end"})
+        await console.command({"type": "start"})
+        await manager_a.command({"type": "send_message", "to": ["legal"], "body": "Heads up"})
+        await console.command(
+            {
+                "type": "manual_inject",
+                "title": "Press call",
+                "body": "A reporter.",
+                "to": ["all"],
+            }
+        )
+        await wait_until(lambda: executive_b.saw(delivered("note")), 10, "the ransom note")
+        await executive_b.command(
+            {"type": "answer", "decision_id": "pay", "option_id": "no", "role": "executive"}
+        )
+        await wait_until(lambda: console.saw(delivered("refused-follow-up")), 10, "the follow-up")
+        ended = await console.command({"type": "end"})
 
-            everyone = [*zip(sockets, people, strict=True), (console, facilitator)]
-            for socket, client in everyone:
-                await received_all_it_may_see(socket, client)
-            assert console.seqs == list(range(1, ended["seq"] + 1))
-            # Both workers' commands and the clock (on one of them) reached both workers.
-            for socket, (_, role) in zip(sockets, seats, strict=True):
-                assert socket.saw(lambda e: e["type"] == "drill_ended")
-                assert socket.saw(lambda e: e["data"].get("title") == "Press call")
-                assert socket.saw(delivered("note")) is (role != "incident_manager")
-            for socket in [*sockets, console]:
-                await socket.close()
-            for client in [*people, facilitator]:
-                await client.aclose()
+        everyone = [*zip(sockets, people, strict=True), (console, facilitator)]
+        for socket, client in everyone:
+            await received_all_it_may_see(socket, client)
+        assert console.seqs == list(range(1, ended["seq"] + 1))
+        # Both workers' commands and the clock (on one of them) reached both workers.
+        for socket, (_, role) in zip(sockets, seats, strict=True):
+            assert socket.saw(lambda e: e["type"] == "drill_ended")
+            assert socket.saw(lambda e: e["data"].get("title") == "Press call")
+            assert socket.saw(delivered("note")) is (role != "incident_manager")
+        for socket in [*sockets, console]:
+            await socket.close()
+        for client in [*people, facilitator]:
+            await client.aclose()
 
 
 async def test_the_clock_moves_to_the_other_worker_when_its_holder_is_killed(
     tmp_path: Path,
 ) -> None:
-    async with fresh_database() as database, private_redis() as redis:
-        env = server_env(
-            tmp_path,
-            database_url=database,
-            redis_url=redis.url,
-            clock_lease_seconds=str(LEASE_SECONDS),
+    async with two_workers(tmp_path, clock_lease_seconds=str(LEASE_SECONDS)) as cluster:
+        a, b = cluster.a, cluster.b
+        database = cluster.database
+        facilitator = await sign_in(a)
+        # 200x: the ransom note (10 minutes in) falls due 3 s after the start.
+        drill = await create_drill(facilitator, speed=200)
+        drill_id, code = drill["id"], drill["join_code"]
+        legal = {w.worker_id: (w, await join(w, code, w.url, "legal")) for w in (a, b)}
+        sockets = {
+            worker_id: await Socket(worker, drill_id, client).open()
+            for worker_id, (worker, client) in legal.items()
+        }
+        console = await Socket(a, drill_id, facilitator).open()
+        await console.command({"type": "start"})
+        start = next(e for e in console.events if e["type"] == "clock_started")
+        note_due = start["at"] + 600 / 200
+
+        await eventually(lambda: has_holder(database, drill_id), 5, "a clock holder")
+        doomed, _ = legal[str(await clock_holder(database, drill_id))]
+        survivor = b if doomed is a else a
+        stop_process(doomed.process, signal.SIGKILL)
+        killed_at = time.time()
+        assert killed_at < note_due, "too slow to kill the holder before the note fell due"
+
+        watcher = sockets[survivor.worker_id]
+        await wait_until(
+            lambda: watcher.saw(delivered("note")), LEASE_SECONDS + 5, "the ransom note"
         )
-        await create_facilitator(database, tmp_path)
-        with workers(tmp_path, env) as started:
-            a, b = await asyncio.gather(
-                started.ready(started.spawn()), started.ready(started.spawn())
-            )
-            facilitator = await sign_in(a)
-            # 200x: the ransom note (10 minutes in) falls due 3 s after the start.
-            drill = await create_drill(facilitator, speed=200)
-            drill_id, code = drill["id"], drill["join_code"]
-            legal = {w.worker_id: (w, await join(w, code, w.url, "legal")) for w in (a, b)}
-            sockets = {
-                worker_id: await Socket(worker, drill_id, client).open()
-                for worker_id, (worker, client) in legal.items()
-            }
-            console = await Socket(a, drill_id, facilitator).open()
-            await console.command({"type": "start"})
-            start = next(e for e in console.events if e["type"] == "clock_started")
-            note_due = start["at"] + 600 / 200
-
-            await eventually(lambda: has_holder(database, drill_id), 5, "a clock holder")
-            doomed, _ = legal[str(await clock_holder(database, drill_id))]
-            survivor = b if doomed is a else a
-            stop_process(doomed.process, signal.SIGKILL)
-            killed_at = time.time()
-            assert killed_at < note_due, "too slow to kill the holder before the note fell due"
-
-            watcher = sockets[survivor.worker_id]
-            await wait_until(
-                lambda: watcher.saw(delivered("note")), LEASE_SECONDS + 5, "the ransom note"
-            )
-            arrived = time.time()
-            note = next(e for e in watcher.events if delivered("note")(e))
-            assert note["at"] > killed_at  # written after the kill: by the survivor
-            assert arrived - max(killed_at, note_due) < LEASE_SECONDS + 2.5
-            assert await clock_holder(database, drill_id) == survivor.worker_id
-            survivor_client = legal[survivor.worker_id][1]
-            log = await visible_log(survivor_client, drill_id)
-            assert sum(1 for e in log if delivered("note")(e)) == 1
-            assert watcher.events == log[: len(watcher.events)]
-            for socket in [*sockets.values(), console]:
-                await socket.close()
-            for _, client in legal.values():
-                await client.aclose()
-            await facilitator.aclose()
+        arrived = time.time()
+        note = next(e for e in watcher.events if delivered("note")(e))
+        assert note["at"] > killed_at  # written after the kill: by the survivor
+        assert arrived - max(killed_at, note_due) < LEASE_SECONDS + 2.5
+        assert await clock_holder(database, drill_id) == survivor.worker_id
+        survivor_client = legal[survivor.worker_id][1]
+        log = await visible_log(survivor_client, drill_id)
+        assert sum(1 for e in log if delivered("note")(e)) == 1
+        assert watcher.events == log[: len(watcher.events)]
+        for socket in [*sockets.values(), console]:
+            await socket.close()
+        for _, client in legal.values():
+            await client.aclose()
+        await facilitator.aclose()
 
 
 async def test_serve_workers_2_runs_two_workers_behind_one_port_and_stops_cleanly(
@@ -272,51 +254,47 @@ async def test_redis_stopped_and_started_loses_no_event_for_either_worker(
     """Redis goes away for a few seconds while people on both workers keep talking and
     the clock keeps firing: commands are acknowledged all along, every socket still ends
     up with exactly its log, and notices flow again once Redis is back."""
-    async with fresh_database() as database, private_redis() as redis:
-        env = server_env(tmp_path, database_url=database, redis_url=redis.url)
-        await create_facilitator(database, tmp_path)
-        with workers(tmp_path, env) as started:
-            a, b = await asyncio.gather(
-                started.ready(started.spawn()), started.ready(started.spawn())
-            )
-            facilitator = await sign_in(a)
-            # 120x: the ransom note (10 minutes in) falls due 5 s after the start, while
-            # Redis is down.
-            drill = await create_drill(facilitator, speed=120)
-            drill_id, code = drill["id"], drill["join_code"]
-            seats = [(a, "incident_manager"), (a, "legal"), (b, "executive"), (b, "legal")]
-            people = [await join(w, code, f"P{n}", role) for n, (w, role) in enumerate(seats)]
-            sockets = [
-                await Socket(worker, drill_id, person).open()
-                for (worker, _), person in zip(seats, people, strict=True)
-            ]
-            console = await Socket(b, drill_id, facilitator).open()
-            await console.command({"type": "start"})
+    async with two_workers(tmp_path) as cluster:
+        a, b = cluster.a, cluster.b
+        redis = cluster.redis
+        facilitator = await sign_in(a)
+        # 120x: the ransom note (10 minutes in) falls due 5 s after the start, while
+        # Redis is down.
+        drill = await create_drill(facilitator, speed=120)
+        drill_id, code = drill["id"], drill["join_code"]
+        seats = [(a, "incident_manager"), (a, "legal"), (b, "executive"), (b, "legal")]
+        people = [await join(w, code, f"P{n}", role) for n, (w, role) in enumerate(seats)]
+        sockets = [
+            await Socket(worker, drill_id, person).open()
+            for (worker, _), person in zip(seats, people, strict=True)
+        ]
+        console = await Socket(b, drill_id, facilitator).open()
+        await console.command({"type": "start"})
 
-            async def talk(rounds: int, label: str) -> None:
-                for n in range(rounds):
-                    for seat, (socket, (_, role)) in enumerate(zip(sockets, seats, strict=True)):
-                        to = "legal" if role == "executive" else "executive"
-                        await socket.command(
-                            {"type": "send_message", "to": [to], "body": f"{label} {n} P{seat}"}
-                        )
+        async def talk(rounds: int, label: str) -> None:
+            for n in range(rounds):
+                for seat, (socket, (_, role)) in enumerate(zip(sockets, seats, strict=True)):
+                    to = "legal" if role == "executive" else "executive"
+                    await socket.command(
+                        {"type": "send_message", "to": [to], "body": f"{label} {n} P{seat}"}
+                    )
 
-            await talk(2, "before")
-            redis.stop()
-            await talk(5, "during")  # acknowledged although Redis is gone
-            executive = sockets[2]
-            await wait_until(lambda: executive.saw(delivered("note")), 10, "the ransom note")
-            await redis.start()  # same port: both subscribers reconnect and sweep
-            await talk(2, "after")
-            ended = await console.command({"type": "end"})
+        await talk(2, "before")
+        redis.stop()
+        await talk(5, "during")  # acknowledged although Redis is gone
+        executive = sockets[2]
+        await wait_until(lambda: executive.saw(delivered("note")), 10, "the ransom note")
+        await redis.start()  # same port: both subscribers reconnect and sweep
+        await talk(2, "after")
+        ended = await console.command({"type": "end"})
 
-            everyone = [*zip(sockets, people, strict=True), (console, facilitator)]
-            for socket, client in everyone:
-                await received_all_it_may_see(socket, client)
-            assert console.seqs == list(range(1, ended["seq"] + 1))
-            bodies = [e["data"]["body"] for e in console.events if e["type"] == "message_sent"]
-            assert len(bodies) == len(set(bodies)) == 9 * len(sockets)
-            for socket in [*sockets, console]:
-                await socket.close()
-            for client in [*people, facilitator]:
-                await client.aclose()
+        everyone = [*zip(sockets, people, strict=True), (console, facilitator)]
+        for socket, client in everyone:
+            await received_all_it_may_see(socket, client)
+        assert console.seqs == list(range(1, ended["seq"] + 1))
+        bodies = [e["data"]["body"] for e in console.events if e["type"] == "message_sent"]
+        assert len(bodies) == len(set(bodies)) == 9 * len(sockets)
+        for socket in [*sockets, console]:
+            await socket.close()
+        for client in [*people, facilitator]:
+            await client.aclose()
