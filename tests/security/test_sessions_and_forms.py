@@ -32,6 +32,7 @@ from fastapi.routing import APIRoute
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from app import accounts as accounts_module
 from app.accounts import AccountRole, AccountService
 from app.drills import DrillService, new_drill_id
 from app.engine import commands as c
@@ -676,3 +677,28 @@ def test_every_post_form_in_the_templates_has_a_csrf_field() -> None:
                 problems.append(f"{template.relative_to(ROOT)}: {match.group(0)[:80]!r}")
     assert found >= 10
     assert not problems, "\n".join(problems)
+
+
+def test_an_unknown_user_name_costs_a_password_check_like_a_known_one(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answering an unknown name without hashing would be faster, and the difference
+    would tell an attacker which names exist."""
+    checks: list[str] = []
+    real = accounts_module.verify_password
+
+    def counted(stored_hash: str, password: str) -> bool:
+        checks.append(password)
+        return real(stored_hash, password)
+
+    monkeypatch.setattr(accounts_module, "verify_password", counted)
+    client = live_server.client()
+    for username in ("fac", "nobody", "no\x00body"):
+        response = client.post("/api/session", json={"username": username, "password": "x1"})
+        assert response.status_code in (401, 422), response.text
+    assert checks == ["x1", "x1"]  # the NUL name is refused before any lookup (422)
+    browser = live_server.client()
+    browser.get("/login")
+    form = {"csrf": browser.cookies["tt_csrf"], "username": "nobody", "password": "x2"}
+    assert browser.post("/login", data=form).status_code == 401
+    assert checks[-1] == "x2"
