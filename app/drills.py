@@ -38,6 +38,8 @@ from app.scenarios import Loaded, load_scenario_text, parse_stored_scenario
 from app.security import join_code_for, new_token, normalise_join_code, token_hash
 
 log = logging.getLogger("tabletop.drills")
+_JOIN_ATTEMPTS = uuid.UUID("5f1d0c8e-7a53-4b8e-9a57-0d5c2f3b6e21")
+"""Namespace of participant ids derived from a join attempt's id (uuid5)."""
 Listener = Callable[[str, int], Awaitable[None]]
 MAX_WRITE_ATTEMPTS = 5
 MAX_KEY_CHARS = 128
@@ -549,9 +551,18 @@ class DrillService:
         async with self.sessions() as session:
             return await repo.drill_by_join_code_hash(session, token_hash(code))
 
-    async def join(self, drill_id: str, name: str, role: str | None) -> tuple[str, str]:
-        """A new participant: their id and their secret token (kept only as a hash)."""
-        participant_id = str(uuid.uuid4())
+    async def join(
+        self, drill_id: str, name: str, role: str | None, attempt: str | None = None
+    ) -> tuple[str, str]:
+        """A new participant: their id and their secret token (kept only as a hash).
+
+        `attempt`: the client's id for this join (the join page puts a random one in its
+        form). Sent again, after a 503 or an answer lost on the way, it joins the same
+        participant once and hands out a new token for them (the first one's answer never
+        arrived), never a second participant with the same name."""
+        participant_id = str(
+            uuid.uuid5(_JOIN_ATTEMPTS, f"{drill_id}:{attempt}") if attempt else uuid.uuid4()
+        )
         token = new_token()
         row = ParticipantRow(
             id=participant_id,
@@ -560,9 +571,21 @@ class DrillService:
             name=" ".join(name.split())[:80],
             role=role,
         )
-        await self.execute(
-            drill_id, c.Join(participant_id, name, role), c.Actor(participant_id), also=[row]
+        outcome = await self.execute(
+            drill_id,
+            c.Join(participant_id, name, role),
+            c.Actor(participant_id),
+            key=f"join:{attempt}" if attempt else None,
+            also=[row],
         )
+        if outcome.repeated:
+            async with self._write_session() as session:
+                await session.execute(
+                    update(ParticipantRow)
+                    .where(ParticipantRow.id == participant_id)
+                    .values(token_hash=row.token_hash)
+                )
+                await self._commit(session)
         return participant_id, token
 
     async def participant_for_token(self, drill_id: str, token: str) -> ParticipantRow | None:

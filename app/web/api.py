@@ -188,6 +188,14 @@ class JoinRequest(BaseModel):
     role: Text | None = Field(
         default=None, max_length=64, description="A role in play, or null to observe."
     )
+    attempt: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="A random id for this join: sent again after a 503 or a lost answer, "
+        "it joins the same participant once (with a new token), never a second one.",
+    )
 
 
 class Joined(BaseModel):
@@ -202,7 +210,7 @@ async def join(body: JoinRequest, request: Request, response: Response) -> Joine
     service = drills(request)
     drill = await _drill_for_code(request, body.code)
     try:
-        participant_id, token = await service.join(drill.id, body.name, body.role)
+        participant_id, token = await service.join(drill.id, body.name, body.role, body.attempt)
     except DomainError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{exc.code}: {exc.message}") from exc
     set_secret_cookie(response, request, participant_cookie(drill.id), token)

@@ -494,7 +494,9 @@ async def _join_form(request: Request, code: str, error: str | None = None) -> R
     roles = [
         {"id": r, "title": scenario.role_title(r), "joined": taken.get(r, 0)} for r in state.roles
     ]
-    context = {"drill": state, "code": code, "roles": roles, "error": error}
+    # A new id per form: the same form posted twice (a retry after an error) joins once.
+    attempt = secrets.token_urlsafe(16)
+    context = {"drill": state, "code": code, "roles": roles, "error": error, "attempt": attempt}
     return _render(request, "join.html", context, 400 if error else 200)
 
 
@@ -514,6 +516,7 @@ async def join(
     name: Annotated[str, Form(max_length=200)],
     csrf: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=64)] = "",
+    attempt: Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = "",
 ) -> Response:
     _check_csrf(request, csrf)
     service = drills(request)
@@ -524,7 +527,7 @@ async def join(
         message = "No drill has that code. Check it with your facilitator."
         return _render(request, "join_code.html", {"error": message, "code": code}, 404)
     try:
-        _, token = await service.join(drill.id, name, role or None)
+        _, token = await service.join(drill.id, name, role or None, attempt or None)
     except DomainError as exc:
         return await _join_form(request, code, exc.message)
     response = RedirectResponse(f"/drills/{drill.id}/play", status.HTTP_303_SEE_OTHER)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.live import PASSWORD, LiveServer, join, sign_in
@@ -103,3 +104,44 @@ def test_joining_an_unknown_role_says_which_roles_exist(live_server: LiveServer)
     )
     assert response.status_code == 400
     assert "unknown_role" in response.text and "incident_manager" in response.text
+
+
+def test_a_join_sent_again_with_its_attempt_id_joins_once_with_a_new_token(
+    live_server: LiveServer,
+) -> None:
+    """After a 503 that could not say whether the join landed, or an answer lost on the
+    way, the client sends the same join again: one participant, and the token that
+    counts is the one it finally received."""
+    drill = _drill(live_server)
+    body = {"code": drill["join_code"], "name": "Dana", "role": "legal", "attempt": "a" * 22}
+    first, again = live_server.client(), live_server.client()
+    one = first.post("/api/join", json=body)
+    two = again.post("/api/join", json={**body, "name": "Dana (again)"})
+    assert one.status_code == two.status_code == 200, (one.text, two.text)
+    assert one.json()["participant_id"] == two.json()["participant_id"]
+    assert first.get(f"/api/drills/{drill['id']}/events").status_code == 401  # replaced
+    log = again.get(f"/api/drills/{drill['id']}/events").json()
+    assert [e["data"]["name"] for e in log if e["type"] == "participant_joined"] == ["Dana"]
+    other = live_server.client().post("/api/join", json={**body, "attempt": "b" * 22})
+    assert other.json()["participant_id"] != one.json()["participant_id"]
+
+
+def test_the_join_form_posted_twice_joins_once(live_server: LiveServer) -> None:
+    drill = _drill(live_server)
+    browser = live_server.client()
+    page = browser.get(f"/join?code={drill['join_code']}")
+    attempt = re.search(r'name="attempt" value="([^"]+)"', page.text)
+    assert attempt is not None and len(attempt.group(1)) >= 16
+    form = {
+        "csrf": browser.cookies["tt_csrf"],
+        "code": drill["join_code"],
+        "name": "Eve",
+        "role": "executive",
+        "attempt": attempt.group(1),
+    }
+    for _ in range(2):  # a double click, or Back and Join again after an error
+        assert browser.post("/join", data=form).status_code == 303
+    facilitator = sign_in(live_server)
+    log = facilitator.get(f"/api/drills/{drill['id']}/events").json()
+    assert [e["data"]["name"] for e in log if e["type"] == "participant_joined"] == ["Eve"]
+    assert browser.get(f"/drills/{drill['id']}/play").status_code == 200
