@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import RequestResponseEndpoint
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -153,8 +155,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response.headers.setdefault(name, value)
         return response
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """Refusals (404, 403, ...) as a page for a browser, as JSON for everyone else."""
+        assert isinstance(exc, StarletteHTTPException)
+        if pages.wants_page(request):
+            return pages.error_page(request, exc.status_code, str(exc.detail), exc.headers)
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(StorageUnavailable)
-    async def storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    async def storage_unavailable(request: Request, exc: Exception) -> Response:
         """The database refused a write (busy, restarting, full): nothing was recorded,
         and the client is told so instead of seeing a 500. (A connection lost during the
         COMMIT itself leaves the outcome unknown, and the client is told that.)"""
@@ -163,9 +173,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if isinstance(exc, StorageUnavailable) and exc.in_doubt
             else "nothing was recorded, try again"
         )
-        return JSONResponse({"detail": f"{exc}; {advice}"}, 503, {"Retry-After": "2"})
+        detail, retry = f"{exc}; {advice}", {"Retry-After": "2"}
+        if pages.wants_page(request):
+            return pages.error_page(request, 503, detail, retry)
+        return JSONResponse({"detail": detail}, 503, retry)
 
-    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
         """A read, or a write outside the drills service (sign-in, sessions), that met a
         database restarting or out of reach: the same 503, not a 500. asyncpg's errors
         arrive as DBAPIErrors, or as the bare socket's ConnectionError while PostgreSQL
@@ -174,6 +187,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # A form field or JSON string with a NUL met PostgreSQL, whose text cannot
             # hold one (SQLite stores it): say so, as a refusal of the input.
             detail = "the text holds a NUL character (\\0), which cannot be stored: remove it"
+            if pages.wants_page(request):
+                return pages.error_page(request, 422, detail)
             return JSONResponse({"detail": detail}, 422)
         if not is_unavailable(exc):
             raise exc

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -94,6 +95,34 @@ def _render(request: Request, name: str, context: dict[str, Any], code: int = 20
             secure=request.url.scheme == "https",
             path="/",
         )
+    return response
+
+
+_HEADINGS = {
+    400: "That request could not be used",
+    401: "Sign in first",
+    403: "Not allowed",
+    404: "Not found",
+    422: "That request could not be used",
+    429: "Too many attempts",
+    503: "The database is busy",
+}
+
+
+def wants_page(request: Request) -> bool:
+    """A browser navigating (not the JSON API, not a script's fetch): it gets errors as a
+    page it can read, with the way back, instead of a bare JSON body."""
+    accept = request.headers.get("accept", "")
+    return not request.url.path.startswith("/api/") and "text/html" in accept
+
+
+def error_page(
+    request: Request, code: int, detail: str, headers: Mapping[str, str] | None = None
+) -> HTMLResponse:
+    heading = _HEADINGS.get(code, "Something went wrong")
+    context = {"status": code, "heading": heading, "detail": detail, "retry": code == 503}
+    response = _render(request, "error.html", context, code)
+    response.headers.update(headers or {})
     return response
 
 
