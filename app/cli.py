@@ -397,15 +397,12 @@ def main() -> None:
 def _database_problem(exc: BaseException) -> str | None:
     """One line for a database that cannot be reached, is locked or is full, instead of a
     traceback: every command opens the database, and this is the usual first-run slip."""
-    from app.db.session import describe, is_unavailable
+    from app.db.session import describe
     from app.drills import StorageUnavailable
 
-    if isinstance(exc, StorageUnavailable):
-        said = str(exc)
-    elif is_unavailable(exc):
-        said = describe(exc)
-    else:
+    if StorageUnavailable.behind(exc) is None:
         return None
+    said = str(exc) if isinstance(exc, StorageUnavailable) else describe(exc)
     return (
         f"the database at {_safe_url(get_settings())} is unavailable ({said}); check "
         "TABLETOP_DATABASE_URL (or TABLETOP_DATA_DIR for SQLite) and that the database is "

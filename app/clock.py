@@ -23,7 +23,6 @@ import uuid
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import leases
-from app.db.session import is_unavailable
 from app.drills import DrillService, StorageUnavailable
 
 log = logging.getLogger("tabletop.clock")
@@ -110,7 +109,7 @@ class ClockRunner:
             try:
                 await self.service.tick(drill_id)
             except DATABASE_ERRORS as exc:
-                if not isinstance(exc, StorageUnavailable) and not is_unavailable(exc):
+                if StorageUnavailable.behind(exc) is None:
                     log.exception("drill %s: tick failed", drill_id)
                     continue
                 # The database went away between rounds (a restart): what is due stays

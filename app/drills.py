@@ -89,6 +89,15 @@ class StorageUnavailable(RuntimeError):
             )
         return cls(f"the database is unavailable, perhaps restarting ({describe(exc)})")
 
+    @classmethod
+    def behind(cls, exc: BaseException) -> StorageUnavailable | None:
+        """The database failure behind `exc` (already one, or an error `is_unavailable`
+        recognises), as a client should hear it; None for anything else: a bug, to be
+        raised as it is."""
+        if isinstance(exc, StorageUnavailable):
+            return exc
+        return cls.from_error(exc) if is_unavailable(exc) else None
+
 
 @dataclass(slots=True)
 class Outcome:
@@ -688,7 +697,7 @@ class DrillService:
             try:
                 await listener(drill_id, seq)
             except (StorageUnavailable, SQLAlchemyError, OSError) as exc:
-                if not isinstance(exc, StorageUnavailable) and not is_unavailable(exc):
+                if StorageUnavailable.behind(exc) is None:
                     raise
                 # The events are committed; a listener that could not read them now (the
                 # database went away just after) delivers them with the next notice. The

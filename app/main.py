@@ -22,7 +22,7 @@ from app.accounts import AccountService
 from app.clock import ClockRunner
 from app.config import Settings, get_settings
 from app.db.migrate import upgrade
-from app.db.session import is_sqlite, is_unavailable, make_engine, make_sessionmaker
+from app.db.session import is_sqlite, make_engine, make_sessionmaker
 from app.drills import DrillService, StorageUnavailable
 from app.limits import make_limits
 from app.realtime.bus import RedisBus
@@ -190,9 +190,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if pages.wants_page(request):
                 return pages.error_page(request, 422, detail)
             return JSONResponse({"detail": detail}, 422)
-        if not is_unavailable(exc):
+        down = StorageUnavailable.behind(exc)
+        if down is None:
             raise exc
-        return await storage_unavailable(request, StorageUnavailable.from_error(exc))
+        return await storage_unavailable(request, down)
 
     for database_error in (DBAPIError, PoolTimeout, ConnectionError):
         app.add_exception_handler(database_error, database_unavailable)

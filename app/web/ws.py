@@ -11,7 +11,6 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from app.db.session import is_unavailable
 from app.drills import DrillNotFound, DrillService, StorageUnavailable
 from app.engine import commands as c
 from app.engine.errors import DomainError
@@ -35,14 +34,6 @@ router = APIRouter()
 RATE_PER_SECOND = 10.0
 BURST = 20.0
 STRIKES_BEFORE_CUT = 20
-
-
-def _database_down(exc: Exception) -> StorageUnavailable | None:
-    """The database failure behind `exc`, as the StorageUnavailable it means to a client;
-    None for anything else, which is a bug and is raised as it is."""
-    if isinstance(exc, StorageUnavailable):
-        return exc
-    return StorageUnavailable.from_error(exc) if is_unavailable(exc) else None
 
 
 def _storage_error(command_id: str | None, exc: StorageUnavailable) -> dict[str, Any]:
@@ -165,7 +156,7 @@ async def drill_socket(ws: WebSocket, drill_id: str, since: int = 0) -> None:
     except Exception as exc:
         # The database went away while the socket opened (a restart): a named close the
         # client answers by reconnecting, not the 1011 of an unhandled exception.
-        if _database_down(exc) is None:
+        if StorageUnavailable.behind(exc) is None:
             raise
         await ws.close(Close.try_again_later, "the database is unavailable; reconnect in a moment")
         return
@@ -245,7 +236,7 @@ async def _handle(raw: str, service: DrillService, hub: Hub, conn: Connection) -
         try:
             snapshot = await _snapshot(service, conn.drill_id, conn.viewer, message.since)
         except Exception as exc:
-            down = _database_down(exc)
+            down = StorageUnavailable.behind(exc)
             if down is None:
                 raise
             conn.offer(_storage_error(None, down))
@@ -265,7 +256,7 @@ async def _handle(raw: str, service: DrillService, hub: Hub, conn: Connection) -
     except Exception as exc:
         # StorageUnavailable from a write, or a read on the way (the drill's state) that
         # met a database restarting: a typed error; anything else is a bug, raised.
-        down = _database_down(exc)
+        down = StorageUnavailable.behind(exc)
         if down is None:
             raise
         conn.offer(_storage_error(message.id, down))
