@@ -32,6 +32,7 @@ from app.db.models import (
 from app.main import open_service
 from app.reviews import ItemDraft, ReviewService
 from app.security import new_token, token_hash
+from tests.cli.test_report_cli import _saved_dry_run
 from tests.conftest import POSTGRES_URL, require_postgres
 
 MINI = Path(__file__).parents[1] / "fixtures" / "mini.yaml"
@@ -39,14 +40,6 @@ runner = CliRunner()
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _saved_dry_run() -> str:
-    saved = runner.invoke(cli, ["dry-run", str(MINI), "--choose", "pay=no", "--diligent", "--save"])
-    assert saved.exit_code == 0, saved.output
-    found = re.search(r"Saved as drill (\S+)", saved.output)
-    assert found is not None
-    return found.group(1)
 
 
 async def _seed(drill_id: str) -> None:
