@@ -64,7 +64,7 @@ def visible(event: Event, viewer: Viewer, scores_released: bool) -> dict[str, An
     if viewer.sees_everything:
         return _presented(event.to_dict())
     shown = _participant_view(event, viewer, scores_released)
-    if shown is not None and shown["actor"] != FACILITATOR and is_facilitator_actor(shown["actor"]):
+    if shown is not None and is_facilitator_actor(shown["actor"]):
         # Participants see "the facilitator", not which account: account names are
         # sign-in names, and the room knows who is facilitating anyway.
         shown["actor"] = FACILITATOR
