@@ -5,14 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from app.config import get_settings
+from app.engine.commands import MAX_NAME_CHARS
 from app.engine.durations import format_duration
+from app.engine.events import Event
+from app.engine.filled import filled_scenario
 from app.engine.scenario import Scenario
+from app.engine.scoring import scorecard
 from app.engine.simulate import Communication, play
 from app.engine.timeline import timeline
 from app.scenarios import Loaded, load_scenario_file, scenario_files
@@ -266,10 +272,15 @@ def dry_run(
     """Play a scenario headless at full speed: see a branch before running it live."""
     loaded, scenario = _load_or_exit(path)
     choices = _parse_choices(scenario, choose or [])
+    ran_at, clock = time.time(), time.perf_counter()
     result = play(scenario, choices, Communication.diligent if diligent else Communication.silent)
-    entries = timeline(scenario, result.events)
-    drill_id = asyncio.run(_save_dry_run(loaded, result.events)) if save else None
-    expectations = {e.id: e.status for e in result.state.expectations.values()}
+    run = DryRun(ran_at, time.perf_counter() - clock, _dry_run_name(scenario, choices, diligent))
+    entries = timeline(filled_scenario(scenario, result.state.variables), result.events)
+    drill_id = asyncio.run(_save_dry_run(loaded, result.events, run)) if save else None
+    # The scorecard decides every status, as in the report of the saved drill.
+    expectations = {
+        r.expectation_id: str(r.status) for r in scorecard(scenario, result.events).communications
+    }
     if as_json:
         typer.echo(
             json.dumps(
@@ -302,6 +313,7 @@ def dry_run(
         flags = ", ".join(f"{k}={str(v).lower()}" for k, v in sorted(result.state.flags.items()))
         typer.echo(f"\nFinal flags: {flags or 'none'}")
         met = sum(1 for s in expectations.values() if s in ("on_time", "late"))
+        expectations = {k: v.replace("_", " ") for k, v in expectations.items()}
         typer.echo(
             f"Expectations: {met} of {len(scenario.expectations)} met "
             f"({', '.join(f'{k} {v}' for k, v in expectations.items()) or 'none armed'})"
@@ -316,17 +328,57 @@ def dry_run(
         raise typer.Exit(1)
 
 
-async def _save_dry_run(loaded: Loaded, events: list[Any]) -> str:
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """When a dry-run really ran, how long it took, and the name its saved drill gets."""
+
+    ran_at: float
+    seconds: float
+    name: str
+
+
+def _dry_run_name(scenario: Scenario, choices: dict[str, str], diligent: bool) -> str:
+    """A name that tells saved runs apart: the scenario, then the choices and the team."""
+    picked = ", ".join(f"{k}={v}" for k, v in choices.items()) or "defaults"
+    team = "diligent" if diligent else "silent"
+    suffix = f" ({picked}; {team} team)"
+    return f"Dry run: {scenario.title}"[: MAX_NAME_CHARS - len(suffix)] + suffix
+
+
+def _as_really_run(events: list[Event], drill_id: str, run: DryRun) -> list[Event]:
+    """The simulated log with its wall times moved onto when the run really happened: the
+    engine played it on a fake clock (fixed, so dry-runs are reproducible), and a saved
+    drill's report must not date it to that clock or claim its simulated hours."""
     from dataclasses import replace
 
+    first, span = events[0].at, max(events[-1].at - events[0].at, 1e-9)
+    scale = run.seconds / span
+
+    def real(at: float) -> float:
+        return round(run.ran_at + (at - first) * scale, 6)
+
+    created = replace(
+        events[0],
+        at=real(events[0].at),
+        data={
+            **events[0].data,
+            "drill_id": drill_id,
+            "name": run.name,
+            "dry_run": {"seconds": round(run.seconds, 3)},
+        },
+    )
+    return [created, *(replace(e, at=real(e.at)) for e in events[1:])]
+
+
+async def _save_dry_run(loaded: Loaded, events: list[Event], run: DryRun) -> str:
     from app.drills import new_drill_id
     from app.main import open_service
 
     drill_id = new_drill_id()
-    first = events[0]
-    renamed = [replace(first, data={**first.data, "drill_id": drill_id}), *events[1:]]
     async with open_service(get_settings()) as service:
-        return await service.import_events(loaded.source, loaded.file, drill_id, renamed)
+        return await service.import_events(
+            loaded.source, loaded.file, drill_id, _as_really_run(events, drill_id, run)
+        )
 
 
 # --------------------------------------------------------------------------- db

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.models import Drill, ImprovementItemRow, ReportReview
 from app.drills import DrillNotFound, DrillService
 from app.engine.events import Event
+from app.engine.filled import drill_values, filled_scenario
 from app.engine.scenario import Scenario
 from app.engine.scoring import Scorecard, scorecard
 from app.reports.build import DrillMeta, Inputs, build_report
@@ -128,6 +129,10 @@ class ReviewService:
             if item.drill_id != drill_id
             and started.get(item.drill_id, drill.created_at) <= drill.created_at
         ]
+        # Everything the report and its renderers show is the drill's text, variables filled.
+        scenario = filled_scenario(
+            scenario, drill_values(scenario, events[0].data if events else None)
+        )
         inputs = Inputs(
             scenario, events, DrillMeta(facilitator=drill.created_by), review, items, earlier
         )

@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from app.engine import commands as c
+from app.engine.blanks import blanks_in
 from app.engine.errors import Code, DomainError
 from app.engine.events import SYSTEM, Event, EventType
 from app.engine.index import expand_roles, index_of
@@ -485,6 +486,7 @@ def _send(
             f"a message is at most {c.MAX_MESSAGE_CHARS:,} "
             f"characters and its subject at most {c.MAX_SUBJECT_CHARS}",
         )
+    statement_body: str | None = None
     if cmd.statement_id is not None:
         statement = next((s for s in scenario.statements if s.id == cmd.statement_id), None)
         if statement is None:
@@ -496,14 +498,18 @@ def _send(
                 Code.statement_not_allowed,
                 f"{role} may not send the drawer statement {statement.id!r}",
             )
+        statement_body = fill(statement.body, state.variables)
+    subject = cmd.subject.strip()
     message = emit(
         EventType.message_sent,
         {
             "from_role": role,
             "to": recipients,
-            "subject": cmd.subject.strip(),
+            "subject": subject,
             "body": body,
             "statement_id": cmd.statement_id,
+            # Gaps of a template still in it: such a message meets no expectation.
+            "blanks": blanks_in(f"{subject}\n{body}", statement_body),
             # Who reads it: addressed roles, or whoever acts for them now.
             "recipients": _recipients(state, [r for r in recipients if r in state.roles]),
         },
@@ -544,6 +550,8 @@ def _meet_expectations(
     recipients: list[str],
     emit: _Emitter,
 ) -> None:
+    if message.data.get("blanks"):
+        return  # not ready to go: scoring reports it as sent with blanks
     speaks_for, reached = _message_reach(state, role, recipients)
     for pending in state.expectations.values():
         if pending.status != "pending":
@@ -924,14 +932,22 @@ def _on_opened(scenario: Scenario, state: DrillState, e: Event) -> None:
 
 
 def _take_option(
-    scenario: Scenario, state: DrillState, decision_id: str, option_id: str, at: float
+    scenario: Scenario,
+    state: DrillState,
+    decision_id: str,
+    option_id: str,
+    at: float,
+    timed_out: bool = False,
 ) -> None:
-    """What choosing an option does to the story: flags, points, branches."""
+    """What choosing an option does to the story: flags, points, branches. A default taken
+    by a timeout drives the story all the same, but earns no positive points: nobody chose
+    it (app/engine/scoring.py scores it the same way)."""
     option = option_of(scenario.decision(decision_id), option_id)
     state.chosen.add(f"{decision_id}.{option_id}")
     state.flags.update(option.set)
     for objective, points in option.score.items():
-        state.points[objective] = state.points.get(objective, 0.0) + points
+        earned = min(0.0, points) if timed_out else points
+        state.points[objective] = state.points.get(objective, 0.0) + earned
     state.suppressed.update(option.suppresses)
     for inject_id in option.triggers:
         inject = scenario.inject(inject_id)
@@ -966,7 +982,7 @@ def _on_answered(scenario: Scenario, state: DrillState, e: Event) -> None:
 
 def _on_timed_out(scenario: Scenario, state: DrillState, e: Event) -> None:
     decision_id, option_id = e.data["decision_id"], e.data["option_id"]
-    _take_option(scenario, state, decision_id, option_id, e.scenario_time)
+    _take_option(scenario, state, decision_id, option_id, e.scenario_time, timed_out=True)
     _close_decision(scenario, state, decision_id, e.scenario_time, timed_out=True)
 
 

@@ -3,19 +3,23 @@
 Every point comes from one `ScoreItem` that names the events that earned or lost it
 (`seqs`), so the console, the API, the report and every export show the same numbers and
 a reviewer can trace each of them. Dimensions: decisions (points per objective from the
-option chosen, a timeout counting as the default), communication timing (expectations:
-on time, late with linearly falling credit, missed, sent to the wrong party) and the
-facilitator's adjustments, each with its reason.
+option chosen; a decision nobody answered earns nothing, though its default's negative
+points still count: not deciding is a decision), communication timing (expectations: on
+time, late with linearly falling credit, missed, sent with template blanks still in, sent
+to the party the scenario says it is confused with) and the facilitator's adjustments,
+each with its reason. What a role owes while it is unavailable is charged to the backup
+acting for it; a role nobody played is "not played" and has no percentage of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.engine.core import apply
+from app.engine.core import apply, message_pairs
 from app.engine.events import Event, EventType
 from app.engine.scenario import (
     Decision,
@@ -40,6 +44,9 @@ class CommStatus(StrEnum):
     late = "late"
     missed = "missed"
     wrong_party = "wrong_party"
+    """Sent to a party the scenario names as the one it is confused with, instead."""
+    sent_with_blanks = "sent_with_blanks"
+    """Sent to the right party, but with template blanks ("[date]") still in."""
     not_due = "not_due"
     """The drill ended before the deadline: not counted either way."""
     pending = "pending"
@@ -55,6 +62,13 @@ class Total(_Model):
     max_points: float
     percent: float | None = Field(
         description="points / max_points as a percentage, 0 to 100; null with nothing at stake."
+    )
+
+
+class RoleTotal(Total):
+    played: bool = Field(
+        description="Someone played this role (joined as it, or answered or wrote as it). "
+        "A role nobody played has no percentage; the team's totals still count what it owed."
     )
 
 
@@ -111,6 +125,14 @@ class CommunicationResult(_Model):
     delta: float | None = Field(description="sent_at - deadline: negative is early.")
     message_seq: int | None
     sent_by_role: str | None
+    owed_by: list[str] | None = Field(
+        default=None,
+        description="The roles charged when it was not met: the roles that could send it, "
+        "or the backups acting for them then; null: anyone.",
+    )
+    blanks: list[str] = Field(
+        default_factory=list, description="Template blanks left in the message, if any."
+    )
     status: CommStatus
     points: float
     max_points: float
@@ -140,7 +162,7 @@ class Scorecard(_Model):
     first_updates: list[FirstUpdate]
     metrics: list[Metric]
     objectives: dict[str, Total]
-    roles: dict[str, Total]
+    roles: dict[str, RoleTotal]
     dimensions: dict[str, Total]
     overall: Total
 
@@ -252,17 +274,22 @@ def _decision_items(
     opened: Event,
     timed_out: bool,
 ) -> list[ScoreItem]:
-    """Points per objective for one answer; a timeout's are shared by the roles asked."""
+    """Points per objective for one answer. A timeout's are shared by the roles asked and
+    are never positive: the default drives the story, but nobody chose it, so it earns
+    nothing while its negative points still count."""
     option = option_of(spec, option_id)
     share = 1 / len(credited)
     latency = answer.scenario_time - opened.scenario_time
     how = (
-        f"no answer within {_minutes(spec.time_limit)}: default '{option.label}'"
+        f"{not_answered(option.label)} when its {_minutes(spec.time_limit)} ran out"
         if timed_out
         else f"chose '{option.label}' after {_minutes(latency)} of {_minutes(spec.time_limit)}"
     )
     items = []
     for objective in _objectives_of(spec):
+        earned = option.score.get(objective, 0.0)
+        if timed_out:
+            earned = min(0.0, earned)
         for role in credited:
             items.append(
                 ScoreItem(
@@ -271,7 +298,7 @@ def _decision_items(
                     title=_first_line(spec.prompt),
                     objective=objective,
                     role=role,
-                    points=round(option.score.get(objective, 0.0) * share, 2),
+                    points=round(earned * share, 2),
                     max_points=round(_best(spec, objective) * share, 2),
                     status="timed_out" if timed_out else "answered",
                     detail=how,
@@ -279,6 +306,11 @@ def _decision_items(
                 )
             )
     return items
+
+
+def not_answered(option_label: str) -> str:
+    """How a timed-out decision reads everywhere: the console, the report, every export."""
+    return f"Not answered: default applied ({option_label})"
 
 
 def _unanswered_items(
@@ -306,66 +338,134 @@ def _unanswered_items(
 # --------------------------------------------------------------------------- communication
 
 
+@dataclass(slots=True)
+class _Armed:
+    """An expectation whose countdown started, and who owed it when it was settled."""
+
+    armed_at: float
+    deadline: float
+    closes: float
+    owed_by: list[str] | None
+    """The roles that could send it, or the backups acting for them then; None: anyone."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """A message as the expectations see it: whom it spoke for and whom it reached."""
+
+    event: Event
+    pairs: frozenset[tuple[str, str]]
+    blanks: tuple[str, ...]
+
+
+def _owed_by(spec: Expectation, state: DrillState) -> list[str] | None:
+    if spec.from_ is None:
+        return None
+    return list(dict.fromkeys(state.acting_role(role) for role in spec.from_))
+
+
+def _trace(scenario: Scenario, events: Sequence[Event]) -> tuple[dict[str, _Armed], list[_Sent]]:
+    """Replay the log once: each expectation's countdown (the engine arms them inside
+    `apply`), who owed it when it was missed (a backup acting for an unavailable role owes
+    what that role owed), and every message with the roles it spoke for and reached."""
+    state = DrillState()
+    armed: dict[str, _Armed] = {}
+    sent: list[_Sent] = []
+    for event in events:
+        if event.type is EventType.message_sent:
+            pairs = message_pairs(state, event.data["from_role"], list(event.data["to"]))
+            sent.append(_Sent(event, frozenset(pairs), tuple(event.data.get("blanks", ()))))
+        apply(scenario, state, event)
+        if len(state.expectations) != len(armed):
+            for expectation_id, pending in state.expectations.items():
+                if expectation_id not in armed:
+                    spec = scenario.expectation(expectation_id)
+                    armed[expectation_id] = _Armed(
+                        pending.armed_at, pending.deadline, pending.closes, _owed_by(spec, state)
+                    )
+        if event.type is EventType.expectation_missed:
+            missed = event.data["expectation_id"]
+            armed[missed].owed_by = _owed_by(scenario.expectation(missed), state)
+    for expectation_id, entry in armed.items():
+        if state.expectations[expectation_id].status == "pending":
+            entry.owed_by = _owed_by(scenario.expectation(expectation_id), state)
+    return armed, sent
+
+
+def _eligible(spec: Expectation, message: _Sent, armed: _Armed, to: set[str]) -> bool:
+    """Sent in the expectation's window, by someone who may send it, to one of `to`."""
+    if not armed.armed_at <= message.event.scenario_time <= armed.closes:
+        return False
+    return any(
+        recipient in to and (spec.from_ is None or sender in spec.from_)
+        for sender, recipient in message.pairs
+    )
+
+
+def _not_met(
+    spec: Expectation, armed: _Armed, sent: list[_Sent], charged: set[int]
+) -> tuple[CommStatus, _Sent | None]:
+    """Why an expectation whose deadline passed was not met, and the message that shows it:
+    sent to the right party with blanks still in; sent instead to the party the scenario
+    says it is confused with (a message is charged to one expectation at most); or missed."""
+    for message in sent:
+        if message.blanks and _eligible(spec, message, armed, {spec.to}):
+            return CommStatus.sent_with_blanks, message
+    confused = set(getattr(spec, "confused_with", ())) - {spec.to}
+    for message in sent:
+        if message.event.seq in charged or not confused:
+            continue
+        if _eligible(spec, message, armed, confused) and not _eligible(
+            spec, message, armed, {spec.to}
+        ):
+            charged.add(message.event.seq)
+            return CommStatus.wrong_party, message
+    return CommStatus.missed, None
+
+
 def _communication_results(
     scenario: Scenario, events: Sequence[Event], log: _Log
 ) -> tuple[list[CommunicationResult], list[ScoreItem]]:
-    armed = _armed_expectations(scenario, events)
+    armed, sent = _trace(scenario, events)
     settled = {
         e.data["expectation_id"]: e
         for e in events
         if e.type in (EventType.expectation_met, EventType.expectation_missed)
     }
-    messages = {e.seq: e for e in events if e.type is EventType.message_sent}
+    by_seq = {m.event.seq: m for m in sent}
     ended_at = log.end.scenario_time if log.end is not None else None
+    charged: set[int] = set()
     results: list[CommunicationResult] = []
     items: list[ScoreItem] = []
-    for expectation_id, (armed_at, deadline, closes) in armed.items():
+    for expectation_id, entry in armed.items():
         spec = scenario.expectation(expectation_id)
         outcome = settled.get(expectation_id)
-        message = None
+        message: _Sent | None = None
+        points = 0.0
         if outcome is not None and outcome.type is EventType.expectation_met:
-            message = messages.get(int(outcome.data["message_seq"]))
+            message = by_seq.get(int(outcome.data["message_seq"]))
             status = CommStatus(outcome.data["status"])
             points = float(outcome.data["points"])
+        elif outcome is not None or (ended_at is not None and ended_at >= entry.deadline):
+            status, message = _not_met(spec, entry, sent, charged)
+        elif ended_at is not None:
+            status = CommStatus.not_due
         else:
-            wrong = _wrong_party(scenario, spec, messages.values(), armed_at, closes)
-            if outcome is not None or (ended_at is not None and ended_at >= deadline):
-                status = CommStatus.missed if wrong is None else CommStatus.wrong_party
-                message = wrong
-            elif ended_at is not None:
-                status = CommStatus.not_due
-            else:
-                status = CommStatus.pending
-            points = 0.0
-        max_points = 0.0 if status in (CommStatus.not_due, CommStatus.pending) else spec.points
-        sent_at = message.scenario_time if message is not None else None
-        sender = message.data["from_role"] if message is not None else None
-        results.append(
-            CommunicationResult(
-                expectation_id=spec.id,
-                title=spec.title,
-                to=spec.to,
-                to_name=scenario.recipient_name(spec.to),
-                from_roles=spec.from_,
-                objective=spec.objective,
-                armed_at=armed_at,
-                deadline=deadline,
-                closes=closes,
-                sent_at=sent_at,
-                delta=None if sent_at is None else sent_at - deadline,
-                message_seq=message.seq if message is not None else None,
-                sent_by_role=sender,
-                status=status,
-                points=points,
-                max_points=max_points,
-            )
+            status = CommStatus.pending
+        counted = status not in (CommStatus.not_due, CommStatus.pending)
+        result = _communication_result(
+            scenario, spec, entry, status, message, points, spec.points if counted else 0.0
         )
-        if status in (CommStatus.not_due, CommStatus.pending):
+        results.append(result)
+        if not counted:
             continue
         # Missed because the drill ended (no missed event): the end is what settled it.
         settled_by = outcome if outcome is not None else log.end
-        seqs = [s for s in (_seq(settled_by), message.seq if message else None) if s is not None]
-        credited = [sender] if status in (CommStatus.on_time, CommStatus.late) else spec.from_
+        seqs = [
+            s for s in (_seq(settled_by), message.event.seq if message else None) if s is not None
+        ]
+        met = status in (CommStatus.on_time, CommStatus.late)
+        credited: list[str | None] = [result.sent_by_role] if met else [*(entry.owed_by or [])]
         for role in credited or [None]:
             share = 1 / len(credited or [None])
             items.append(
@@ -378,73 +478,62 @@ def _communication_results(
                     points=round(points * share, 2),
                     max_points=round(spec.points * share, 2),
                     status=str(status),
-                    detail=_comm_detail(status, deadline, sent_at, scenario, spec, message),
+                    detail=_comm_detail(scenario, spec, result, message),
                     seqs=sorted(seqs),
                 )
             )
     return results, items
 
 
+def _communication_result(
+    scenario: Scenario,
+    spec: Expectation,
+    entry: _Armed,
+    status: CommStatus,
+    message: _Sent | None,
+    points: float,
+    max_points: float,
+) -> CommunicationResult:
+    sent_at = message.event.scenario_time if message is not None else None
+    return CommunicationResult(
+        expectation_id=spec.id,
+        title=spec.title,
+        to=spec.to,
+        to_name=scenario.recipient_name(spec.to),
+        from_roles=spec.from_,
+        objective=spec.objective,
+        armed_at=entry.armed_at,
+        deadline=entry.deadline,
+        closes=entry.closes,
+        sent_at=sent_at,
+        delta=None if sent_at is None else sent_at - entry.deadline,
+        message_seq=message.event.seq if message is not None else None,
+        sent_by_role=message.event.data["from_role"] if message is not None else None,
+        owed_by=entry.owed_by,
+        blanks=list(message.blanks) if message is not None else [],
+        status=status,
+        points=points,
+        max_points=max_points,
+    )
+
+
 def _seq(event: Event | None) -> int | None:
     return None if event is None else event.seq
 
 
-def _armed_expectations(
-    scenario: Scenario, events: Sequence[Event]
-) -> dict[str, tuple[float, float, float]]:
-    """Each expectation whose countdown started: (armed_at, deadline, closes). The engine
-    arms them inside `apply`; the log records the outcome, so re-derive the start from the
-    replayed state as the log is folded."""
-    state = DrillState()
-    armed: dict[str, tuple[float, float, float]] = {}
-    for event in events:
-        apply(scenario, state, event)
-        if len(state.expectations) != len(armed):
-            for expectation_id, pending in state.expectations.items():
-                if expectation_id not in armed:
-                    armed[expectation_id] = (pending.armed_at, pending.deadline, pending.closes)
-    return armed
-
-
-def _wrong_party(
-    scenario: Scenario,
-    spec: Expectation,
-    messages: Iterable[Event],
-    armed_at: float,
-    closes: float,
-) -> Event | None:
-    """A message from an eligible sender, in the window, to another outside party instead of
-    the one expected (a regulator notice sent to the police): the first such, if any."""
-    if spec.to not in scenario.parties:
-        return None
-    for message in messages:
-        if not armed_at <= message.scenario_time <= closes:
-            continue
-        if spec.from_ is not None and message.data["from_role"] not in spec.from_:
-            continue
-        sent_to = message.data["to"]
-        if spec.to not in sent_to and any(t in scenario.parties for t in sent_to):
-            return message
-    return None
-
-
 def _comm_detail(
-    status: CommStatus,
-    deadline: float,
-    sent_at: float | None,
-    scenario: Scenario,
-    spec: Expectation,
-    message: Event | None,
+    scenario: Scenario, spec: Expectation, result: CommunicationResult, message: _Sent | None
 ) -> str:
-    if status is CommStatus.wrong_party and message is not None:
-        names = ", ".join(scenario.recipient_name(t) for t in message.data["to"])
+    if result.status is CommStatus.wrong_party and message is not None:
+        names = ", ".join(scenario.recipient_name(t) for t in message.event.data["to"])
         return f"sent to {names} instead of {scenario.recipient_name(spec.to)}"
-    if sent_at is None:
+    if result.status is CommStatus.sent_with_blanks:
+        return f"sent with blanks still in ({', '.join(result.blanks)}): not ready to go"
+    if result.sent_at is None or result.delta is None:
         return f"nothing reached {scenario.recipient_name(spec.to)}"
-    delta = sent_at - deadline
-    if delta <= 0:
-        return f"sent {_minutes(-delta)} before the deadline"
-    return f"sent {_minutes(delta)} after the deadline"
+    if result.delta <= 0:
+        return f"sent {_minutes(-result.delta)} before the deadline"
+    return f"sent {_minutes(result.delta)} after the deadline"
 
 
 # --------------------------------------------------------------------------- adjustments
@@ -473,12 +562,8 @@ def _adjustment_items(scenario: Scenario, events: Sequence[Event]) -> list[Score
 
 _ALERT_CHANNELS = {"siem", "edr"}
 _INVESTIGATORS = {"lead_investigator", "soc_analyst"}
-AUDIENCES: dict[str, tuple[str, set[PartyKind], set[str]]] = {
-    "executives": ("First update to executives", {PartyKind.board}, {"executive"}),
-    "staff": ("First update to staff", {PartyKind.staff}, set()),
-    "customers": ("First update to customers", {PartyKind.customers}, set()),
-    "regulator": ("First notice to the regulator", {PartyKind.regulator}, set()),
-}
+EXECUTIVES = "executives"
+"""The audience of the executive role and of every board party, taken together."""
 
 
 def first_alert(events: Sequence[Event]) -> Event | None:
@@ -494,12 +579,23 @@ def first_alert(events: Sequence[Event]) -> Event | None:
     return delivered[0] if delivered else None
 
 
+def audiences(scenario: Scenario) -> dict[str, str]:
+    """Audience key -> its line's label: the executives, then every party the scenario
+    names, in its order (a regulator's is a notice, the others' an update)."""
+    lines = {EXECUTIVES: "First update to executives"}
+    for party_id, party in scenario.parties.items():
+        if party.kind is PartyKind.board:
+            continue
+        verb = "notice to" if party.kind is PartyKind.regulator else "update to"
+        lines[party_id] = f"First {verb} {party.name}"
+    return lines
+
+
 def audience_of(scenario: Scenario, recipient: str) -> str | None:
-    for key, (_, kinds, roles) in AUDIENCES.items():
-        party = scenario.parties.get(recipient)
-        if (party is not None and party.kind in kinds) or recipient in roles:
-            return key
-    return None
+    party = scenario.parties.get(recipient)
+    if recipient == "executive" or (party is not None and party.kind is PartyKind.board):
+        return EXECUTIVES
+    return recipient if party is not None else None
 
 
 def _first_updates(
@@ -514,7 +610,7 @@ def _first_updates(
             if audience is not None:
                 found.setdefault(audience, e)
     updates = []
-    for key, (label, _, _) in AUDIENCES.items():
+    for key, label in audiences(scenario).items():
         first = found.get(key)
         updates.append(
             FirstUpdate(
@@ -535,9 +631,13 @@ def _after(event: Event | None, trigger: Event | None) -> float | None:
     return event.scenario_time - (trigger.scenario_time if trigger else 0.0)
 
 
-def _containment_decisions(scenario: Scenario) -> set[str]:
+def _contains(scenario: Scenario, decision_id: str, option_id: str) -> bool:
+    """The option moves a containment objective forward: choosing it is containing."""
     containment = {k for k, o in scenario.objectives.items() if o.phase is Phase.containment}
-    return {d.id for d in scenario.decisions if set(_objectives_of(d)) & containment}
+    if not scenario.has_decision(decision_id):
+        return False
+    option = option_of(scenario.decision(decision_id), option_id)
+    return any(option.score.get(objective, 0.0) > 0 for objective in containment)
 
 
 def _metrics(
@@ -559,17 +659,25 @@ def _metrics(
         ),
         None,
     )
-    containment_ids = _containment_decisions(scenario)
+    # Only a choice to contain counts: a team that chose to watch, or let the clock choose
+    # for it, has made no containment decision.
     containment = next(
         (
             e
             for e in events
-            if e.type in (EventType.decision_answered, EventType.decision_timed_out)
-            and e.data["decision_id"] in containment_ids
+            if e.type is EventType.decision_answered
+            and _contains(scenario, e.data["decision_id"], e.data["option_id"])
         ),
         None,
     )
     by_audience = {u.audience: u for u in updates}
+    regulators = [
+        by_audience[p]
+        for p, party in scenario.parties.items()
+        if party.kind is PartyKind.regulator and by_audience[p].at is not None
+    ]
+    regulator = min(regulators, key=lambda u: u.at or 0.0, default=None)
+    executives = by_audience[EXECUTIVES]
     metrics = [
         Metric(
             key="first_alert",
@@ -579,18 +687,23 @@ def _metrics(
             seq=trigger.seq if trigger else None,
         ),
         _metric("first_investigator_action", "First investigator action", investigator, trigger),
-        _metric("containment_decision", "Containment decision", containment, trigger),
+        _metric("containment_decision", "Decision to contain", containment, trigger),
+        Metric(
+            key="executive_notified",
+            label=executives.label,
+            at=executives.at,
+            after_trigger=executives.after_trigger,
+            seq=executives.message_seq,
+        ),
     ]
-    notified = (("executive_notified", "executives"), ("regulator_notified", "regulator"))
-    for key, audience in notified:
-        update = by_audience[audience]
+    if any(p.kind is PartyKind.regulator for p in scenario.parties.values()):
         metrics.append(
             Metric(
-                key=key,
-                label=update.label,
-                at=update.at,
-                after_trigger=update.after_trigger,
-                seq=update.message_seq,
+                key="regulator_notified",
+                label="First notice to a regulator",
+                at=regulator.at if regulator else None,
+                after_trigger=regulator.after_trigger if regulator else None,
+                seq=regulator.message_seq if regulator else None,
             )
         )
     return metrics
@@ -625,8 +738,12 @@ def scorecard(scenario: Scenario, events: Sequence[Event]) -> Scorecard:
         for r in communications
     ]
     trigger = first_alert(events)
-    updates = _first_updates(scenario, events, trigger)
+    updates = [
+        u.model_copy(update={"label": fill(u.label, values)})
+        for u in _first_updates(scenario, events, trigger)
+    ]
     roles = list(events[0].data["roles"]) if events else list(scenario.roles)
+    played = played_roles(events)
     return Scorecard(
         items=items,
         decisions=decisions,
@@ -634,9 +751,35 @@ def scorecard(scenario: Scenario, events: Sequence[Event]) -> Scorecard:
         first_updates=updates,
         metrics=_metrics(scenario, events, trigger, updates),
         objectives={k: total(i for i in items if i.objective == k) for k in scenario.objectives},
-        roles={r: total(i for i in items if i.role == r) for r in roles},
+        roles={r: _role_total(items, r, r in played) for r in roles},
         dimensions={d.value: total(i for i in items if i.dimension is d) for d in Dimension},
         overall=total(items),
+    )
+
+
+def played_roles(events: Sequence[Event]) -> set[str]:
+    """Roles somebody played: a participant joined as it, or someone (the facilitator
+    too) answered or wrote as it."""
+    played: set[str] = set()
+    for e in events:
+        if e.type is EventType.participant_joined and e.data.get("role"):
+            played.add(e.data["role"])
+        elif e.type is EventType.decision_answered:
+            played.add(e.data.get("answered_by_role") or e.data["role"])
+        elif e.type is EventType.message_sent and not e.data.get("via_option"):
+            played.add(e.data["from_role"])
+    return played
+
+
+def _role_total(items: list[ScoreItem], role: str, played: bool) -> RoleTotal:
+    """A role's points; a role nobody played is left out of the percentages (its points
+    still count in the team's totals)."""
+    figures = total(i for i in items if i.role == role)
+    return RoleTotal(
+        points=figures.points,
+        max_points=figures.max_points,
+        percent=figures.percent if played else None,
+        played=played,
     )
 
 

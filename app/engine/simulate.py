@@ -151,7 +151,7 @@ class _Player:
             self.run(
                 c.SendMessage(
                     to=[spec.to],
-                    body=f"[dry-run] {title}",
+                    body=f"Dry run: {title}",
                     subject=title,
                     from_role=self.state.acting_role(sender),
                 )

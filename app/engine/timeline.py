@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from app.engine.durations import format_clock, format_duration
 from app.engine.events import Event, EventType
 from app.engine.scenario import Scenario, fill
+from app.engine.scoring import not_answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ def describe(scenario: Scenario, event: Event) -> Entry | None:
             role = scenario.role_title(d["role"]) if d["role"] else "observer"
             text = f"{d['name']} joined as {role}"
         case EventType.participant_left:
-            text = f"Participant {d['participant_id']} left"
+            text = "A participant left"
         case EventType.clock_started:
             text = f"Clock started at {d['speed']:g}x"
         case EventType.clock_paused:
@@ -78,10 +79,12 @@ def describe(scenario: Scenario, event: Event) -> Entry | None:
                 if d["reason"] == "suppressed"
                 else "its condition was false"
             )
-            text = f"{d['inject_id']} skipped: {why}"
+            if d["reason"] == "facilitator":
+                why = "skipped by the facilitator"
+            text = f"{_inject_title(scenario, d['inject_id'])} skipped: {why}"
         case EventType.decision_opened:
             text = (
-                f"Decision {d['decision_id']} put to {_names(scenario, d['roles'])}, "
+                f"{_prompt(scenario, d['decision_id'])} put to {_names(scenario, d['roles'])}, "
                 f"due {format_clock(d['deadline'])}"
             )
         case EventType.decision_answered:
@@ -91,32 +94,33 @@ def describe(scenario: Scenario, event: Event) -> Entry | None:
                 f"in {format_duration(d['latency'])}"
             )
         case EventType.decision_timed_out:
-            text = (
-                f"Decision {d['decision_id']} timed out: default "
-                f"{_option_label(scenario, d['decision_id'], d['option_id'])}"
-            )
+            label = _option_label(scenario, d["decision_id"], d["option_id"])
+            text = f"{_prompt(scenario, d['decision_id'])}: {not_answered(label)}"
         case EventType.decision_closed:
-            text = f"Decision {d['decision_id']} closed"
+            text = f"{_prompt(scenario, d['decision_id'])} closed"
         case EventType.role_unavailable:
             backup = f"; {scenario.role_title(d['backup'])} acts" if d.get("backup") else ""
             text = f"{scenario.role_title(d['role'])} is unavailable{backup}"
         case EventType.role_available:
             text = f"{scenario.role_title(d['role'])} is available again"
         case EventType.message_sent:
-            what = f"drawer statement {d['statement_id']}" if d.get("statement_id") else "message"
+            what = "message"
+            if d.get("statement_id"):
+                what = f"drawer statement {_statement_title(scenario, d['statement_id'])!r}"
             subject = f": {d['subject']}" if d.get("subject") else ""
+            blanks = f" (blanks left in: {', '.join(d['blanks'])})" if d.get("blanks") else ""
             text = (
                 f"{scenario.role_title(d['from_role'])} sent {what} to "
-                f"{_names(scenario, d['to'])}{subject}"
+                f"{_names(scenario, d['to'])}{subject}{blanks}"
             )
         case EventType.expectation_met:
             label = "on time" if d["status"] == "on_time" else "late"
             text = (
-                f"Expectation {d['expectation_id']} met {label} by "
+                f"{_expectation_title(scenario, d['expectation_id'])}: met {label} by "
                 f"{scenario.role_title(d['from_role'])} ({d['points']:g} pts)"
             )
         case EventType.expectation_missed:
-            text = f"Expectation {d['expectation_id']} missed"
+            text = f"{_expectation_title(scenario, d['expectation_id'])}: missed"
         case EventType.note_added:
             text = f"Note: {d['text']}"
         case EventType.scores_released:
@@ -124,7 +128,9 @@ def describe(scenario: Scenario, event: Event) -> Entry | None:
         case EventType.drill_ended:
             text = f"Drill ended: {d['reason']}"
         case EventType.score_adjusted:
-            text = f"Score for {d['objective_id']} adjusted {d['points']:+g}: {d['reason']}"
+            objective = scenario.objectives.get(d["objective_id"])
+            title = objective.title if objective else d["objective_id"]
+            text = f"Score for {title!r} adjusted {d['points']:+g}: {d['reason']}"
         case EventType.feedback_given:
             text = None  # hot-wash answers belong to the report's own section
         case _:  # pragma: no cover - every event type is described above
@@ -140,8 +146,36 @@ def describe(scenario: Scenario, event: Event) -> Entry | None:
 def _option_label(scenario: Scenario, decision_id: str, option_id: str) -> str:
     for option in scenario.decision(decision_id).options:
         if option.id == option_id:
-            return f"{option_id!r} ({option.label})"
-    return repr(option_id)
+            return option.label
+    return option_id
+
+
+def _first_line(text: str, width: int = 90) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+def _prompt(scenario: Scenario, decision_id: str) -> str:
+    """A decision as people know it: the first line of its question."""
+    if not scenario.has_decision(decision_id):
+        return f"Decision {decision_id}"
+    return f"Decision {_first_line(scenario.decision(decision_id).prompt)!r}"
+
+
+def _inject_title(scenario: Scenario, inject_id: str) -> str:
+    return scenario.inject(inject_id).title if scenario.has_inject(inject_id) else inject_id
+
+
+def _statement_title(scenario: Scenario, statement_id: str) -> str:
+    found = next((s for s in scenario.statements if s.id == statement_id), None)
+    return found.title if found is not None else statement_id
+
+
+def _expectation_title(scenario: Scenario, expectation_id: str) -> str:
+    try:
+        return scenario.expectation(expectation_id).title
+    except KeyError:
+        return expectation_id
 
 
 def timeline(scenario: Scenario, events: list[Event]) -> list[Entry]:

@@ -147,6 +147,7 @@ def _overview(
         status="ended" if ended else ("running" if started else "lobby"),
         scenario_duration=(last.scenario_time if started else 0.0),
         real_duration=(last.at - started.at) if started else 0.0,
+        dry_run_seconds=(created.data.get("dry_run") or {}).get("seconds"),
         story_start=story_datetime(scenario, 0.0).isoformat(),
         facilitator=meta.facilitator,
         participants=participants,
@@ -224,6 +225,9 @@ def _drafts(scenario: Scenario, items: list[ScoreItem]) -> tuple[list[str], list
         if item.dimension is Dimension.adjustments:
             target = strengths if item.points > 0 else improvements
             target.append(f"Facilitator ({item.points:+g}): {item.detail}")
+        elif item.status == "timed_out":
+            # Nobody decided: never a strength, whatever the default was worth.
+            improvements.append(f"{item.title} ({who}): {item.detail}.")
         elif item.max_points <= 0:
             continue
         elif item.points >= item.max_points:

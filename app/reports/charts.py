@@ -47,6 +47,7 @@ STATUS_COLOURS: dict[str, str] = {
     CommStatus.late: ORANGE,
     CommStatus.missed: VERMILLION,
     CommStatus.wrong_party: PURPLE,
+    CommStatus.sent_with_blanks: PURPLE,
     CommStatus.not_due: GREY,
     CommStatus.pending: GREY,
 }

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from app.engine.durations import format_clock
 from app.engine.scenario import ROLE_CATALOGUE, Scenario
-from app.engine.scoring import CommStatus, Total
-from app.reports.model import Report
+from app.engine.scoring import CommStatus, RoleTotal, Total
+from app.reports.model import Overview, Report
 
 NONE = "\u2013"
 """What an absent time, delta or percentage reads as: an en dash."""
@@ -23,6 +23,7 @@ COMM_STATUS_LABELS: dict[str, str] = {
     CommStatus.late: "Late",
     CommStatus.missed: "Missed",
     CommStatus.wrong_party: "Wrong party",
+    CommStatus.sent_with_blanks: "Sent with blanks",
     CommStatus.not_due: "Not due",
     CommStatus.pending: "Pending",
 }
@@ -69,6 +70,19 @@ def stamp(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def real_length(overview: Overview) -> str:
+    """How long it took for real: the drill's span, or a dry run's few seconds of play."""
+    if overview.dry_run_seconds is not None:
+        return f"played headless as a dry run in {overview.dry_run_seconds:.1f} s of real time"
+    return f"in {span(overview.real_duration)} of real time"
+
+
+def nobody_joined(overview: Overview) -> str:
+    if overview.dry_run_seconds is not None:
+        return "Nobody joined: a dry run plays without participants."
+    return "Nobody joined this drill."
+
+
 def points(value: float) -> str:
     """Points with at most two decimals and no trailing zeros: 9.67, 20, -2."""
     text = f"{value:.2f}".rstrip("0").rstrip(".")
@@ -76,6 +90,8 @@ def points(value: float) -> str:
 
 
 def percent(total: Total) -> str:
+    if isinstance(total, RoleTotal) and not total.played:
+        return "Not played"
     return NONE if total.percent is None else f"{total.percent:.1f}%"
 
 

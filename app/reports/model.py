@@ -115,6 +115,11 @@ class Overview(_Model):
     status: str
     scenario_duration: float = Field(description="Scenario seconds from start to end (or now).")
     real_duration: float = Field(description="Wall seconds from start to end (or now).")
+    dry_run_seconds: float | None = Field(
+        default=None,
+        description="Set when the drill was a dry run played headless (`tabletop dry-run "
+        "--save`): how long, in real seconds, it took to play.",
+    )
     story_start: str = Field(description="In-world start, ISO 8601 in the scenario's zone.")
     facilitator: str | None
     participants: list[ParticipantLine]

@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from app.engine.scenario import Scenario
-from app.engine.scoring import Scorecard, Total
+from app.engine.scoring import Scorecard, Total, not_answered
 from app.graph import branch_graph, render_svg
 from app.reports import charts
 from app.reports import formats as fmt
@@ -254,7 +254,7 @@ class _Markdown:
             (
                 "Duration",
                 f"{fmt.span(o.scenario_duration)} of scenario time ({fmt.clock(0)} to "
-                f"{fmt.clock(o.scenario_duration)}) in {fmt.span(o.real_duration)} of real time",
+                f"{fmt.clock(o.scenario_duration)}) {fmt.real_length(o)}",
             ),
             ("Story starts", o.story_start.replace("T", " ")),
             ("Facilitator", o.facilitator or "Not recorded"),
@@ -266,9 +266,7 @@ class _Markdown:
         lines = _table(("Item", "Detail"), facts)
         lines += ["### Participants", ""]
         if not o.participants:
-            return lines + _empty(
-                "Nobody joined this drill: it was played without participants (a dry run)."
-            )
+            return lines + _empty(fmt.nobody_joined(o))
         rows = [
             (p.name, p.role_title, ", ".join(self.role(r) for r in p.stood_in_for) or fmt.NONE)
             for p in o.participants
@@ -397,7 +395,7 @@ class _Markdown:
             alternatives = "; ".join(d.alternatives) or fmt.NONE
             for a in d.answers:
                 if a.timed_out:
-                    who, outcome = "Nobody", "Timed out: default taken"
+                    who, outcome = "Nobody", not_answered(a.option_label)
                 else:
                     who = f"{a.participant or 'Unknown'}, {self.role(a.answered_by_role or a.role)}"
                     if a.answered_by_role and a.answered_by_role != a.role:

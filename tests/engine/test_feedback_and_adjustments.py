@@ -16,7 +16,7 @@ from app.engine import commands as c
 from app.engine.errors import Code
 from app.engine.events import FACILITATOR, EventType
 from app.engine.scenario import Scenario
-from app.engine.scoring import Dimension, Total, scorecard
+from app.engine.scoring import Dimension, RoleTotal, Total, scorecard
 
 from .harness import MINUTE, Drill, as_participant, picked
 
@@ -61,7 +61,7 @@ def test_an_adjustment_is_an_item_of_its_own(drill: Drill) -> None:
     assert item.detail == "Told the press too much"
     assert item.seqs == [event.seq]
     assert sc.dimensions["adjustments"] == Total(points=-1.5, max_points=0.0, percent=None)
-    assert sc.roles["legal"] == Total(points=-1.5, max_points=0.0, percent=None)
+    assert sc.roles["legal"] == RoleTotal(points=-1.5, max_points=0.0, percent=None, played=True)
 
 
 def test_adjustments_move_the_totals_but_not_what_is_at_stake(drill: Drill) -> None:
@@ -70,7 +70,9 @@ def test_adjustments_move_the_totals_but_not_what_is_at_stake(drill: Drill) -> N
     drill.run(c.AdjustScore("contain", -2, "Nobody checked the backups", role="incident_manager"))
     sc = scorecard(drill.scenario, drill.events)
     assert sc.objectives["contain"] == Total(points=3.0, max_points=5.0, percent=60.0)
-    assert sc.roles["incident_manager"] == Total(points=3.0, max_points=5.0, percent=60.0)
+    assert sc.roles["incident_manager"] == RoleTotal(
+        points=3.0, max_points=5.0, percent=60.0, played=True
+    )
     assert sc.dimensions["decisions"] == Total(points=5.0, max_points=5.0, percent=100.0)
     assert sc.overall == Total(points=3.0, max_points=5.0, percent=60.0)
     assert drill.state.points["contain"] == 3.0
@@ -78,7 +80,9 @@ def test_adjustments_move_the_totals_but_not_what_is_at_stake(drill: Drill) -> N
     drill.run(c.AdjustScore("contain", 4.25, "Excellent hand-over"))  # about no one role
     sc = scorecard(drill.scenario, drill.events)
     assert sc.objectives["contain"] == Total(points=7.25, max_points=5.0, percent=100.0)
-    assert sc.roles["incident_manager"] == Total(points=3.0, max_points=5.0, percent=60.0)
+    assert sc.roles["incident_manager"] == RoleTotal(
+        points=3.0, max_points=5.0, percent=60.0, played=True
+    )
     assert sc.dimensions["adjustments"] == Total(points=2.25, max_points=0.0, percent=None)
 
     drill.run(c.AdjustScore("contain", -20, "Then wiped the evidence"))

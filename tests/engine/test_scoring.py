@@ -28,6 +28,7 @@ from app.engine.scoring import (
     DecisionResult,
     Dimension,
     Metric,
+    RoleTotal,
     Scorecard,
     ScoreItem,
     Total,
@@ -359,7 +360,7 @@ def test_a_timeout_takes_the_default_shared_evenly_by_the_roles_asked(sdrill: Dr
     }
     for item in items_of(sc, "triage"):
         assert item.seqs == [opened.seq, timed_out.seq]
-        assert item.detail == "no answer within 10 min: default 'Wait'"
+        assert item.detail == "Not answered: default applied (Wait) when its 10 min ran out"
     result = decision(sc, "triage")
     assert result.closed
     assert result.alternatives == ["Isolate", "Block the share only"]
@@ -373,7 +374,9 @@ def test_a_timeout_takes_the_default_shared_evenly_by_the_roles_asked(sdrill: Dr
     assert only.seq == timed_out.seq
     # Shared, the roles' points add up to the option's: -2 of at best 4.
     assert sc.objectives["contain"] == Total(points=-2.0, max_points=4.0, percent=0.0)
-    assert sc.roles["soc_analyst"] == Total(points=-1.0, max_points=3.0, percent=0.0)
+    assert sc.roles["soc_analyst"] == RoleTotal(
+        points=-1.0, max_points=3.0, percent=0.0, played=True
+    )
 
 
 def test_per_role_decisions_credit_each_role_its_own_answer(sdrill: Drill) -> None:
@@ -392,8 +395,10 @@ def test_per_role_decisions_credit_each_role_its_own_answer(sdrill: Drill) -> No
     ]
     assert result.closed
     assert result.alternatives == []
-    assert sc.roles["legal"] == Total(points=3.0, max_points=3.0, percent=100.0)
-    assert sc.roles["executive"] == Total(points=-1.0, max_points=3.0, percent=0.0)
+    assert sc.roles["legal"] == RoleTotal(points=3.0, max_points=3.0, percent=100.0, played=True)
+    assert sc.roles["executive"] == RoleTotal(
+        points=-1.0, max_points=3.0, percent=0.0, played=True
+    )
 
 
 def test_a_per_role_decision_puts_the_silent_roles_down_as_unanswered(sdrill: Drill) -> None:
@@ -765,11 +770,11 @@ def test_a_whole_drill_adds_up(sdrill: Drill) -> None:
         "notify": Total(points=15.67, max_points=22.0, percent=71.2),
     }
     assert sc.roles == {
-        "incident_manager": Total(points=0.0, max_points=0.0, percent=None),
-        "soc_analyst": Total(points=4.5, max_points=6.0, percent=75.0),
-        "legal": Total(points=3.0, max_points=3.0, percent=100.0),
-        "communications": Total(points=6.0, max_points=6.0, percent=100.0),
-        "executive": Total(points=5.67, max_points=13.0, percent=43.6),
+        "incident_manager": RoleTotal(points=0.0, max_points=0.0, percent=None, played=True),
+        "soc_analyst": RoleTotal(points=4.5, max_points=6.0, percent=75.0, played=True),
+        "legal": RoleTotal(points=3.0, max_points=3.0, percent=100.0, played=True),
+        "communications": RoleTotal(points=6.0, max_points=6.0, percent=100.0, played=True),
+        "executive": RoleTotal(points=5.67, max_points=13.0, percent=43.6, played=True),
     }
     assert sc.dimensions == {
         "decisions": Total(points=8.0, max_points=12.0, percent=66.7),
@@ -927,28 +932,30 @@ def test_the_metrics_of_a_whole_drill(sdrill: Drill) -> None:
     assert [m.label for m in sc.metrics] == [
         "First alert",
         "First investigator action",
-        "Containment decision",
+        "Decision to contain",
         "First update to executives",
-        "First notice to the regulator",
+        "First notice to a regulator",
     ]
 
 
-def test_the_first_updates_per_audience(sdrill: Drill) -> None:
+def test_the_first_updates_cover_the_executives_and_every_party(sdrill: Drill) -> None:
     ev = _whole_drill(sdrill)
     sc = card(sdrill)
     assert [
         (u.audience, u.at, u.after_trigger, u.message_seq, u.from_role) for u in sc.first_updates
     ] == [
         ("executives", EDR_AT + 10 * MINUTE, 10 * MINUTE, ev["board"].seq, "communications"),
+        ("regulator", 70 * MINUTE, 60 * MINUTE, ev["regulator"].seq, "executive"),
+        ("police", BREACH_AT + 10 * MINUTE, 30 * MINUTE, ev["police"].seq, "legal"),
         ("staff", EDR_AT + 10 * MINUTE, 10 * MINUTE, ev["board"].seq, "communications"),
         ("customers", None, None, None, None),
-        ("regulator", 70 * MINUTE, 60 * MINUTE, ev["regulator"].seq, "executive"),
     ]
     assert [u.label for u in sc.first_updates] == [
         "First update to executives",
-        "First update to staff",
-        "First update to customers",
-        "First notice to the regulator",
+        "First notice to Data protection authority",
+        "First update to Police",
+        "First update to All staff",
+        "First update to Customers",
     ]
 
 
@@ -972,7 +979,7 @@ def test_audiences_of_recipients() -> None:
     scenario = scoring()
     assert {r: audience_of(scenario, r) for r in [*scenario.parties, "executive", "legal"]} == {
         "regulator": "regulator",
-        "police": None,
+        "police": "police",
         "board": "executives",
         "staff": "staff",
         "customers": "customers",
@@ -996,15 +1003,23 @@ def test_others_actions_are_not_an_investigators(sdrill: Drill) -> None:
     assert metric(sc, "containment_decision").after_trigger == MINUTE
 
 
-def test_a_timeout_is_the_containment_decision_when_nobody_decides(sdrill: Drill) -> None:
+def test_a_timeout_is_no_decision_to_contain(sdrill: Drill) -> None:
     sdrill.at_scenario(EDR_AT + 10 * MINUTE)
-    timed_out = the(sdrill, EventType.decision_timed_out, decision_id="triage")
+    assert the(sdrill, EventType.decision_timed_out, decision_id="triage")
     containment = metric(card(sdrill), "containment_decision")
-    assert (containment.at, containment.after_trigger, containment.seq) == (
-        EDR_AT + 10 * MINUTE,
-        10 * MINUTE,
-        timed_out.seq,
-    )
+    assert (containment.at, containment.after_trigger, containment.seq) == (None, None, None)
+
+
+def test_choosing_not_to_contain_is_no_decision_to_contain(sdrill: Drill) -> None:
+    answer(sdrill, EDR_AT + MINUTE, "triage", "wait", SOC)
+    containment = metric(card(sdrill), "containment_decision")
+    assert (containment.at, containment.seq) == (None, None)
+
+
+def test_a_partial_containment_is_a_decision_to_contain(sdrill: Drill) -> None:
+    chosen = answer(sdrill, EDR_AT + 3 * MINUTE, "triage", "partial", SOC)
+    containment = metric(card(sdrill), "containment_decision")
+    assert (containment.after_trigger, containment.seq) == (3 * MINUTE, chosen.seq)
 
 
 def test_notifications_not_made_have_no_time(sdrill: Drill) -> None:
@@ -1171,6 +1186,11 @@ def test_random_drills_score_consistently(steps: list[Step], finish: bool) -> No
         (t, [i for i in sc.items if i.dimension.value == k]) for k, t in sc.dimensions.items()
     ]
     for got, items in groups:
+        if isinstance(got, RoleTotal):
+            # A role nobody played has no percentage; its points still add up.
+            assert got.played or got.percent is None
+            percent = got.percent if got.played else total(items).percent
+            got = Total(points=got.points, max_points=got.max_points, percent=percent)
         assert got == total(items)
         assert got.points == round(sum(i.points for i in items), 2)
         assert got.max_points == round(sum(i.max_points for i in items), 2)

@@ -220,7 +220,7 @@ def test_markdown_marks_edited_ratings_and_stand_ins(scripted: Rendered) -> None
     )
     assert "| Eve Moneypenny | Executive sponsor (CISO) | Legal counsel |" in markdown
     assert "The team contained quickly but told legal late." in markdown
-    assert "Timed out: default taken" in markdown
+    assert "Not answered: default applied (" in markdown
     assert "| Tell the executive (from Incident manager) |" in markdown
     assert "+0h 10m" in markdown
 
@@ -282,7 +282,7 @@ def test_html_tells_the_scripted_drill(scripted: Rendered) -> None:
     assert "(edited by reviewer; derived P)" in text
     assert "Eve Moneypenny Executive sponsor (CISO) Legal counsel" in text
     assert "Irene Adler, Incident manager" in text  # who answered the decisions
-    assert "Timed out" in text
+    assert "Not answered default applied (" in text
     assert "3m 0s" not in text
     assert "0h 03m of 0h 10m" in text  # latency against the limit
     assert "T+01:00 T+01:10 by Incident manager +0h 10m Late 6.67 / 10" in text
