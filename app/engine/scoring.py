@@ -24,6 +24,7 @@ from app.engine.events import Event, EventType
 from app.engine.scenario import (
     Decision,
     Expectation,
+    Option,
     PartyKind,
     Phase,
     Scenario,
@@ -182,8 +183,24 @@ def total(items: Iterable[ScoreItem]) -> Total:
 # --------------------------------------------------------------------------- decisions
 
 
-def _best(decision: Decision, objective: str) -> float:
-    return max(0.0, *(o.score.get(objective, 0.0) for o in decision.options))
+def stakes(decision: Decision, chosen: Option | None = None) -> dict[str, float]:
+    """What a decision puts at stake on each objective: what its best answer (the option
+    with the most points in all) earns there, so that the best answer always scores 100 %.
+    Options trade objectives off (watching longer learns scope but delays containment);
+    an answer that earns more on an objective than the best one did has that much at stake
+    there, so no item ever earns more than it could have."""
+    top = max(sum(o.score.values()) for o in decision.options)
+    best = next(o for o in decision.options if sum(o.score.values()) == top)
+    if chosen is not None and sum(chosen.score.values()) == top:
+        best = chosen  # an answer as good as the best is the best
+    return {
+        objective: max(
+            0.0,
+            best.score.get(objective, 0.0),
+            chosen.score.get(objective, 0.0) if chosen is not None else 0.0,
+        )
+        for objective in _objectives_of(decision)
+    }
 
 
 def _objectives_of(decision: Decision) -> list[str]:
@@ -286,6 +303,8 @@ def _decision_items(
         else f"chose '{option.label}' after {_minutes(latency)} of {_minutes(spec.time_limit)}"
     )
     items = []
+    # Nobody chose a default that time took: it earns nothing, and puts no more at stake.
+    at_stake = stakes(spec, None if timed_out else option)
     for objective in _objectives_of(spec):
         earned = option.score.get(objective, 0.0)
         if timed_out:
@@ -299,7 +318,7 @@ def _decision_items(
                     objective=objective,
                     role=role,
                     points=round(earned * share, 2),
-                    max_points=round(_best(spec, objective) * share, 2),
+                    max_points=round(at_stake[objective] * share, 2),
                     status="timed_out" if timed_out else "answered",
                     detail=how,
                     seqs=[opened.seq, answer.seq],
@@ -317,6 +336,7 @@ def _unanswered_items(
     spec: Decision, silent: list[str], opened: Event, closed: Event
 ) -> list[ScoreItem]:
     """Each role asked for its own answer that gave none: nothing earned, the best at stake."""
+    at_stake = stakes(spec)
     return [
         ScoreItem(
             dimension=Dimension.decisions,
@@ -325,7 +345,7 @@ def _unanswered_items(
             objective=objective,
             role=role,
             points=0.0,
-            max_points=_best(spec, objective),
+            max_points=at_stake[objective],
             status="unanswered",
             detail=f"{role} gave no answer within {_minutes(spec.time_limit)}",
             seqs=[opened.seq, closed.seq],

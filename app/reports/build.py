@@ -227,7 +227,8 @@ def _drafts(scenario: Scenario, items: list[ScoreItem]) -> tuple[list[str], list
             target.append(f"Facilitator ({item.points:+g}): {item.detail}")
         elif item.status == "timed_out":
             # Nobody decided: never a strength, whatever the default was worth.
-            improvements.append(f"{item.title} ({who}): {item.detail}.")
+            if item.max_points > 0 or item.points < 0:
+                improvements.append(f"{item.title} ({who}): {item.detail}.")
         elif item.max_points <= 0:
             continue
         elif item.points >= item.max_points:

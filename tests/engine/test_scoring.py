@@ -396,9 +396,7 @@ def test_per_role_decisions_credit_each_role_its_own_answer(sdrill: Drill) -> No
     assert result.closed
     assert result.alternatives == []
     assert sc.roles["legal"] == RoleTotal(points=3.0, max_points=3.0, percent=100.0, played=True)
-    assert sc.roles["executive"] == RoleTotal(
-        points=-1.0, max_points=3.0, percent=0.0, played=True
-    )
+    assert sc.roles["executive"] == RoleTotal(points=-1.0, max_points=3.0, percent=0.0, played=True)
 
 
 def test_a_per_role_decision_puts_the_silent_roles_down_as_unanswered(sdrill: Drill) -> None:
