@@ -69,13 +69,13 @@ def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Live
 def running_server(data_dir: Path, **extra: Any) -> Iterator[LiveServer]:
     """The app under uvicorn on a free port, with its data (SQLite file) in `data_dir`
     and a facilitator account "fac"; stopped when the block ends."""
-    settings = Settings(
-        data_dir=data_dir,
-        scenarios_dir=FIXTURES,
-        secret_key="test-secret",
-        tick_seconds=0.05,
-        **extra,
-    )
+    defaults: dict[str, Any] = {
+        "data_dir": data_dir,
+        "scenarios_dir": FIXTURES,
+        "secret_key": "test-secret",
+        "tick_seconds": 0.05,
+    }
+    settings = Settings(**(defaults | extra))
     app = create_app(settings)
     port = free_port()
     server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, log_level="warning"))

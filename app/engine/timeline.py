@@ -126,7 +126,7 @@ def describe(scenario: Scenario, event: Event) -> Entry | None:
         case EventType.scores_released:
             text = "Scores released to participants"
         case EventType.drill_ended:
-            text = f"Drill ended: {d['reason']}"
+            text = f"Drill ended: {end_reason(scenario, d['reason'])}"
         case EventType.score_adjusted:
             objective = scenario.objectives.get(d["objective_id"])
             title = objective.title if objective else d["objective_id"]
@@ -148,6 +148,20 @@ def _option_label(scenario: Scenario, decision_id: str, option_id: str) -> str:
         if option.id == option_id:
             return option.label
     return option_id
+
+
+def end_reason(scenario: Scenario, reason: str) -> str:
+    """Why a drill ended, in words: the engine records "inject ID" and "option D.O"."""
+    kind, _, ref = reason.partition(" ")
+    if kind == "inject" and scenario.has_inject(ref):
+        return f"the inject {scenario.inject(ref).title!r} ends the story"
+    decision_id, dot, rest = ref.partition(".")
+    if kind == "option" and dot and scenario.has_decision(decision_id):
+        option_id, _, suffix = rest.partition(" ")
+        label = _option_label(scenario, decision_id, option_id)
+        chosen = "was taken when time ran out" if suffix else "was chosen"
+        return f"{label!r} {chosen}, which ends the story"
+    return reason
 
 
 def _first_line(text: str, width: int = 90) -> str:

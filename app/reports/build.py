@@ -15,7 +15,7 @@ from app.engine.events import FACILITATOR, SYSTEM, Event, EventType, is_facilita
 from app.engine.index import index_of
 from app.engine.scenario import PartyKind, Scenario
 from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard
-from app.engine.timeline import story_datetime, timeline
+from app.engine.timeline import end_reason, story_datetime, timeline
 from app.graph import taken_path
 from app.reports.model import (
     RATING_LABELS,
@@ -143,7 +143,7 @@ def _overview(
         created_at=created.at,
         started_at=started.at if started else None,
         ended_at=ended.at if ended else None,
-        end_reason=ended.data.get("reason") if ended else None,
+        end_reason=end_reason(scenario, ended.data.get("reason") or "ended") if ended else None,
         status="ended" if ended else ("running" if started else "lobby"),
         scenario_duration=(last.scenario_time if started else 0.0),
         real_duration=(last.at - started.at) if started else 0.0,

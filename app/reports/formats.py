@@ -73,7 +73,9 @@ def stamp(timestamp: float | None) -> str:
 def real_length(overview: Overview) -> str:
     """How long it took for real: the drill's span, or a dry run's few seconds of play."""
     if overview.dry_run_seconds is not None:
-        return f"played headless as a dry run in {overview.dry_run_seconds:.1f} s of real time"
+        seconds = overview.dry_run_seconds
+        took = f"{seconds:.1f} s" if seconds >= 0.1 else "under 0.1 s"
+        return f"played headless as a dry run in {took} of real time"
     return f"in {span(overview.real_duration)} of real time"
 
 

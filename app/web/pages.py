@@ -29,6 +29,7 @@ from app.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.engine import commands as c
 from app.engine.durations import format_clock, format_duration
 from app.engine.errors import DomainError
+from app.engine.filled import drill_values, filled_scenario
 from app.engine.scenario import EVERYONE, Channel, Inject, Scenario, fill
 from app.engine.state import DrillState
 from app.graph import branch_graph, describe_condition, render_svg
@@ -385,15 +386,17 @@ async def storyboard(request: Request, name: str, added: bool = False) -> Respon
     found, entry = await _library_entry(request, name)
     loaded = found.loaded
     assert loaded.scenario is not None
+    # Read as a drill of it would show it: every {{variable}} at its default.
+    scenario = filled_scenario(loaded.scenario, drill_values(loaded.scenario, None))
     context = {
         "user": user,
         "file": name,
-        "scenario": loaded.scenario,
+        "scenario": scenario,
         "counts": loaded.counts,
         "uploaded": entry["uploaded"],
         "added": added,
     }
-    return _render(request, "storyboard.html", context | _storyboard(loaded.scenario))
+    return _render(request, "storyboard.html", context | _storyboard(scenario))
 
 
 @router.get("/scenarios/{name}/graph.svg")
