@@ -20,7 +20,7 @@ from app.engine.filled import filled_scenario
 from app.engine.scenario import Scenario
 from app.engine.scoring import scorecard
 from app.engine.simulate import Communication, play
-from app.engine.timeline import timeline
+from app.engine.timeline import end_reason, timeline
 from app.scenarios import Loaded, load_scenario_file, scenario_files
 
 cli = typer.Typer(
@@ -313,14 +313,15 @@ def dry_run(
         flags = ", ".join(f"{k}={str(v).lower()}" for k, v in sorted(result.state.flags.items()))
         typer.echo(f"\nFinal flags: {flags or 'none'}")
         met = sum(1 for s in expectations.values() if s in ("on_time", "late"))
-        expectations = {k: v.replace("_", " ") for k, v in expectations.items()}
+        told = ", ".join(f"{k} {v.replace('_', ' ')}" for k, v in expectations.items())
+        never = [e.id for e in scenario.expectations if e.id not in expectations]
         typer.echo(
-            f"Expectations: {met} of {len(scenario.expectations)} met "
-            f"({', '.join(f'{k} {v}' for k, v in expectations.items()) or 'none armed'})"
+            f"Expectations: {met} of {len(expectations)} met ({told or 'none expected'})"
+            + (f"; never expected on this path: {', '.join(never)}" if never else "")
         )
+        reason = end_reason(scenario, result.state.end_reason) if result.state.end_reason else "no"
         typer.echo(
-            f"Ended: {result.state.end_reason or 'no'} at "
-            f"{format_duration(result.state.last_scenario_time)} scenario time"
+            f"Ended: {reason} at {format_duration(result.state.last_scenario_time)} scenario time"
         )
         if drill_id:
             typer.echo(f"Saved as drill {drill_id}")
