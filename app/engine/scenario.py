@@ -104,6 +104,8 @@ class PartyKind(StrEnum):
     partner = "partner"
     insurer = "insurer"
     card_brands = "card_brands"
+    employee_representatives = "employee_representatives"
+    """A trade union, a works council, staff representatives."""
     other = "other"
 
 
@@ -400,6 +402,12 @@ class Expectation(Strict):
     )
     rationale: Text | None = Field(
         default=None, description="Why: the rule, the regulation, the plan that sets it."
+    )
+    confused_with: list[Id] = Field(
+        default_factory=list,
+        description="Parties or roles this one is commonly confused with (the police for "
+        "the regulator). A message that went to one of them instead scores 'wrong party'; "
+        "otherwise an expectation not met is simply 'missed'.",
     )
 
 

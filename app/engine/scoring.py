@@ -431,7 +431,7 @@ def _not_met(
     for message in sent:
         if message.blanks and _eligible(spec, message, armed, {spec.to}):
             return CommStatus.sent_with_blanks, message
-    confused = set(getattr(spec, "confused_with", ())) - {spec.to}
+    confused = set(spec.confused_with) - {spec.to}
     for message in sent:
         if message.event.seq in charged or not confused:
             continue

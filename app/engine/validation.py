@@ -99,6 +99,14 @@ class _References:
             if expectation.from_:
                 yield from self._roles_exist(expectation.from_, (*loc, "from"))
             yield from self._recipient(expectation.to, (*loc, "to"))
+            for j, other in enumerate(expectation.confused_with):
+                yield from self._recipient(other, (*loc, "confused_with", j))
+                if other == expectation.to:
+                    yield error(
+                        (*loc, "confused_with", j),
+                        f"{other!r} is the party this expectation is for; `confused_with` "
+                        "lists the others a message might go to by mistake",
+                    )
             if expectation.after is not None:
                 yield from self._trigger(expectation.after, (*loc, "after"))
             if expectation.objective is not None:

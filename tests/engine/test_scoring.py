@@ -139,6 +139,7 @@ expectations:
     title: Tell the regulator
     from: [legal, executive]
     to: regulator
+    confused_with: [police]
     after: {inject: breach}
     within: 30m
     grace: 30m
@@ -147,6 +148,7 @@ expectations:
   - id: tell-board
     title: Brief the board
     to: board
+    confused_with: [staff]
     after: {inject: edr}
     within: 1h
     points: 6
@@ -655,6 +657,15 @@ def test_only_an_eligible_message_in_the_window_is_the_wrong_party(
     assert result.message_seq is None
 
 
+def test_a_party_the_scenario_does_not_name_as_confused_is_simply_missed(sdrill: Drill) -> None:
+    send(sdrill, BREACH_AT + 10 * MINUTE, ["customers"], LEGAL)
+    sdrill.at_scenario(BREACH_AT + 60 * MINUTE)
+    result = comm(card(sdrill), "tell-regulator")
+    assert (result.status, result.message_seq) == (CommStatus.missed, None)
+    (item,) = {i.detail for i in items_of(card(sdrill), "tell-regulator")}
+    assert item == "nothing reached Data protection authority"
+
+
 def test_the_right_party_among_others_is_not_the_wrong_party(sdrill: Drill) -> None:
     send(sdrill, BREACH_AT + 10 * MINUTE, ["police", "regulator"], LEGAL)
     sdrill.at_scenario(BREACH_AT + 60 * MINUTE)
@@ -860,14 +871,14 @@ def test_every_item_points_at_the_events_behind_it(sdrill: Drill) -> None:
 
 
 def test_timeouts_misses_and_wrong_parties_are_traceable(sdrill: Drill) -> None:
-    police = send(sdrill, EDR_AT + 10 * MINUTE, ["police"], COMMS)
+    staff = send(sdrill, EDR_AT + 10 * MINUTE, ["staff"], COMMS)
     sdrill.at_scenario(3 * 60 * MINUTE)
     sc = card(sdrill)
     assert {(i.ref, i.status) for i in sc.items if i.dimension is Dimension.communication} == {
-        ("tell-board", "wrong_party"),  # from anyone: the police instead of the board
-        ("tell-regulator", "missed"),  # communications may not send this one
+        ("tell-board", "wrong_party"),  # from anyone: all staff instead of the board
+        ("tell-regulator", "missed"),  # nothing went to the police or the regulator
     }
-    assert comm(sc, "tell-board").message_seq == police.seq
+    assert comm(sc, "tell-board").message_seq == staff.seq
     assert {i.status for i in sc.items} == {"timed_out", "wrong_party", "missed"}
     assert_traceable(sdrill.scenario, sdrill.events, sc)
 

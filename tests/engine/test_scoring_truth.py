@@ -29,6 +29,8 @@ roles:
 parties:
   regulator: {name: "{{regulator}}", kind: regulator}
   board: {name: The board, kind: board}
+  press: {name: The Ledger, kind: press}
+  customers: {name: Customers, kind: customers}
 objectives:
   contain: {title: Contain, phase: containment}
   scope: {title: Scope, phase: detection_analysis}
@@ -73,10 +75,21 @@ expectations:
     title: Tell {{regulator}} within an hour
     from: [legal]
     to: regulator
+    confused_with: [press]
     after: {inject: alert}
     within: 1h
     grace: 0m
     points: 10
+    objective: notify
+  - id: tell-customers
+    title: Tell customers within an hour
+    from: [legal]
+    to: customers
+    confused_with: [press]
+    after: {inject: alert}
+    within: 1h
+    grace: 0m
+    points: 5
     objective: notify
 statements:
   - id: regulator-notice
@@ -164,11 +177,11 @@ def test_a_role_nobody_played_has_no_percentage_but_the_team_still_owes_it() -> 
     sc = card(drill)
     legal = sc.roles["legal"]
     assert not legal.played and legal.percent is None
-    assert legal.max_points == 10  # the regulator notice was legal's to send
+    assert legal.max_points == 15  # the regulator's and the customers' notices were legal's
     assert sc.roles["executive"].played and sc.roles["executive"].percent == 0.0
     regulator = [i for i in sc.items if i.ref == "tell-regulator"]
     assert sum(i.max_points for i in regulator) == 10
-    assert sc.dimensions[Dimension.communication.value].max_points == 20
+    assert sc.dimensions[Dimension.communication.value].max_points == 25
 
 
 def test_the_best_answer_of_a_trade_off_scores_in_full(drill: Drill) -> None:
@@ -210,7 +223,18 @@ def test_names_and_labels_are_filled_in(drill: Drill) -> None:
     assert labels == [
         "First update to executives",
         "First notice to the Information Commissioner",
+        "First update to The Ledger",
+        "First update to Customers",
     ]
+
+
+def test_one_message_to_the_wrong_party_is_charged_to_one_expectation(drill: Drill) -> None:
+    drill.at_scenario(20 * MINUTE)
+    drill.run(c.SendMessage(["press"], "We are looking into it.", "Statement"), LEGAL)
+    drill.at_scenario(75 * MINUTE)
+    sc = card(drill)
+    assert comm(sc, "tell-regulator") is CommStatus.wrong_party
+    assert comm(sc, "tell-customers") is CommStatus.missed
 
 
 def metric_at(sc: Scorecard, key: str) -> float | None:
