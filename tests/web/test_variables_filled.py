@@ -8,11 +8,13 @@ import json
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from websockets.sync.client import connect
 
 from app.drills import DrillService
 from app.engine import commands as c
+from app.engine.errors import DomainError
 from app.engine.state import Status
 from tests.live import LiveServer, join, sign_in
 
@@ -24,9 +26,8 @@ def _unfilled(where: str, text: str) -> list[str]:
     return [f"{where}: {m.group(0)}" for m in UNFILLED.finditer(text)]
 
 
-def _cookie(client: object) -> str:
-    jar = getattr(client, "cookies")  # noqa: B009 - httpx.Client's jar
-    return "; ".join(f"{name}={value}" for name, value in jar.items())
+def _cookie(client: httpx.Client) -> str:
+    return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
 
 
 def _snapshot(live: LiveServer, drill_id: str, cookie: str) -> str:
@@ -47,7 +48,7 @@ def _play_to_the_end(live: LiveServer, drill_id: str) -> None:
             return
         try:
             live.run(service.execute(drill_id, c.JumpToNextInject()))
-        except Exception:  # noqa: BLE001 - nothing left to jump to: end it by hand
+        except DomainError:  # nothing left to jump to: end it by hand
             live.run(service.execute(drill_id, c.EndDrill("played through")))
         live.run(service.tick(drill_id))
     raise AssertionError("the drill did not end")
