@@ -20,9 +20,7 @@ def _filled(value: Any, values: dict[str, str]) -> Any:
     if isinstance(value, BaseModel):
         # model_copy, not validation: the texts change, nothing else may (durations stay
         # the numbers they were parsed into).
-        changes = {
-            name: _filled(getattr(value, name), values) for name in type(value).model_fields
-        }
+        changes = {name: _filled(getattr(value, name), values) for name in type(value).model_fields}
         return value.model_copy(update=changes)
     if isinstance(value, dict):
         return {key: _filled(item, values) for key, item in value.items()}
