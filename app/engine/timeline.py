@@ -126,7 +126,7 @@ def describe(scenario: Scenario, event: Event) -> Entry | None:
         case EventType.scores_released:
             text = "Scores released to participants"
         case EventType.drill_ended:
-            text = f"Drill ended: {end_reason(scenario, d['reason'])}"
+            text = f"Drill ended: {d.get('why') or end_reason(scenario, d['reason'])}"
         case EventType.score_adjusted:
             objective = scenario.objectives.get(d["objective_id"])
             title = objective.title if objective else d["objective_id"]

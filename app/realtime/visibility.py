@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.engine.events import FACILITATOR, Event, EventType, is_facilitator_actor
-from app.engine.scenario import Scenario
+from app.engine.scenario import Scenario, fill
 from app.engine.state import DrillState
 from app.markdown import render_markdown
 
@@ -128,5 +128,5 @@ def decision_options(scenario: Scenario, state: DrillState, role: str | None) ->
         addressed = set(state.roles) if "all" in d.to else set(d.to)
         backs_up = {r for r, b in state.backups.items() if b == role}
         if role in addressed or addressed & backs_up:
-            out[d.id] = [{"id": o.id, "label": o.label} for o in d.options]
+            out[d.id] = [{"id": o.id, "label": fill(o.label, state.variables)} for o in d.options]
     return out

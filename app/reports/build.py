@@ -143,7 +143,7 @@ def _overview(
         created_at=created.at,
         started_at=started.at if started else None,
         ended_at=ended.at if ended else None,
-        end_reason=end_reason(scenario, ended.data.get("reason") or "ended") if ended else None,
+        end_reason=_why_it_ended(scenario, ended),
         status="ended" if ended else ("running" if started else "lobby"),
         scenario_duration=(last.scenario_time if started else 0.0),
         real_duration=(last.at - started.at) if started else 0.0,
@@ -154,6 +154,12 @@ def _overview(
         compliance=list(scenario.compliance),
         attack=list(scenario.attack),
     )
+
+
+def _why_it_ended(scenario: Scenario, ended: Event | None) -> str | None:
+    if ended is None:
+        return None
+    return str(ended.data.get("why") or end_reason(scenario, ended.data.get("reason") or "ended"))
 
 
 def _stand_ins(scenario: Scenario, events: Sequence[Event]) -> dict[str, set[str]]:

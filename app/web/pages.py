@@ -36,6 +36,7 @@ from app.graph import branch_graph, describe_condition, render_svg
 from app.markdown import render_markdown
 from app.realtime.visibility import decision_options
 from app.security import constant_time_equal, format_join_code
+from app.web.briefing import briefing_for
 from app.web.deps import (
     SESSION_COOKIE,
     TooManyWrongCodes,
@@ -582,5 +583,6 @@ async def play(request: Request, drill_id: str) -> Response:
             "me": participant,
             "role_title": scenario.role_title(participant.role) if participant.role else None,
             "decisions": json.dumps(decision_options(scenario, state, participant.role)),
+            "briefing": briefing_for(scenario, state, participant.role),
         },
     )

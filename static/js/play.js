@@ -1,7 +1,7 @@
 // The participant screen: inbox, decisions with a countdown, composer, sent messages; after
 // the end the hot-wash form and, once the facilitator releases them, the team's scores.
 import { SCORE_EVENTS, scorePanel } from "./scores.js";
-import { DrillSocket, ScenarioClock, el, elapsed, setConn } from "./ws.js";
+import { Countdown, DrillSocket, ScenarioClock, el, pauseBanner, setConn, span, tplus } from "./ws.js";
 
 const root = document.getElementById("play");
 const drillId = root.dataset.drillId;
@@ -20,7 +20,23 @@ let objectives = {};
 let live = false; // after the first snapshot: what arrives now is news
 let released = false; // scores released: participants may see them
 let answered = false; // this participant's hot-wash answers are in
-const decisions = new Map(); // decision id -> {deadline, node, closed}
+const decisions = new Map(); // decision id -> {deadline, node, countdown, status, closed}
+
+// Template blanks left in a message: the same patterns as app/engine/blanks.py.
+const BLANKS = [/\[[^\[\]\n\d]{1,80}\](?!\()/g, /\{\{[^{}\n]{0,80}\}\}/g, /_{3,}/g];
+
+function blanksIn(text, statementBody) {
+  const found = [];
+  for (const pattern of BLANKS) for (const m of text.matchAll(pattern)) found.push([m.index, m[0]]);
+  if (statementBody) {
+    for (const m of statementBody.matchAll(/\[[^\[\]\n]{1,80}\](?!\()/g)) {
+      const at = text.indexOf(m[0]);
+      if (at >= 0) found.push([at, m[0]]);
+    }
+  }
+  found.sort((a, b) => a[0] - b[0]);
+  return [...new Set(found.map(([, blank]) => blank))];
+}
 
 const CHANNEL = {
   email: "email", letter: "email", ticket: "email",
@@ -53,6 +69,10 @@ function announce(text) {
   $("announce").textContent = text;
 }
 
+function announceUrgently(text) {
+  $("urgent-announce").textContent = text;
+}
+
 function inboxItem(e, style, from, subject, body, severity, channel, bodyHtml = null) {
   const li = el("li", `msg msg-${style}`);
   li.dataset.seq = e.seq;
@@ -67,7 +87,7 @@ function inboxItem(e, style, from, subject, body, severity, channel, bodyHtml = 
   } else {
     head.append(el("span", "channel", channel === "chat" || channel === "sms" ? "Message" : "Email"));
   }
-  head.append(el("span", "time", `T+${elapsed(e.scenario_time)}`));
+  head.append(el("span", "time", tplus(e.scenario_time)));
   li.append(head);
   if (style === "email" || style === "chat") {
     const meta = el("dl", "envelope");
@@ -99,6 +119,57 @@ function inboxItem(e, style, from, subject, body, severity, channel, bodyHtml = 
   $("inbox").prepend(li);
   $("inbox-empty").hidden = true;
   updateUnread();
+  if (live) showNewAlert();
+}
+
+// A phone shows a screen or two: an inject that lands out of sight says so, and one tap
+// brings it into view.
+function inboxInView() {
+  if ($("panel-play").hidden) return false;
+  const top = $("inbox-card").getBoundingClientRect().top;
+  return top >= 0 && top < window.innerHeight * 0.6;
+}
+
+function showNewAlert() {
+  const n = document.querySelectorAll("#inbox .unread").length;
+  const alert = $("new-alert");
+  alert.hidden = n === 0 || inboxInView();
+  alert.textContent = `${n} new in your inbox: show`;
+}
+
+$("new-alert").addEventListener("click", () => {
+  showTab("play");
+  $("new-alert").hidden = true;
+  $("inbox-card").scrollIntoView({ block: "start" });
+  document.querySelector("#inbox .unread")?.focus({ preventScroll: true });
+});
+window.addEventListener("scroll", () => { if (inboxInView()) $("new-alert").hidden = true; }, { passive: true });
+
+// ---------------------------------------------------------------- tabs: play, briefing
+
+function showTab(name) {
+  for (const tab of ["play", "briefing"]) {
+    const on = tab === name;
+    $(`tab-${tab}`).setAttribute("aria-selected", String(on));
+    $(`tab-${tab}`).tabIndex = on ? 0 : -1;
+    $(`panel-${tab}`).hidden = !on;
+  }
+}
+$("tab-play").addEventListener("click", () => showTab("play"));
+$("tab-briefing").addEventListener("click", () => showTab("briefing"));
+for (const tab of document.querySelectorAll("[role=tab]")) {
+  tab.addEventListener("keydown", (ev) => {
+    if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
+    const next = tab.id === "tab-play" ? "briefing" : "play";
+    showTab(next);
+    $(`tab-${next}`).focus();
+  });
+}
+
+function showSchedule() {
+  const seconds = Number($("panel-briefing").dataset.storySeconds);
+  $("real-length").textContent = span(seconds / clock.speed);
+  $("speed-now").textContent = `×${clock.speed}`;
 }
 
 function onInject(e) {
@@ -113,7 +184,7 @@ function onMessage(e) {
     const li = el("li", "sent-item");
     li.dataset.seq = e.seq;
     const head = el("div", "msg-head");
-    head.append(el("span", "", `To ${d.to.map(who).join(", ")}`), el("span", "time", `T+${elapsed(e.scenario_time)}`));
+    head.append(el("span", "", `To ${d.to.map(who).join(", ")}`), el("span", "time", tplus(e.scenario_time)));
     li.append(head);
     if (d.subject) li.append(el("p", "subject", d.subject));
     li.append(el("p", "body", d.body));
@@ -135,7 +206,7 @@ function onNote(e) {
   const head = el("div", "msg-head");
   const author = e.actor === me ? "You" : e.actor.startsWith("facilitator") ? "Facilitator" : "Another observer";
   const about = d.objective_id ? ` · ${objectives[d.objective_id] || d.objective_id}` : "";
-  head.append(el("span", "", `${author}${about}`), el("span", "time", `T+${elapsed(e.scenario_time)}`));
+  head.append(el("span", "", `${author}${about}`), el("span", "time", tplus(e.scenario_time)));
   li.append(head, el("p", "body", d.text));
   list.prepend(li);
   $("notes-empty").hidden = true;
@@ -156,9 +227,19 @@ function onDecisionOpened(e) {
   const li = el("li", "decision open");
   li.dataset.decision = d.decision_id;
   const head = el("div", "decision-head");
-  const countdown = el("span", "countdown", "");
-  head.append(el("span", "eyebrow", "Decision"), countdown);
+  const node = el("span", "countdown");
+  node.setAttribute("aria-label", "Time left to decide");
+  const summary = el("button", "decision-summary link");
+  summary.type = "button";
+  summary.hidden = true;
+  summary.setAttribute("aria-expanded", "false");
+  summary.addEventListener("click", () => {
+    const open = li.classList.toggle("collapsed") === false;
+    summary.setAttribute("aria-expanded", String(open));
+  });
+  head.append(el("span", "eyebrow", "Decision"), summary, node);
   li.append(head, el("h3", "prompt", d.prompt));
+  const countdown = new Countdown(node, clock, d.deadline, announceUrgently, firstLine(d.prompt));
   const rationale = el("textarea", "rationale");
   rationale.rows = 2;
   rationale.placeholder = "Why? (optional)";
@@ -180,14 +261,25 @@ function onDecisionOpened(e) {
   if (live) announce(`Decision needed: ${d.prompt}`);
 }
 
+function firstLine(text) {
+  const line = text.trim().split("\n")[0];
+  return line.length > 90 ? `${line.slice(0, 87)}...` : line;
+}
+
+// A closed decision shrinks to one line at the end of the list: what is open stays on top.
 function closeDecision(id, text) {
   const dec = decisions.get(id);
   if (!dec) return;
   dec.closed = true;
   dec.node.classList.replace("open", "closed");
-  for (const b of dec.node.querySelectorAll("button, textarea")) b.disabled = true;
+  dec.node.classList.add("collapsed");
+  for (const b of dec.node.querySelectorAll(".options button, textarea")) b.disabled = true;
   dec.status.textContent = text;
-  dec.countdown.textContent = "";
+  dec.countdown.stop();
+  const summary = dec.node.querySelector(".decision-summary");
+  summary.textContent = `${firstLine(dec.node.querySelector(".prompt").textContent)} · ${text}`;
+  summary.hidden = false;
+  $("decisions").append(dec.node);
 }
 
 function optionLabel(decisionId, optionId) {
@@ -219,13 +311,13 @@ function onEvent(e) {
       break;
     }
     case "decision_timed_out":
-      closeDecision(d.decision_id, `Time ran out: ${optionLabel(d.decision_id, d.option_id)} was taken`);
+      closeDecision(d.decision_id, `Not answered: default applied (${optionLabel(d.decision_id, d.option_id)})`);
       break;
     case "decision_closed":
       if (!decisions.get(d.decision_id)?.closed) closeDecision(d.decision_id, "Closed");
       break;
     case "drill_ended":
-      $("ended").textContent = `The drill has ended: ${d.reason}`;
+      $("ended").textContent = endedText(d);
       $("ended").hidden = false;
       for (const b of document.querySelectorAll("#composer button, .decision button")) b.disabled = true;
       openHotWash();
@@ -242,7 +334,22 @@ function onEvent(e) {
     default: break;
   }
   if (SCORE_EVENTS.has(e.type) && seesScores()) scores.soon();
-  if (e.type.startsWith("clock_") || e.type === "drill_ended") setStatus(clock.status);
+  if (e.type.startsWith("clock_") || e.type === "drill_ended") {
+    setStatus(clock.status);
+    pauseBanner($("paused"), clock);
+    showSchedule();
+  }
+  if (e.type === "clock_started") {
+    $("lobby-note").hidden = true;
+    if (live) { showTab("play"); announce("The drill has started: your inbox is open."); }
+  }
+}
+
+// The engine records why a drill ended as "inject ID" or "option D.O"; people read a sentence.
+function endedText(d) {
+  if (d.why) return `The drill has ended: ${d.why}`;
+  if (/^(inject|option) \S+/.test(d.reason || "")) return "The drill has ended: the story is over.";
+  return `The drill has ended: ${d.reason}`;
 }
 
 // ---------------------------------------------------------------- after the drill
@@ -279,17 +386,18 @@ function setStatus(status) {
 function buildComposer() {
   const box = $("recipients");
   if (!box || box.childElementCount) return;
-  const add = (id, label, kind) => {
+  const add = (id, label, kind, group) => {
     const l = el("label", `check chip chip-${kind}`);
     const input = el("input");
     input.type = "checkbox";
     input.name = "to";
     input.value = id;
     l.append(input, document.createTextNode(` ${label}`));
-    box.append(l);
+    group.append(l);
   };
-  for (const [id, title] of Object.entries(roles)) if (id !== myRole) add(id, title, "role");
-  for (const [id, name] of Object.entries(parties)) add(id, name, "party");
+  for (const [id, title] of Object.entries(roles)) if (id !== myRole) add(id, title, "role", box);
+  for (const [id, name] of Object.entries(parties)) add(id, name, "party", $("recipients-parties"));
+  $("recipients-parties-label").hidden = !Object.keys(parties).length;
   const select = $("statement");
   for (const s of statements) {
     const o = el("option", "", s.title);
@@ -302,7 +410,35 @@ function buildComposer() {
     form.elements.subject.value = s ? s.title : "";
     form.elements.body.value = s ? s.body : "";
     for (const c of form.querySelectorAll("input[name=to]")) c.checked = s ? s.to.includes(c.value) : false;
+    showBlanks();
   });
+  $("composer").elements.body.addEventListener("input", showBlanks);
+  $("composer").elements.subject.addEventListener("input", showBlanks);
+}
+
+let sendWithBlanks = false; // the sender has seen the blanks and chosen to send anyway
+
+function currentBlanks() {
+  const form = $("composer");
+  const statement = statements.find((x) => x.id === $("statement").value);
+  return blanksIn(`${form.elements.subject.value}\n${form.elements.body.value}`, statement?.body);
+}
+
+function showBlanks() {
+  const blanks = currentBlanks();
+  const note = $("blanks-note");
+  note.hidden = blanks.length === 0;
+  note.replaceChildren();
+  if (blanks.length) {
+    note.append(`${blanks.length} ${blanks.length === 1 ? "blank" : "blanks"} left to fill in: `);
+    blanks.forEach((b, i) => {
+      if (i) note.append(", ");
+      note.append(el("mark", "blank", b));
+    });
+    note.append(". A message with blanks does not count as sent to its deadline.");
+  }
+  sendWithBlanks = false;
+  $("send-button").textContent = "Send";
 }
 
 const socket = new DrillSocket(drillId, {
@@ -314,6 +450,10 @@ const socket = new DrillSocket(drillId, {
     objectives = msg.drill.objectives || {};
     clock.fromSnapshot(msg.drill.clock);
     setStatus(msg.drill.status);
+    pauseBanner($("paused"), clock);
+    showSchedule();
+    $("lobby-note").hidden = msg.drill.status !== "new" && msg.drill.status !== "lobby";
+    if (!$("lobby-note").hidden && !live) showTab("briefing");
     buildComposer();
     buildNoteForm();
     released = msg.drill.scores_released;
@@ -333,10 +473,18 @@ $("composer")?.addEventListener("submit", async (ev) => {
   const error = $("composer-error");
   error.hidden = true;
   if (!to.length) { error.textContent = "Choose at least one recipient."; error.hidden = false; return; }
+  if (currentBlanks().length && !sendWithBlanks) {
+    sendWithBlanks = true;
+    $("send-button").textContent = "Send with blanks";
+    error.textContent = "This message still has blanks in it: fill them in, or press “Send with blanks” to send it as it is.";
+    error.hidden = false;
+    return;
+  }
   const statementId = $("statement").value || null;
   try {
     await socket.send({ type: "send_message", to, subject: data.get("subject") || "", body: data.get("body"), statement_id: statementId });
     form.reset();
+    showBlanks();
   } catch (err) {
     error.textContent = err.message;
     error.hidden = false;
@@ -389,13 +537,8 @@ $("hotwash-form")?.addEventListener("submit", async (ev) => {
 function tick() {
   const now = clock.now();
   $("scenario-clock").textContent = clock.label(now);
-  $("scenario-elapsed").textContent = `T+${elapsed(now)}`;
-  for (const dec of decisions.values()) {
-    if (dec.closed) continue;
-    const left = dec.deadline - now;
-    dec.countdown.textContent = left > 0 ? `${elapsed(left)} left` : "time is up";
-    dec.countdown.classList.toggle("urgent", left < 300);
-  }
+  $("scenario-elapsed").textContent = tplus(now);
+  for (const dec of decisions.values()) if (!dec.closed) dec.countdown.update();
 }
 setInterval(tick, 500);
 tick();

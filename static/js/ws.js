@@ -1,5 +1,8 @@
 // The drill websocket: reconnects with exponential backoff, resumes with ?since=<last
 // seq seen>, hands each event to the page exactly once, and turns commands into promises.
+// Also the clock helpers the console and the play page share: ScenarioClock (the story's
+// clock from the snapshot and clock events), tplus (T+HH:MM), span (45 min), elapsed
+// (1:43), Countdown (real time left at the current speed, with warnings) and pauseBanner.
 
 const MAX_BACKOFF_MS = 15000;
 
@@ -155,6 +158,13 @@ export class ScenarioClock {
     return this.anchorScenario + (Date.now() / 1000 - this.anchorWall) * this.speed;
   }
 
+  /** Real seconds until scenario time `t` at the current speed; frozen while paused,
+   *  null before the start and after the end. */
+  realSecondsUntil(t) {
+    if (this.status !== "running" && this.status !== "paused") return null;
+    return (t - this.now()) / this.speed;
+  }
+
   label(seconds) {
     if (this.start === null) return "—";
     const d = new Date(this.start + seconds * 1000);
@@ -163,6 +173,75 @@ export class ScenarioClock {
   }
 }
 
+/** A scenario offset as T+HH:MM, the one way the console, the play page, the timeline
+ *  and the report write it (app/engine/durations.format_clock). */
+export function tplus(seconds) {
+  const total = Math.round(seconds);
+  const a = Math.abs(total);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `T${total < 0 ? "-" : "+"}${pad(Math.floor(a / 3600))}:${pad(Math.floor((a % 3600) / 60))}`;
+}
+
+/** A length people read at a glance: 45 min, 1 h 05 min, 83 h (app/web/briefing.span). */
+export function span(seconds) {
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  if (minutes < 60) return `${minutes} min`;
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return m ? `${h} h ${String(m).padStart(2, "0")} min` : `${h} h`;
+}
+
+const WARN_SECONDS = 60;
+const URGENT_SECONDS = 15;
+
+/** A decision's countdown in REAL time at the current speed ("1:43 left"), with its
+ *  deadline in scenario time beside it; warns at 60 s and 15 s (a style, and one
+ *  announcement each to screen readers through `announce`), frozen while paused. */
+export class Countdown {
+  constructor(node, clock, deadline, announce, what) {
+    this.node = node;
+    this.clock = clock;
+    this.deadline = deadline;
+    this.announce = announce;
+    this.what = what;
+    this.warned = new Set();
+    this.left = node.appendChild(el("span", "countdown-left"));
+    this.due = node.appendChild(el("span", "countdown-due"));
+  }
+
+  update() {
+    const real = this.clock.realSecondsUntil(this.deadline);
+    const due = `due ${tplus(this.deadline)} · ${this.clock.label(this.deadline)}`;
+    this.due.textContent = due;
+    if (real === null) {
+      this.left.textContent = "";
+      return;
+    }
+    const paused = this.clock.status === "paused";
+    this.left.textContent = real > 0 ? `${elapsed(real)} left${paused ? " (paused)" : ""}` : "time is up";
+    this.node.classList.toggle("warn", real <= WARN_SECONDS && real > URGENT_SECONDS);
+    this.node.classList.toggle("urgent", real <= URGENT_SECONDS);
+    this.node.classList.toggle("paused", paused);
+    for (const limit of [WARN_SECONDS, URGENT_SECONDS]) {
+      if (real <= limit && real > 0 && !paused && !this.warned.has(limit)) {
+        this.warned.add(limit);
+        this.announce(`${limit === WARN_SECONDS ? "1 minute" : "15 seconds"} left: ${this.what}`);
+      }
+    }
+  }
+
+  stop() {
+    this.left.textContent = "";
+    this.node.classList.remove("warn", "urgent", "paused");
+  }
+}
+
+/** Show `banner` while the clock is paused. */
+export function pauseBanner(banner, clock) {
+  banner.hidden = clock.status !== "paused";
+}
+
+/** Real seconds as a countdown reads: 0:42, 12:05, 1:02:03. */
 export function elapsed(seconds) {
   const s = Math.max(0, Math.floor(seconds));
   const h = Math.floor(s / 3600);
