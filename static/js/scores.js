@@ -58,6 +58,7 @@ export function amount(total) {
 }
 
 export function percent(total) {
+  if (total.played === false) return "not played"; // a role nobody played has no percentage
   return total.percent === null || total.percent === undefined ? "" : `${total.percent}%`;
 }
 
