@@ -77,11 +77,36 @@ def serve(
     fan_out = f"; notices: {_safe_redis(settings)}" if settings.redis_url else ""
     processes = f"; {workers} workers" if workers > 1 else ""
     _err(f"Tabletop on {base}  (database: {_safe_url(settings)}{fan_out}{processes})")
+    for line in _where_phones_join(settings.public_url, host, port):
+        _err(line)
     if workers > 1:
         # Each worker builds its own app from the environment it inherits.
         run(uvicorn_config(FACTORY, host, port, workers=workers))
     else:
         run(uvicorn_config(create_app(settings), host, port))
+
+
+def _where_phones_join(public_url: str, host: str, port: int) -> list[str]:
+    """Where participants' phones can reach this server, or why they cannot."""
+    from app.web.join_link import is_loopback_host, lan_addresses
+
+    if public_url:
+        return [f"Participants join at {public_url}/join (TABLETOP_PUBLIC_URL)"]
+    if is_loopback_host(host):
+        return [
+            f"Only this computer can open {host}: phones and other computers cannot join. "
+            "To let participants join from their own devices, start with --host 0.0.0.0 "
+            "and set TABLETOP_PUBLIC_URL to the address they use."
+        ]
+    everywhere = host in ("0.0.0.0", "::")  # noqa: S104 - the user chose to listen widely
+    addresses = lan_addresses() if everywhere else [host]
+    if not addresses:
+        return ["No network address found: participants' devices may not reach this one."]
+    links = ", ".join(f"http://{address}:{port}/join" for address in addresses)
+    return [
+        f"Participants on this network join at {links}; set TABLETOP_PUBLIC_URL="
+        f"http://{addresses[0]}:{port} so the console's join link and QR code use it."
+    ]
 
 
 def _serve_problem(settings: Any, workers: int) -> str | None:

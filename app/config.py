@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(".tabletop")
@@ -36,6 +37,12 @@ class Settings(BaseSettings):
         description="Extra origins allowed to open websockets (behind a proxy with another "
         "host name), e.g. https://drills.example.org. The server's own host is always allowed.",
     )
+    public_url: str = Field(
+        default="",
+        description="The address participants' devices reach this server at, e.g. "
+        "http://192.168.1.20:8000 or https://drills.example.org: the console's join link "
+        "and QR code use it. Empty: the address the console was opened at.",
+    )
     drill_interval_months: int = Field(
         default=6,
         ge=1,
@@ -56,6 +63,20 @@ class Settings(BaseSettings):
         description="How long a worker holds a drill's clock without renewing it; after a "
         "worker dies, another takes its drills' clocks over within about this long.",
     )
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"TABLETOP_PUBLIC_URL must be an http or https address such as "
+                f"http://192.168.1.20:8000, not {value!r}"
+            )
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:

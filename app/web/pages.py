@@ -50,6 +50,7 @@ from app.web.deps import (
     participant_of,
     set_secret_cookie,
 )
+from app.web.join_link import join_link
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -478,7 +479,7 @@ async def console(request: Request, drill_id: str) -> Response:
         return _to_login(request)
     scenario, state = await _load(request, drill_id)
     code = format_join_code(drills(request).join_code(drill_id))
-    join_url = f"{str(request.base_url).rstrip('/')}/join?code={code}"
+    link = join_link(request.app.state.settings.public_url, str(request.base_url), code)
     return _render(
         request,
         "console.html",
@@ -489,8 +490,9 @@ async def console(request: Request, drill_id: str) -> Response:
             "roles": {r: scenario.role_title(r) for r in state.roles},
             "roster": _roster(state),
             "code": code,
-            "join_url": join_url,
-            "qr": qr_svg(join_url),
+            "join_url": link.url,
+            "join_link_is_loopback": link.loopback,
+            "qr": qr_svg(link.url),
             "objectives": json.dumps({k: o.title for k, o in scenario.objectives.items()}),
             "channels": [str(ch) for ch in Channel],
         },
