@@ -236,13 +236,14 @@ def _inject(inject: Inject, values: dict[str, str]) -> Node:
 
 
 def _match_key(match: MessageMatch) -> str:
-    return f"{','.join(match.from_ or [])}>{match.to or ''}"
+    return f"{','.join(match.from_ or [])}>{','.join(match.recipients or [])}"
 
 
 def _describe_match(match: MessageMatch) -> str:
     sender = f" from {', '.join(match.from_)}" if match.from_ else ""
-    recipient = f" to {match.to}" if match.to else ""
-    return f"sent{sender}{recipient}" if sender or recipient else "any message sent"
+    recipient = f" to {' or '.join(match.recipients)}" if match.recipients else ""
+    by = f" by {format_clock(match.by)}" if match.by is not None else ""
+    return f"sent{sender}{recipient}{by}" if sender or recipient else f"any message sent{by}"
 
 
 def _message_nodes(scenario: Scenario) -> dict[str, Node]:
@@ -255,7 +256,8 @@ def _message_nodes(scenario: Scenario) -> dict[str, Node]:
         key = _match_key(match)
         if key not in nodes:
             arrow = (
-                f"{', '.join(match.from_) if match.from_ else 'anyone'} → {match.to or 'anyone'}"
+                f"{', '.join(match.from_) if match.from_ else 'anyone'} → "
+                f"{' or '.join(match.recipients or []) or 'anyone'}"
             )
             nodes[key] = Node(
                 f"message:{len(nodes) + 1}",
@@ -283,7 +285,8 @@ def describe_condition(cond: Condition) -> str:
         return _describe_match(cond.sent)
     if cond.not_ is not None:
         inner = cond.not_
-        if inner.sent is not None and not inner.sent.from_ and not inner.sent.to:
+        match = inner.sent
+        if match is not None and not match.from_ and not match.to and match.by is None:
             return "no message sent"
         return f"not {_grouped(inner)}"
     parts = cond.all if cond.all is not None else cond.any or []
@@ -346,9 +349,7 @@ def _parse_match(scenario: Scenario, key: str) -> MessageMatch | None:
 
 
 def _sent_matches(match: MessageMatch, sender: str, recipients: list[str]) -> bool:
-    if match.from_ is not None and sender not in match.from_:
-        return False
-    return match.to is None or match.to in recipients
+    return any(match.accepts(sender, recipient) for recipient in recipients)
 
 
 # --------------------------------------------------------------------------- sizes and text

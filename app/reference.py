@@ -29,6 +29,7 @@ SECTIONS: list[type[BaseModel]] = [
     fmt.MessageMatch,
     fmt.Decision,
     fmt.Option,
+    fmt.OptionMessage,
     fmt.Expectation,
     fmt.Statement,
 ]

@@ -8,6 +8,7 @@ nodes ourselves so that we can (1) remember where each path of the document star
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from app.engine import scenario as scenario_format
 from app.engine.findings import Finding, Level, Loc
 from app.engine.scenario import Scenario
 from app.engine.validation import Counts, validate_scenario
@@ -401,41 +403,207 @@ def _place(finding: Finding, file: str, source_map: SourceMap) -> Finding:
     return Finding(finding.level, finding.loc, finding.message, file, line, column)
 
 
-_FRIENDLY = {
-    "missing": "is required but missing: add it",
-    "extra_forbidden": "is not a known key here: check its spelling and indentation",
-}
-
-
 def _pydantic_findings(exc: ValidationError) -> list[Finding]:
     findings: list[Finding] = []
     seen: set[tuple[Loc, str]] = set()
+    typed: set[Loc] = set()
     for err in exc.errors(include_url=False):
         loc = _clean_loc(err["loc"])
         kind = err["type"]
-        if kind in _FRIENDLY:
-            name = loc[-1] if loc else "key"
-            message = f"`{name}` {_FRIENDLY[kind]}"
-        elif kind == "literal_error" and loc == ("format",):
-            message = "this Tabletop reads scenario format 1: set `format: 1`"
-        elif kind == "string_pattern_mismatch" and "0,63" in str(err.get("ctx", {})):
-            message = (
-                f"{err['input']!r} is not a valid id: use lower-case letters, digits, '-' "
-                "and '_', starting with a letter or digit (up to 64)"
-            )
-        elif kind == "string_pattern_mismatch" and "T\\d{4}" in str(err.get("ctx", {})):
-            message = f"{err['input']!r} is not a MITRE ATT&CK technique id such as T1486"
-        else:
-            message = str(err["msg"]).removeprefix("Value error, ")
-            if kind.endswith("_type") or kind == "enum":
-                message = f"{message} (got {_short(err.get('input'))})"
+        if kind.endswith("_type"):
+            # A union (`to: ID or [IDs]`) fails once per branch: one finding says it.
+            if loc in typed:
+                continue
+            typed.add(loc)
+        message = _house_message(err, loc)
         if (loc, message) not in seen:
             seen.add((loc, message))
             findings.append(Finding(Level.error, loc, message))
     return findings
 
 
+_NOT_BOOLEANS = {"yes", "no", "on", "off", "y", "n"}
+
+_EXAMPLES: dict[str, str] = {
+    "to": "`to: [legal, executive]`",
+    "from": "`from: [legal, executive]`",
+    "roles": "`roles: [communications, legal]`",
+    "attack": "`attack: [T1486, T1566.001]`",
+    "tags": "`tags: [ransomware, weekend]`",
+    "compliance": "`compliance: [GDPR, NIS2]`",
+    "unavailable": "`unavailable: [incident_manager]`",
+    "available": "`available: [incident_manager]`",
+    "triggers": "`triggers: [press-call]`",
+    "suppresses": "`suppresses: [press-call]`",
+    "facts": "`facts: [breach_confirmed]`",
+    "confused_with": "`confused_with: [law_enforcement]`",
+    "questions": '`questions: ["Who decides?"]`',
+    "options": "`options: [{id: isolate, label: Isolate now}, {id: wait, label: Wait}]`",
+    "injects": "`injects: [{id: alert, title: ..., body: ..., to: [all], at: 0m}]`",
+    "decisions": "`decisions: [{id: isolate, prompt: ..., to: [it_operations], ...}]`",
+    "expectations": "`expectations: [{id: tell-legal, title: ..., to: legal, within: 1h}]`",
+    "statements": "`statements: [{id: holding, title: ..., body: ...}]`",
+    "set": "`set: {isolated: true}`",
+    "roles-map": "`roles: {legal: {}, helpdesk: {title: Service desk, backup: it_operations}}`",
+    "facts-map": "`facts: {breach_confirmed: Personal data was taken}`",
+    "score": "`score: {containment: 10}`",
+    "variables": "`variables: {company: {default: Acme Ltd}}`",
+    "parties": "`parties: {regulator: {name: Information Commissioner, kind: regulator}}`",
+    "objectives": "`objectives: {contain: {title: Contain the outbreak, phase: containment}}`",
+    "clock": "`clock: {start: 2026-12-24T22:40:00, end: 8h}`",
+    "start": "`start: 2026-12-24T22:40:00`",
+    "speed": "`speed: 10`",
+    "points": "`points: 10`",
+    "sends": "`sends: {to: [regulator]}`",
+    "after": "`after: {inject: ransom-note}`",
+    "when": "`when: {flag: isolated}`",
+    "sent": "`sent: {to: legal}`",
+    "message": "`message: {to: legal}`",
+    "not": "`not: {flag: isolated}`",
+    "all": "`all: [{flag: isolated}, {delivered: press-call}]`",
+    "any": "`any: [{flag: isolated}, {delivered: press-call}]`",
+    "title": "`title: Brief the CEO`",
+    "body": "`body: The SIEM shows ...`",
+    "prompt": "`prompt: Isolate the server now?`",
+    "label": "`label: Isolate now`",
+    "id": "`id: ransom-note`",
+    "within": "`within: 1h`",
+    "time_limit": "`time_limit: 15m`",
+    "default": "`default: wait`",
+    "phase": "`phase: containment`",
+    "name": "`name: Information Commissioner`",
+    "summary": "`summary: Ransomware on Christmas Eve ...`",
+    "duration": "`duration: 1h30m`",
+}
+"""What a key expects, as an author would write it: every message about it ends with one."""
+
+_SINGLE_EXAMPLES = {
+    "to": "`to: regulator`",
+    "from": "`from: legal`",
+    "backup": "`backup: executive`",
+    "objective": "`objective: notification`",
+    "opens": "`opens: isolate`",
+}
+"""Keys that take one id where `_EXAMPLES` shows a list (an expectation's `to`)."""
+
+_ROLE_LISTS = {"to", "from", "roles", "unavailable", "available"}
+
+_MAPS = {"variables", "roles", "parties", "objectives", "score", "set", "facts"}
+"""Mappings whose keys the author chooses: a finding names the key and the mapping."""
+
+_TOP_MAPS = {"roles": "roles-map", "facts": "facts-map"}
+"""Top-level mappings that share a key name with a list elsewhere (an inject's `facts`)."""
+
+
+def _example(name: str, single: bool = False) -> str:
+    if single and name in _SINGLE_EXAMPLES:
+        return f", e.g. {_SINGLE_EXAMPLES[name]}"
+    found = _EXAMPLES.get(name) or _SINGLE_EXAMPLES.get(name)
+    return f", e.g. {found}" if found else ""
+
+
+@lru_cache(maxsize=1)
+def _known_keys() -> list[str]:
+    """Every key of the format, as authors write them (`from`, not `from_`)."""
+    keys: set[str] = set()
+    for model in vars(scenario_format).values():
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            keys |= {f.alias or n for n, f in model.model_fields.items()}
+    return sorted(keys)
+
+
+def _house_message(err: Any, loc: Loc) -> str:
+    """Pydantic's library wording ("Input should be a valid list") in the house style:
+    what is wrong, how to fix it, and what is expected."""
+    kind: str = err["type"]
+    ctx: dict[str, Any] = err.get("ctx") or {}
+    value = err.get("input")
+    got = f" (got {_short(value)})"
+    keys = [p for p in loc if isinstance(p, str)]
+    name = keys[-1] if keys else "this value"
+    item = bool(loc) and isinstance(loc[-1], int)
+    key = f"each item of `{name}`" if item else f"`{name}`"
+    if len(keys) >= 2 and keys[-2] in _MAPS and loc[-1] == keys[-1]:
+        # A value under an author's own id (`variables: {company: ...}`): name both.
+        key, name = f"`{keys[-2]}.{keys[-1]}`", keys[-2]
+        if len(keys) == 2 and name in _TOP_MAPS:
+            name = _TOP_MAPS[name]
+    if kind == "missing":
+        return f"`{name}` is required but missing: add it{_example(name)}"
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(name, _known_keys(), n=1, cutoff=0.75)
+        hint = f" (did you mean `{close[0]}`?)" if close else ""
+        return f"`{name}` is not a known key here: check its spelling and indentation{hint}"
+    if kind == "literal_error" and loc == ("format",):
+        return "this Tabletop reads scenario format 1: set `format: 1`"
+    if kind == "string_pattern_mismatch" and "0,63" in str(ctx):
+        return (
+            f"{value!r} is not a valid id: use lower-case letters, digits, '-' and '_', "
+            "starting with a letter or digit (up to 64)"
+        )
+    if kind == "string_pattern_mismatch" and str(ctx.get("pattern", "")).startswith("^T"):
+        return f"{value!r} is not a MITRE ATT&CK technique id such as T1486"
+    if kind == "bool_type":
+        if isinstance(value, str) and value.strip().lower() in _NOT_BOOLEANS:
+            return f"`{value}` is not a boolean here: write true or false"
+        return f"{key} is true or false{got}"
+    in_match = len(keys) >= 2 and keys[-2] in ("sent", "message")
+    if kind in ("list_type", "string_type") and name == "to" and in_match:
+        return (
+            f"`to` is a role or party id, or a list of them, e.g. `to: legal` or "
+            f"`to: [regulator, dpa]`{got}"
+        )
+    if kind == "list_type" and "sends" in keys:
+        what = "a list of role or party ids, even of one"
+        return f"{key} must be {what}, e.g. `to: [regulator]`{got}"
+    if kind == "list_type":
+        what = "a list"
+        if name in _ROLE_LISTS:
+            what = "a list of role ids"
+        if name == "to" and keys[0] in ("injects", "decisions"):
+            what = "a list of role ids (or `all` for everyone)"
+        elif name in ("to", "confused_with") and keys[0] in ("statements", "decisions"):
+            what = "a list of role or party ids"
+        return f"{key} must be {what}, even of one{_example(name)}{got}"
+    if kind == "string_type":
+        single = _SINGLE_EXAMPLES.get(name)
+        if isinstance(value, list) and single:
+            return f"{key} takes one id, not a list, e.g. {single}{got}"
+        return f"{key} must be text{_example(name, single=True)}{got}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"{key} must be a mapping of keys{_example(name)}{got}"
+    if kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"):
+        return f"{key} must be a number{_example(name)}{got}"
+    if kind == "enum":
+        return f"{key} must be one of: {ctx.get('expected', '').replace(chr(39), '')}{got}"
+    if kind in ("datetime_type", "datetime_parsing", "datetime_from_date_parsing"):
+        return f"{key} must be a date and time{_example(name)}{got}"
+    if kind == "too_short":
+        least = ctx.get("min_length", 1)
+        return f"`{name}` needs at least {least} item{'s' if least != 1 else ''}{_example(name)}"
+    if kind == "too_long":
+        return f"`{name}` has too many items: at most {ctx.get('max_length')}"
+    if kind == "string_too_short":
+        return f"{key} is empty: write some text{_example(name)}"
+    if kind == "string_too_long":
+        return f"{key} is too long: at most {ctx.get('max_length'):,} characters"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        word, limit = {
+            "greater_than": ("above", ctx.get("gt")),
+            "greater_than_equal": ("at least", ctx.get("ge")),
+            "less_than": ("below", ctx.get("lt")),
+            "less_than_equal": ("at most", ctx.get("le")),
+        }[kind]
+        bound = f"{word} {limit:g}" if isinstance(limit, int | float) else f"{word} {limit}"
+        return f"{key} must be {bound}{_example(name)}{got}"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if kind.endswith("_type"):
+        message = f"{message}{got}"
+    return message
+
+
 _PYDANTIC_LOC_NOISE = (
+    "constrained-str",
     "function-",
     "union[",
     "str",

@@ -76,13 +76,17 @@ def holds(condition: Condition | None, state: DrillState) -> bool:
 
 
 def _was_sent(match: MessageMatch, state: DrillState) -> bool:
-    return any(_pair_matches(match, sender, to) for sender, to in state.sent_pairs)
+    if match.by is None:
+        return any(_pair_matches(match, sender, to) for sender, to in state.sent_pairs)
+    # "Sent by T": the first message of a matching pair went at or before T.
+    return any(
+        at <= match.by and _pair_matches(match, sender, to)
+        for (sender, to), at in state.first_sent.items()
+    )
 
 
 def _pair_matches(match: MessageMatch, sender: str, recipient: str) -> bool:
-    if match.from_ is not None and sender not in match.from_:
-        return False
-    return match.to is None or match.to == recipient
+    return match.accepts(sender, recipient)
 
 
 # --------------------------------------------------------------------------- decide
@@ -203,7 +207,8 @@ def _create(
             "without control characters",
         )
     variables = {k: v.default for k, v in scenario.variables.items()} | cmd.variables
-    return [
+    away = _away_from_start(scenario, roles, backups)
+    created = [
         Event(
             1,
             EventType.drill_created,
@@ -222,6 +227,42 @@ def _create(
             },
         )
     ]
+    # In the log from the first moment, before anyone joins: the lobby, the first injects
+    # and decisions all go to the backup, and a replay rebuilds the same state.
+    for offset, role in enumerate(away, start=2):
+        created.append(
+            Event(
+                offset,
+                EventType.role_unavailable,
+                now,
+                0.0,
+                SYSTEM,
+                {"role": role, "backup": backups.get(role), "from_start": True},
+            )
+        )
+    return created
+
+
+def _away_from_start(scenario: Scenario, roles: list[str], backups: dict[str, str]) -> list[str]:
+    """Roles in play that are unavailable from the start (`unavailable: true`); each needs
+    someone in play to act for it."""
+    away = [r for r in roles if scenario.roles[r].unavailable]
+    for role in away:
+        seen, current = {role}, backups.get(role)
+        while (
+            current is not None
+            and current not in seen
+            and (current not in roles or scenario.roles[current].unavailable)
+        ):
+            seen.add(current)
+            current = backups.get(current)
+        if current is None or current in seen:
+            raise DomainError(
+                Code.unknown_role,
+                f"{role!r} is unavailable from the start and nobody in this drill acts for "
+                f"it: put its backup ({backups.get(role) or 'none set'}) in play, or set one",
+            )
+    return away
 
 
 def _check_speed(speed: float) -> None:
@@ -431,7 +472,7 @@ def _answer(
     if len(cmd.rationale) > c.MAX_MESSAGE_CHARS:
         raise DomainError(Code.invalid_input, "the rationale is too long")
     answered_role = next(r for r in answering_for if not decision.answered_by(r))
-    emit(
+    answered = emit(
         EventType.decision_answered,
         {
             "decision_id": cmd.decision_id,
@@ -443,6 +484,7 @@ def _answer(
             "latency": emit.scenario_time - decision.opened_at,
         },
     )
+    _send_by_option(scenario, state, spec, cmd.option_id, role, answered, emit)
     remaining = [r for r in decision.roles if not decision.answered_by(r) and r != answered_role]
     if not spec.per_role or not remaining:
         if spec.per_role:
@@ -455,10 +497,60 @@ def _answer(
         _end_if_chosen(spec, chosen, emit)
 
 
+def _send_by_option(
+    scenario: Scenario,
+    state: DrillState,
+    spec: Decision,
+    option_id: str,
+    role: str,
+    answered: Event,
+    emit: _Emitter,
+) -> None:
+    """An option with `sends:` is also a message from the role that answered: it follows
+    the answer in the log and meets expectations as a typed message would. Only an answer
+    sends; a default taken on a timeout does not (not deciding is not notifying)."""
+    option = option_of(spec, option_id)
+    if option.sends is None:
+        return
+    recipients = [r for r in option.sends.to if r in state.roles or r in scenario.parties]
+    if not recipients:
+        return  # every addressee is a role left out of this drill
+    # The answer may arm the very expectation this message meets (`after: {option: ...}`):
+    # look at the story as it stands once the answer is applied, on a copy.
+    after_answer = apply(scenario, state.copy(), answered)
+    subject = fill(option.sends.subject or option.label, state.variables)
+    default_body = "\n\n".join(t for t in (option.label, option.description) if t)
+    body = fill(option.sends.body or default_body, state.variables)
+    message = emit(
+        EventType.message_sent,
+        {
+            "from_role": role,
+            "to": recipients,
+            "subject": subject,
+            "body": body,
+            "statement_id": None,
+            "blanks": blanks_in(f"{subject}\n{body}"),
+            "recipients": _recipients(
+                after_answer, [r for r in recipients if r in after_answer.roles]
+            ),
+            "via_option": f"{spec.id}.{option.id}",
+        },
+    )
+    _meet_expectations(scenario, after_answer, message, role, recipients, emit)
+
+
 def _end_if_chosen(spec: Decision, chosen: list[str], emit: _Emitter, suffix: str = "") -> None:
     ending = next((o for o in chosen if option_of(spec, o).ends_drill), None)
     if ending is not None:
-        emit(EventType.drill_ended, {"reason": f"option {spec.id}.{ending}{suffix}"})
+        label = fill(option_of(spec, ending).label, emit.state.variables)
+        how = "was taken when time ran out" if suffix else "was chosen"
+        emit(
+            EventType.drill_ended,
+            {
+                "reason": f"option {spec.id}.{ending}{suffix}",
+                "why": f"\u201c{label}\u201d {how}, which ends the story",
+            },
+        )
 
 
 def _send(
@@ -778,7 +870,11 @@ def _fire_inject(scenario: Scenario, state: DrillState, inject: Inject, emit: _E
             },
         )
     if inject.ends_drill:
-        emit(EventType.drill_ended, {"reason": f"inject {inject.id}"})
+        title = fill(inject.title, state.variables)
+        emit(
+            EventType.drill_ended,
+            {"reason": f"inject {inject.id}", "why": f"the story ends with \u201c{title}\u201d"},
+        )
 
 
 # --------------------------------------------------------------------------- apply
@@ -994,6 +1090,8 @@ def _on_message(scenario: Scenario, state: DrillState, e: Event) -> None:
     data = e.data
     pairs = message_pairs(state, data["from_role"], data["to"])
     state.sent_pairs |= pairs
+    for pair in pairs:
+        state.first_sent.setdefault(pair, e.scenario_time)
     for match, item in index_of(scenario).after_message:
         # Each is armed at most once: after that no message changes anything for it.
         if item.id in (state.armed if isinstance(item, Inject) else state.expectations):

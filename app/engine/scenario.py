@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -150,13 +151,18 @@ class Role(Strict):
         default=None, description="Display name; required for a custom role."
     )
     description: Text | None = Field(default=None, description="What this role does here.")
-    required: bool = Field(
+    required: StrictBool = Field(
         default=False, description="The drill should not start until someone plays this role."
     )
     backup: Id | None = Field(
         default=None,
         description="The role that acts for this one when it is unavailable (on holiday, "
         "unreachable). It then receives this role's injects and decisions.",
+    )
+    unavailable: StrictBool = Field(
+        default=False,
+        description="Unavailable from the drill's first moment (on leave, on a plane): its "
+        "`backup` acts for it from the start, until an inject's `available` brings it back.",
     )
 
 
@@ -219,10 +225,37 @@ class Clock(Strict):
 
 
 class MessageMatch(Strict):
-    """Matches messages: from one of these roles, to this role or party. Omitted means any."""
+    """Matches messages: from one of these roles, to this role or party (or to any of a
+    list of them). Omitted means any. In a condition, `by` also asks when it was sent."""
 
-    from_: list[Id] | None = Field(default=None, alias="from")
-    to: Id | None = None
+    from_: list[Id] | None = Field(
+        default=None, alias="from", description="Roles that sent it; omitted: any role."
+    )
+    to: Id | list[Id] | None = Field(
+        default=None,
+        description="A role or party, or a list of them (any one will do), e.g. "
+        "`to: regulator` or `to: [regulator, dpa]`.",
+    )
+    by: Duration | None = Field(
+        default=None,
+        description="Conditions only: the message was first sent at or before this offset "
+        "from the drill's start, e.g. `by: 1h20m`.",
+    )
+
+    @property
+    def recipients(self) -> list[str] | None:
+        """The recipients it accepts, as a list; None for any."""
+        if self.to is None:
+            return None
+        return [self.to] if isinstance(self.to, str) else list(self.to)
+
+    def accepts(self, sender: str, recipient: str) -> bool:
+        """Whether a message from `sender` to `recipient` is one this matches (ignoring
+        `by`, which the caller checks against when the pair was first sent)."""
+        if self.from_ is not None and sender not in self.from_:
+            return False
+        accepted = self.recipients
+        return accepted is None or recipient in accepted
 
 
 def _exactly_one(model: BaseModel, names: tuple[str, ...], what: str) -> None:
@@ -241,10 +274,15 @@ class Condition(Strict):
     - answered: DECISION     the decision is closed (answered or timed out)
     - open: DECISION         the decision is open right now, waiting for an answer
     - delivered: INJECT      the inject has been delivered
-    - sent: {from, to}       a message matching has been sent
+    - sent: {from, to}       a message matching has been sent (`to` may be a list: any of
+                             them); add `by: DURATION` for "sent by then": the first such
+                             message went at or before that offset from the drill's start
     - all / any: [...]       every / at least one of the conditions
     - not: {...}             the condition is false: `not: {sent: {to: legal}}` pushes a
-                             team that has not yet told legal
+                             team that has not yet told legal; `not: {sent: {to: staff,
+                             by: 1h20m}}` holds if the staff were not told by T+1h20m
+                             (checked when it is evaluated: before T+1h20m it means
+                             "not told yet")
     """
 
     flag: Id | None = None
@@ -319,7 +357,7 @@ class Inject(Strict):
     available: list[Id] = Field(
         default_factory=list, description="Roles that are reachable again from now on."
     )
-    ends_drill: bool = Field(default=False, description="The drill ends when it arrives.")
+    ends_drill: StrictBool = Field(default=False, description="The drill ends when it arrives.")
     facts: list[Id] = Field(
         default_factory=list,
         description="Key facts this inject reveals (e.g. breach_confirmed), for the "
@@ -339,13 +377,26 @@ class Inject(Strict):
         return self
 
 
+class OptionMessage(Strict):
+    """The message an option sends when someone answers with it."""
+
+    to: list[Id] = Field(min_length=1, description="Roles or parties, e.g. `to: [regulator]`.")
+    subject: ShortText | None = Field(
+        default=None, description="Default: the option's label. {{variables}} are filled in."
+    )
+    body: Text | None = Field(
+        default=None,
+        description="Default: the option's label and description. {{variables}} are filled in.",
+    )
+
+
 class Option(Strict):
     """One answer to a decision, and what it does to the story."""
 
     id: Id
     label: ShortText = Field(description="The answer as participants see it.")
     description: Text | None = None
-    set: dict[Id, bool] = Field(default_factory=dict, description="Flags to set.")
+    set: dict[Id, StrictBool] = Field(default_factory=dict, description="Flags to set.")
     triggers: list[Id] = Field(
         default_factory=list, description="Injects to schedule now (each after its `delay`)."
     )
@@ -355,7 +406,13 @@ class Option(Strict):
     score: dict[Id, float] = Field(
         default_factory=dict, description="Points per objective id (may be negative)."
     )
-    ends_drill: bool = Field(default=False, description="Choosing it ends the drill.")
+    ends_drill: StrictBool = Field(default=False, description="Choosing it ends the drill.")
+    sends: OptionMessage | None = Field(
+        default=None,
+        description='Answering with this option is also a message ("notify the regulator '
+        'now"): it is sent from the answering role and meets expectations as a typed one '
+        "would. A default taken when time runs out sends nothing.",
+    )
     feedback: Text | None = Field(
         default=None, description="Why this option is strong or weak, for the debrief."
     )
@@ -369,7 +426,7 @@ class Decision(Strict):
     to: list[Id] = Field(min_length=1, description="Roles that may answer, or `all`.")
     time_limit: Duration = Field(description="Scenario time to answer before the default.")
     default: Id = Field(description="The option taken if nobody answers in time.")
-    per_role: bool = Field(
+    per_role: StrictBool = Field(
         default=False,
         description="Each role answers for itself; otherwise the first answer decides.",
     )

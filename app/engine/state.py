@@ -104,6 +104,8 @@ class DrillState:
     chosen: set[str] = field(default_factory=set)
     flags: dict[str, bool] = field(default_factory=dict)
     sent_pairs: set[tuple[str, str]] = field(default_factory=set)
+    first_sent: dict[tuple[str, str], float] = field(default_factory=dict)
+    """Scenario time each (from, to) pair was first sent: `sent: {..., by: T}` asks it."""
     expectations: dict[str, ExpectationState] = field(default_factory=dict)
     points: dict[str, float] = field(default_factory=dict)
     end_reason: str | None = None
@@ -129,6 +131,7 @@ class DrillState:
             chosen=set(self.chosen),
             flags=dict(self.flags),
             sent_pairs=set(self.sent_pairs),
+            first_sent=dict(self.first_sent),
             expectations=dict(self.expectations),
             points=dict(self.points),
             feedback_from=set(self.feedback_from),

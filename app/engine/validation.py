@@ -10,14 +10,18 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from app.engine.blanks import blanks_in
+from app.engine.durations import format_clock
 from app.engine.findings import Finding, Loc, error, warning
 from app.engine.scenario import (
     EVERYONE,
     ROLE_CATALOGUE,
     Condition,
     MessageMatch,
+    OptionMessage,
     Scenario,
     Trigger,
+    fill,
     variables_in,
 )
 from app.engine.simulate import Exploration, explore
@@ -167,6 +171,34 @@ class _References:
                     yield error(("roles", role_id, "backup"), "a role cannot be its own backup")
                 elif role.backup not in self.s.roles:
                     yield error(("roles", role_id, "backup"), self._unknown_role(role.backup))
+            if role.unavailable:
+                yield from self._covered_from_start(role_id)
+
+    def _covered_from_start(self, role_id: str) -> Iterator[Finding]:
+        """A role unavailable from the start needs a backup chain that ends in a role
+        that is there: otherwise its injects and decisions reach nobody."""
+        loc: Loc = ("roles", role_id, "unavailable")
+        seen, current = {role_id}, self.s.roles[role_id].backup
+        while current is not None and current in self.s.roles and current not in seen:
+            if not self.s.roles[current].unavailable:
+                return
+            seen.add(current)
+            current = self.s.roles[current].backup
+        if self.s.roles[role_id].backup is None:
+            yield error(
+                loc,
+                f"{role_id!r} is unavailable from the start, so someone must act for it: "
+                f"give it a backup in play, e.g. `backup: {self._some_other_role(role_id)}`",
+            )
+        elif current is None or current in seen:
+            yield error(
+                loc,
+                f"{role_id!r} is unavailable from the start and every backup in its chain "
+                "is too: let one of them be available, or name another backup",
+            )
+
+    def _some_other_role(self, role_id: str) -> str:
+        return next((r for r in self.s.roles if r != role_id), "executive")
 
     def _variables(self) -> Iterator[Finding]:
         texts: list[tuple[Loc, str]] = []
@@ -183,6 +215,11 @@ class _References:
                 texts.append((("decisions", i, "options", k, "label"), option.label))
                 if option.feedback:
                     texts.append((("decisions", i, "options", k, "feedback"), option.feedback))
+                if option.sends is not None:
+                    for key in ("subject", "body"):
+                        text = getattr(option.sends, key)
+                        if text:
+                            texts.append((("decisions", i, "options", k, "sends", key), text))
         for i, expectation in enumerate(self.s.expectations):
             texts.append((("expectations", i, "title"), expectation.title))
         for i, statement in enumerate(self.s.statements):
@@ -254,11 +291,28 @@ class _References:
                 f"its options are: {choices}",
             )
 
-    def _match(self, match: MessageMatch, loc: Loc) -> Iterator[Finding]:
+    def _match(
+        self, match: MessageMatch, loc: Loc, in_condition: bool = False
+    ) -> Iterator[Finding]:
         if match.from_:
             yield from self._roles_exist(match.from_, (*loc, "from"))
-        if match.to is not None:
+        if isinstance(match.to, str):
             yield from self._recipient(match.to, (*loc, "to"))
+        elif match.to is not None:
+            if not match.to:
+                yield error(
+                    (*loc, "to"),
+                    "`to` lists no one: name a role or party, e.g. `to: [regulator]`, "
+                    "or leave `to` out to match a message to anyone",
+                )
+            for j, recipient in enumerate(match.to):
+                yield from self._recipient(recipient, (*loc, "to", j))
+        if match.by is not None and not in_condition:
+            yield error(
+                (*loc, "by"),
+                "`by` belongs in a condition (`when: {sent: {to: legal, by: 1h}}`); what "
+                "starts a timer is the first matching message, whenever it is sent",
+            )
 
     def _trigger(self, trigger: Trigger, loc: Loc) -> Iterator[Finding]:
         if trigger.inject is not None:
@@ -286,7 +340,7 @@ class _References:
         elif cond.delivered is not None:
             yield from self._inject_ref(cond.delivered, (*loc, "delivered"))
         elif cond.sent is not None:
-            yield from self._match(cond.sent, (*loc, "sent"))
+            yield from self._match(cond.sent, (*loc, "sent"), in_condition=True)
         for key in ("all", "any"):
             for j, part in enumerate(getattr(cond, key) or []):
                 yield from self._condition(part, (*loc, key, j))
@@ -323,6 +377,24 @@ class _References:
                 "option's `triggers:`",
             )
 
+    def _ready_to_send(self, sends: OptionMessage, loc: Loc) -> Iterator[Finding]:
+        """A message with a template gap still in it meets no expectation, and nobody
+        answering can fill it in: the author must write it out."""
+        defaults = {name: v.default for name, v in self.s.variables.items()}
+        for key in ("subject", "body"):
+            text: str | None = getattr(sends, key)
+            if not text:
+                continue
+            # An undeclared {{name}} has its own finding: the other gaps are reported here.
+            gaps = [g for g in blanks_in(fill(text, defaults)) if not g.startswith("{{")]
+            if gaps:
+                yield error(
+                    (*loc, key),
+                    f"the message this option sends still holds {gaps[0]!r}, a blank nobody "
+                    "can fill in when answering: it would never meet an expectation; write "
+                    "the text out (a {{variable}} declared under `variables:` is fine)",
+                )
+
     def _decision(self, i: int) -> Iterator[Finding]:
         decision = self.s.decisions[i]
         loc: Loc = ("decisions", i)
@@ -356,6 +428,10 @@ class _References:
                 yield from self._inject_ref(inject_id, (*oloc, "suppresses", j))
             for objective in option.score:
                 yield from self._objective(objective, (*oloc, "score", objective))
+            if option.sends is not None:
+                for j, recipient in enumerate(option.sends.to):
+                    yield from self._recipient(recipient, (*oloc, "sends", "to", j))
+                yield from self._ready_to_send(option.sends, (*oloc, "sends"))
 
 
 # --------------------------------------------------------------------------- conditions
@@ -442,34 +518,36 @@ def check_flow(scenario: Scenario, exploration: Exploration) -> list[Finding]:
     armed: set[str] = set()
     opened: set[str] = set()
     dead_ends: set[str] = set()
+    endless: Finding | None = None
     for path in exploration.paths:
+        # Every path counts towards what is reached, even after one that never ends: a
+        # missing `clock.end` is one finding, not a cascade of false "never delivered".
         delivered |= set(path.state.delivered)
         armed |= path.state.armed
         opened |= set(path.state.decisions)
         dead_ends |= set(path.dead_end_after)
-        if path.runaway:
-            findings.append(
-                error(
-                    ("clock",),
-                    "on the path "
-                    f"{_describe(path.choices)} the drill never ends: set "
-                    "`clock.end`, or end it with `ends_drill`",
-                )
+        if endless is None and path.runaway:
+            endless = error(
+                ("clock",),
+                "on the path "
+                f"{_describe(path.choices)} the drill never ends: set "
+                "`clock.end`, or end it with `ends_drill`",
             )
-            break
-        if path.stalled:
-            findings.append(
-                error(
-                    ("clock",),
-                    "on the path "
-                    f"{_describe(path.choices)} nothing more happens but the "
-                    "drill never ends: set `clock.end`, or give the last inject "
-                    "or option `ends_drill: true`",
-                )
+        elif endless is None and path.stalled:
+            endless = error(
+                ("clock",),
+                "on the path "
+                f"{_describe(path.choices)} nothing more happens but the "
+                "drill never ends: set `clock.end`, or give the last inject "
+                "or option `ends_drill: true`",
             )
-            break
+    if endless is not None:
+        findings.append(endless)
+    late = _injects_after_the_end(scenario)
+    findings += late.values()
+    findings += _deadlines_after_the_end(scenario, exploration)
     for i, inject in enumerate(scenario.injects):
-        if inject.id in delivered:
+        if inject.id in delivered or i in late:
             continue
         why = _why_not(inject.id, exploration)
         level = warning if _mentions_messages(inject.after, inject.when) else error
@@ -504,11 +582,62 @@ def check_flow(scenario: Scenario, exploration: Exploration) -> list[Finding]:
     return findings
 
 
+def _injects_after_the_end(scenario: Scenario) -> dict[int, Finding]:
+    """Injects timed (`at`) after `clock.end`, by index: the drill is over before them."""
+    end = scenario.clock.end
+    if end is None:
+        return {}
+    return {
+        i: error(
+            ("injects", i, "at"),
+            f"inject {inject.id!r} is due at {format_clock(inject.at)}; the clock ends at "
+            f"{format_clock(end)}: the drill ends first, so it never arrives; move `at` "
+            "earlier or lengthen `clock.end`",
+        )
+        for i, inject in enumerate(scenario.injects)
+        if inject.at is not None and inject.at > end
+    }
+
+
+def _deadlines_after_the_end(scenario: Scenario, exploration: Exploration) -> Iterator[Finding]:
+    """Expectations whose deadline falls after `clock.end` wherever they apply: the drill
+    ends before anyone could be late, so a team that never sends it is never charged.
+    One with a `rationale` is left alone: a statutory deadline (GDPR's 72 hours) may run
+    past the exercise on purpose, and what the team sends during it still counts."""
+    end = scenario.clock.end
+    if end is None:
+        return
+    deadlines: dict[str, list[float]] = {}
+    for path in exploration.paths:
+        for expectation_id, pending in path.state.expectations.items():
+            deadlines.setdefault(expectation_id, []).append(pending.deadline)
+    for i, expectation in enumerate(scenario.expectations):
+        if expectation.rationale:
+            continue
+        if expectation.after is None:
+            seen = [expectation.within]  # counted from the start: known without playing
+        else:
+            seen = deadlines.get(expectation.id, [])
+        if seen and min(seen) > end:
+            yield error(
+                ("expectations", i, "within"),
+                f"expectation {expectation.id!r} is due at {format_clock(min(seen))}; the "
+                f"clock ends at {format_clock(end)}: the drill ends first, so it is never "
+                "scored as missed or late; shorten `within` or lengthen `clock.end` (if a "
+                "rule sets this deadline, name it in `rationale`)",
+            )
+
+
 def _why_not(inject_id: str, exploration: Exploration) -> str:
     """Why an inject never arrives, from how the explored paths skipped it."""
     reasons = {
         p.state.skipped[inject_id] for p in exploration.paths if inject_id in p.state.skipped
     }
+    if not reasons and any(inject_id in p.state.armed for p in exploration.paths):
+        return (
+            "it is scheduled, but the drill ends before it falls due on every path: "
+            "shorten its `delay` or lengthen `clock.end`"
+        )
     if not reasons:
         return "what it comes after never happens on any path"
     if reasons == {"suppressed"}:

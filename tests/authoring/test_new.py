@@ -35,8 +35,15 @@ def test_the_name_becomes_the_id_and_the_title(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("choice", "ending"),
     [
-        ("contain=revoke", "Ended: inject contained at 35m"),
-        ("contain=watch", "Ended: inject money-gone at 1h15m"),
+        (
+            "contain=revoke",
+            "Ended: the inject 'Sessions revoked, the rule removed, the payment run safe' "
+            "ends the story at 35m",
+        ),
+        (
+            "contain=watch",
+            "Ended: the inject 'The supplier asks why it was not paid' ends the story at 1h15m",
+        ),
     ],
 )
 def test_both_branches_of_the_starter_play_to_an_end(
