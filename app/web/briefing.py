@@ -63,6 +63,12 @@ class Briefing:
     schedule: Schedule
 
 
+def story_seconds(scenario: Scenario) -> float:
+    """How much story a drill of it plays: to the clock's end, or else its estimate of
+    the real length at its own speed, in story time."""
+    return scenario.clock.end or scenario.duration * scenario.clock.speed
+
+
 def _role_card(scenario: Scenario, state: DrillState, role: str) -> RoleCard:
     spec = scenario.roles.get(role)
     description = (spec.description if spec else None) or ROLE_CATALOGUE.get(role, ("", ""))[1]
@@ -89,6 +95,6 @@ def briefing_for(scenario: Scenario, state: DrillState, role: str | None) -> Bri
             story_start=start.strftime("%a %d %b %Y, %H:%M"),
             timezone=filled.clock.timezone,
             story_length=filled.clock.end,
-            story_seconds=filled.clock.end or filled.duration * filled.clock.speed,
+            story_seconds=story_seconds(filled),
         ),
     )

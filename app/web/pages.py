@@ -27,6 +27,7 @@ from app.db import repository as repo
 from app.db.models import Drill, User
 from app.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.engine import commands as c
+from app.engine.core import MAX_SPEED
 from app.engine.durations import format_clock, format_duration
 from app.engine.errors import DomainError
 from app.engine.filled import drill_values, filled_scenario
@@ -36,7 +37,7 @@ from app.graph import branch_graph, describe_condition, render_svg
 from app.markdown import render_markdown
 from app.realtime.visibility import decision_options
 from app.security import constant_time_equal, format_join_code
-from app.web.briefing import briefing_for
+from app.web.briefing import briefing_for, span, story_seconds
 from app.web.deps import (
     SESSION_COOKIE,
     TooManyWrongCodes,
@@ -158,6 +159,11 @@ def _entry(key: str, scenario: Scenario, uploaded: str | None) -> dict[str, Any]
         "roles": {r: scenario.role_title(r) for r in scenario.roles},
         "backups": {r: spec.backup or "" for r, spec in scenario.roles.items()},
         "uploaded": uploaded,
+        # Planning: how much story it plays and how long that takes at its own speed.
+        "speed": scenario.clock.speed,
+        "story_seconds": story_seconds(scenario),
+        "story_length": span(story_seconds(scenario)),
+        "real_length": span(story_seconds(scenario) / scenario.clock.speed),
     }
 
 
@@ -419,7 +425,8 @@ async def new_drill_page(request: Request, scenario: str = "") -> Response:
     if user is None:
         return _to_login(request)
     _, entry = await _library_entry(request, scenario)
-    return _render(request, "new_drill.html", {"user": user, "scenario": entry, "error": None})
+    context = {"user": user, "scenario": entry, "error": None, "max_speed": MAX_SPEED}
+    return _render(request, "new_drill.html", context)
 
 
 @router.post("/drills/new")
@@ -450,15 +457,15 @@ async def create_drill(
 
     def again(error: str) -> Response:
         shown = entry | {"backups": entry["backups"] | chosen_backups}
-        context = {"user": user, "scenario": shown, "error": error}
+        context = {"user": user, "scenario": shown, "error": error, "max_speed": MAX_SPEED}
         return _render(request, "new_drill.html", context, 400)
 
     try:
         pace = float(speed) if speed.strip() else None
     except ValueError:
         return again("Speed must be a number, e.g. 10 for ten scenario minutes a minute.")
-    if pace is not None and not 0 < pace <= 1440:
-        return again("Speed must be above 0 and at most 1440.")
+    if pace is not None and not 0 < pace <= MAX_SPEED:
+        return again(f"Speed must be above 0 and at most {MAX_SPEED:g}.")
     # The same call as POST /api/drills.
     command = c.CreateDrill(new_drill_id(), name, pace, {}, roles or None, backups)
     try:
