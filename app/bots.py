@@ -654,7 +654,8 @@ async def simulate(plan: Plan) -> Summary:
         ]
         await connect_all(list(bots))
         if facilitator is not None:
-            await facilitator.command({"type": "start"})
+            # Bots are dealt round the roles asked for, which need not be every one.
+            await facilitator.command({"type": "start", "confirm_unfilled": True})
         until = time.monotonic() + plan.duration
         await asyncio.gather(*(bot.play(until) for bot in bots))
         await verify(server, list(bots), plan.settle)

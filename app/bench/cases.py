@@ -126,7 +126,7 @@ async def open_room(
     ]
     facilitator = Client(first, Identity(drill_id, "facilitator", None, None, session))
     await connect_all([facilitator, *clients])
-    await facilitator.command({"type": "start"})
+    await facilitator.command({"type": "start", "confirm_unfilled": True})
     return Room(servers, drill_id, code, facilitator, clients)
 
 

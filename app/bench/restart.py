@@ -177,7 +177,7 @@ class _Generator:
         self.run(c.CreateDrill(self.drill_id, title))
         self._join_everyone()
         self.now += 120.0
-        self.run(c.StartClock())
+        self.run(c.StartClock(confirm_unfilled=True))
         tail = 2 + len(self.players) + 10  # end, release, hot wash each; room to overshoot
         end = self._scenario_end()
         steps = 0

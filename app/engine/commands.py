@@ -62,7 +62,8 @@ class Leave:
 
 @dataclass(frozen=True, slots=True)
 class StartClock:
-    pass
+    confirm_unfilled: bool = False
+    """Start although a required role has nobody playing it (the log records which)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,20 @@ class SetSpeed:
 @dataclass(frozen=True, slots=True)
 class JumpToNextInject:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class FireInject:
+    """Deliver a scheduled inject now, ahead of its time."""
+
+    inject_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SkipInject:
+    """Cancel a scheduled inject: it will not arrive."""
+
+    inject_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +175,8 @@ Command = (
     | ResumeClock
     | SetSpeed
     | JumpToNextInject
+    | FireInject
+    | SkipInject
     | EndDrill
     | ReleaseScores
     | Answer

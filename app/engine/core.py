@@ -680,7 +680,20 @@ def _facilitate(scenario: Scenario, state: DrillState, cmd: c.Command, emit: _Em
     if isinstance(cmd, c.StartClock):
         if state.started:
             raise DomainError(Code.drill_already_started, "the drill is already under way")
-        emit(EventType.clock_started, {"speed": state.speed})
+        unfilled = unfilled_required_roles(scenario, state)
+        if unfilled and not cmd.confirm_unfilled:
+            names = ", ".join(scenario.role_title(r) for r in unfilled)
+            raise DomainError(
+                Code.required_roles_unfilled,
+                f"nobody plays {names}, which this scenario needs: have someone join as "
+                "it, or start anyway (confirm_unfilled)",
+            )
+        data: dict[str, Any] = {"speed": state.speed}
+        if unfilled:
+            data["unfilled_required"] = unfilled  # the facilitator chose to start without
+        emit(EventType.clock_started, data)
+    elif isinstance(cmd, c.FireInject | c.SkipInject):
+        _fire_or_skip(scenario, state, cmd, emit)
     elif isinstance(cmd, c.PauseClock):
         _require_running(state)
         emit(EventType.clock_paused)
@@ -703,6 +716,35 @@ def _facilitate(scenario: Scenario, state: DrillState, cmd: c.Command, emit: _Em
         _manual_inject(scenario, state, cmd, emit)
     else:  # pragma: no cover - every command type is handled above
         raise DomainError(Code.invalid_input, f"unknown command {type(cmd).__name__}")
+
+
+def unfilled_required_roles(scenario: Scenario, state: DrillState) -> list[str]:
+    """Roles in play the scenario marks `required` that no present participant plays."""
+    played = {p.role for p in state.participants.values() if p.present and p.role}
+    return [r for r in state.roles if scenario.roles[r].required and r not in played]
+
+
+def _fire_or_skip(
+    scenario: Scenario, state: DrillState, cmd: c.FireInject | c.SkipInject, emit: _Emitter
+) -> None:
+    """The facilitator fires a scheduled inject now, or skips it for good."""
+    _require_running(state)
+    if not scenario.has_inject(cmd.inject_id):
+        raise DomainError(Code.unknown_inject, f"there is no inject {cmd.inject_id!r}")
+    inject = scenario.inject(cmd.inject_id)
+    if f"inject:{inject.id}" not in state.timers:
+        done = (
+            "has already been delivered"
+            if inject.id in state.delivered
+            else "was skipped"
+            if inject.id in state.skipped
+            else "is not scheduled yet: what it follows has not happened"
+        )
+        raise DomainError(Code.inject_not_scheduled, f"{inject.title!r} {done}")
+    if isinstance(cmd, c.SkipInject):
+        emit(EventType.inject_skipped, {"inject_id": inject.id, "reason": "facilitator"})
+    else:
+        _fire_inject(scenario, state, inject, emit, by_facilitator=True)
 
 
 def _jump(state: DrillState, emit: _Emitter) -> None:
@@ -824,11 +866,19 @@ def fire(scenario: Scenario, state: DrillState, timer: Timer, now: float) -> lis
     return emit.events
 
 
-def _fire_inject(scenario: Scenario, state: DrillState, inject: Inject, emit: _Emitter) -> None:
-    if inject.id in state.suppressed:
+def _fire_inject(
+    scenario: Scenario,
+    state: DrillState,
+    inject: Inject,
+    emit: _Emitter,
+    by_facilitator: bool = False,
+) -> None:
+    """Deliver an inject that fell due, or skip it if an option suppressed it or its
+    condition is false. Fired by the facilitator ahead of time, it is delivered as asked."""
+    if not by_facilitator and inject.id in state.suppressed:
         emit(EventType.inject_skipped, {"inject_id": inject.id, "reason": "suppressed"})
         return
-    if not holds(inject.when, state):
+    if not by_facilitator and not holds(inject.when, state):
         emit(EventType.inject_skipped, {"inject_id": inject.id, "reason": "condition"})
         return
     addressed = expand_roles(inject.to, state.roles)
@@ -848,6 +898,7 @@ def _fire_inject(scenario: Scenario, state: DrillState, inject: Inject, emit: _E
             "recipients": _recipients(state, addressed, unavailable),
             "attack": list(inject.attack),
             "facts": list(inject.facts),
+            **({"fired_by_facilitator": True} if by_facilitator else {}),
         },
     )
     for role in inject.unavailable:

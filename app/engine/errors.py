@@ -32,6 +32,9 @@ class Code(StrEnum):
     nothing_to_jump_to = "nothing_to_jump_to"
     drill_not_ended = "drill_not_ended"
     feedback_given = "feedback_given"
+    required_roles_unfilled = "required_roles_unfilled"
+    unknown_inject = "unknown_inject"
+    inject_not_scheduled = "inject_not_scheduled"
 
 
 class DomainError(Exception):

@@ -185,7 +185,7 @@ def _start(
     player.run(
         c.CreateDrill(drill_id, f"Dry run of {scenario.title}"[:80], variables=variables or {})
     )
-    player.run(c.StartClock())
+    player.run(c.StartClock(confirm_unfilled=True))  # a dry run has nobody at all
     return player
 
 

@@ -65,6 +65,21 @@ class NoteMsg(_Command):
 
 class StartMsg(_Command):
     type: Literal["start"]
+    confirm_unfilled: bool = False
+
+
+class FireInjectMsg(_Command):
+    """The facilitator delivers a scheduled inject now."""
+
+    type: Literal["fire_inject"]
+    inject_id: Short
+
+
+class SkipInjectMsg(_Command):
+    """The facilitator cancels a scheduled inject."""
+
+    type: Literal["skip_inject"]
+    inject_id: Short
 
 
 class PauseMsg(_Command):
@@ -131,6 +146,8 @@ ClientCommand = (
     | ResumeMsg
     | SpeedMsg
     | JumpMsg
+    | FireInjectMsg
+    | SkipInjectMsg
     | EndMsg
     | ReleaseScoresMsg
     | ManualInjectMsg
@@ -157,7 +174,11 @@ def to_command(message: ClientCommand) -> c.Command:
         case NoteMsg():
             return c.AddNote(message.text, message.objective_id)
         case StartMsg():
-            return c.StartClock()
+            return c.StartClock(message.confirm_unfilled)
+        case FireInjectMsg():
+            return c.FireInject(message.inject_id)
+        case SkipInjectMsg():
+            return c.SkipInject(message.inject_id)
         case PauseMsg():
             return c.PauseClock()
         case ResumeMsg():

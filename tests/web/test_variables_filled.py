@@ -41,7 +41,7 @@ def _snapshot(live: LiveServer, drill_id: str, cookie: str) -> str:
 
 def _play_to_the_end(live: LiveServer, drill_id: str) -> None:
     service: DrillService = live.app.state.service
-    live.run(service.execute(drill_id, c.StartClock()))
+    live.run(service.execute(drill_id, c.StartClock(confirm_unfilled=True)))
     for _ in range(200):  # bounded: the longest shipped scenario has about 40 injects
         _, state = live.run(service.state(drill_id))
         if state.status is Status.ended:

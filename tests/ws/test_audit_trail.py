@@ -22,7 +22,9 @@ FACILITATOR_COMMANDS: list[dict[str, Any]] = [
     {"type": "send_message", "to": ["legal"], "body": "Status?", "from_role": "incident_manager"},
     {"type": "note", "text": "Legal was quick", "objective_id": "comms"},
     {"type": "jump"},  # to the ransom note, which opens the decision
+    {"type": "skip_inject", "inject_id": "nudge"},  # scheduled by the ransom note
     {"type": "answer", "decision_id": "pay", "option_id": "no", "role": "executive"},
+    {"type": "fire_inject", "inject_id": "refused-follow-up"},  # scheduled by the answer
     {"type": "adjust_score", "objective_id": "comms", "points": 2, "reason": "Calm call"},
     {"type": "end"},
     {"type": "release_scores"},
