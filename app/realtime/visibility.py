@@ -56,7 +56,7 @@ _DECISION = {
 # observers see them all, and presence tells them who is connected.
 _ROSTER = {EventType.participant_joined, EventType.participant_left}
 _SCORING = {EventType.expectation_met, EventType.expectation_missed, EventType.score_adjusted}
-_PRIVATE_INJECT_KEYS = ("facts",)
+_PRIVATE_INJECT_KEYS = ("facts", "fired_by_facilitator")
 
 
 def visible(event: Event, viewer: Viewer, scores_released: bool) -> dict[str, Any] | None:

@@ -502,6 +502,7 @@ async def console(request: Request, drill_id: str) -> Response:
             "qr": qr_svg(link.url),
             "objectives": json.dumps({k: o.title for k, o in scenario.objectives.items()}),
             "channels": [str(ch) for ch in Channel],
+            "max_speed": MAX_SPEED,
         },
     )
 

@@ -26,6 +26,7 @@ from app.realtime.protocol import (
     to_command,
 )
 from app.realtime.visibility import FACILITATOR_VIEW, Viewer, decision_options, visible_log
+from app.web.console_view import facilitator_context
 from app.web.deps import current_user, drills, participant_of, same_origin
 
 log = logging.getLogger("tabletop.ws")
@@ -93,7 +94,8 @@ def _context(scenario: Scenario, state: DrillState, viewer: Viewer) -> dict[str,
         for s in scenario.statements
         if viewer.sees_everything or not s.roles or viewer.role in s.roles
     ]
-    return {
+    facilitator = facilitator_context(scenario, state) if viewer.kind == "facilitator" else {}
+    return facilitator | {
         "id": state.drill_id,
         "name": state.name,
         "status": str(state.status),

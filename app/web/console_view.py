@@ -1,0 +1,69 @@
+"""What only the facilitator's console is sent besides the log: the scenario's guide, each
+inject's notes and discussion questions, names for every id, the roster's required roles
+and the injects waiting to fire. Never sent to participants or observers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.engine.core import unfilled_required_roles
+from app.engine.filled import filled_scenario
+from app.engine.scenario import Scenario
+from app.engine.state import DrillState, TimerKind
+from app.markdown import render_markdown
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= 120 else line[:117] + "..."
+
+
+def upcoming(scenario: Scenario, state: DrillState) -> list[dict[str, Any]]:
+    """The injects scheduled to fire, soonest first, as the console's "up next" lists them."""
+    waiting = sorted(
+        (t for t in state.timers.values() if t.kind is TimerKind.inject),
+        key=lambda t: t.sort_key,
+    )
+    out = []
+    for timer in waiting:
+        inject = scenario.inject(timer.ref)
+        out.append(
+            {
+                "inject_id": inject.id,
+                "title": inject.title,
+                "channel": str(inject.channel),
+                "due": timer.due,
+                "to": [scenario.role_title(r) if r != "all" else "Everyone" for r in inject.to],
+                # It may still be skipped when it falls due: say so before anyone relies on it.
+                "conditional": inject.when is not None or inject.id in state.suppressed,
+                "suppressed": inject.id in state.suppressed,
+            }
+        )
+    return out
+
+
+def facilitator_context(scenario: Scenario, state: DrillState) -> dict[str, Any]:
+    shown = filled_scenario(scenario, state.variables)
+    return {
+        "guide_html": str(render_markdown(shown.notes)) if shown.notes else None,
+        "injects": {
+            i.id: {
+                "title": i.title,
+                "notes_html": str(render_markdown(i.notes)) if i.notes else None,
+                "questions": list(i.questions),
+            }
+            for i in shown.injects
+        },
+        "decisions": {
+            d.id: {
+                "prompt": _first_line(d.prompt),
+                "options": {o.id: o.label for o in d.options},
+                "per_role": d.per_role,
+            }
+            for d in shown.decisions
+        },
+        "expectations": {e.id: e.title for e in shown.expectations},
+        "required_roles": [r for r in state.roles if shown.roles[r].required],
+        "unfilled_required": unfilled_required_roles(shown, state),
+        "upcoming": upcoming(shown, state),
+    }

@@ -1,0 +1,126 @@
+"""The console a facilitator runs the room from: up next with real times, fire now and skip,
+open decisions with who has answered, the guide and each inject's notes as it fires, a feed
+of names rather than ids, and a start that asks before leaving a required role empty."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Dialog, Page, expect
+
+from tests.live import PASSWORD, LiveServer, join, sign_in
+from tests.ws.test_protocol import command, open_socket
+
+SCREENS = Path("/tmp/tabletop-e2e-screens")
+SCENARIOS = Path(__file__).parents[2] / "scenarios"
+
+
+def _console(browser: Browser, live: LiveServer, drill_id: str) -> Page:
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(10_000)
+    page.goto(f"{live.url}/login")
+    page.get_by_label("User name").fill("fac")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live.url}/drills/{drill_id}/console")
+    expect(page.locator("#conn")).to_have_text("Live")
+    return page
+
+
+def test_the_facilitator_runs_the_room_from_the_console(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    fac = sign_in(live_server)
+    created = fac.post("/api/drills", json={"scenario": "mini.yaml", "name": "Console"}).json()
+    drill_id, code = created["id"], created["join_code"]
+    executive = join(live_server, code, "Eve Exec", "executive")
+    legal = join(live_server, code, "Lee Legal", "legal")
+    page = _console(browser, live_server, drill_id)
+    expect(page.locator("#loopback-warning")).to_contain_text("a phone cannot open it")
+    roles = page.locator("#role-list")
+    expect(roles.locator("li.unfilled")).to_contain_text("Incident manager")
+
+    page.get_by_role("button", name="Start").click()
+    # The ransom note is up next at T+00:10: one real minute away at x10.
+    first = page.locator(".upnext-item").first
+    expect(first).to_contain_text("Ransom note")
+    expect(first).to_contain_text("T+00:10")
+    expect(first.locator(".upnext-real")).to_have_text(re.compile(r" · in 0:[0-5]\d"))
+    first.get_by_role("button", name="Fire now").click()
+    feed = page.locator("#feed")
+    expect(feed.locator("[data-type=inject_delivered]").first).to_contain_text(
+        "Inject (fired now): Ransom note"
+    )
+    seen = legal.get(f"/api/drills/{drill_id}/events").json()
+    assert any(e["data"].get("title") == "Ransom note" for e in seen)
+    assert not any("fired_by_facilitator" in e["data"] for e in seen)  # the room need not know
+
+    # The decision the note opened, and who has answered it.
+    decision = page.locator(".open-decision", has_text="Pay the ransom?")
+    expect(decision).to_contain_text("Executive sponsor (CISO)")
+    expect(decision.locator(".answers li.waiting")).to_have_count(1)
+    expect(decision.locator(".countdown-left")).to_have_text(re.compile(r"^\d+:\d\d left"))
+    page.screenshot(path=str(SCREENS / "40-console-up-next.png"), full_page=True)
+    sock = open_socket(live_server, drill_id, executive)  # the executive answers, live
+    reply = command(sock, type="answer", id="a1", decision_id="pay", option_id="no")
+    assert reply["type"] == "ack", reply
+    expect(page.locator(".open-decision")).to_have_count(0)
+    expect(feed.locator("[data-type=decision_answered]")).to_contain_text(
+        "Executive sponsor (CISO) chose “Refuse”"
+    )
+    expect(feed).not_to_contain_text("pay: no")
+
+    # Skip what the answer scheduled: it leaves "up next" and never arrives.
+    follow_up = page.locator(".upnext-item", has_text="Leak site post")
+    expect(follow_up).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    follow_up.get_by_role("button", name="Skip").click()
+    expect(follow_up).to_have_count(0)
+    expect(feed.locator("[data-type=inject_skipped]").first).to_contain_text(
+        "Skipped: Leak site post"
+    )
+    # Filters: legal's items only.
+    page.locator("#feed-role").select_option(label="Legal counsel")
+    expect(feed.locator("[data-type=decision_answered]")).to_be_hidden()
+    expect(feed.locator("[data-type=inject_delivered]", has_text="Ransom note")).to_be_visible()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="End drill").click()
+    expect(page.locator("#report-link")).to_be_visible()
+    expect(page.get_by_role("link", name="Open the after-action report")).to_have_attribute(
+        "href", f"/drills/{drill_id}/report"
+    )
+    page.screenshot(path=str(SCREENS / "41-console-ended.png"), full_page=True)
+    page.close()
+
+
+@pytest.mark.live_settings(scenarios_dir=SCENARIOS)
+def test_starting_with_a_required_role_empty_asks_first(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    fac = sign_in(live_server)
+    created = fac.post(
+        "/api/drills", json={"scenario": "ransomware-holiday-weekend.yaml", "name": "Xmas"}
+    ).json()
+    join(live_server, created["join_code"], "Lee Legal", "legal")
+    page = _console(browser, live_server, created["id"])
+    expect(page.locator("#guide-card")).to_be_visible()  # the scenario's facilitator guide
+    expect(page.locator("#unfilled-note")).to_contain_text("Incident manager")
+    with page.expect_event("dialog") as asked:
+        page.get_by_role("button", name="Start").click()
+    dialog: Dialog = asked.value
+    assert "Incident manager" in dialog.message and "Start anyway?" in dialog.message
+    dialog.dismiss()
+    expect(page.locator("#status")).to_have_text("lobby")  # declined: nothing started
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#status")).to_have_text("running")
+    started = page.locator("#feed [data-type=clock_started]")
+    expect(started).to_contain_text("without Incident manager")
+    # The first inject's notes and questions for the facilitator appear as it fires.
+    expect(page.locator("#feed .facilitator-note").first).to_be_visible()
+    page.close()
