@@ -228,6 +228,7 @@ function onDecisionOpened(e) {
   li.dataset.decision = d.decision_id;
   const head = el("div", "decision-head");
   const node = el("span", "countdown");
+  node.setAttribute("role", "timer");
   node.setAttribute("aria-label", "Time left to decide");
   const summary = el("button", "decision-summary link");
   summary.type = "button";
