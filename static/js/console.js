@@ -160,6 +160,7 @@ function openDecision(e) {
   const countdown = new Countdown(timer, clock, d.deadline, () => {}, prompt(d.decision_id));
   open.set(d.decision_id, { data: d, answers: [], countdown, node, list: answers });
   renderAnswers(d.decision_id);
+  countdown.update();
 }
 
 function renderAnswers(id) {

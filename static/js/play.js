@@ -259,6 +259,7 @@ function onDecisionOpened(e) {
   $("decisions").prepend(li);
   $("decisions-empty").hidden = true;
   decisions.set(d.decision_id, { deadline: d.deadline, node: li, countdown, status, closed: false });
+  countdown.update();
   if (live) announce(`Decision needed: ${d.prompt}`);
 }
 

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from app.drills import DrillService
 from app.engine import commands as c
 from app.engine.scenario import Channel, Severity
-from tests.live import LiveServer, join, sign_in
+from tests.live import PASSWORD, LiveServer, join, sign_in
 
 SCREENS = Path("/tmp/tabletop-e2e-screens")
 COUNTDOWN = re.compile(r"^(\d+):(\d\d) left")
@@ -37,7 +37,9 @@ def _join(page: Page, live: LiveServer, code: str, name: str, role_title: str) -
 
 
 def _real_seconds_left(page: Page) -> int:
-    text = page.locator(".decision.open .countdown-left").inner_text()
+    left = page.locator(".decision.open .countdown-left")
+    expect(left).to_have_text(COUNTDOWN)  # drawn at the next tick of the page's clock
+    text = left.inner_text()
     found = COUNTDOWN.match(text)
     assert found is not None, f"the countdown reads {text!r}, not real time left"
     return int(found.group(1)) * 60 + int(found.group(2))
@@ -74,23 +76,36 @@ def test_a_drill_at_x120_on_a_phone_and_a_tablet(browser: Browser, live_server: 
     expect(phone.locator("#real-length")).to_have_text("2 min")  # 4 story hours at x120
     phone.screenshot(path=str(SCREENS / "30-phone-lobby-briefing.png"), full_page=True)
 
-    live_server.run(service.execute(drill_id, c.StartClock()))
+    console = _device(browser, 1280, 1000).new_page()
+    console.goto(f"{live_server.url}/login")
+    console.get_by_label("User name").fill("fac")
+    console.get_by_label("Password").fill(PASSWORD)
+    console.get_by_role("button", name="Sign in").click()
+    console.goto(f"{live_server.url}/drills/{drill_id}/console")
+    console.get_by_role("button", name="Start").click()
     expect(phone.get_by_role("tab", name="Inbox and decisions")).to_have_attribute(
         "aria-selected", "true"
     )
-    # The ransom note lands at T+10m (5 real seconds): its decision has 15 real seconds.
+    # The facilitator fires the ransom note from "up next" rather than wait for T+10m.
+    note = console.locator(".upnext-item", has_text="Ransom note")
+    expect(note).to_contain_text("T+00:10")
+    note.get_by_role("button", name="Fire now").click()
+    # At x120 the decision's 30 story minutes are 15 real seconds.
     decision = phone.locator(".decision.open", has_text="Pay the ransom?")
-    expect(decision).to_be_visible(timeout=15_000)
+    expect(decision).to_be_visible()
+    waiting = console.locator(".open-decision", has_text="Pay the ransom?")
+    expect(waiting.locator(".answers li.waiting")).to_contain_text("Executive sponsor (CISO)")
     left = _real_seconds_left(phone)
     assert 0 < left <= 15, left
-    expect(decision.locator(".countdown-due")).to_contain_text("due T+00:40")
+    expect(decision.locator(".countdown-due")).to_contain_text(re.compile(r"due T\+00:[34]\d"))
     # Under 15 real seconds it is urgent, and said so to screen readers.
     expect(decision.locator(".countdown")).to_have_class(re.compile(r"\burgent\b"))
     expect(phone.locator("#urgent-announce")).to_contain_text("15 seconds left")
     phone.screenshot(path=str(SCREENS / "31-phone-decision-x120.png"))
 
     # A pause freezes every countdown and says so on every screen.
-    live_server.run(service.execute(drill_id, c.PauseClock()))
+    console.get_by_role("button", name="Pause").click()
+    expect(console.locator("#paused")).to_be_visible()
     expect(phone.locator("#paused")).to_be_visible()
     expect(tablet.locator("#paused")).to_be_visible()
     expect(phone.locator(".decision.open .countdown-left")).to_contain_text("(paused)")
@@ -113,9 +128,14 @@ def test_a_drill_at_x120_on_a_phone_and_a_tablet(browser: Browser, live_server: 
     alert.tap()
     expect(phone.locator(".msg", has_text="Board chair calls")).to_be_in_viewport()
 
-    live_server.run(service.execute(drill_id, c.ResumeClock()))
+    console.get_by_role("button", name="Resume").click()
     expect(phone.locator("#paused")).to_be_hidden()
     decision.get_by_role("button", name="Refuse").tap()
+    # The facilitator sees who answered what.
+    answered = console.locator("#feed [data-type=decision_answered]")
+    expect(answered).to_contain_text("Eve Exec")
+    expect(answered).to_contain_text("Executive sponsor (CISO) chose “Refuse”")
+    console.screenshot(path=str(SCREENS / "35-console-x120.png"), full_page=True)
     # Answered, the decision shrinks to one line below anything still open.
     closed = phone.locator(".decision.collapsed")
     expect(closed).to_contain_text("You answered: Refuse")
