@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.engine import commands as c
@@ -521,22 +521,42 @@ def _send_by_option(
     subject = fill(option.sends.subject or option.label, state.variables)
     default_body = "\n\n".join(t for t in (option.label, option.description) if t)
     body = fill(option.sends.body or default_body, state.variables)
-    message = emit(
-        EventType.message_sent,
-        {
-            "from_role": role,
-            "to": recipients,
-            "subject": subject,
-            "body": body,
-            "statement_id": None,
-            "blanks": blanks_in(f"{subject}\n{body}"),
-            "recipients": _recipients(
-                after_answer, [r for r in recipients if r in after_answer.roles]
-            ),
-            "via_option": f"{spec.id}.{option.id}",
-        },
+    message = _emit_message(
+        emit,
+        after_answer,
+        _Message(role, recipients, subject, body),
+        via_option=f"{spec.id}.{option.id}",
     )
     _meet_expectations(scenario, after_answer, message, role, recipients, emit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    role: str
+    recipients: list[str]
+    subject: str
+    body: str
+    statement_id: str | None = None
+    statement_body: str | None = None
+    """The drawer statement it started from, filled: its placeholders are blanks too."""
+
+
+def _emit_message(emit: _Emitter, state: DrillState, m: _Message, **extra: Any) -> Event:
+    return emit(
+        EventType.message_sent,
+        {
+            "from_role": m.role,
+            "to": m.recipients,
+            "subject": m.subject,
+            "body": m.body,
+            "statement_id": m.statement_id,
+            # Gaps of a template still in it: such a message meets no expectation.
+            "blanks": blanks_in(f"{m.subject}\n{m.body}", m.statement_body),
+            # Who reads it: addressed roles, or whoever acts for them now.
+            "recipients": _recipients(state, [r for r in m.recipients if r in state.roles]),
+            **extra,
+        },
+    )
 
 
 def _end_if_chosen(spec: Decision, chosen: list[str], emit: _Emitter, suffix: str = "") -> None:
@@ -591,21 +611,10 @@ def _send(
                 f"{role} may not send the drawer statement {statement.id!r}",
             )
         statement_body = fill(statement.body, state.variables)
-    subject = cmd.subject.strip()
-    message = emit(
-        EventType.message_sent,
-        {
-            "from_role": role,
-            "to": recipients,
-            "subject": subject,
-            "body": body,
-            "statement_id": cmd.statement_id,
-            # Gaps of a template still in it: such a message meets no expectation.
-            "blanks": blanks_in(f"{subject}\n{body}", statement_body),
-            # Who reads it: addressed roles, or whoever acts for them now.
-            "recipients": _recipients(state, [r for r in recipients if r in state.roles]),
-        },
+    written = _Message(
+        role, recipients, cmd.subject.strip(), body, cmd.statement_id, statement_body
     )
+    message = _emit_message(emit, state, written)
     _meet_expectations(scenario, state, message, role, recipients, emit)
 
 

@@ -11,7 +11,8 @@ from playwright.sync_api import Browser, Page, expect
 from app.drills import DrillService
 from app.engine import commands as c
 from tests.axe import assert_accessible
-from tests.live import PASSWORD, LiveServer, join, sign_in
+from tests.browser import sign_in_page
+from tests.live import LiveServer, join, sign_in
 
 
 def _signed_in(browser: Browser, live: LiveServer) -> Page:
@@ -19,11 +20,7 @@ def _signed_in(browser: Browser, live: LiveServer) -> Page:
     page.set_default_timeout(10_000)
     page.goto(f"{live.url}/login")
     assert_accessible(page, "sign-in")
-    page.get_by_label("User name").fill("fac")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{live.url}/")
-    return page
+    return sign_in_page(page, live)
 
 
 def test_every_page_has_no_serious_accessibility_finding(

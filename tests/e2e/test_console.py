@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
-from tests.live import PASSWORD, LiveServer, join, sign_in
+from tests.browser import sign_in_page
+from tests.live import LiveServer, join, sign_in
 from tests.ws.test_protocol import command, open_socket
 
 SCREENS = Path("/tmp/tabletop-e2e-screens")
@@ -20,10 +21,7 @@ SCENARIOS = Path(__file__).parents[2] / "scenarios"
 def _console(browser: Browser, live: LiveServer, drill_id: str) -> Page:
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.set_default_timeout(10_000)
-    page.goto(f"{live.url}/login")
-    page.get_by_label("User name").fill("fac")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_page(page, live)
     page.goto(f"{live.url}/drills/{drill_id}/console")
     expect(page.locator("#conn")).to_have_text("Live")
     return page

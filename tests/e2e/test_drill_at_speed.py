@@ -15,7 +15,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from app.drills import DrillService
 from app.engine import commands as c
 from app.engine.scenario import Channel, Severity
-from tests.live import PASSWORD, LiveServer, join, sign_in
+from tests.browser import join_page, sign_in_page
+from tests.live import LiveServer, join, sign_in
 
 SCREENS = Path("/tmp/tabletop-e2e-screens")
 COUNTDOWN = re.compile(r"^(\d+):(\d\d) left")
@@ -25,15 +26,6 @@ def _device(browser: Browser, width: int, height: int) -> BrowserContext:
     context = browser.new_context(viewport={"width": width, "height": height}, has_touch=True)
     context.set_default_timeout(10_000)
     return context
-
-
-def _join(page: Page, live: LiveServer, code: str, name: str, role_title: str) -> None:
-    page.goto(f"{live.url}/join?code={code}")
-    page.get_by_label("Your name").fill(name)
-    page.locator(".role-choice", has_text=role_title).locator("input").check()
-    page.get_by_role("button", name="Join drill").click()
-    expect(page).to_have_url(re.compile(r"/drills/[^/]+/play$"))
-    expect(page.locator("#conn")).to_have_text("Live")
 
 
 def _real_seconds_left(page: Page) -> int:
@@ -65,8 +57,8 @@ def test_a_drill_at_x120_on_a_phone_and_a_tablet(browser: Browser, live_server: 
 
     phone = _device(browser, 390, 844).new_page()
     tablet = _device(browser, 820, 1180).new_page()
-    _join(phone, live_server, code, "Eve Exec", "Executive")
-    _join(tablet, live_server, code, "Lee Legal", "Legal")
+    join_page(phone, live_server, code, "Eve Exec", "Executive")
+    join_page(tablet, live_server, code, "Lee Legal", "Legal")
 
     # In the lobby the briefing comes first: the role card and the schedule at x120.
     expect(phone.get_by_role("tab", name="Briefing")).to_have_attribute("aria-selected", "true")
@@ -76,11 +68,7 @@ def test_a_drill_at_x120_on_a_phone_and_a_tablet(browser: Browser, live_server: 
     expect(phone.locator("#real-length")).to_have_text("2 min")  # 4 story hours at x120
     phone.screenshot(path=str(SCREENS / "30-phone-lobby-briefing.png"), full_page=True)
 
-    console = _device(browser, 1280, 1000).new_page()
-    console.goto(f"{live_server.url}/login")
-    console.get_by_label("User name").fill("fac")
-    console.get_by_label("Password").fill(PASSWORD)
-    console.get_by_role("button", name="Sign in").click()
+    console = sign_in_page(_device(browser, 1280, 1000).new_page(), live_server)
     console.goto(f"{live_server.url}/drills/{drill_id}/console")
     console.get_by_role("button", name="Start").click()
     expect(phone.get_by_role("tab", name="Inbox and decisions")).to_have_attribute(

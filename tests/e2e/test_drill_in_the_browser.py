@@ -24,6 +24,7 @@ from app.accounts import AccountRole
 from app.engine import commands as c
 from app.engine.scenario import Channel, Severity
 from app.realtime.hub import Hub
+from tests.browser import join_page
 from tests.live import PASSWORD, LiveServer
 
 SCREENS = Path("/tmp/tabletop-e2e-screens")
@@ -66,15 +67,6 @@ async def _cut_and_inject(live: LiveServer, drill_id: str, role: str, title: str
     await live.app.state.service.execute(drill_id, command, c.Actor(None), "cut-and-inject")
 
 
-def _join(page: Page, live: LiveServer, code: str, name: str, role_title: str) -> None:
-    page.goto(f"{live.url}/join?code={code}")
-    page.get_by_label("Your name").fill(name)
-    page.locator(".role-choice", has_text=role_title).locator("input").check()
-    page.get_by_role("button", name="Join drill").click()
-    expect(page).to_have_url(re.compile(r"/drills/[^/]+/play$"))
-    expect(page.locator("#conn")).to_have_text("Live")
-
-
 def test_a_drill_from_lobby_to_the_end(browser: Browser, live_server: LiveServer) -> None:
     SCREENS.mkdir(parents=True, exist_ok=True)
     print(f"\nscreenshots: {SCREENS}")
@@ -104,8 +96,8 @@ def test_a_drill_from_lobby_to_the_end(browser: Browser, live_server: LiveServer
     executive = problems.watch(_context(browser, 390, 844).new_page(), "executive")
     legal.goto(f"{live_server.url}/join?code={code}")
     _shot(legal, "04-join")
-    _join(legal, live_server, code, "Lee Legal", "Legal")
-    _join(executive, live_server, code, "Eve Exec", "Executive")
+    join_page(legal, live_server, code, "Lee Legal", "Legal")
+    join_page(executive, live_server, code, "Eve Exec", "Executive")
     expect(fac.locator("#roster li.online")).to_have_count(2)
     _shot(fac, "05-console-lobby")
 
@@ -150,7 +142,7 @@ def test_a_drill_from_lobby_to_the_end(browser: Browser, live_server: LiveServer
 
     # An observer joins, writes a note on an objective and sees it (and the facilitator's).
     observer = problems.watch(_context(browser).new_page(), "observer")
-    _join(observer, live_server, code, "Olu Observer", "Observer")
+    join_page(observer, live_server, code, "Olu Observer", "Observer")
     notes = observer.locator("#note-form")
     expect(notes.get_by_label("Objective").locator("option")).to_have_count(3)
     notes.get_by_label("Objective").select_option(label="Communicate on time")

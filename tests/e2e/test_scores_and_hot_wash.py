@@ -7,26 +7,16 @@ test_drill_in_the_browser.py does; screenshots go to SCREENS."""
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser import join_page, sign_in_page
 from tests.e2e.test_drill_in_the_browser import (
     SCREENS,
     Problems,
     _context,
-    _join,
     _shot,
 )
-from tests.live import PASSWORD, LiveServer, sign_in
-
-
-def _sign_in(page: Page, live: LiveServer) -> None:
-    page.goto(f"{live.url}/login")
-    page.get_by_label("User name").fill("fac")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
+from tests.live import LiveServer, sign_in
 
 
 def _objective(page: Page, title: str) -> str:
@@ -43,7 +33,7 @@ def test_scores_adjustments_and_the_hot_wash(browser: Browser, live_server: Live
     drill_id, code = created.json()["id"], created.json()["join_code"]
 
     fac = problems.watch(_context(browser).new_page(), "facilitator")
-    _sign_in(fac, live_server)
+    sign_in_page(fac, live_server)
     fac.goto(f"{live_server.url}/drills/{drill_id}/console")
     expect(fac.locator("#conn")).to_have_text("Live")
     # Nothing at stake yet: the server's scorecard, not a sum kept in the browser.
@@ -51,7 +41,7 @@ def test_scores_adjustments_and_the_hot_wash(browser: Browser, live_server: Live
     expect(fac.locator("#score-overall")).to_have_text("0")
 
     executive = problems.watch(_context(browser, 390, 844).new_page(), "executive")
-    _join(executive, live_server, code, "Eve Exec", "Executive")
+    join_page(executive, live_server, code, "Eve Exec", "Executive")
     expect(executive.locator("#team-score")).to_be_hidden()
     expect(executive.locator("#hotwash")).to_be_hidden()
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, Dialog, Page, Request, expect
 
-from tests.e2e.test_drill_in_the_browser import Problems, _context, _join
-from tests.e2e.test_scores_and_hot_wash import _sign_in
+from tests.browser import join_page, sign_in_page
+from tests.e2e.test_drill_in_the_browser import Problems, _context
 from tests.live import LiveServer, join, sign_in
 from tests.ws.test_protocol import command, open_socket, receive
 
@@ -61,12 +61,12 @@ def test_hostile_names_messages_and_markdown_stay_inert(
     problems = Problems()
     fac = _guard(_context(browser).new_page(), live_server, "facilitator", strays, dialogs)
     problems.watch(fac, "facilitator")
-    _sign_in(fac, live_server)
+    sign_in_page(fac, live_server)
     fac.goto(f"{live_server.url}/drills/{drill_id}/console")
     expect(fac.locator("#conn")).to_have_text("Live")
     legal = _guard(_context(browser).new_page(), live_server, "legal", strays, dialogs)
     problems.watch(legal, "legal")
-    _join(legal, live_server, code, "Lee Legal", "Legal counsel")
+    join_page(legal, live_server, code, "Lee Legal", "Legal counsel")
 
     # A participant with a hostile name sends hostile messages; the facilitator sends an
     # inject whose Markdown is hostile. Over the real websocket, as any client could.

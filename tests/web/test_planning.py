@@ -8,7 +8,8 @@ import re
 
 from playwright.sync_api import Browser, expect
 
-from tests.live import PASSWORD, LiveServer, sign_in
+from tests.browser import sign_in_page
+from tests.live import LiveServer, sign_in
 
 
 def test_the_library_and_the_form_say_how_long_a_drill_takes(live_server: LiveServer) -> None:
@@ -22,11 +23,7 @@ def test_the_library_and_the_form_say_how_long_a_drill_takes(live_server: LiveSe
 
 
 def test_the_real_length_follows_the_speed_typed(browser: Browser, live_server: LiveServer) -> None:
-    page = browser.new_page()
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("User name").fill("fac")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page = sign_in_page(browser.new_page(), live_server)
     page.goto(f"{live_server.url}/drills/new?scenario=mini.yaml")
     expect(page.locator("#plan-real")).to_have_text("24 min")
     page.get_by_label("Speed").fill("120")
