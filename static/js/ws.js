@@ -1,8 +1,27 @@
 // The drill websocket: reconnects with exponential backoff, resumes with ?since=<last
 // seq seen>, hands each event to the page exactly once, and turns commands into promises.
-// Also the clock helpers the console and the play page share: ScenarioClock (the story's
-// clock from the snapshot and clock events), tplus (T+HH:MM), span (45 min), elapsed
-// (1:43), Countdown (real time left at the current speed, with warnings) and pauseBanner.
+//
+// Clock helpers the console and the play page share (one implementation, two screens):
+//   new ScenarioClock()            the story's clock; feed it fromSnapshot(ctx.clock) and
+//                                  onEvent(e) for every event (start, pause, resume,
+//                                  set_speed, jump and end re-anchor it at once).
+//     .now()                       scenario seconds since the story's start (frozen
+//                                  while paused).
+//     .realSecondsUntil(t)         REAL seconds until scenario time t at the current
+//                                  speed: frozen (not null) while paused, so a paused
+//                                  countdown still shows what is left; null before the
+//                                  start and after the end.
+//     .label(t)                    the story's wall clock at t: "Thu 24 Dec 22:50".
+//   tplus(t)                       T+HH:MM, as the timeline and the report write it.
+//   formatCountdown(realSeconds)   0:42, 12:05, 1:02:03 (also exported as `elapsed`).
+//   span(seconds)                  45 min, 1 h 05 min (a length read at a glance).
+//   new Countdown(node, clock, deadline, announce, what)
+//     .update()                    call on every tick: writes "1:43 left" and "due
+//                                  T+01:30 · Thu 24 Dec 23:10" into node, toggles the
+//                                  classes warn (60 s), urgent (15 s) and paused, and
+//                                  calls announce(text) once per threshold (aria-live).
+//     .stop()                      once the decision is answered or closed.
+//   pauseBanner(el, clock)         shows el while the clock is paused, hides it after.
 
 const MAX_BACKOFF_MS = 15000;
 
@@ -218,15 +237,23 @@ export class Countdown {
       return;
     }
     const paused = this.clock.status === "paused";
-    this.left.textContent = real > 0 ? `${elapsed(real)} left${paused ? " (paused)" : ""}` : "time is up";
+    this.left.textContent = real > 0 ? `${formatCountdown(real)} left${paused ? " (paused)" : ""}` : "time is up";
     this.node.classList.toggle("warn", real <= WARN_SECONDS && real > URGENT_SECONDS);
     this.node.classList.toggle("urgent", real <= URGENT_SECONDS);
     this.node.classList.toggle("paused", paused);
+    // One announcement per threshold crossed: only the tightest when a decision opens
+    // (or the speed rises) past both at once, and again if a slower speed lifted the
+    // countdown back above a threshold it then crosses a second time.
+    let crossed = null;
     for (const limit of [WARN_SECONDS, URGENT_SECONDS]) {
-      if (real <= limit && real > 0 && !paused && !this.warned.has(limit)) {
+      if (real > limit) this.warned.delete(limit);
+      else if (real > 0 && !paused && !this.warned.has(limit)) {
         this.warned.add(limit);
-        this.announce(`${limit === WARN_SECONDS ? "1 minute" : "15 seconds"} left: ${this.what}`);
+        crossed = limit;
       }
+    }
+    if (crossed !== null) {
+      this.announce(`${crossed === WARN_SECONDS ? "1 minute" : "15 seconds"} left: ${this.what}`);
     }
   }
 
@@ -242,13 +269,16 @@ export function pauseBanner(banner, clock) {
 }
 
 /** Real seconds as a countdown reads: 0:42, 12:05, 1:02:03. */
-export function elapsed(seconds) {
+export function formatCountdown(seconds) {
   const s = Math.max(0, Math.floor(seconds));
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const sec = s % 60;
   return h ? `${h}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}` : `${m}:${String(sec).padStart(2, "0")}`;
 }
+
+/** The name the console has used for formatCountdown. */
+export const elapsed = formatCountdown;
 
 export function setConn(node, state, reason) {
   const text = { connecting: "Connecting…", online: "Live", offline: "Reconnecting…", refused: reason || "Not allowed" };
