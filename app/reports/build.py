@@ -150,6 +150,10 @@ def _overview(
         dry_run_seconds=(created.data.get("dry_run") or {}).get("seconds"),
         story_start=story_datetime(scenario, 0.0).isoformat(),
         facilitator=meta.facilitator,
+        started_without=[
+            scenario.role_title(r)
+            for r in (started.data.get("unfilled_required", []) if started else [])
+        ],
         participants=participants,
         compliance=list(scenario.compliance),
         attack=list(scenario.attack),

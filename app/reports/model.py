@@ -122,6 +122,10 @@ class Overview(_Model):
     )
     story_start: str = Field(description="In-world start, ISO 8601 in the scenario's zone.")
     facilitator: str | None
+    started_without: list[str] = Field(
+        default_factory=list,
+        description="Titles of required roles nobody played when the facilitator started.",
+    )
     participants: list[ParticipantLine]
     compliance: list[str]
     attack: list[str]

@@ -259,6 +259,14 @@ class _Markdown:
             ("Story starts", o.story_start.replace("T", " ")),
             ("Facilitator", o.facilitator or "Not recorded"),
         ]
+        if o.started_without:
+            facts.append(
+                (
+                    "Started without",
+                    f"{', '.join(o.started_without)} (required by the scenario; the "
+                    "facilitator chose to start anyway)",
+                )
+            )
         if o.compliance:
             facts.append(("Compliance in play", ", ".join(o.compliance)))
         if o.attack:

@@ -9,6 +9,8 @@ from app.engine import commands as c
 from app.engine.errors import Code
 from app.engine.events import EventType
 from app.engine.timeline import timeline
+from app.reports.build import Inputs, build_report
+from app.reports.render import render_markdown
 
 from .harness import MINUTE, Drill, as_participant, load
 
@@ -101,6 +103,12 @@ def test_a_required_role_left_empty_needs_the_facilitator_to_confirm() -> None:
     assert drill.refuse(c.StartClock()) is Code.required_roles_unfilled
     (started,) = drill.run(c.StartClock(confirm_unfilled=True))
     assert started.data["unfilled_required"] == ["incident_manager"]
+    # The report says so, as the console's confirmation promised.
+    report = build_report(Inputs(drill.scenario, drill.events), now=0.0)
+    assert report.overview.started_without == ["Incident manager"]
+    assert "| Started without | Incident manager (required by the scenario" in render_markdown(
+        report, drill.scenario
+    )
 
 
 def test_a_filled_required_role_starts_without_asking(drill: Drill) -> None:
