@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -459,7 +460,16 @@ from app import cli_archive, cli_authoring, cli_reports, cli_scale  # noqa: E402
 __all__ = ["cli", "cli_archive", "cli_authoring", "cli_reports", "cli_scale", "main"]
 
 
+def _quiet_closed_loop(args: threading.ExceptHookArgs) -> None:
+    """aiosqlite's worker thread may outlive a command that failed to open the database and
+    then find its event loop closed: nothing is lost, so no traceback after the one line."""
+    if isinstance(args.exc_value, RuntimeError) and "Event loop is closed" in str(args.exc_value):
+        return
+    threading.__excepthook__(args)
+
+
 def main() -> None:
+    threading.excepthook = _quiet_closed_loop
     try:
         cli()
     except KeyboardInterrupt:

@@ -32,6 +32,17 @@ def _default_dir() -> Path:
     return get_settings().scenarios_dir
 
 
+def _new_scenario_dir() -> Path:
+    """Where `new` writes: TABLETOP_SCENARIOS_DIR when set, else ./scenarios (never into
+    the library shipped inside an installed Tabletop)."""
+    settings = get_settings()
+    return (
+        settings.scenarios_dir
+        if "scenarios_dir" in settings.model_fields_set
+        else Path("scenarios")
+    )
+
+
 # --------------------------------------------------------------------------- scenarios list
 
 
@@ -143,7 +154,10 @@ def new(
     name: Annotated[str, typer.Argument(help="The new scenario's id, e.g. phish-to-payroll.")],
     directory: Annotated[
         Path | None,
-        typer.Option("--dir", help="Where to write NAME.yaml (default: TABLETOP_SCENARIOS_DIR)."),
+        typer.Option(
+            "--dir",
+            help="Where to write NAME.yaml (default: TABLETOP_SCENARIOS_DIR, else ./scenarios).",
+        ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
@@ -155,7 +169,7 @@ def new(
             f"{name!r} cannot be a scenario id: use lower-case letters, digits, '-' and '_', "
             "starting with a letter or digit, up to 64 characters (e.g. phish-to-payroll)"
         )
-    path = (directory or _default_dir()) / f"{name}.yaml"
+    path = (directory or _new_scenario_dir()) / f"{name}.yaml"
     if path.exists() and not force:
         raise _fail(
             f"{path} already exists; pass --force to overwrite it, or choose another name", 1

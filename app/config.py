@@ -10,7 +10,14 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.resources import resource_dir
+
 DEFAULT_DATA_DIR = Path(".tabletop")
+
+
+def _default_scenarios_dir() -> Path:
+    local = Path("scenarios")
+    return local if local.is_dir() else resource_dir("scenarios")
 
 
 class Settings(BaseSettings):
@@ -30,7 +37,9 @@ class Settings(BaseSettings):
         description="Signs sessions. Empty: generated on first run and kept in the data folder.",
     )
     scenarios_dir: Path = Field(
-        default=Path("scenarios"), description="The scenario library served to facilitators."
+        default_factory=lambda: _default_scenarios_dir(),
+        description="The scenario library served to facilitators. Default: ./scenarios when "
+        "that folder exists, else the library shipped with Tabletop.",
     )
     allowed_origins: list[str] = Field(
         default_factory=list,

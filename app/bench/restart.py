@@ -26,7 +26,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import text
@@ -45,10 +44,11 @@ from app.engine.scenario import Scenario, Statement, fill
 from app.engine.simulate import DRY_RUN_EPOCH
 from app.engine.state import DrillState, Status
 from app.reports.render import render_html
+from app.resources import resource_dir
 from app.reviews import ReviewService
 from app.scenarios import load_scenario_text
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+SCENARIOS = resource_dir("scenarios")
 DEFAULT_SCENARIO = "ransomware-holiday-weekend"
 TARGET_MS = 200.0
 """The scale issue's budget for rebuilding a 10,000-event drill."""

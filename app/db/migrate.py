@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
+from app.resources import resource_dir
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
+MIGRATIONS = resource_dir("alembic")
 
 
 def alembic_config(url: str) -> Config:

@@ -13,7 +13,6 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -25,8 +24,9 @@ from app.graph import branch_graph, render_svg
 from app.reports import charts
 from app.reports import formats as fmt
 from app.reports.model import ImprovementItem, ObjectiveSection, Report
+from app.resources import resource_dir
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = resource_dir("templates")
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("overview", "Overview"),

@@ -13,7 +13,6 @@ import io
 import json
 import secrets
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -36,6 +35,7 @@ from app.engine.state import DrillState
 from app.graph import branch_graph, describe_condition, render_svg
 from app.markdown import render_markdown
 from app.realtime.visibility import decision_options
+from app.resources import resource_dir
 from app.security import constant_time_equal, format_join_code
 from app.web.briefing import briefing_for, span, story_seconds
 from app.web.deps import (
@@ -53,9 +53,8 @@ from app.web.deps import (
 )
 from app.web.join_link import join_link
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = ROOT / "templates"
-STATIC = ROOT / "static"
+TEMPLATES = resource_dir("templates")
+STATIC = resource_dir("static")
 CSRF_COOKIE = "tt_csrf"
 CSRF_FIELD = "csrf"
 

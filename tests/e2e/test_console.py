@@ -5,10 +5,11 @@ of names rather than ids, and a start that asks before leaving a required role e
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 
 from tests.browser import sign_in_page
 from tests.live import LiveServer, join, sign_in
@@ -25,6 +26,28 @@ def _console(browser: Browser, live: LiveServer, drill_id: str) -> Page:
     page.goto(f"{live.url}/drills/{drill_id}/console")
     expect(page.locator("#conn")).to_have_text("Live")
     return page
+
+
+def _answer_dialog(page: Page, button: Locator, accept: bool) -> str:
+    """Click a button that asks for confirmation (window.confirm), answer it, and return
+    the question. The handler is in place before the click: some buttons ask at once,
+    inside the click, others after the server answers."""
+    asked: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        if accept:
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    page.once("dialog", answer)
+    button.click(no_wait_after=True)
+    deadline = time.monotonic() + 10
+    while not asked:
+        assert time.monotonic() < deadline, "no confirmation was asked"
+        page.wait_for_timeout(50)
+    return asked[0]
 
 
 def test_the_facilitator_runs_the_room_from_the_console(
@@ -74,8 +97,7 @@ def test_the_facilitator_runs_the_room_from_the_console(
     # Skip what the answer scheduled: it leaves "up next" and never arrives.
     follow_up = page.locator(".upnext-item", has_text="Leak site post")
     expect(follow_up).to_be_visible()
-    page.once("dialog", lambda dialog: dialog.accept())
-    follow_up.get_by_role("button", name="Skip").click()
+    _answer_dialog(page, follow_up.get_by_role("button", name="Skip"), accept=True)
     expect(follow_up).to_have_count(0)
     expect(feed.locator("[data-type=inject_skipped]").first).to_contain_text(
         "Skipped: Leak site post"
@@ -85,8 +107,7 @@ def test_the_facilitator_runs_the_room_from_the_console(
     expect(feed.locator("[data-type=decision_answered]")).to_be_hidden()
     expect(feed.locator("[data-type=inject_delivered]", has_text="Ransom note")).to_be_visible()
 
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="End drill").click()
+    _answer_dialog(page, page.get_by_role("button", name="End drill"), accept=True)
     expect(page.locator("#report-link")).to_be_visible()
     expect(page.get_by_role("link", name="Open the after-action report")).to_have_attribute(
         "href", f"/drills/{drill_id}/report"
@@ -107,15 +128,11 @@ def test_starting_with_a_required_role_empty_asks_first(
     page = _console(browser, live_server, created["id"])
     expect(page.locator("#guide-card")).to_be_visible()  # the scenario's facilitator guide
     expect(page.locator("#unfilled-note")).to_contain_text("Incident manager")
-    with page.expect_event("dialog") as asked:
-        page.get_by_role("button", name="Start").click()
-    dialog: Dialog = asked.value
-    assert "Incident manager" in dialog.message and "Start anyway?" in dialog.message
-    dialog.dismiss()
+    start = page.get_by_role("button", name="Start")
+    question = _answer_dialog(page, start, accept=False)
+    assert "Incident manager" in question and "Start anyway?" in question
     expect(page.locator("#status")).to_have_text("lobby")  # declined: nothing started
-
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Start").click()
+    _answer_dialog(page, start, accept=True)
     expect(page.locator("#status")).to_have_text("running")
     started = page.locator("#feed [data-type=clock_started]")
     expect(started).to_contain_text("without Incident manager")
