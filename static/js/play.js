@@ -156,6 +156,8 @@ function showTab(name) {
   }
 }
 $("tab-play").addEventListener("click", () => showTab("play"));
+// "Skip to decisions" must land on something visible, whichever tab is showing.
+document.querySelector('a.skip[href="#decisions-card"]')?.addEventListener("click", () => showTab("play"));
 $("tab-briefing").addEventListener("click", () => showTab("briefing"));
 for (const tab of document.querySelectorAll("[role=tab]")) {
   tab.addEventListener("keydown", (ev) => {

@@ -10,9 +10,11 @@ from playwright.sync_api import Browser, Page, expect
 
 from app.drills import DrillService
 from app.engine import commands as c
-from tests.axe import assert_accessible
+from tests.axe import assert_accessible, serious_findings, structure_findings
 from tests.browser import sign_in_page
 from tests.live import LiveServer, join, sign_in
+
+SKIP_TO_DECISIONS = "Skip to decisions"
 
 
 def _signed_in(browser: Browser, live: LiveServer) -> Page:
@@ -54,13 +56,13 @@ def test_every_page_has_no_serious_accessibility_finding(
     phone.get_by_role("button", name="Join drill").click()
     expect(phone).to_have_url(re.compile(r"/play$"))
     expect(phone.locator("#conn")).to_have_text("Live")
-    assert_accessible(phone, "play, lobby briefing (phone)")
+    assert_accessible(phone, "play, lobby briefing (phone)", first_stop=SKIP_TO_DECISIONS)
 
     service: DrillService = live_server.app.state.service
     live_server.run(service.execute(drill_id, c.StartClock()))
     live_server.run(service.execute(drill_id, c.JumpToNextInject()))
     expect(phone.locator(".decision.open")).to_be_visible()
-    assert_accessible(phone, "play, running with a decision (phone)")
+    assert_accessible(phone, "play, running with a decision (phone)", first_stop=SKIP_TO_DECISIONS)
     desktop_player = browser.new_page(viewport={"width": 1280, "height": 900})
     desktop_player.context.add_cookies(
         [
@@ -70,7 +72,7 @@ def test_every_page_has_no_serious_accessibility_finding(
     )
     desktop_player.goto(f"{live_server.url}/drills/{drill_id}/play")
     expect(desktop_player.locator("#conn")).to_have_text("Live")
-    assert_accessible(desktop_player, "play, running (desktop)")
+    assert_accessible(desktop_player, "play, running (desktop)", first_stop=SKIP_TO_DECISIONS)
 
     page.goto(f"{live_server.url}/drills/{drill_id}/console")
     expect(page.locator(".open-decision")).to_be_visible()
@@ -82,9 +84,16 @@ def test_every_page_has_no_serious_accessibility_finding(
     live_server.run(service.execute(drill_id, c.EndDrill()))
     page.goto(f"{live_server.url}/drills/{drill_id}/report")
     assert_accessible(page, "report, after the end")
+    # Every improvement item's edit form and the add form, folded away in <details>.
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    expect(page.locator("form.item-form").first).to_be_visible()
+    assert_accessible(page, "report, improvement item forms")
+    # The download is served as an attachment: open its text as the reader's browser would.
+    page.set_content(fac.get(f"/drills/{drill_id}/report.html").text)
+    assert_accessible(page, "report, HTML download", first_stop=None)
     phone.reload()
     expect(phone.locator("#hotwash")).to_be_visible()
-    assert_accessible(phone, "play, hot wash (phone)")
+    assert_accessible(phone, "play, hot wash (phone)", first_stop=SKIP_TO_DECISIONS)
 
 
 def test_the_first_run_setup_page_is_accessible(browser: Browser, live_server: LiveServer) -> None:
@@ -103,9 +112,29 @@ def test_the_skip_link_leads_to_the_decisions(browser: Browser, live_server: Liv
         [{"name": k, "value": v, "url": live_server.url} for k, v in player.cookies.items()]
     )
     page.goto(f"{live_server.url}/drills/{created['id']}/play")
-    page.keyboard.press("Tab")  # the first stop: skip to content
-    page.keyboard.press("Tab")  # the second: skip to the decisions
+    page.keyboard.press("Tab")  # the first stop
     focused = page.evaluate("document.activeElement.textContent")
     assert focused == "Skip to decisions"
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"#decisions-card$"))
+
+
+def test_the_checker_names_each_problem_and_where_it_is(browser: Browser) -> None:
+    """A page with one of each problem: the findings name the rule and the element, so a
+    failure says what to fix (and a checker that found nothing would fail here)."""
+    page = browser.new_page()
+    page.set_content(
+        """<!doctype html><html lang="en"><head><title>Bad</title></head><body>
+        <main><h1>Bad page</h1>
+        <p style="color:#bbb;background:#fff">Faint text</p>
+        <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" id="no-alt">
+        <div id="log" style="overflow:auto;height:40px"><p>1</p><p>2</p><p>3</p><p>4</p></div>
+        <button>First button</button></main></body></html>"""
+    )
+    lines = serious_findings(page) + structure_findings(page, first_stop="Skip to content")
+    found = "\n".join(lines)
+    assert "color-contrast" in found
+    assert "image-alt" in found and "#no-alt" in found
+    assert "landmark without a name: main" in found
+    assert "scrollable region the keyboard cannot reach" in found and "div#log" in found
+    assert "first tab stop is 'First button', not the 'Skip to content' link" in found
