@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.live import PASSWORD, LiveServer
 
@@ -56,3 +56,23 @@ def join_page(page: Page, live: LiveServer, code: str, name: str, role_title: st
     page.get_by_role("button", name="Join drill").click()
     expect(page).to_have_url(re.compile(r"/drills/[^/]+/play$"))
     expect(page.locator("#conn")).to_have_text("Live")
+
+
+def device(browser: Browser, width: int, height: int) -> BrowserContext:
+    """A touch screen of this size (390 x 844 a phone, 820 x 1180 a tablet)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=True)
+    context.set_default_timeout(10_000)
+    return context
+
+
+COUNTDOWN = re.compile(r"^(\d+):(\d\d) left")
+
+
+def real_seconds_left(page: Page) -> int:
+    """The open decision's countdown, in real seconds, once the page has drawn it."""
+    left = page.locator(".decision.open .countdown-left")
+    expect(left).to_have_text(COUNTDOWN)  # drawn at the next tick of the page's clock
+    text = left.inner_text()
+    found = COUNTDOWN.match(text)
+    assert found is not None, f"the countdown reads {text!r}, not real time left"
+    return int(found.group(1)) * 60 + int(found.group(2))

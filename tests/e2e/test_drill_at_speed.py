@@ -10,31 +10,15 @@ import re
 import time
 from pathlib import Path
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from app.drills import DrillService
 from app.engine import commands as c
 from app.engine.scenario import Channel, Severity
-from tests.browser import join_page, sign_in_page
+from tests.browser import device, join_page, real_seconds_left, sign_in_page
 from tests.live import LiveServer, join, sign_in
 
 SCREENS = Path("/tmp/tabletop-e2e-screens")
-COUNTDOWN = re.compile(r"^(\d+):(\d\d) left")
-
-
-def _device(browser: Browser, width: int, height: int) -> BrowserContext:
-    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=True)
-    context.set_default_timeout(10_000)
-    return context
-
-
-def _real_seconds_left(page: Page) -> int:
-    left = page.locator(".decision.open .countdown-left")
-    expect(left).to_have_text(COUNTDOWN)  # drawn at the next tick of the page's clock
-    text = left.inner_text()
-    found = COUNTDOWN.match(text)
-    assert found is not None, f"the countdown reads {text!r}, not real time left"
-    return int(found.group(1)) * 60 + int(found.group(2))
 
 
 def _in_view(page: Page, selector: str) -> bool:
@@ -55,8 +39,8 @@ def test_a_drill_at_x120_on_a_phone_and_a_tablet(browser: Browser, live_server: 
     drill_id, code = created.json()["id"], created.json()["join_code"]
     join(live_server, code, "Ian Manager", "incident_manager")  # the required role
 
-    phone = _device(browser, 390, 844).new_page()
-    tablet = _device(browser, 820, 1180).new_page()
+    phone = device(browser, 390, 844).new_page()
+    tablet = device(browser, 820, 1180).new_page()
     join_page(phone, live_server, code, "Eve Exec", "Executive")
     join_page(tablet, live_server, code, "Lee Legal", "Legal")
 
@@ -68,7 +52,7 @@ def test_a_drill_at_x120_on_a_phone_and_a_tablet(browser: Browser, live_server: 
     expect(phone.locator("#real-length")).to_have_text("2 min")  # 4 story hours at x120
     phone.screenshot(path=str(SCREENS / "30-phone-lobby-briefing.png"), full_page=True)
 
-    console = sign_in_page(_device(browser, 1280, 1000).new_page(), live_server)
+    console = sign_in_page(device(browser, 1280, 1000).new_page(), live_server)
     console.goto(f"{live_server.url}/drills/{drill_id}/console")
     console.get_by_role("button", name="Start").click()
     expect(phone.get_by_role("tab", name="Inbox and decisions")).to_have_attribute(
@@ -83,7 +67,7 @@ def test_a_drill_at_x120_on_a_phone_and_a_tablet(browser: Browser, live_server: 
     expect(decision).to_be_visible()
     waiting = console.locator(".open-decision", has_text="Pay the ransom?")
     expect(waiting.locator(".answers li.waiting")).to_contain_text("Executive sponsor (CISO)")
-    left = _real_seconds_left(phone)
+    left = real_seconds_left(phone)
     assert 0 < left <= 15, left
     expect(decision.locator(".countdown-due")).to_contain_text(re.compile(r"due T\+00:[34]\d"))
     # Under 15 real seconds it is urgent, and said so to screen readers.

@@ -13,32 +13,16 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from app.drills import DrillService
 from app.engine import commands as c
 from app.scenarios import load_scenario_file
-from tests.browser import join_page
+from tests.browser import device, join_page, real_seconds_left
 from tests.live import LiveServer, join, sign_in
 
 SHOTS = Path("/tmp/shots")
-COUNTDOWN = re.compile(r"^(\d+):(\d\d) left")
 RANSOMWARE = Path(__file__).resolve().parents[2] / "scenarios" / "ransomware-holiday-weekend.yaml"
-
-
-def _device(browser: Browser, width: int, height: int) -> BrowserContext:
-    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=True)
-    context.set_default_timeout(10_000)
-    return context
-
-
-def _seconds_left(page: Page) -> int:
-    """The open decision's countdown, in real seconds, once the page has drawn it."""
-    left = page.locator(".decision.open .countdown-left")
-    expect(left).to_have_text(COUNTDOWN)
-    found = COUNTDOWN.match(left.inner_text())
-    assert found is not None
-    return int(found.group(1)) * 60 + int(found.group(2))
 
 
 def _fits_the_width(page: Page) -> bool:
@@ -57,8 +41,8 @@ def test_countdowns_follow_speed_and_pause_and_answered_decisions_fold(
     assert created.status_code == 201, created.text
     drill_id, code = created.json()["id"], created.json()["join_code"]
     join(live_server, code, "Ian Manager", "incident_manager")
-    phone = _device(browser, 390, 844).new_page()
-    tablet = _device(browser, 820, 1180).new_page()
+    phone = device(browser, 390, 844).new_page()
+    tablet = device(browser, 820, 1180).new_page()
     join_page(phone, live_server, code, "Eve Exec", "Executive")
     join_page(tablet, live_server, code, "Lee Legal", "Legal")
 
@@ -67,14 +51,14 @@ def test_countdowns_follow_speed_and_pause_and_answered_decisions_fold(
     decision = phone.locator(".decision.open", has_text="Pay the ransom?")
     expect(decision).to_be_visible()
     # 30 story minutes at x120 are 15 real seconds: urgent from the first moment.
-    assert 0 < _seconds_left(phone) <= 15
+    assert 0 < real_seconds_left(phone) <= 15
     expect(decision.locator(".countdown")).to_have_class(re.compile(r"\burgent\b"))
 
     # The facilitator slows the story to x30: the same deadline is now four times as far
     # in real time, and the countdown says so at once (no reload, no waiting).
     live_server.run(service.execute(drill_id, c.SetSpeed(30)))
     expect(decision.locator(".countdown")).not_to_have_class(re.compile(r"\burgent\b"))
-    slowed = _seconds_left(phone)
+    slowed = real_seconds_left(phone)
     assert 15 < slowed <= 60, slowed
     expect(decision.locator(".countdown")).to_have_class(re.compile(r"\bwarn\b"))
     # Opened past both thresholds: screen readers hear the tighter one.
@@ -94,9 +78,9 @@ def test_countdowns_follow_speed_and_pause_and_answered_decisions_fold(
     live_server.run(service.execute(drill_id, c.ResumeClock()))
     expect(phone.locator("#paused")).to_be_hidden()
     expect(decision.locator(".countdown-left")).not_to_contain_text("(paused)")
-    resumed = _seconds_left(phone)
+    resumed = real_seconds_left(phone)
     time.sleep(1.5)
-    assert _seconds_left(phone) < resumed  # ticking again
+    assert real_seconds_left(phone) < resumed  # ticking again
 
     # The skip link lands on the decisions.
     phone.locator("a.skip", has_text="Skip to decisions").focus()
@@ -142,8 +126,8 @@ def test_an_observer_reads_the_filled_briefing_and_schedule_but_no_facilitator_n
     )
     assert created.status_code == 201, created.text
     code = created.json()["join_code"]
-    observer = _device(browser, 390, 844).new_page()
-    legal = _device(browser, 820, 1180).new_page()
+    observer = device(browser, 390, 844).new_page()
+    legal = device(browser, 820, 1180).new_page()
     join_page(observer, live_server, code, "Olga Observer", "Observer")
     join_page(legal, live_server, code, "Lee Legal", "Legal")
 
@@ -185,7 +169,7 @@ def test_a_drawer_statement_with_blanks_is_sent_only_on_a_second_explicit_choice
     )
     assert created.status_code == 201, created.text
     drill_id, code = created.json()["id"], created.json()["join_code"]
-    phone = _device(browser, 390, 844).new_page()
+    phone = device(browser, 390, 844).new_page()
     join_page(phone, live_server, code, "Lee Legal", "Legal")
     live_server.run(service.execute(drill_id, c.StartClock(confirm_unfilled=True)))
     expect(phone.get_by_role("tab", name="Inbox and decisions")).to_have_attribute(
