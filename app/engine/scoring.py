@@ -314,7 +314,7 @@ def _decision_items(
                 ScoreItem(
                     dimension=Dimension.decisions,
                     ref=spec.id,
-                    title=_first_line(spec.prompt),
+                    title=first_line(spec.prompt),
                     objective=objective,
                     role=role,
                     points=round(earned * share, 2),
@@ -341,7 +341,7 @@ def _unanswered_items(
         ScoreItem(
             dimension=Dimension.decisions,
             ref=spec.id,
-            title=_first_line(spec.prompt),
+            title=first_line(spec.prompt),
             objective=objective,
             role=role,
             points=0.0,
@@ -811,6 +811,7 @@ def _minutes(seconds: float) -> str:
     return f"{hours} h {rest:02d} min" if rest else f"{hours} h"
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str, width: int = 120) -> str:
+    """A decision's prompt as a title: its first line, cut at `width` characters."""
     line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= 120 else line[:117] + "..."
+    return line if len(line) <= width else line[: width - 3] + "..."

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from app.engine.durations import format_clock, format_duration
 from app.engine.events import Event, EventType
 from app.engine.scenario import Scenario, fill
-from app.engine.scoring import not_answered
+from app.engine.scoring import first_line, not_answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,16 +164,11 @@ def end_reason(scenario: Scenario, reason: str) -> str:
     return reason
 
 
-def _first_line(text: str, width: int = 90) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= width else line[: width - 3] + "..."
-
-
 def _prompt(scenario: Scenario, decision_id: str) -> str:
     """A decision as people know it: the first line of its question."""
     if not scenario.has_decision(decision_id):
         return f"Decision {decision_id}"
-    return f"Decision {_first_line(scenario.decision(decision_id).prompt)!r}"
+    return f"Decision {first_line(scenario.decision(decision_id).prompt, 90)!r}"
 
 
 def _inject_title(scenario: Scenario, inject_id: str) -> str:

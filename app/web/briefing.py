@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from app.engine.filled import drill_values, filled_scenario
+from app.engine.filled import filled_scenario
 from app.engine.scenario import ROLE_CATALOGUE, Scenario
 from app.engine.state import DrillState
 from app.engine.timeline import story_datetime
@@ -85,7 +85,7 @@ def _role_card(scenario: Scenario, state: DrillState, role: str) -> RoleCard:
 
 
 def briefing_for(scenario: Scenario, state: DrillState, role: str | None) -> Briefing:
-    filled = filled_scenario(scenario, drill_values(scenario, {"variables": state.variables}))
+    filled = filled_scenario(scenario, state.variables)  # defaults merged at creation
     start = story_datetime(filled, 0.0)
     return Briefing(
         summary=filled.summary,

@@ -9,13 +9,9 @@ from typing import Any
 from app.engine.core import unfilled_required_roles
 from app.engine.filled import filled_scenario
 from app.engine.scenario import Scenario
+from app.engine.scoring import first_line
 from app.engine.state import DrillState, TimerKind
 from app.markdown import render_markdown
-
-
-def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= 120 else line[:117] + "..."
 
 
 def upcoming(scenario: Scenario, state: DrillState) -> list[dict[str, Any]]:
@@ -56,7 +52,7 @@ def facilitator_context(scenario: Scenario, state: DrillState) -> dict[str, Any]
         },
         "decisions": {
             d.id: {
-                "prompt": _first_line(d.prompt),
+                "prompt": first_line(d.prompt),
                 "options": {o.id: o.label for o in d.options},
                 "per_role": d.per_role,
             }
