@@ -30,7 +30,7 @@ from app.engine.core import MAX_SPEED
 from app.engine.durations import format_clock, format_duration
 from app.engine.errors import DomainError
 from app.engine.filled import drill_values, filled_scenario
-from app.engine.scenario import EVERYONE, Channel, Inject, Scenario, fill
+from app.engine.scenario import EVERYONE, Channel, Inject, Scenario
 from app.engine.state import DrillState
 from app.graph import branch_graph, describe_condition, render_svg
 from app.markdown import render_markdown
@@ -151,6 +151,7 @@ MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
 
 def _entry(key: str, scenario: Scenario, uploaded: str | None) -> dict[str, Any]:
+    story = story_seconds(scenario)
     return {
         "file": key,
         "title": scenario.title,
@@ -160,9 +161,9 @@ def _entry(key: str, scenario: Scenario, uploaded: str | None) -> dict[str, Any]
         "uploaded": uploaded,
         # Planning: how much story it plays and how long that takes at its own speed.
         "speed": scenario.clock.speed,
-        "story_seconds": story_seconds(scenario),
-        "story_length": span(story_seconds(scenario)),
-        "real_length": span(story_seconds(scenario) / scenario.clock.speed),
+        "story_seconds": story,
+        "story_length": span(story),
+        "real_length": span(story / scenario.clock.speed),
     }
 
 
@@ -361,15 +362,16 @@ def _when(inject: Inject) -> tuple[float, str]:
 
 
 def _storyboard(scenario: Scenario) -> dict[str, Any]:
-    """The scenario in reading order: timed injects first, then what follows from events."""
+    """The scenario in reading order: timed injects first, then what follows from events.
+    `scenario` comes with its variables filled at their defaults (see `storyboard`)."""
     variables = {k: v.default for k, v in scenario.variables.items()}
     ordered = sorted(enumerate(scenario.injects), key=lambda pair: (_when(pair[1])[0], pair[0]))
     return {
         "injects": [
             {
                 "inject": inject,
-                "title": fill(inject.title, variables),
-                "body": fill(inject.body, variables),
+                "title": inject.title,
+                "body": inject.body,
                 "when": _when(inject)[1],
                 "condition": describe_condition(inject.when) if inject.when else None,
                 "to": ", ".join(
@@ -380,7 +382,7 @@ def _storyboard(scenario: Scenario) -> dict[str, Any]:
         ],
         "roles": {r: scenario.role_title(r) for r in scenario.roles},
         "variables": variables,
-        "briefing": fill(scenario.briefing, variables) if scenario.briefing else None,
+        "briefing": scenario.briefing,
     }
 
 
