@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.db.migrate import upgrade
 from app.db.session import make_engine, make_sessionmaker
-from app.drills import DrillService
+from app.services.drills import DrillService
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

@@ -18,10 +18,10 @@ import httpx
 import pytest
 import uvicorn
 
-from app.accounts import AccountRole
 from app.config import Settings
-from app.main import create_app
-from app.server import uvicorn_config
+from app.services.accounts import AccountRole
+from app.web.main import create_app
+from app.web.server import uvicorn_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PASSWORD = "a facilitator password"

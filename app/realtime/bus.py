@@ -25,8 +25,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from app.drills import DrillService
 from app.realtime.hub import Hub
+from app.services.drills import DrillService
 
 log = logging.getLogger("tabletop.bus")
 CHANNEL = "tabletop:drills"

@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.drills import DrillService
 from app.engine.events import Event, EventType
 from app.realtime.codes import Close
 from app.realtime.visibility import Viewer, visible
+from app.services.drills import DrillService
 
 log = logging.getLogger("tabletop.hub")
 QUEUE_LIMIT = 1000

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.authoring.markdown import render_markdown
 from app.engine.events import FACILITATOR, Event, EventType, is_facilitator_actor
 from app.engine.scenario import Scenario, fill
 from app.engine.state import DrillState
-from app.markdown import render_markdown
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from app.authoring.graph import taken_path
 from app.engine.events import FACILITATOR, SYSTEM, Event, EventType, is_facilitator_actor
 from app.engine.index import index_of
 from app.engine.scenario import PartyKind, Scenario
 from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard
 from app.engine.timeline import end_reason, story_datetime, timeline
-from app.graph import taken_path
 from app.reports.model import (
     RATING_LABELS,
     HotWashResponse,

@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
+from app.authoring.graph import FONT, fit, text_width, wrap
 from app.engine.scenario import Scenario
 from app.engine.scoring import CommStatus, CommunicationResult, DecisionResult, Dimension
-from app.graph import FONT, fit, text_width, wrap
 from app.reports import formats
 from app.reports.model import Report, TimelineLine
 

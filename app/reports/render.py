@@ -18,9 +18,9 @@ from typing import Literal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from app.authoring.graph import branch_graph, render_svg
 from app.engine.scenario import Scenario
 from app.engine.scoring import Scorecard, Total, not_answered
-from app.graph import branch_graph, render_svg
 from app.reports import charts
 from app.reports import formats as fmt
 from app.reports.model import ImprovementItem, ObjectiveSection, Report

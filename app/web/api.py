@@ -10,16 +10,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, StringConstraints
 
-from app import library
-from app.accounts import AccountRole
 from app.db.models import Drill, ParticipantRow, User
-from app.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.engine import commands as c
 from app.engine.errors import DomainError
 from app.engine.scoring import Scorecard
 from app.engine.state import DrillState, Status
 from app.realtime.visibility import FACILITATOR_VIEW, Viewer, visible_log
-from app.security import format_join_code
+from app.services import library
+from app.services.accounts import AccountRole
+from app.services.drills import DrillNotFound, ScenarioInvalid, new_drill_id
+from app.services.security import format_join_code
 from app.web.deps import (
     SESSION_COOKIE,
     Facilitator,

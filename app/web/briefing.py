@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
+from app.authoring.markdown import render_markdown
 from app.engine.filled import filled_scenario
 from app.engine.scenario import ROLE_CATALOGUE, Scenario
 from app.engine.state import DrillState
 from app.engine.timeline import story_datetime
-from app.markdown import render_markdown
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.authoring.markdown import render_markdown
 from app.engine.core import unfilled_required_roles
 from app.engine.filled import filled_scenario
 from app.engine.scenario import Scenario
 from app.engine.scoring import first_line
 from app.engine.state import DrillState, TimerKind
-from app.markdown import render_markdown
 
 
 def upcoming(scenario: Scenario, state: DrillState) -> list[dict[str, Any]]:

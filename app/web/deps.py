@@ -9,10 +9,10 @@ from fastapi import Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel
 from starlette.requests import HTTPConnection
 
-from app.accounts import AccountService
 from app.db.models import Drill, ParticipantRow, User
-from app.drills import DrillService
-from app.limits import Limiter
+from app.services.accounts import AccountService
+from app.services.drills import DrillService
+from app.web.limits import Limiter
 
 SESSION_COOKIE = "tt_session"
 PARTICIPANT_COOKIE_PREFIX = "tt_p_"

@@ -21,10 +21,10 @@ from fastapi import APIRouter, Form, HTTPException, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from app import library
+from app.authoring.graph import branch_graph, describe_condition, render_svg
+from app.authoring.markdown import render_markdown
 from app.db import repository as repo
 from app.db.models import Drill, User
-from app.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.engine import commands as c
 from app.engine.core import MAX_SPEED
 from app.engine.durations import format_clock, format_duration
@@ -32,11 +32,11 @@ from app.engine.errors import DomainError
 from app.engine.filled import drill_values, filled_scenario
 from app.engine.scenario import EVERYONE, Channel, Inject, Scenario
 from app.engine.state import DrillState
-from app.graph import branch_graph, describe_condition, render_svg
-from app.markdown import render_markdown
 from app.realtime.visibility import decision_options
 from app.resources import resource_dir
-from app.security import constant_time_equal, format_join_code
+from app.services import library
+from app.services.drills import DrillNotFound, ScenarioInvalid, new_drill_id
+from app.services.security import constant_time_equal, format_join_code
 from app.web.briefing import briefing_for, span, story_seconds
 from app.web.deps import (
     SESSION_COOKIE,

@@ -1,6 +1,6 @@
 """The reviewer's side: the after-action report page with its edits and downloads, the
 improvement plan, and the drill programme over time. Thin: the report is built by
-`app.reports.build`, edits are stored by `app.reviews.ReviewService`.
+`app.reports.build`, edits are stored by `app.services.reviews.ReviewService`.
 
 Who: facilitators open any drill's report (a draft while it runs); reviewers open finished
 drills. Participants never see the report; they see scores only once released.
@@ -16,13 +16,13 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from app.authoring.graph import branch_graph, render_svg
 from app.db.models import Drill, User
-from app.drills import DrillNotFound
 from app.engine.scenario import Scenario
-from app.graph import branch_graph, render_svg
 from app.reports import charts, render
 from app.reports.model import RATING_LABELS, Element, ItemStatus, Report, report_schema
-from app.reviews import (
+from app.services.drills import DrillNotFound
+from app.services.reviews import (
     ItemDraft,
     ReviewError,
     ReviewService,

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import RedirectResponse, Response
 
-from app.accounts import AccountError
+from app.services.accounts import AccountError
 from app.web.deps import SESSION_COOKIE, accounts, set_secret_cookie
 from app.web.pages import _check_csrf, _render
 

@@ -11,7 +11,6 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from app.drills import DrillNotFound, DrillService, StorageUnavailable
 from app.engine import commands as c
 from app.engine.errors import DomainError
 from app.engine.scenario import Scenario, fill
@@ -26,6 +25,7 @@ from app.realtime.protocol import (
     to_command,
 )
 from app.realtime.visibility import FACILITATOR_VIEW, Viewer, decision_options, visible_log
+from app.services.drills import DrillNotFound, DrillService, StorageUnavailable
 from app.web.console_view import facilitator_context
 from app.web.deps import current_user, drills, participant_of, same_origin
 

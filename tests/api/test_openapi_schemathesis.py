@@ -38,13 +38,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app import security
-from app.accounts import AccountRole
 from app.config import Settings
 from app.engine import commands as c
-from app.main import create_app
-from app.security import format_join_code
+from app.services import security
+from app.services.accounts import AccountRole
+from app.services.security import format_join_code
 from app.web.deps import SESSION_COOKIE, participant_cookie
+from app.web.main import create_app
 from tests.live import FIXTURES, LiveServer
 
 CHECKS = [

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from app.accounts import AccountRole
+from app.authoring.loader import load_scenario_text
 from app.engine import commands as c
 from app.engine.scoring import scorecard
-from app.scenarios import load_scenario_text
+from app.services.accounts import AccountRole
 from tests.live import FIXTURES, PASSWORD, LiveServer, join, sign_in
 
 

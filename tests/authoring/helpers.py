@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
+from app.authoring.loader import parse_yaml
 from app.engine.scenario import Scenario
-from app.scenarios import parse_yaml
 from tests.conftest import SCENARIOS
 
 MINI = Path(__file__).parents[1] / "fixtures" / "mini.yaml"

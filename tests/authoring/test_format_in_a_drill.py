@@ -3,10 +3,10 @@ replayed after a restart, and the scorecard every view reads."""
 
 from __future__ import annotations
 
-from app.drills import DrillService
 from app.engine import commands as c
 from app.engine.core import replay
 from app.engine.events import EventType
+from app.services.drills import DrillService
 from tests.conftest import FakeClock
 from tests.engine.test_format_features import AWAY, NEWSROOM
 

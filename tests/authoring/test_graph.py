@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from app.authoring.graph import EdgeKind, branch_graph, describe_condition, render_svg, taken_path
+from app.authoring.loader import load_scenario_file
 from app.engine.scenario import Condition
 from app.engine.simulate import play
-from app.graph import EdgeKind, branch_graph, describe_condition, render_svg, taken_path
-from app.scenarios import load_scenario_file
 from tests.authoring.helpers import (
     MINI,
     SVG,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.cli.main import cli
 from tests.authoring.helpers import MINI, SVG, classes, svg_nodes
 
 runner = CliRunner()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.cli.main import cli
 from tests.authoring.helpers import MINI
 from tests.conftest import SCENARIOS
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from app.authoring.loader import load_scenario_file
 from app.engine.index import index_of
 from app.engine.scenario import EVERYONE, Channel, Decision, Scenario
-from app.scenarios import load_scenario_file
 from tests.conftest import SCENARIOS
 
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))

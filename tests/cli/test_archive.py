@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.cli.main import cli
 from app.config import get_settings
 from app.db.models import (
     Drill,
@@ -29,9 +29,9 @@ from app.db.models import (
     ReportReview,
     ScenarioVersion,
 )
-from app.main import open_service
-from app.reviews import ItemDraft, ReviewService
-from app.security import new_token, token_hash
+from app.services.reviews import ItemDraft, ReviewService
+from app.services.security import new_token, token_hash
+from app.web.main import open_service
 from tests.cli.test_report_cli import _saved_dry_run
 from tests.conftest import POSTGRES_URL, require_postgres
 

@@ -12,9 +12,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from app.cli import cli, scenario_json_schema
+from app.authoring.loader import load_scenario_file
+from app.cli.authoring import scenario_json_schema
+from app.cli.main import cli
 from app.engine.simulate import explore
-from app.scenarios import load_scenario_file
 from tests.conftest import SCENARIOS
 from tests.live import free_port
 from tests.scale.cluster import TABLETOP
@@ -146,7 +147,7 @@ def test_dry_run_save_keeps_a_finished_drill(workdir: Path) -> None:
     import asyncio
 
     from app.config import get_settings
-    from app.main import open_service
+    from app.web.main import open_service
 
     async def stored() -> tuple[str, int]:
         async with open_service(get_settings()) as service:

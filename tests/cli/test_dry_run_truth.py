@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.cli.main import cli
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
 SHIPPED = sorted(p.name for p in SCENARIOS.glob("*.yaml"))

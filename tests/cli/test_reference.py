@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.reference import END, START, render_reference
+from app.authoring.reference import END, START, render_reference
 from tests.conftest import ROOT
 
 
@@ -32,8 +32,8 @@ def test_the_reference_documents_every_key_of_the_format() -> None:
 
 
 def test_the_readme_example_scenario_validates_and_plays_both_branches() -> None:
+    from app.authoring.loader import load_scenario_text
     from app.engine.simulate import play
-    from app.scenarios import load_scenario_text
 
     readme = (ROOT / "README.md").read_text()
     example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]

@@ -12,7 +12,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.cli.main import cli
 
 MINI = Path(__file__).parents[1] / "fixtures" / "mini.yaml"
 runner = CliRunner()

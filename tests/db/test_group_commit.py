@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db.models import CommandReceipt, DrillEvent
-from app.drills import DrillService, Outcome
 from app.engine import commands as c
 from app.engine.errors import DomainError
 from app.engine.events import EventType
+from app.services.drills import DrillService, Outcome
 
 MINI = (Path(__file__).parents[1] / "fixtures" / "mini.yaml").read_text()
 

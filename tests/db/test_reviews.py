@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from app.drills import DrillService
 from app.engine import commands as c
 from app.reports.model import ItemStatus, Rating
-from app.reviews import ItemDraft, ReviewError, ReviewService, add_months, days_late
+from app.services.drills import DrillService
+from app.services.reviews import ItemDraft, ReviewError, ReviewService, add_months, days_late
 from tests.conftest import FakeClock
 
 MINI = (Path(__file__).parents[1] / "fixtures" / "mini.yaml").read_text()

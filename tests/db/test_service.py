@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.models import DrillEvent, ScenarioVersion
 from app.db.session import make_sessionmaker
-from app.drills import DrillNotFound, DrillService, ScenarioInvalid
 from app.engine import commands as c
 from app.engine.errors import Code, DomainError
 from app.engine.events import EventType
 from app.engine.state import Status
+from app.services.drills import DrillNotFound, DrillService, ScenarioInvalid
 from tests.conftest import FakeClock
 
 MINI = (Path(__file__).parents[1] / "fixtures" / "mini.yaml").read_text()

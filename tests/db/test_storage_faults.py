@@ -16,8 +16,8 @@ import pytest
 
 from app.db.migrate import upgrade
 from app.db.session import make_engine, make_sessionmaker
-from app.drills import DrillService, StorageUnavailable
 from app.engine import commands as c
+from app.services.drills import DrillService, StorageUnavailable
 from tests.live import LiveServer, join, running_server, sign_in
 from tests.ws.test_protocol import command, open_socket
 

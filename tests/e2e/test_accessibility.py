@@ -8,8 +8,8 @@ import re
 
 from playwright.sync_api import Browser, Page, expect
 
-from app.drills import DrillService
 from app.engine import commands as c
+from app.services.drills import DrillService
 from tests.axe import assert_accessible, serious_findings, structure_findings
 from tests.browser import sign_in_page
 from tests.live import LiveServer, join, sign_in

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from app.drills import DrillService
 from app.engine import commands as c
 from app.engine.scenario import Channel, Severity
+from app.services.drills import DrillService
 from tests.browser import device, join_page, real_seconds_left, sign_in_page
 from tests.live import LiveServer, join, sign_in
 

@@ -20,10 +20,10 @@ from playwright.sync_api import (
     expect,
 )
 
-from app.accounts import AccountRole
 from app.engine import commands as c
 from app.engine.scenario import Channel, Severity
 from app.realtime.hub import Hub
+from app.services.accounts import AccountRole
 from tests.browser import join_page
 from tests.live import PASSWORD, LiveServer
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from app.drills import DrillService
+from app.authoring.loader import load_scenario_file
 from app.engine import commands as c
-from app.scenarios import load_scenario_file
+from app.services.drills import DrillService
 from tests.browser import device, join_page, real_seconds_left
 from tests.live import LiveServer, join, sign_in
 

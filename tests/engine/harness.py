@@ -9,13 +9,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 
+from app.authoring.loader import load_scenario_text
 from app.engine import commands as c
 from app.engine.core import apply, decide, due, replay
 from app.engine.errors import Code, DomainError
 from app.engine.events import Event, EventType
 from app.engine.scenario import Scenario
 from app.engine.state import DrillState
-from app.scenarios import load_scenario_text
 
 T0 = 1_800_000_000.0
 """Wall time (Unix seconds) at which every test drill is created."""

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from app.authoring.loader import load_scenario_file
 from app.engine.scenario import Decision, Scenario
 from app.engine.scoring import Dimension, scorecard
 from app.engine.simulate import Communication, Play, play
 from app.reports.build import Inputs, build_report
 from app.reports.model import Rating
-from app.scenarios import load_scenario_file
 
 SHIPPED = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
 

@@ -35,7 +35,13 @@ from sqlalchemy.pool import NullPool
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from app.bots import (
+from app.authoring.loader import load_scenario_file
+from app.db.migrate import upgrade
+from app.db.session import make_engine
+from app.engine import commands as c
+from app.engine.core import replay
+from app.engine.events import Event
+from app.loadtest.bots import (
     Behaviour,
     Bot,
     Client,
@@ -45,14 +51,8 @@ from app.bots import (
     join_many,
     verify,
 )
-from app.db.migrate import upgrade
-from app.db.session import make_engine
-from app.drills import DrillService, StorageUnavailable
-from app.engine import commands as c
-from app.engine.core import replay
-from app.engine.events import Event
 from app.realtime.codes import Close
-from app.scenarios import load_scenario_file
+from app.services.drills import DrillService, StorageUnavailable
 from tests.faults.private_postgres import Mode, PrivatePostgres, private_postgres
 from tests.live import FIXTURES, PASSWORD
 from tests.scale.cluster import Worker, Workers, create_facilitator, server_env, workers

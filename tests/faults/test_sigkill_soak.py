@@ -22,9 +22,18 @@ from typing import Any
 
 import pytest
 
-from app.bench.servers import Server, free_port, postgres_database, wait_ready
-from app.bots import Behaviour, Bot, Client, Identity, Tabletop, connect_all, join_many, verify
 from app.engine.events import SYSTEM
+from app.loadtest.bench.servers import Server, free_port, postgres_database, wait_ready
+from app.loadtest.bots import (
+    Behaviour,
+    Bot,
+    Client,
+    Identity,
+    Tabletop,
+    connect_all,
+    join_many,
+    verify,
+)
 from tests.conftest import POSTGRES_URL, require_postgres
 from tests.live import FIXTURES, PASSWORD
 

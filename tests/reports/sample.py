@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from app.authoring.loader import load_scenario_file
 from app.engine import commands as c
 from app.engine.simulate import Communication, play
 from app.reports.build import DrillMeta, Inputs
@@ -21,7 +22,6 @@ from app.reports.model import (
     Rating,
     Review,
 )
-from app.scenarios import load_scenario_file
 from tests.engine.harness import MINUTE, Drill, as_participant
 from tests.engine.scenarios import ransomware
 

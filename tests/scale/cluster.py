@@ -33,9 +33,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from app.accounts import AccountRole, AccountService
 from app.config import Settings
-from app.main import WORKER_HEADER, open_service
+from app.services.accounts import AccountRole, AccountService
+from app.web.main import WORKER_HEADER, open_service
 from tests.conftest import POSTGRES_URL, require_postgres
 from tests.live import PASSWORD, free_port
 

@@ -15,11 +15,11 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.session import make_sessionmaker
-from app.drills import DrillService, new_drill_id
 from app.engine import commands as c
 from app.realtime.bus import CHANNEL, RedisBus, parse_notice, redis_url_problem, safe_redis_url
 from app.realtime.hub import Connection, Hub
 from app.realtime.visibility import FACILITATOR_VIEW
+from app.services.drills import DrillService, new_drill_id
 from tests.live import FIXTURES
 from tests.scale.cluster import RedisServer, private_redis, wait_until
 

@@ -6,11 +6,11 @@ import logging
 
 import pytest
 
-from app.clock import ClockRunner
 from app.db import leases
 from app.db.session import make_engine, make_sessionmaker
-from app.drills import DrillService, new_drill_id
 from app.engine import commands as c
+from app.services.clock import ClockRunner
+from app.services.drills import DrillService, new_drill_id
 from tests.live import FIXTURES
 
 MINI = (FIXTURES / "mini.yaml").read_text()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from app.limits import (
+from app.web.limits import (
     JOIN_LIMIT,
     KEY_PREFIX,
     LOGIN_LIMIT,

@@ -18,8 +18,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import cli
-from app.main import WORKER_HEADER
+from app.cli.main import cli
+from app.web.main import WORKER_HEADER
 from tests.conftest import POSTGRES_URL
 from tests.scale.cluster import (
     TABLETOP,

@@ -25,9 +25,9 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from app.accounts import AccountRole
 from app.engine import commands as c
 from app.realtime.codes import Close
+from app.services.accounts import AccountRole
 from tests.live import FIXTURES, LiveServer, join, sign_in
 
 REVIEWER_PASSWORD = "a reviewer's long password"

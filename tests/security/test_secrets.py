@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from app.security import (
+from app.services.security import (
     JOIN_ALPHABET,
     JOIN_CODE_LENGTH,
     SlidingWindowLimiter,

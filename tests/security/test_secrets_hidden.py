@@ -21,7 +21,7 @@ import httpx
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from app.security import new_token, normalise_join_code, token_hash
+from app.services.security import new_token, normalise_join_code, token_hash
 from app.web.deps import PARTICIPANT_COOKIE_PREFIX, SESSION_COOKIE
 from app.web.pages import CSRF_COOKIE
 from tests.live import PASSWORD, LiveServer, join, sign_in

@@ -32,16 +32,16 @@ from fastapi.routing import APIRoute
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from app import accounts as accounts_module
-from app import security
-from app.accounts import AccountRole, AccountService
-from app.drills import DrillService, new_drill_id
 from app.engine import commands as c
-from app.limits import JOIN_LIMIT, LOGIN_LIMIT
 from app.realtime.codes import Close
-from app.reviews import ItemDraft, ReviewService
-from app.security import format_join_code
+from app.services import accounts as accounts_module
+from app.services import security
+from app.services.accounts import AccountRole, AccountService
+from app.services.drills import DrillService, new_drill_id
+from app.services.reviews import ItemDraft, ReviewService
+from app.services.security import format_join_code
 from app.web.deps import SESSION_COOKIE, require_same_origin
+from app.web.limits import JOIN_LIMIT, LOGIN_LIMIT
 from app.web.pages import CSRF_COOKIE
 from tests.live import FIXTURES, PASSWORD, LiveServer, join, sign_in
 from tests.security.test_role_isolation_walk import served_routes

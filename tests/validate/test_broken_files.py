@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from app.authoring.loader import load_scenario_file
 from app.engine.findings import Finding, Level
-from app.scenarios import load_scenario_file
 
 BROKEN = Path(__file__).parent / "broken"
 """Deliberately broken scenarios, one mistake each (and a few valid files that must stay so)."""

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from app.authoring.loader import load_scenario_file, load_scenario_text
 from app.engine.scenario import PartyKind, Scenario
-from app.scenarios import load_scenario_file, load_scenario_text
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
 BROKEN = Path(__file__).parent / "broken"

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.scenarios import Loaded, load_scenario_text, parse_stored_scenario
+from app.authoring.loader import Loaded, load_scenario_text, parse_stored_scenario
 
 SHIPPED = {p.name: p.read_text() for p in (Path(__file__).parents[2] / "scenarios").glob("*.yaml")}
 SMALL = (Path(__file__).parents[1] / "fixtures" / "mini.yaml").read_text()

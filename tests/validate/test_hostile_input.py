@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.scenarios import MAX_SOURCE_BYTES, load_scenario_file, load_scenario_text
+from app.authoring.loader import MAX_SOURCE_BYTES, load_scenario_file, load_scenario_text
 from tests.conftest import SCENARIOS
 
 QUICK_SECONDS = 10.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.scenarios import load_scenario_text, parse_stored_scenario
+from app.authoring.loader import load_scenario_text, parse_stored_scenario
 
 SHIPPED = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
 

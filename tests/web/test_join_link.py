@@ -9,7 +9,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from app.cli import _where_phones_join
+from app.cli.serve import _where_phones_join
 from app.config import Settings
 from app.web.join_link import is_loopback_host, join_link, lan_addresses
 from tests.live import LiveServer, sign_in

@@ -9,9 +9,9 @@ import re
 
 import httpx
 
-from app.accounts import AccountRole
-from app.drills import DrillService
 from app.engine import commands as c
+from app.services.accounts import AccountRole
+from app.services.drills import DrillService
 from tests.live import LiveServer, join, sign_in
 
 REVIEWER_PASSWORD = "a reviewer's password"

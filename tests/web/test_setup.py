@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from app.cli import _first_run
+from app.cli.serve import _first_run
 from app.config import Settings
 from tests.conftest import SCENARIOS
 from tests.live import LiveServer

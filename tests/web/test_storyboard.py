@@ -36,7 +36,7 @@ def test_the_storyboard_needs_a_facilitator_and_a_real_file(live_server: LiveSer
 def test_scenario_markdown_is_rendered_and_what_could_run_is_removed() -> None:
     from html.parser import HTMLParser
 
-    from app.markdown import render_markdown
+    from app.authoring.markdown import render_markdown
 
     class Tags(HTMLParser):
         def __init__(self) -> None:

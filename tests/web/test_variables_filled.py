@@ -12,10 +12,10 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from app.drills import DrillService
 from app.engine import commands as c
 from app.engine.errors import DomainError
 from app.engine.state import Status
+from app.services.drills import DrillService
 from tests.live import LiveServer, join, sign_in
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
-from app.accounts import AccountRole
 from app.realtime.protocol import ClientCommand
+from app.services.accounts import AccountRole
 from tests.live import PASSWORD, LiveServer, join, sign_in
 from tests.ws.test_protocol import command, open_socket, receive
 

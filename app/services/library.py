@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.authoring.loader import Loaded, load_scenario_file, load_scenario_text, scenario_files
 from app.db import repository as repo
-from app.drills import DrillService
-from app.scenarios import Loaded, load_scenario_file, load_scenario_text, scenario_files
+from app.services.drills import DrillService
 
 UPLOAD_PREFIX = "upload-"
 UPLOAD_KEY_CHARS = 12

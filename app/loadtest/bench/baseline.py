@@ -2,7 +2,7 @@
 same uvicorn settings as Tabletop, speaking just enough of Tabletop's protocol (snapshot,
 event, ack) that the same bench client measures both.
 
-    python -m app.bench.baseline --port 8765
+    python -m app.loadtest.bench.baseline --port 8765
 
 A client sends `{"type": "fire", "id": ..., "event": {...}}`; the server numbers the event,
 serialises it once, sends it to every connection in turn, then acknowledges the sender.
@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from app.server import uvicorn_config
+from app.web.server import uvicorn_config
 
 
 class Broadcast:

@@ -31,11 +31,11 @@ from typing import Any, TypeVar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app import scenarios as scenario_loading
+from app.authoring import loader as scenario_loading
+from app.authoring.loader import load_scenario_text
 from app.db import repository as repo
 from app.db.migrate import upgrade
 from app.db.session import is_sqlite, make_engine, make_sessionmaker
-from app.drills import DrillService
 from app.engine import commands as c
 from app.engine.core import advance, apply, decide
 from app.engine.errors import DomainError
@@ -45,8 +45,8 @@ from app.engine.simulate import DRY_RUN_EPOCH
 from app.engine.state import DrillState, Status
 from app.reports.render import render_html
 from app.resources import resource_dir
-from app.reviews import ReviewService
-from app.scenarios import load_scenario_text
+from app.services.drills import DrillService
+from app.services.reviews import ReviewService
 
 SCENARIOS = resource_dir("scenarios")
 DEFAULT_SCENARIO = "ransomware-holiday-weekend"
@@ -683,7 +683,7 @@ async def restart_case(
 
 
 def main() -> None:
-    """`python -m app.bench.restart URL [EVENTS]`: the figures as JSON, from a process of
+    """`python -m app.loadtest.bench.restart URL [EVENTS]`: the figures as JSON, from a process of
     their own, as fresh as a restarted server (the bench runs it so)."""
     import argparse
     import json

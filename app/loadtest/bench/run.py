@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.bench import cases
-from app.bench.cases import Row
-from app.bench.servers import Backend, BenchError, Fleet, postgres_database, wait_ready
+from app.loadtest.bench import cases
+from app.loadtest.bench.cases import Row
+from app.loadtest.bench.servers import Backend, BenchError, Fleet, postgres_database, wait_ready
 
 # The targets for this 2-core machine, one worker.
 FAN_OUT_P99_MS = 150.0
@@ -212,7 +212,7 @@ async def _restart_in_new_process(database_url: str, events: int) -> dict[str, A
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "app.bench.restart",
+        "app.loadtest.bench.restart",
         database_url,
         str(events),
         stdout=asyncio.subprocess.PIPE,

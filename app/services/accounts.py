@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import SetupToken, User, WebSession
-from app.security import hash_password, new_token, token_hash, verify_password
+from app.services.security import hash_password, new_token, token_hash, verify_password
 
 SESSION_SECONDS = 12 * 3600
 SETUP_SECONDS = 24 * 3600

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.bench.servers import PASSWORD, USER, Server
-from app.bots import (
+from app.loadtest.bench.servers import PASSWORD, USER, Server
+from app.loadtest.bots import (
     Behaviour,
     Bot,
     Client,

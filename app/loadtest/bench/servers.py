@@ -146,7 +146,7 @@ class Fleet:
 
     def start_baseline(self) -> Server:
         """The bare Starlette/uvicorn websocket broadcast, for the fan-out ratio."""
-        command = [sys.executable, "-m", "app.bench.baseline", "--port", "{port}"]
+        command = [sys.executable, "-m", "app.loadtest.bench.baseline", "--port", "{port}"]
         return self._launch(command, None, self.workdir / "baseline.log")
 
     def _launch(self, command: list[str], env: dict[str, str] | None, log: Path) -> Server:

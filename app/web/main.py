@@ -18,17 +18,17 @@ from starlette.middleware.base import RequestResponseEndpoint
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.accounts import AccountService
-from app.clock import ClockRunner
 from app.config import Settings, get_settings
 from app.db.migrate import upgrade
 from app.db.session import is_sqlite, make_engine, make_sessionmaker
-from app.drills import DrillService, StorageUnavailable
-from app.limits import make_limits
 from app.realtime.bus import RedisBus
 from app.realtime.hub import Hub
-from app.reviews import ReviewService
+from app.services.accounts import AccountService
+from app.services.clock import ClockRunner
+from app.services.drills import DrillService, StorageUnavailable
+from app.services.reviews import ReviewService
 from app.web import api, pages, reports, setup, ws
+from app.web.limits import make_limits
 
 
 @asynccontextmanager

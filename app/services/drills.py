@@ -24,6 +24,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.authoring.loader import Loaded, load_scenario_text, parse_stored_scenario
 from app.db import repository as repo
 from app.db.models import Drill, ParticipantRow, ScenarioVersion
 from app.db.session import describe, is_unavailable
@@ -34,8 +35,7 @@ from app.engine.errors import Code, DomainError
 from app.engine.events import Event
 from app.engine.scenario import Scenario
 from app.engine.state import DrillState, Status
-from app.scenarios import Loaded, load_scenario_text, parse_stored_scenario
-from app.security import join_code_for, new_token, normalise_join_code, token_hash
+from app.services.security import join_code_for, new_token, normalise_join_code, token_hash
 
 log = logging.getLogger("tabletop.drills")
 _JOIN_ATTEMPTS = uuid.UUID("5f1d0c8e-7a53-4b8e-9a57-0d5c2f3b6e21")

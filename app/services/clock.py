@@ -23,7 +23,7 @@ import uuid
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import leases
-from app.drills import DrillService, StorageUnavailable
+from app.services.drills import DrillService, StorageUnavailable
 
 log = logging.getLogger("tabletop.clock")
 ROUND_SECONDS = 1.0

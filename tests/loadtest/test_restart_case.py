@@ -11,20 +11,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.bench.restart import (
+from app.db.repository import _decode_json
+from app.db.session import make_sessionmaker
+from app.engine.core import replay
+from app.engine.events import EventType
+from app.engine.state import Status
+from app.loadtest.bench.restart import (
     RestartFigures,
     generate_events,
     load_shipped,
     restart_case,
 )
-from app.db.repository import _decode_json
-from app.db.session import make_sessionmaker
-from app.drills import DrillService
-from app.engine.core import replay
-from app.engine.events import EventType
-from app.engine.state import Status
 from app.reports.build import DrillMeta, Inputs, build_report
 from app.reports.render import render_html
+from app.services.drills import DrillService
 from tests.conftest import POSTGRES_URL, require_postgres
 
 SHIPPED = sorted(p.stem for p in (Path(__file__).parents[2] / "scenarios").glob("*.yaml"))

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from app.bots import (
+from app.cli.main import cli
+from app.loadtest.bots import (
     Behaviour,
     Client,
     Identity,
@@ -17,7 +18,6 @@ from app.bots import (
     Tabletop,
     simulate,
 )
-from app.cli import cli
 from tests.live import PASSWORD, LiveServer, sign_in
 
 runner = CliRunner()

@@ -6,10 +6,10 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
-from app.main import create_app
 from app.realtime.protocol import MAX_MESSAGE_BYTES
+from app.web.main import create_app
 
-FACTORY = "app.server:factory"
+FACTORY = "app.web.server:factory"
 """What each worker process imports and calls to build its own app."""
 
 

@@ -65,7 +65,7 @@ def constant_time_equal(a: str, b: str) -> bool:
 @dataclass(slots=True)
 class SlidingWindowLimiter:
     """At most `limit` attempts per `window` seconds per key (e.g. client address), counted
-    in this process. app.limits wraps it (and shares the counts through Redis when there
+    in this process. app.web.limits wraps it (and shares the counts through Redis when there
     are several workers)."""
 
     limit: int

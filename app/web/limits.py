@@ -32,7 +32,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from app.realtime.bus import REDIS_ERRORS, redis_url_problem, safe_redis_url
-from app.security import SlidingWindowLimiter
+from app.services.security import SlidingWindowLimiter
 
 log = logging.getLogger("tabletop.limits")
 KEY_PREFIX = "tabletop:limit"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from app.bench import cases
-from app.bench.run import Sizes, table
-from app.bench.servers import Backend, Fleet, wait_ready
+from app.loadtest.bench import cases
+from app.loadtest.bench.run import Sizes, table
+from app.loadtest.bench.servers import Backend, Fleet, wait_ready
 
 
 def test_fan_out_and_its_baseline_measure_every_receipt(tmp_path: Path) -> None:

@@ -24,20 +24,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.authoring.loader import load_scenario_text
 from app.db.models import (
     Drill,
     ImprovementItemRow,
     ParticipantRow,
     ReportReview,
 )
-from app.drills import DrillService, ScenarioInvalid, StorageUnavailable, new_drill_id
 from app.engine.core import replay
 from app.engine.errors import DomainError
 from app.engine.events import Event
 from app.reports.model import Element, ItemStatus, Review
-from app.reviews import ReviewService
-from app.scenarios import load_scenario_text
-from app.security import new_token, token_hash
+from app.services.drills import DrillService, ScenarioInvalid, StorageUnavailable, new_drill_id
+from app.services.reviews import ReviewService
+from app.services.security import new_token, token_hash
 
 FORMAT_KEY = "tabletop_drill_export"
 FORMAT_VERSION = 1

@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import Drill, ImprovementItemRow, ReportReview
-from app.drills import DrillNotFound, DrillService
 from app.engine.events import Event
 from app.engine.filled import drill_values, filled_scenario
 from app.engine.scenario import Scenario
@@ -36,6 +35,7 @@ from app.reports.model import (
     Report,
     Review,
 )
+from app.services.drills import DrillNotFound, DrillService
 
 MAX_TEXT = 2_000
 MAX_LINES = 30

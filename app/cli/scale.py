@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from app.bots import Behaviour, Plan, SimulationError, simulate
-from app.cli import _err, _fail, cli
+from app.cli.common import commands, err, fail
+from app.loadtest.bots import Behaviour, Plan, SimulationError, simulate
 
 
 def _think(value: str) -> tuple[float, float]:
@@ -24,6 +24,9 @@ def _think(value: str) -> tuple[float, float]:
     if bounds[0] < 0 or bounds[1] < bounds[0]:
         raise typer.BadParameter("a range from low to high, both at least 0")
     return bounds
+
+
+cli = commands()
 
 
 @cli.command("simulate")
@@ -58,10 +61,10 @@ def simulate_command(
     order, nothing missing, nothing twice, nothing from another role. Exits 1 on any loss
     or violation."""
     if (code is None) == (scenario is None):
-        raise _fail("give either --code (join a drill) or --scenario (create one)")
+        raise fail("give either --code (join a drill) or --scenario (create one)")
     password = os.environ.get("TABLETOP_PASSWORD", "")
     if scenario is not None and not (user and password):
-        raise _fail("--scenario creates a drill: give --user and set TABLETOP_PASSWORD")
+        raise fail("--scenario creates a drill: give --user and set TABLETOP_PASSWORD")
     plan = Plan(
         url=url,
         bots=bots,
@@ -77,14 +80,14 @@ def simulate_command(
     try:
         summary = asyncio.run(simulate(plan))
     except SimulationError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     figures = summary.figures()
     if as_json:
         typer.echo(json.dumps(figures, indent=2))
     else:
         _print_summary(figures)
     if summary.violations:
-        _err(f"FAILED: {summary.violations} violations (see above)")
+        err(f"FAILED: {summary.violations} violations (see above)")
         raise typer.Exit(1)
 
 
@@ -124,24 +127,24 @@ def bench(
     PostgreSQL, many drills at once, memory per participant, two workers on PostgreSQL and
     Redis, and the cost of rebuilding a drill after a restart. Starts its own servers on
     free loopback ports and stops them. Exits 1 if any case lost or duplicated events."""
-    from app.bench.run import Options, Sizes, machine, run, table
-    from app.bench.servers import BenchError
+    from app.loadtest.bench.run import Options, Sizes, machine, run, table
+    from app.loadtest.bench.servers import BenchError
 
     options = Options(Sizes.quick() if quick else Sizes.full(), postgres_url, redis_url)
     began = time.monotonic()
 
     def progress(line: str) -> None:
-        _err(f"bench {time.monotonic() - began:6.1f} s  {line}")
+        err(f"bench {time.monotonic() - began:6.1f} s  {line}")
 
     try:
         rows = asyncio.run(run(options, progress))
     except BenchError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if as_json:
         payload = {"machine": machine(), "quick": quick, "rows": [r.as_dict() for r in rows]}
         typer.echo(json.dumps(payload, indent=2))
     else:
         typer.echo(table(rows))
     if any(r.lost or r.duplicated for r in rows):
-        _err("FAILED: events were lost or duplicated (see the lost and dup columns)")
+        err("FAILED: events were lost or duplicated (see the lost and dup columns)")
         raise typer.Exit(1)

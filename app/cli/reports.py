@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli import _fail, cli
+from app.cli.common import commands, fail
 from app.config import get_settings
 
 
@@ -28,6 +28,9 @@ class CsvTable(StrEnum):
     plan = "plan"
 
 
+cli = commands()
+
+
 @cli.command()
 def report(
     drill_id: Annotated[str, typer.Argument(help="The drill's id (see `tabletop drills`).")],
@@ -42,13 +45,13 @@ def report(
     ] = None,
 ) -> None:
     """Export a drill's after-action report: the same document the browser downloads."""
-    from app.drills import DrillNotFound
-    from app.main import open_service
     from app.reports import render
-    from app.reviews import ReviewService
+    from app.services.drills import DrillNotFound
+    from app.services.reviews import ReviewService
+    from app.web.main import open_service
 
     if format is ReportFormat.pdf and output is None and sys.stdout.isatty():
-        raise _fail("a PDF is binary: write it to a file with -o report.pdf (or redirect stdout)")
+        raise fail("a PDF is binary: write it to a file with -o report.pdf (or redirect stdout)")
 
     async def build() -> str | bytes:
         async with open_service(get_settings()) as service:
@@ -67,7 +70,7 @@ def report(
     try:
         body = asyncio.run(build())
     except DrillNotFound:
-        raise _fail(f"there is no drill {drill_id!r}; `tabletop drills` lists them", 1) from None
+        raise fail(f"there is no drill {drill_id!r}; `tabletop drills` lists them", 1) from None
     _write(body, output)
 
 
@@ -100,7 +103,7 @@ def drills(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List the drills in the database, newest first."""
-    from app.main import open_service
+    from app.web.main import open_service
 
     async def listed() -> list[dict[str, str]]:
         async with open_service(get_settings()) as service:

@@ -9,8 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli import _fail, cli
+from app.cli.common import commands, fail
 from app.config import get_settings
+
+cli = commands()
 
 
 @cli.command("export-drill")
@@ -22,10 +24,10 @@ def export_drill(
 ) -> None:
     """Write one drill (scenario text, log, review, improvement items) as one JSON file.
     Participants' secrets are left out."""
-    from app import archive
-    from app.drills import DrillNotFound
-    from app.main import open_service
-    from app.reviews import ReviewService
+    from app.services import archive
+    from app.services.drills import DrillNotFound
+    from app.services.reviews import ReviewService
+    from app.web.main import open_service
 
     async def run() -> dict[str, Any]:
         async with open_service(get_settings()) as service:
@@ -35,7 +37,7 @@ def export_drill(
     try:
         data = asyncio.run(run())
     except DrillNotFound:
-        raise _fail(f"there is no drill {drill_id!r}; `tabletop drills` lists them", 1) from None
+        raise fail(f"there is no drill {drill_id!r}; `tabletop drills` lists them", 1) from None
     body = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         typer.echo(body, nl=False)
@@ -53,10 +55,10 @@ def import_drill(
 ) -> None:
     """Restore a drill exported with `tabletop export-drill` into this database, in full
     or not at all."""
-    from app import archive
-    from app.main import open_service
-    from app.reviews import ReviewService
-    from app.security import format_join_code
+    from app.services import archive
+    from app.services.reviews import ReviewService
+    from app.services.security import format_join_code
+    from app.web.main import open_service
 
     data = _read_json(file)
 
@@ -69,7 +71,7 @@ def import_drill(
     try:
         drill_id, code = asyncio.run(run())
     except archive.ArchiveError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     people = len(data.get("participants") or [])
     typer.echo(f"Imported drill {drill_id}")
     if people:
@@ -84,12 +86,12 @@ def _read_json(file: Path) -> dict[str, Any]:
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(f"cannot read {file}: {exc}") from None
+        raise fail(f"cannot read {file}: {exc}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
-        raise _fail(f"{file} is not JSON ({where}: {exc.msg})") from None
+        raise fail(f"{file} is not JSON ({where}: {exc.msg})") from None
     if not isinstance(data, dict):
-        raise _fail(f"{file} is not a Tabletop drill export (expected a JSON object)")
+        raise fail(f"{file} is not a Tabletop drill export (expected a JSON object)")
     return data

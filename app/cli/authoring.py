@@ -1,4 +1,7 @@
-"""Scenario authors' commands, registered on the `tabletop` command (see app/cli.py).
+"""Scenario authors' commands.
+
+- `tabletop validate`, `tabletop schema`: check files, and the format for editors.
+- `tabletop dry-run SCENARIO`: play a branch headless before running it live.
 
 - `tabletop scenarios list`: the library at a glance, broken files included.
 - `tabletop new NAME`: a commented starter scenario that validates as written.
@@ -7,21 +10,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from app.cli import _err, _fail, _load_or_exit, _parse_choices, cli
+from app.authoring.graph import branch_graph, render_svg, taken_path
+from app.authoring.loader import SCENARIO_SUFFIXES, Loaded, load_scenario_file, scenario_files
+from app.cli.common import commands, err, fail, load_or_exit, parse_choices
 from app.config import get_settings
+from app.engine.commands import MAX_NAME_CHARS
 from app.engine.durations import format_duration
-from app.engine.simulate import play
-from app.graph import branch_graph, render_svg, taken_path
-from app.scenarios import SCENARIO_SUFFIXES, load_scenario_file, scenario_files
+from app.engine.events import Event
+from app.engine.filled import filled_scenario
+from app.engine.scenario import Scenario
+from app.engine.scoring import scorecard
+from app.engine.simulate import Communication, play
+from app.engine.timeline import end_reason, timeline
 
-scenarios_cli = typer.Typer(help="The scenario library.", no_args_is_help=True)
+cli = commands()
+scenarios_cli = commands("The scenario library.")
 cli.add_typer(scenarios_cli, name="scenarios")
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -57,7 +70,7 @@ def list_scenarios(
     """List the scenarios in the library with their size; broken files show their error."""
     folder = directory or _default_dir()
     if not folder.is_dir():
-        raise _fail(
+        raise fail(
             f"there is no scenario folder at {folder}; pass --dir or set TABLETOP_SCENARIOS_DIR"
         )
     entries = _entries(list(scenario_files([folder])))
@@ -65,7 +78,7 @@ def list_scenarios(
         typer.echo(json.dumps({"dir": str(folder), "scenarios": entries}, indent=2))
         return
     if not entries:
-        _err(f"no scenarios in {folder}; start one with `tabletop new NAME --dir {folder}`")
+        err(f"no scenarios in {folder}; start one with `tabletop new NAME --dir {folder}`")
         return
     valid = [e for e in entries if e["valid"]]
     broken = [e for e in entries if not e["valid"]]
@@ -77,7 +90,7 @@ def list_scenarios(
         typer.echo(f"{len(broken)} file(s) could not be loaded:")
         for entry in broken:
             typer.echo(f"  {entry['error']}")
-    _err(f"{len(valid)} scenario(s) in {folder}")
+    err(f"{len(valid)} scenario(s) in {folder}")
 
 
 def _entries(files: list[Path]) -> list[dict[str, Any]]:
@@ -165,20 +178,20 @@ def new(
     for suffix in SCENARIO_SUFFIXES:  # `new phish.yaml` means the file, so the id is phish
         name = name.removesuffix(suffix)
     if not ID_PATTERN.match(name):
-        raise _fail(
+        raise fail(
             f"{name!r} cannot be a scenario id: use lower-case letters, digits, '-' and '_', "
             "starting with a letter or digit, up to 64 characters (e.g. phish-to-payroll)"
         )
     path = (directory or _new_scenario_dir()) / f"{name}.yaml"
     if path.exists() and not force:
-        raise _fail(
+        raise fail(
             f"{path} already exists; pass --force to overwrite it, or choose another name", 1
         )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(starter_scenario(name), encoding="utf-8")
     except OSError as exc:
-        raise _fail(f"cannot write {path}: {exc.strerror}", 1) from exc
+        raise fail(f"cannot write {path}: {exc.strerror}", 1) from exc
     typer.echo(f"Wrote {path}: a starter scenario with the id {name!r}.\n")
     typer.echo("Next steps:")
     steps = [
@@ -212,8 +225,8 @@ def graph(
     ] = None,
 ) -> None:
     """Draw the scenario's branches as a standalone SVG (browser, PDF, HTML export)."""
-    _, scenario = _load_or_exit(path)
-    choices = _parse_choices(scenario, choose or [])
+    _, scenario = load_or_exit(path)
+    choices = parse_choices(scenario, choose or [])
     title = scenario.title
     highlight: set[str] | None = None
     if choices:
@@ -226,8 +239,8 @@ def graph(
     try:
         output.write_text(svg, encoding="utf-8")
     except OSError as exc:
-        raise _fail(f"cannot write {output}: {exc.strerror}", 1) from exc
-    _err(f"wrote {output}")
+        raise fail(f"cannot write {output}: {exc.strerror}", 1) from exc
+    err(f"wrote {output}")
 
 
 # --------------------------------------------------------------------------- the starter
@@ -398,3 +411,203 @@ statements:
     roles: [incident_manager, executive]
     to: [supplier]
 """
+
+
+# --------------------------------------------------------------------------- validate
+
+
+@cli.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Scenario files or folders.")],
+    strict: Annotated[bool, typer.Option(help="Warnings fail too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Check scenario files: types, references, reachability, dead ends, endings."""
+    files = list(scenario_files(paths))
+    if not files:
+        raise fail("no .yaml or .yml files found in " + ", ".join(map(str, paths)))
+    results: list[dict[str, Any]] = []
+    failed = False
+    for path in files:
+        loaded = load_scenario_file(path)
+        bad = bool(loaded.errors) or (strict and bool(loaded.warnings)) or not loaded.scenario
+        failed |= bad
+        entry: dict[str, Any] = {
+            "file": str(path),
+            "valid": not bad,
+            "findings": [f.as_dict() for f in loaded.findings],
+        }
+        if loaded.scenario is not None and loaded.counts is not None:
+            entry["id"] = loaded.scenario.id
+            entry["counts"] = loaded.counts.as_dict()
+        results.append(entry)
+        if not as_json:
+            for finding in loaded.findings:
+                typer.echo(finding.render())
+    if as_json:
+        typer.echo(json.dumps({"valid": not failed, "files": results}, indent=2))
+    else:
+        good = sum(1 for r in results if r["valid"])
+        summary = f"{good} of {len(results)} scenario file(s) valid"
+        err(summary if not failed else f"{summary}; fix the errors above")
+    raise typer.Exit(1 if failed else 0)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@cli.command()
+def schema(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the format reference in Markdown instead.")
+    ] = False,
+    update_readme: Annotated[
+        Path | None, typer.Option(help="Rewrite the reference block of this README in place.")
+    ] = None,
+) -> None:
+    """Print the scenario format's JSON Schema (Draft 2020-12) for editors."""
+    from app.authoring.reference import render_reference, splice
+
+    if update_readme is not None:
+        update_readme.write_text(splice(update_readme.read_text(), render_reference()))
+        typer.echo(f"updated the format reference in {update_readme}")
+    elif markdown:
+        typer.echo(render_reference(), nl=False)
+    else:
+        typer.echo(json.dumps(scenario_json_schema(), indent=2))
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    document = Scenario.model_json_schema(by_alias=True)
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["$id"] = "https://tabletop.invalid/schema/scenario-v1.json"
+    return document
+
+
+# --------------------------------------------------------------------------- dry-run
+
+
+@cli.command("dry-run")
+def dry_run(
+    path: Annotated[Path, typer.Argument(help="The scenario file.")],
+    choose: Annotated[
+        list[str] | None,
+        typer.Option("--choose", help="DECISION=OPTION, answered the moment it opens. Repeatable."),
+    ] = None,
+    diligent: Annotated[
+        bool, typer.Option(help="Send every expected message as soon as it is expected.")
+    ] = False,
+    save: Annotated[bool, typer.Option(help="Keep it as a finished drill.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Play a scenario headless at full speed: see a branch before running it live."""
+    loaded, scenario = load_or_exit(path)
+    choices = parse_choices(scenario, choose or [])
+    ran_at, clock = time.time(), time.perf_counter()
+    result = play(scenario, choices, Communication.diligent if diligent else Communication.silent)
+    run = DryRun(ran_at, time.perf_counter() - clock, _dry_run_name(scenario, choices, diligent))
+    entries = timeline(filled_scenario(scenario, result.state.variables), result.events)
+    drill_id = asyncio.run(_save_dry_run(loaded, result.events, run)) if save else None
+    # The scorecard decides every status, as in the report of the saved drill.
+    expectations = {
+        r.expectation_id: str(r.status) for r in scorecard(scenario, result.events).communications
+    }
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "scenario": scenario.id,
+                    "version": scenario.version,
+                    "choices": choices,
+                    "timeline": [e.as_dict() for e in entries],
+                    "flags": result.state.flags,
+                    "expectations": expectations,
+                    "points": result.state.points,
+                    "ended": result.state.end_reason,
+                    "stalled": result.stalled,
+                    "drill_id": drill_id,
+                },
+                indent=2,
+            )
+        )
+    else:
+        typer.echo(
+            f"{scenario.title} (version {scenario.version}), dry run"
+            + (
+                f" choosing {', '.join(f'{k}={v}' for k, v in choices.items())}"
+                if choices
+                else " with default options"
+            )
+        )
+        for entry in entries:
+            typer.echo(f"{entry.offset}  {entry.story_time}  {entry.kind:<20} {entry.text}")
+        flags = ", ".join(f"{k}={str(v).lower()}" for k, v in sorted(result.state.flags.items()))
+        typer.echo(f"\nFinal flags: {flags or 'none'}")
+        met = sum(1 for s in expectations.values() if s in ("on_time", "late"))
+        told = ", ".join(f"{k} {v.replace('_', ' ')}" for k, v in expectations.items())
+        never = [e.id for e in scenario.expectations if e.id not in expectations]
+        typer.echo(
+            f"Expectations: {met} of {len(expectations)} met ({told or 'none expected'})"
+            + (f"; never expected on this path: {', '.join(never)}" if never else "")
+        )
+        reason = end_reason(scenario, result.state.end_reason) if result.state.end_reason else "no"
+        typer.echo(
+            f"Ended: {reason} at {format_duration(result.state.last_scenario_time)} scenario time"
+        )
+        if drill_id:
+            typer.echo(f"Saved as drill {drill_id}")
+    if result.stalled or result.runaway:
+        raise typer.Exit(1)
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """When a dry-run really ran, how long it took, and the name its saved drill gets."""
+
+    ran_at: float
+    seconds: float
+    name: str
+
+
+def _dry_run_name(scenario: Scenario, choices: dict[str, str], diligent: bool) -> str:
+    """A name that tells saved runs apart: the scenario, then the choices and the team."""
+    picked = ", ".join(f"{k}={v}" for k, v in choices.items()) or "defaults"
+    team = "diligent" if diligent else "silent"
+    suffix = f" ({picked}; {team} team)"
+    return f"Dry run: {scenario.title}"[: MAX_NAME_CHARS - len(suffix)] + suffix
+
+
+def _as_really_run(events: list[Event], drill_id: str, run: DryRun) -> list[Event]:
+    """The simulated log with its wall times moved onto when the run really happened: the
+    engine played it on a fake clock (fixed, so dry-runs are reproducible), and a saved
+    drill's report must not date it to that clock or claim its simulated hours."""
+    from dataclasses import replace
+
+    first, span = events[0].at, max(events[-1].at - events[0].at, 1e-9)
+    scale = run.seconds / span
+
+    def real(at: float) -> float:
+        return round(run.ran_at + (at - first) * scale, 6)
+
+    created = replace(
+        events[0],
+        at=real(events[0].at),
+        data={
+            **events[0].data,
+            "drill_id": drill_id,
+            "name": run.name,
+            "dry_run": {"seconds": round(run.seconds, 3)},
+        },
+    )
+    return [created, *(replace(e, at=real(e.at)) for e in events[1:])]
+
+
+async def _save_dry_run(loaded: Loaded, events: list[Event], run: DryRun) -> str:
+    from app.services.drills import new_drill_id
+    from app.web.main import open_service
+
+    drill_id = new_drill_id()
+    async with open_service(get_settings()) as service:
+        return await service.import_events(
+            loaded.source, loaded.file, drill_id, _as_really_run(events, drill_id, run)
+        )

@@ -1,0 +1,1 @@
+"""Scenario authoring: the YAML loader, the format reference, Markdown and the branch graph."""

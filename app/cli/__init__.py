@@ -1,0 +1,1 @@
+"""The `tabletop` command: `main` builds it from one module per group."""

@@ -1,0 +1,199 @@
+"""`tabletop serve`, `tabletop db upgrade` and `tabletop user create`: running a server."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from app.authoring.loader import load_scenario_file, scenario_files
+from app.cli.common import commands, err, fail
+from app.config import get_settings
+
+cli = commands()
+db_cli = commands("The database: migrations.")
+cli.add_typer(db_cli, name="db")
+user_cli = commands("Facilitator and reviewer accounts.")
+cli.add_typer(user_cli, name="user")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Also create a sample drill to join.")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes. More than 1 needs PostgreSQL (TABLETOP_DATABASE_URL) "
+            "and Redis (TABLETOP_REDIS_URL), shared by all workers.",
+        ),
+    ] = 1,
+) -> None:
+    """Run the Tabletop server (SQLite and in-process fan-out unless configured)."""
+    from app.web.main import create_app
+    from app.web.server import FACTORY, run, uvicorn_config
+
+    settings = get_settings()
+    problem = _serve_problem(settings, workers)
+    if problem is not None:
+        raise fail(problem)
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    # Migrations and the first-run lines once, here, before any worker starts.
+    for line in asyncio.run(_first_run(settings, base, demo)):
+        err(line)
+    fan_out = f"; notices: {_safe_redis(settings)}" if settings.redis_url else ""
+    processes = f"; {workers} workers" if workers > 1 else ""
+    err(f"Tabletop on {base}  (database: {safe_url(settings)}{fan_out}{processes})")
+    for line in _where_phones_join(settings.public_url, host, port):
+        err(line)
+    if workers > 1:
+        # Each worker builds its own app from the environment it inherits.
+        run(uvicorn_config(FACTORY, host, port, workers=workers))
+    else:
+        run(uvicorn_config(create_app(settings), host, port))
+
+
+def _where_phones_join(public_url: str, host: str, port: int) -> list[str]:
+    """Where participants' phones can reach this server, or why they cannot."""
+    from app.web.join_link import is_loopback_host, lan_addresses
+
+    if public_url:
+        return [f"Participants join at {public_url}/join (TABLETOP_PUBLIC_URL)"]
+    if is_loopback_host(host):
+        return [
+            f"Only this computer can open {host}: phones and other computers cannot join. "
+            "To let participants join from their own devices, start with --host 0.0.0.0 "
+            "and set TABLETOP_PUBLIC_URL to the address they use."
+        ]
+    everywhere = host in ("0.0.0.0", "::")  # noqa: S104 - the user chose to listen widely
+    addresses = lan_addresses() if everywhere else [host]
+    if not addresses:
+        return ["No network address found: participants' devices may not reach this one."]
+    links = ", ".join(f"http://{address}:{port}/join" for address in addresses)
+    return [
+        f"Participants on this network join at {links}; set TABLETOP_PUBLIC_URL="
+        f"http://{addresses[0]}:{port} so the console's join link and QR code use it."
+    ]
+
+
+def _serve_problem(settings: Any, workers: int) -> str | None:
+    """What keeps this configuration from serving, as one line; None when it can serve."""
+    from app.realtime.bus import redis_url_problem
+
+    if settings.redis_url and (problem := redis_url_problem(settings.redis_url)):
+        return problem
+    if workers == 1:
+        return None
+    missing = []
+    if not settings.resolved_database_url().startswith("postgresql"):
+        missing.append("TABLETOP_DATABASE_URL=postgresql+asyncpg://user:password@host/db")
+    if not settings.redis_url:
+        missing.append("TABLETOP_REDIS_URL=redis://host:6379/0")
+    if not missing:
+        return None
+    return (
+        f"--workers {workers} needs a database and Redis shared by all workers: "
+        f"set {' and '.join(missing)} (or serve with --workers 1)"
+    )
+
+
+def _safe_redis(settings: Any) -> str:
+    from app.realtime.bus import safe_redis_url
+
+    return safe_redis_url(settings.redis_url)
+
+
+async def _first_run(settings: Any, base: str, demo: bool) -> list[str]:
+    """Before serving: a one-time setup link when there is no account yet, and with
+    --demo a sample drill to join at once."""
+    from app.engine import commands as c
+    from app.services.accounts import AccountService
+    from app.services.drills import new_drill_id
+    from app.services.security import format_join_code
+    from app.web.main import open_service
+
+    lines: list[str] = []
+    async with open_service(settings) as service:
+        accounts = AccountService(service.sessions)
+        if await accounts.user_count() == 0:
+            token = await accounts.new_setup_token()
+            lines.append(
+                f"No account yet. Open this one-time link to choose the first "
+                f"facilitator's password (valid 24 hours):\n  {base}/setup#token={token}"
+            )
+        if demo:
+            path = next(
+                (p for p in scenario_files([settings.scenarios_dir]) if load_scenario_file(p).ok),
+                None,
+            )
+            if path is None:
+                lines.append(f"--demo: no valid scenario in {settings.scenarios_dir}")
+                return lines
+            drill_id = await service.create_drill(
+                path.read_text(), path.name, c.CreateDrill(new_drill_id(), "Demo drill")
+            )
+            code = format_join_code(service.join_code(drill_id))
+            lines.append(
+                f"Demo drill from {path.name}: console {base}/drills/{drill_id}/console"
+                f"\n  participants join at {base}/join with code {code}"
+            )
+    return lines
+
+
+def safe_url(settings: Any) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.resolved_database_url()).render_as_string(hide_password=True)
+
+
+# --------------------------------------------------------------------------- validate
+
+
+# --------------------------------------------------------------------------- db
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (the server also does this when it starts)."""
+    from app.web.main import open_service
+
+    async def run() -> None:
+        async with open_service(get_settings()):
+            pass
+
+    asyncio.run(run())
+    typer.echo(f"database at {safe_url(get_settings())} is up to date")
+
+
+@user_cli.command("create")
+def user_create(
+    name: Annotated[str, typer.Argument(help="The user name to sign in with.")],
+    role: Annotated[str, typer.Option(help="facilitator or reviewer")] = "facilitator",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create an account; the password is asked for (or read from stdin), never an argument."""
+    from app.services.accounts import AccountError, AccountRole, AccountService
+    from app.web.main import open_service
+
+    if role not in {r.value for r in AccountRole}:
+        raise fail("--role is facilitator or reviewer")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def create() -> None:
+        async with open_service(get_settings()) as service:
+            await AccountService(service.sessions).create_user(name, password, AccountRole(role))
+
+    try:
+        asyncio.run(create())
+    except AccountError as exc:
+        raise fail(str(exc), 1) from exc
+    typer.echo(f"created {role} {name!r}")

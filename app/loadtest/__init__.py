@@ -1,0 +1,1 @@
+"""Drives a real server from outside: bots over websockets and `tabletop bench`."""
