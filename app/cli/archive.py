@@ -27,7 +27,7 @@ def export_drill(
     from app.services import archive
     from app.services.drills import DrillNotFound
     from app.services.reviews import ReviewService
-    from app.web.main import open_service
+    from app.services.runtime import open_service
 
     async def run() -> dict[str, Any]:
         async with open_service(get_settings()) as service:
@@ -57,8 +57,8 @@ def import_drill(
     or not at all."""
     from app.services import archive
     from app.services.reviews import ReviewService
+    from app.services.runtime import open_service
     from app.services.security import format_join_code
-    from app.web.main import open_service
 
     data = _read_json(file)
 

@@ -604,7 +604,7 @@ def _as_really_run(events: list[Event], drill_id: str, run: DryRun) -> list[Even
 
 async def _save_dry_run(loaded: Loaded, events: list[Event], run: DryRun) -> str:
     from app.services.drills import new_drill_id
-    from app.web.main import open_service
+    from app.services.runtime import open_service
 
     drill_id = new_drill_id()
     async with open_service(get_settings()) as service:

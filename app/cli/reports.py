@@ -48,7 +48,7 @@ def report(
     from app.reports import render
     from app.services.drills import DrillNotFound
     from app.services.reviews import ReviewService
-    from app.web.main import open_service
+    from app.services.runtime import open_service
 
     if format is ReportFormat.pdf and output is None and sys.stdout.isatty():
         raise fail("a PDF is binary: write it to a file with -o report.pdf (or redirect stdout)")
@@ -103,7 +103,7 @@ def drills(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List the drills in the database, newest first."""
-    from app.web.main import open_service
+    from app.services.runtime import open_service
 
     async def listed() -> list[dict[str, str]]:
         async with open_service(get_settings()) as service:

@@ -113,8 +113,8 @@ async def _first_run(settings: Any, base: str, demo: bool) -> list[str]:
     from app.engine import commands as c
     from app.services.accounts import AccountService
     from app.services.drills import new_drill_id
+    from app.services.runtime import open_service
     from app.services.security import format_join_code
-    from app.web.main import open_service
 
     lines: list[str] = []
     async with open_service(settings) as service:
@@ -159,7 +159,7 @@ def safe_url(settings: Any) -> str:
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (the server also does this when it starts)."""
-    from app.web.main import open_service
+    from app.services.runtime import open_service
 
     async def run() -> None:
         async with open_service(get_settings()):
@@ -179,7 +179,7 @@ def user_create(
 ) -> None:
     """Create an account; the password is asked for (or read from stdin), never an argument."""
     from app.services.accounts import AccountError, AccountRole, AccountService
-    from app.web.main import open_service
+    from app.services.runtime import open_service
 
     if role not in {r.value for r in AccountRole}:
         raise fail("--role is facilitator or reviewer")

@@ -5,26 +5,24 @@ due, so each drill row carries a lease (`clock_holder`, `clock_lease_until`). A 
 claims or renews its leases about once a second with ONE conditional UPDATE; a lease it
 stops renewing (the worker died) lapses and the next worker to ask takes the drill over.
 
-Why this commits outside the drills service (the one place that commits a drill's
-history): a lease is bookkeeping about processes, not part of any drill's story. It
-writes no event and touches only the two lease columns, and it must be visible to the
-other workers at once, so it is its own short transaction. Correctness never rests on
-it: if two clocks ever overlap, the unique (drill_id, seq) in the log still lets only
-one of two racing writers append.
+The statements only: the clock service (app/services/clock.py) runs each in its own short
+transaction and commits it, since a lease must be visible to the other workers at once.
+A lease is bookkeeping about processes, not part of any drill's story: it writes no event
+and touches only the two lease columns. Correctness never rests on it: if two clocks ever
+overlap, the unique (drill_id, seq) in the log still lets only one of two racing writers
+append.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import or_, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Drill
 from app.engine.state import Status
 
 
-async def claim(
-    sessions: async_sessionmaker[AsyncSession], holder: str, now: float, seconds: float
-) -> list[str]:
+async def claim(session: AsyncSession, holder: str, now: float, seconds: float) -> list[str]:
     """Claim every running drill that is free, lapsed or already `holder`'s, until
     `now + seconds`; returns the ids `holder` now holds. On PostgreSQL a racing claim
     waits for the row and re-checks the condition, so one worker wins each drill."""
@@ -42,13 +40,10 @@ async def claim(
         .returning(Drill.id)
         .execution_options(synchronize_session=False)
     )
-    async with sessions() as session:
-        held = list((await session.scalars(statement)).all())
-        await session.commit()
-    return sorted(held)
+    return sorted((await session.scalars(statement)).all())
 
 
-async def release(sessions: async_sessionmaker[AsyncSession], holder: str) -> None:
+async def release(session: AsyncSession, holder: str) -> None:
     """Give up `holder`'s leases (a clean shutdown): another worker takes over at once
     instead of waiting for them to lapse."""
     statement = (
@@ -57,6 +52,4 @@ async def release(sessions: async_sessionmaker[AsyncSession], holder: str) -> No
         .values(clock_holder=None, clock_lease_until=None)
         .execution_options(synchronize_session=False)
     )
-    async with sessions() as session:
-        await session.execute(statement)
-        await session.commit()
+    await session.execute(statement)

@@ -6,9 +6,9 @@ carries secrets: participants are written without their token hashes, and on imp
 gets a fresh random one (old links die; people rejoin with the join code).
 
 The log goes back in through `DrillService.import_events`, which replays it through the
-engine and refuses one the rules would not produce. Everything else is checked before
-anything is written, then written in a second transaction; if that one fails, the drill
-is deleted again, so a failed import leaves nothing behind.
+engine and refuses one the rules would not produce. Everything is checked before anything
+is written; then the drill, its log and its other rows (participants, the review, the
+improvement items) are written in ONE transaction, so a failed import leaves nothing.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import time
 import uuid
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import leases
 from app.services.drills import DrillService, StorageUnavailable
@@ -75,7 +76,7 @@ class ClockRunner:
         if not self.shared:
             return
         try:
-            await leases.release(self.service.sessions, self.worker_id)
+            await release_leases(self.service.sessions, self.worker_id)
         except DATABASE_ERRORS as exc:
             log.warning(
                 "could not hand back the drill clocks (%s); other workers take them over "
@@ -126,7 +127,7 @@ class ClockRunner:
         self._round_at = time.monotonic() + self.round_seconds
         try:
             if self.shared:
-                held = await leases.claim(
+                held = await claim_leases(
                     self.service.sessions, self.worker_id, time.time(), self.lease_seconds
                 )
             else:
@@ -143,3 +144,21 @@ class ClockRunner:
         self._database_down = False
         self._held = held
         return True
+
+
+async def claim_leases(
+    sessions: async_sessionmaker[AsyncSession], holder: str, now: float, seconds: float
+) -> list[str]:
+    """Claim or renew `holder`'s leases (`app.db.leases.claim`), committed at once so the
+    other workers see them."""
+    async with sessions() as session:
+        held = await leases.claim(session, holder, now, seconds)
+        await session.commit()
+    return held
+
+
+async def release_leases(sessions: async_sessionmaker[AsyncSession], holder: str) -> None:
+    """Give up `holder`'s leases (a clean shutdown): another worker takes over at once."""
+    async with sessions() as session:
+        await leases.release(session, holder)
+        await session.commit()

@@ -1,4 +1,8 @@
-"""The drills service: the one place that commits.
+"""The drills service: the one place that commits a drill's history.
+
+The other services commit what is not part of any drill's log (accounts and sessions,
+reviews and improvement items, clock leases), each in its own short transaction; no layer
+but app/services commits (tests/architecture checks it).
 
 A command is decided by the pure engine against the drill's state, and its events are
 appended in ONE transaction together with the command's idempotency key. Only after the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import time
 from collections import deque
@@ -15,7 +16,22 @@ from argon2.exceptions import InvalidHashError, VerificationError
 # Crockford-style alphabet without look-alikes (no 0/O, 1/I/L, U): 30 symbols, ~4.9 bits each.
 JOIN_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 JOIN_CODE_LENGTH = 10  # 10 x log2(30) = 49 bits
-_hasher = PasswordHasher()
+
+FAST_HASHES_FOR_TESTS = "TABLETOP_INSECURE_FAST_PASSWORD_HASHES"
+"""Set to 1 only by test suites: argon2 at its cheapest (one pass over 8 KiB). A suite
+signs in hundreds of times and needs none of the cost; a real server must never set it."""
+
+
+def _password_hasher() -> PasswordHasher:
+    """argon2-cffi's defaults (RFC 9106's low-memory profile: 3 passes over 64 MiB), or the
+    cheapest parameters for a test suite. A stored hash carries its own parameters, so
+    either hasher verifies any hash."""
+    if os.environ.get(FAST_HASHES_FOR_TESTS) == "1":
+        return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    return PasswordHasher()
+
+
+_hasher = _password_hasher()
 
 
 def new_token() -> str:

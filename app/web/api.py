@@ -10,24 +10,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.db.models import Drill, ParticipantRow, User
+from app.db.models import Drill
 from app.engine import commands as c
+from app.engine.core import MAX_SPEED
 from app.engine.errors import DomainError
 from app.engine.scoring import Scorecard
-from app.engine.state import DrillState, Status
-from app.realtime.visibility import FACILITATOR_VIEW, Viewer, visible_log
+from app.realtime.visibility import visible_log
 from app.services import library
-from app.services.accounts import AccountRole
 from app.services.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.services.security import format_join_code
+from app.web.auth import Facilitator, require_drill_viewer, score_refusal, signed_in
 from app.web.deps import (
     SESSION_COOKIE,
-    Facilitator,
     SameOrigin,
     TooManyWrongCodes,
     accounts,
     client_key,
-    current_user,
     drill_for_join_code,
     drills,
     limiter,
@@ -134,7 +132,7 @@ class NewDrill(BaseModel):
         max_length=200,
     )
     name: Text = Field(max_length=80)
-    speed: float | None = Field(default=None, gt=0, le=1440)
+    speed: float | None = Field(default=None, gt=0, le=MAX_SPEED)
     roles: list[Text] | None = Field(default=None, max_length=50)
     backups: dict[Text, Text] = Field(default_factory=dict)
     variables: dict[Text, Text] = Field(default_factory=dict)
@@ -253,24 +251,12 @@ async def _drill_for_code(request: Request, code: str) -> Drill:
     return drill
 
 
-async def viewer_for(request: Request, drill_id: str) -> Viewer:
-    """The facilitator, or the participant whose cookie this is; else 401."""
-    user = await current_user(request)
-    if user is not None and user.role == "facilitator":
-        return FACILITATOR_VIEW
-    participant = await participant_of(request, drill_id)
-    if participant is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "join this drill first")
-    kind = "observer" if participant.role is None else "participant"
-    return Viewer(kind, participant.role, participant.id)
-
-
 @router.get("/drills/{drill_id}/events", responses=refusals(401, 404))
 async def drill_events(
     drill_id: DrillIdPath, request: Request, since: Annotated[int, Query(ge=0)] = 0
 ) -> list[dict[str, Any]]:
     """The drill's log after `since`, as the caller may see it."""
-    viewer = await viewer_for(request, drill_id)
+    viewer = await require_drill_viewer(request, drill_id)
     service = drills(request)
     try:
         _, state = await service.state(drill_id)
@@ -286,32 +272,16 @@ async def drill_score(drill_id: DrillIdPath, request: Request) -> Scorecard:
     role and dimension. The facilitator always; reviewers once the drill has ended;
     participants once the facilitator has released the scores; observers, who see every
     scoring event as it happens, always."""
-    user = await current_user(request)
+    user = await signed_in(request)
     participant = await participant_of(request, drill_id)
     if user is None and participant is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in, or join this drill first")
     service = drills(request)
     try:
         _, state = await service.state(drill_id)
-        refusal = _score_refusal(user, participant, state)
+        refusal = score_refusal(user, participant, state)
         if refusal is not None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
         return await service.scorecard(drill_id)
     except DrillNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-
-
-def _score_refusal(
-    user: User | None, participant: ParticipantRow | None, state: DrillState
-) -> str | None:
-    """Why this caller may not see the scores yet, or None if they may."""
-    if user is not None and user.role == AccountRole.facilitator:
-        return None
-    if participant is not None and (participant.role is None or state.scores_released):
-        return None
-    if user is not None and user.role == AccountRole.reviewer:
-        if state.status is Status.ended:
-            return None
-        if participant is None:
-            return "reviewers see the scores once the drill has ended"
-    return "the facilitator has not released the scores yet; they usually do at the hot wash"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel
 from starlette.requests import HTTPConnection
 
-from app.db.models import Drill, ParticipantRow, User
+from app.db.models import Drill, ParticipantRow
 from app.services.accounts import AccountService
 from app.services.drills import DrillService
 from app.web.limits import Limiter
@@ -100,19 +100,6 @@ def same_origin(conn: HTTPConnection) -> bool:
     return parsed.netloc == conn.headers.get("host", "") and parsed.scheme in ("http", "https")
 
 
-async def current_user(conn: HTTPConnection) -> User | None:
-    return await accounts(conn).user_for_session(conn.cookies.get(SESSION_COOKIE))
-
-
-async def require_facilitator(request: Request) -> User:
-    user = await current_user(request)
-    if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in as a facilitator first")
-    if user.role != "facilitator":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only facilitators can do that")
-    return user
-
-
 async def participant_of(conn: HTTPConnection, drill_id: str) -> ParticipantRow | None:
     token = conn.cookies.get(participant_cookie(drill_id), "")
     return await drills(conn).participant_for_token(drill_id, token)
@@ -126,7 +113,6 @@ def require_same_origin(request: Request) -> None:
         )
 
 
-Facilitator = Annotated[User, Depends(require_facilitator)]
 SameOrigin = Depends(require_same_origin)
 
 

@@ -12,17 +12,13 @@ import hashlib
 import io
 import json
 import secrets
-from collections.abc import Mapping
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 import segno
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import RedirectResponse, Response
 
 from app.authoring.graph import branch_graph, describe_condition, render_svg
-from app.authoring.markdown import render_markdown
 from app.db import repository as repo
 from app.db.models import Drill, User
 from app.engine import commands as c
@@ -33,17 +29,16 @@ from app.engine.filled import drill_values, filled_scenario
 from app.engine.scenario import EVERYONE, Channel, Inject, Scenario
 from app.engine.state import DrillState
 from app.realtime.visibility import decision_options
-from app.resources import resource_dir
 from app.services import library
 from app.services.drills import DrillNotFound, ScenarioInvalid, new_drill_id
-from app.services.security import constant_time_equal, format_join_code
+from app.services.security import format_join_code
+from app.web.auth import facilitator, is_reviewer, signed_in
 from app.web.briefing import briefing_for, span, story_seconds
 from app.web.deps import (
     SESSION_COOKIE,
     TooManyWrongCodes,
     accounts,
     client_key,
-    current_user,
     drill_for_join_code,
     drills,
     limiter,
@@ -51,93 +46,10 @@ from app.web.deps import (
     participant_of,
     set_secret_cookie,
 )
+from app.web.forms import check_csrf, render, to_login
 from app.web.join_link import join_link
 
-TEMPLATES = resource_dir("templates")
-STATIC = resource_dir("static")
-CSRF_COOKIE = "tt_csrf"
-CSRF_FIELD = "csrf"
-
-# Jinja2Templates turns autoescaping on for .html templates; scenario and participant
-# text is never marked safe.
-templates = Jinja2Templates(directory=str(TEMPLATES))
-templates.env.filters["markdown"] = render_markdown
 router = APIRouter(tags=["pages"], include_in_schema=False)
-
-
-# ------------------------------------------------------------------ helpers
-
-
-def _csrf_token(request: Request) -> str:
-    """The browser's CSRF token: the cookie's, or a new one (set by _render)."""
-    existing = request.cookies.get(CSRF_COOKIE, "")
-    return existing if len(existing) >= 32 else secrets.token_urlsafe(32)
-
-
-def _check_csrf(request: Request, sent: str) -> None:
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not cookie or not sent or not constant_time_equal(cookie, sent):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "the form has expired; reload the page and try again"
-        )
-
-
-def _render(request: Request, name: str, context: dict[str, Any], code: int = 200) -> HTMLResponse:
-    token = _csrf_token(request)
-    user = context.pop("user", None)
-    response = templates.TemplateResponse(
-        request, name, {"csrf": token, "user": user, **context}, status_code=code
-    )
-    if request.cookies.get(CSRF_COOKIE) != token:
-        # Strict: the token cookie never travels on a cross-site request at all.
-        response.set_cookie(
-            CSRF_COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-            path="/",
-        )
-    return response
-
-
-_HEADINGS = {
-    400: "That request could not be used",
-    401: "Sign in first",
-    403: "Not allowed",
-    404: "Not found",
-    422: "That request could not be used",
-    429: "Too many attempts",
-    503: "The database is busy",
-}
-
-
-def wants_page(request: Request) -> bool:
-    """A browser navigating (not the JSON API, not a script's fetch): it gets errors as a
-    page it can read, with the way back, instead of a bare JSON body."""
-    accept = request.headers.get("accept", "")
-    return not request.url.path.startswith("/api/") and "text/html" in accept
-
-
-def error_page(
-    request: Request, code: int, detail: str, headers: Mapping[str, str] | None = None
-) -> HTMLResponse:
-    heading = _HEADINGS.get(code, "Something went wrong")
-    context = {"status": code, "heading": heading, "detail": detail, "retry": code == 503}
-    response = _render(request, "error.html", context, code)
-    response.headers.update(headers or {})
-    return response
-
-
-def _to_login(request: Request) -> RedirectResponse:
-    """Sign in first, then come back here (query string included)."""
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?{urlencode({'next': here})}", status.HTTP_303_SEE_OTHER)
-
-
-async def _facilitator(request: Request) -> User | None:
-    user = await current_user(request)
-    return user if user is not None and user.role == "facilitator" else None
 
 
 def _safe_next(target: str | None) -> str:
@@ -216,7 +128,7 @@ async def _load(request: Request, drill_id: str) -> tuple[Scenario, DrillState]:
 
 @router.get("/login")
 async def login_page(request: Request, next: str = "/") -> Response:
-    return _render(request, "login.html", {"next": _safe_next(next), "error": None})
+    return render(request, "login.html", {"next": _safe_next(next), "error": None})
 
 
 @router.post("/login")
@@ -227,15 +139,15 @@ async def login(
     csrf: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     key = f"{client_key(request)}:{username.lower()}"
     if not await limiter(request, "login_limiter").allow(key):
         error = "Too many sign-in attempts. Wait a few minutes and try again."
-        return _render(request, "login.html", {"next": next, "error": error}, 429)
+        return render(request, "login.html", {"next": next, "error": error}, 429)
     token = await accounts(request).sign_in(username, password)
     if token is None:
         error = "Wrong user name or password."
-        return _render(request, "login.html", {"next": next, "error": error}, 401)
+        return render(request, "login.html", {"next": next, "error": error}, 401)
     response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
     set_secret_cookie(response, request, SESSION_COOKIE, token)
     return response
@@ -243,7 +155,7 @@ async def login(
 
 @router.post("/logout")
 async def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     await accounts(request).sign_out(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -255,12 +167,11 @@ async def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = 
 
 @router.get("/")
 async def home(request: Request) -> Response:
-    signed_in = await current_user(request)
-    if signed_in is not None and signed_in.role == "reviewer":  # reviewers work on reports
+    if is_reviewer(await signed_in(request)):  # reviewers work on reports
         return RedirectResponse("/programme", status.HTTP_303_SEE_OTHER)
-    user = await _facilitator(request)
+    user = await facilitator(request)
     if user is None:
-        return _to_login(request)
+        return to_login(request)
     return await _home(request, user)
 
 
@@ -285,7 +196,7 @@ async def _home(
         "uploaded": uploaded,
         "max_upload_mib": MAX_UPLOAD_BYTES // (1024 * 1024),
     }
-    return _render(request, "home.html", context, code)
+    return render(request, "home.html", context, code)
 
 
 def _upload_name(filename: str | None) -> str:
@@ -303,10 +214,10 @@ async def upload_scenario(
 ) -> Response:
     """Add a scenario to the library from the facilitator's computer: validated first,
     stored only when it validates, the findings shown when it does not."""
-    _check_csrf(request, csrf)
-    user = await _facilitator(request)
+    check_csrf(request, csrf)
+    user = await facilitator(request)
     if user is None:
-        return _to_login(request)
+        return to_login(request)
     name = _upload_name(file.filename)
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
@@ -389,9 +300,9 @@ def _storyboard(scenario: Scenario) -> dict[str, Any]:
 @router.get("/scenarios/{name}")
 async def storyboard(request: Request, name: str, added: bool = False) -> Response:
     """Read a scenario before running it: its graph, injects in order, decisions, deadlines."""
-    user = await _facilitator(request)
+    user = await facilitator(request)
     if user is None:
-        return _to_login(request)
+        return to_login(request)
     found, entry = await _library_entry(request, name)
     loaded = found.loaded
     assert loaded.scenario is not None
@@ -405,13 +316,13 @@ async def storyboard(request: Request, name: str, added: bool = False) -> Respon
         "uploaded": entry["uploaded"],
         "added": added,
     }
-    return _render(request, "storyboard.html", context | _storyboard(scenario))
+    return render(request, "storyboard.html", context | _storyboard(scenario))
 
 
 @router.get("/scenarios/{name}/graph.svg")
 async def storyboard_graph(request: Request, name: str) -> Response:
     """The branch graph, served as an image (its own styles stay inside the SVG)."""
-    if await _facilitator(request) is None:
+    if await facilitator(request) is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in as a facilitator first")
     found, _ = await _library_entry(request, name)
     loaded = found.loaded
@@ -422,12 +333,12 @@ async def storyboard_graph(request: Request, name: str) -> Response:
 
 @router.get("/drills/new")
 async def new_drill_page(request: Request, scenario: str = "") -> Response:
-    user = await _facilitator(request)
+    user = await facilitator(request)
     if user is None:
-        return _to_login(request)
+        return to_login(request)
     _, entry = await _library_entry(request, scenario)
-    context = {"user": user, "scenario": entry, "error": None, "max_speed": MAX_SPEED}
-    return _render(request, "new_drill.html", context)
+    context = {"user": user, "scenario": entry, "error": None}
+    return render(request, "new_drill.html", context)
 
 
 @router.post("/drills/new")
@@ -439,10 +350,10 @@ async def create_drill(
     speed: Annotated[str, Form(max_length=20)] = "",
     roles: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    _check_csrf(request, csrf)
-    user = await _facilitator(request)
+    check_csrf(request, csrf)
+    user = await facilitator(request)
     if user is None:
-        return _to_login(request)
+        return to_login(request)
     found, entry = await _library_entry(request, scenario)
     in_play = roles or list(entry["roles"])
     form = await request.form()  # parsed once already; the backup_<role> selects
@@ -458,8 +369,8 @@ async def create_drill(
 
     def again(error: str) -> Response:
         shown = entry | {"backups": entry["backups"] | chosen_backups}
-        context = {"user": user, "scenario": shown, "error": error, "max_speed": MAX_SPEED}
-        return _render(request, "new_drill.html", context, 400)
+        context = {"user": user, "scenario": shown, "error": error}
+        return render(request, "new_drill.html", context, 400)
 
     try:
         pace = float(speed) if speed.strip() else None
@@ -482,13 +393,13 @@ async def create_drill(
 
 @router.get("/drills/{drill_id}/console")
 async def console(request: Request, drill_id: str) -> Response:
-    user = await _facilitator(request)
+    user = await facilitator(request)
     if user is None:
-        return _to_login(request)
+        return to_login(request)
     scenario, state = await _load(request, drill_id)
     code = format_join_code(drills(request).join_code(drill_id))
     link = join_link(request.app.state.settings.public_url, str(request.base_url), code)
-    return _render(
+    return render(
         request,
         "console.html",
         {
@@ -503,7 +414,6 @@ async def console(request: Request, drill_id: str) -> Response:
             "qr": qr_svg(link.url),
             "objectives": json.dumps({k: o.title for k, o in scenario.objectives.items()}),
             "channels": [str(ch) for ch in Channel],
-            "max_speed": MAX_SPEED,
         },
     )
 
@@ -514,7 +424,7 @@ async def console(request: Request, drill_id: str) -> Response:
 @router.get("/join")
 async def join_page(request: Request, code: str = "") -> Response:
     if not code.strip():
-        return _render(request, "join_code.html", {"error": None, "code": ""})
+        return render(request, "join_code.html", {"error": None, "code": ""})
     return await _join_form(request, code)
 
 
@@ -529,7 +439,7 @@ async def _join_form(request: Request, code: str, error: str | None = None) -> R
         return drill
     if drill is None:
         message = "No drill has that code. Check it with your facilitator."
-        return _render(request, "join_code.html", {"error": message, "code": code}, 404)
+        return render(request, "join_code.html", {"error": message, "code": code}, 404)
     scenario, state = await _load(request, drill.id)
     taken: dict[str, int] = {}
     for p in state.participants.values():
@@ -541,7 +451,7 @@ async def _join_form(request: Request, code: str, error: str | None = None) -> R
     # A new id per form: the same form posted twice (a retry after an error) joins once.
     attempt = secrets.token_urlsafe(16)
     context = {"drill": state, "code": code, "roles": roles, "error": error, "attempt": attempt}
-    return _render(request, "join.html", context, 400 if error else 200)
+    return render(request, "join.html", context, 400 if error else 200)
 
 
 async def _drill_for_code(request: Request, code: str) -> Drill | Response | None:
@@ -550,7 +460,7 @@ async def _drill_for_code(request: Request, code: str) -> Drill | Response | Non
         return await drill_for_join_code(request, code)
     except TooManyWrongCodes:
         message = "Too many wrong codes from here. Wait a minute and try again."
-        return _render(request, "join_code.html", {"error": message, "code": code}, 429)
+        return render(request, "join_code.html", {"error": message, "code": code}, 429)
 
 
 @router.post("/join")
@@ -562,14 +472,14 @@ async def join(
     role: Annotated[str, Form(max_length=64)] = "",
     attempt: Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = "",
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     service = drills(request)
     drill = await _drill_for_code(request, code)
     if isinstance(drill, Response):
         return drill
     if drill is None:
         message = "No drill has that code. Check it with your facilitator."
-        return _render(request, "join_code.html", {"error": message, "code": code}, 404)
+        return render(request, "join_code.html", {"error": message, "code": code}, 404)
     try:
         _, token = await service.join(drill.id, name, role or None, attempt or None)
     except DomainError as exc:
@@ -585,7 +495,7 @@ async def play(request: Request, drill_id: str) -> Response:
     if participant is None:
         return RedirectResponse("/join", status.HTTP_303_SEE_OTHER)
     scenario, state = await _load(request, drill_id)
-    return _render(
+    return render(
         request,
         "play.html",
         {

@@ -32,8 +32,10 @@ from app.services.reviews import (
     utc_date,
 )
 from app.web.api import DrillIdPath
-from app.web.deps import current_user, refusals
-from app.web.pages import _check_csrf, _render, _to_login
+from app.web.auth import report_refusal, require_staff, staff
+from app.web.deps import refusals
+from app.web.forms import check_csrf, to_login
+from app.web.forms import render as render_page
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 api_router = APIRouter(prefix="/api", tags=["reports"])
@@ -46,17 +48,11 @@ MEDIA = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
 }
-STAFF = ("facilitator", "reviewer")
 
 
 def reviews(request: Request) -> ReviewService:
     service: ReviewService = request.app.state.reviews
     return service
-
-
-async def _staff(request: Request) -> User | None:
-    user = await current_user(request)
-    return user if user is not None and user.role in STAFF else None
 
 
 async def _open_drill(request: Request, user: User, drill_id: str) -> Drill:
@@ -65,20 +61,10 @@ async def _open_drill(request: Request, user: User, drill_id: str) -> Drill:
         drill = await reviews(request).drills.drill(drill_id)
     except DrillNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "there is no such drill") from exc
-    if user.role == "reviewer" and drill.status != "ended":
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "reviewers open a drill's report once the drill has ended"
-        )
+    refusal = report_refusal(user, drill)
+    if refusal is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
     return drill
-
-
-async def _staff_or_raise(request: Request) -> User:
-    user = await current_user(request)
-    if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in as a facilitator or reviewer")
-    if user.role not in STAFF:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only facilitators and reviewers")
-    return user
 
 
 def _require_ended(drill: Drill) -> None:
@@ -91,9 +77,9 @@ def _require_ended(drill: Drill) -> None:
 
 @router.get("/drills/{drill_id}/report")
 async def report_page(request: Request, drill_id: str) -> Response:
-    user = await _staff(request)
+    user = await staff(request)
     if user is None:
-        return _to_login(request)
+        return to_login(request)
     await _open_drill(request, user, drill_id)
     return await _report_page(request, user, drill_id)
 
@@ -118,12 +104,12 @@ async def _report_page(
             ("json", "JSON"),
         ],
     }
-    return _render(request, "report.html", context, code)
+    return render_page(request, "report.html", context, code)
 
 
 async def _edit(request: Request, drill_id: str, csrf: str) -> tuple[User, Drill]:
-    _check_csrf(request, csrf)
-    user = await _staff_or_raise(request)
+    check_csrf(request, csrf)
+    user = await require_staff(request)
     return user, await _open_drill(request, user, drill_id)
 
 
@@ -235,7 +221,7 @@ async def update_item(request: Request, drill_id: str, item_id: str) -> Response
 
 
 async def _report_for(request: Request, drill_id: str) -> tuple[Report, Scenario]:
-    user = await _staff_or_raise(request)
+    user = await require_staff(request)
     await _open_drill(request, user, drill_id)
     report, scenario = await reviews(request).report_with_scenario(drill_id)
     return report, scenario
@@ -291,9 +277,9 @@ async def report_timeline(request: Request, drill_id: str) -> Response:
 
 @router.get("/programme")
 async def programme(request: Request) -> Response:
-    user = await _staff(request)
+    user = await staff(request)
     if user is None:
-        return _to_login(request)
+        return to_login(request)
     service = reviews(request)
     records = await service.records()
     today = utc_date(service.clock())
@@ -316,12 +302,12 @@ async def programme(request: Request) -> Response:
         "drill_names": drill_names,
         "utc_date": utc_date,
     }
-    return _render(request, "programme.html", context)
+    return render_page(request, "programme.html", context)
 
 
 @router.get("/programme/trends/{kind}.svg")
 async def programme_trend(request: Request, kind: Literal["objectives", "roles"]) -> Response:
-    await _staff_or_raise(request)
+    await require_staff(request)
     labels, objectives, roles = programme_trends(await reviews(request).records())
     chosen = objectives if kind == "objectives" else roles
     series = {name: list(zip(labels, values, strict=True)) for name, values in chosen.items()}
@@ -338,8 +324,8 @@ async def item_status(
     back: Annotated[str, Form(max_length=200)] = "/programme",
 ) -> Response:
     """Close an item (who and when are recorded) or reopen it, from the programme page."""
-    _check_csrf(request, csrf)
-    user = await _staff_or_raise(request)
+    check_csrf(request, csrf)
+    user = await require_staff(request)
     try:
         await reviews(request).set_item_status(item_id, new_status, user.username)
     except ReviewError as exc:

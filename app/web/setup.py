@@ -16,14 +16,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.services.accounts import AccountError
 from app.web.deps import SESSION_COOKIE, accounts, set_secret_cookie
-from app.web.pages import _check_csrf, _render
+from app.web.forms import check_csrf, render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 @router.get("/setup")
 async def setup_page(request: Request) -> Response:
-    return _render(request, "setup.html", {"token": "", "error": None})
+    return render(request, "setup.html", {"token": "", "error": None})
 
 
 @router.post("/setup")
@@ -35,14 +35,14 @@ async def setup(
     confirm: Annotated[str, Form(max_length=1024)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     context = {"token": token, "username": username}
     if password != confirm:
-        return _render(request, "setup.html", {**context, "error": "the passwords differ"}, 400)
+        return render(request, "setup.html", {**context, "error": "the passwords differ"}, 400)
     try:
         await accounts(request).use_setup_token(token, username, password)
     except AccountError as exc:
-        return _render(request, "setup.html", {**context, "error": str(exc)}, 400)
+        return render(request, "setup.html", {**context, "error": str(exc)}, 400)
     session = await accounts(request).sign_in(username, password)
     response = RedirectResponse("/", status.HTTP_303_SEE_OTHER)
     if session is not None:

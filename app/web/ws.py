@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -24,10 +24,11 @@ from app.realtime.protocol import (
     client_message,
     to_command,
 )
-from app.realtime.visibility import FACILITATOR_VIEW, Viewer, decision_options, visible_log
+from app.realtime.visibility import Viewer, decision_options, visible_log
 from app.services.drills import DrillNotFound, DrillService, StorageUnavailable
+from app.web.auth import drill_viewer
 from app.web.console_view import facilitator_context
-from app.web.deps import current_user, drills, participant_of, same_origin
+from app.web.deps import drills, same_origin
 
 log = logging.getLogger("tabletop.ws")
 router = APIRouter()
@@ -69,17 +70,6 @@ class TokenBucket:
             return True
         self.strikes += 1
         return False
-
-
-async def _viewer(ws: WebSocket, drill_id: str) -> Viewer | None:
-    user = await current_user(ws)
-    if user is not None and user.role == "facilitator":
-        return replace(FACILITATOR_VIEW, user=user.username)
-    participant = await participant_of(ws, drill_id)
-    if participant is None:
-        return None
-    kind = "observer" if participant.role is None else "participant"
-    return Viewer(kind, participant.role, participant.id)
 
 
 def _context(scenario: Scenario, state: DrillState, viewer: Viewer) -> dict[str, Any]:
@@ -138,7 +128,7 @@ async def drill_socket(ws: WebSocket, drill_id: str, since: int = 0) -> None:
         except DrillNotFound:
             await ws.close(Close.drill_not_found, "there is no such drill")
             return
-        viewer = await _viewer(ws, drill_id)
+        viewer = await drill_viewer(ws, drill_id)
         if viewer is None:
             await ws.close(Close.unauthorized, "join this drill first")
             return

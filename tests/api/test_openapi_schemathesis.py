@@ -26,7 +26,6 @@ import httpx
 import hypothesis.strategies as st
 import pytest
 import schemathesis
-from argon2 import PasswordHasher
 from hypothesis import HealthCheck, settings
 from schemathesis import Case as AnyCase
 from schemathesis.checks import not_a_server_error
@@ -40,7 +39,6 @@ from schemathesis.specs.openapi.checks import (
 
 from app.config import Settings
 from app.engine import commands as c
-from app.services import security
 from app.services.accounts import AccountRole
 from app.services.security import format_join_code
 from app.web.deps import SESSION_COOKIE, participant_cookie
@@ -101,10 +99,9 @@ class World:
 
 
 @pytest.fixture
-def world(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(live_server: LiveServer) -> World:
     live = live_server
     assert live.client().get("/openapi.json").json() == DOCUMENT
-    monkeypatch.setattr(security, "_hasher", PasswordHasher(1, 8, 1))
     service, accounts = live.app.state.service, live.app.state.accounts
     for username, role in (
         (FACILITATOR, AccountRole.facilitator),

@@ -30,8 +30,8 @@ from app.db.models import (
     ScenarioVersion,
 )
 from app.services.reviews import ItemDraft, ReviewService
+from app.services.runtime import open_service
 from app.services.security import new_token, token_hash
-from app.web.main import open_service
 from tests.cli.test_report_cli import _saved_dry_run
 from tests.conftest import POSTGRES_URL, require_postgres
 

@@ -147,7 +147,7 @@ def test_dry_run_save_keeps_a_finished_drill(workdir: Path) -> None:
     import asyncio
 
     from app.config import get_settings
-    from app.web.main import open_service
+    from app.services.runtime import open_service
 
     async def stored() -> tuple[str, int]:
         async with open_service(get_settings()) as service:

@@ -35,7 +35,8 @@ from websockets.exceptions import ConnectionClosed
 
 from app.config import Settings
 from app.services.accounts import AccountRole, AccountService
-from app.web.main import WORKER_HEADER, open_service
+from app.services.runtime import open_service
+from app.web.health import WORKER_HEADER
 from tests.conftest import POSTGRES_URL, require_postgres
 from tests.live import PASSWORD, free_port
 

@@ -6,10 +6,9 @@ import logging
 
 import pytest
 
-from app.db import leases
 from app.db.session import make_engine, make_sessionmaker
 from app.engine import commands as c
-from app.services.clock import ClockRunner
+from app.services.clock import ClockRunner, claim_leases, release_leases
 from app.services.drills import DrillService, new_drill_id
 from tests.live import FIXTURES
 
@@ -29,14 +28,14 @@ async def test_a_running_drill_has_one_holder_until_its_lease_lapses(
     running = await new_drill(service, start=True)
     await new_drill(service, start=False)  # in the lobby: nobody's clock ticks it
     sessions = service.sessions
-    assert await leases.claim(sessions, "a", 100.0, 5) == [running]
-    assert await leases.claim(sessions, "b", 101.0, 5) == []
-    assert await leases.claim(sessions, "a", 102.0, 5) == [running]  # renewed until 107
-    assert await leases.claim(sessions, "b", 106.0, 5) == []
-    assert await leases.claim(sessions, "b", 107.5, 5) == [running]  # lapsed: taken over
-    assert await leases.claim(sessions, "a", 108.0, 5) == []
-    await leases.release(sessions, "b")
-    assert await leases.claim(sessions, "a", 108.0, 5) == [running]
+    assert await claim_leases(sessions, "a", 100.0, 5) == [running]
+    assert await claim_leases(sessions, "b", 101.0, 5) == []
+    assert await claim_leases(sessions, "a", 102.0, 5) == [running]  # renewed until 107
+    assert await claim_leases(sessions, "b", 106.0, 5) == []
+    assert await claim_leases(sessions, "b", 107.5, 5) == [running]  # lapsed: taken over
+    assert await claim_leases(sessions, "a", 108.0, 5) == []
+    await release_leases(sessions, "b")
+    assert await claim_leases(sessions, "a", 108.0, 5) == [running]
     drill = await service.drill(running)
     assert (drill.clock_holder, drill.clock_lease_until) == ("a", 113.0)
 

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli.main import cli
-from app.web.main import WORKER_HEADER
+from app.web.health import WORKER_HEADER
 from tests.conftest import POSTGRES_URL
 from tests.scale.cluster import (
     TABLETOP,

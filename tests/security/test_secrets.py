@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 from app.services.security import (
+    FAST_HASHES_FOR_TESTS,
     JOIN_ALPHABET,
     JOIN_CODE_LENGTH,
     SlidingWindowLimiter,
@@ -56,3 +60,21 @@ def test_the_limiter_refuses_past_the_limit_and_forgets_after_the_window() -> No
     assert limiter.allow("203.0.113.9", now=3)  # another client is not affected
     assert 0 < limiter.retry_after("198.51.100.7", now=3) <= 60
     assert limiter.allow("198.51.100.7", now=61)
+
+
+def _hash_in_a_fresh_process(env: dict[str, str]) -> str:
+    script = "from app.services.security import hash_password; print(hash_password('pw'))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_a_real_server_hashes_passwords_at_full_cost_and_only_the_suite_goes_cheap() -> None:
+    """The suite sets TABLETOP_INSECURE_FAST_PASSWORD_HASHES (tests/__init__.py); without
+    it, as on any real server, hashes use RFC 9106's low-memory profile (64 MiB, 3 passes)."""
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("TABLETOP_")}
+    assert "$m=65536,t=3,p=4$" in _hash_in_a_fresh_process(plain)
+    cheap = _hash_in_a_fresh_process(plain | {FAST_HASHES_FOR_TESTS: "1"})
+    assert "$m=8,t=1,p=1$" in cheap
+    assert verify_password(cheap, "pw")  # a hash carries its parameters: any hasher verifies

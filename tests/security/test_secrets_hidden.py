@@ -23,7 +23,7 @@ from websockets.sync.client import connect
 
 from app.services.security import new_token, normalise_join_code, token_hash
 from app.web.deps import PARTICIPANT_COOKIE_PREFIX, SESSION_COOKIE
-from app.web.pages import CSRF_COOKIE
+from app.web.forms import CSRF_COOKIE
 from tests.live import PASSWORD, LiveServer, join, sign_in
 from tests.scale.cluster import SECRET, Socket, http, server_env, workers
 

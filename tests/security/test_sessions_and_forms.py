@@ -41,8 +41,8 @@ from app.services.drills import DrillService, new_drill_id
 from app.services.reviews import ItemDraft, ReviewService
 from app.services.security import format_join_code
 from app.web.deps import SESSION_COOKIE, require_same_origin
+from app.web.forms import CSRF_COOKIE
 from app.web.limits import JOIN_LIMIT, LOGIN_LIMIT
-from app.web.pages import CSRF_COOKIE
 from tests.live import FIXTURES, PASSWORD, LiveServer, join, sign_in
 from tests.security.test_role_isolation_walk import served_routes
 

@@ -1,0 +1,125 @@
+"""Who may do what: the one access policy of the JSON API, the pages and the websocket.
+
+Two kinds of people reach a drill. Accounts (`AccountRole`: facilitators, who run drills,
+and reviewers, who report on finished ones) sign in with a session cookie. Participants
+hold a per-drill token cookie from joining. Every adapter asks this module, so a rule
+changes in one place: the API and the websocket build the same `Viewer`, and the pages,
+the reports and the API refuse with the same sentences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from starlette.requests import HTTPConnection
+
+from app.db.models import Drill, ParticipantRow, User
+from app.engine.state import DrillState, Status
+from app.realtime.visibility import FACILITATOR_VIEW, Viewer
+from app.services.accounts import AccountRole
+from app.web.deps import SESSION_COOKIE, accounts, participant_of
+
+STAFF = frozenset({AccountRole.facilitator, AccountRole.reviewer})
+
+
+async def signed_in(conn: HTTPConnection) -> User | None:
+    """The account whose session cookie this is, if the session is still valid."""
+    return await accounts(conn).user_for_session(conn.cookies.get(SESSION_COOKIE))
+
+
+def is_facilitator(user: User | None) -> bool:
+    return user is not None and user.role == AccountRole.facilitator
+
+
+def is_reviewer(user: User | None) -> bool:
+    return user is not None and user.role == AccountRole.reviewer
+
+
+def is_staff(user: User | None) -> bool:
+    return user is not None and user.role in STAFF
+
+
+async def facilitator(conn: HTTPConnection) -> User | None:
+    """The signed-in facilitator, or None (nobody signed in, or a reviewer)."""
+    user = await signed_in(conn)
+    return user if is_facilitator(user) else None
+
+
+async def staff(conn: HTTPConnection) -> User | None:
+    """The signed-in facilitator or reviewer, or None."""
+    user = await signed_in(conn)
+    return user if is_staff(user) else None
+
+
+async def require_facilitator(request: Request) -> User:
+    """The signed-in facilitator; else 401 (nobody signed in) or 403 (a reviewer)."""
+    user = await signed_in(request)
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in as a facilitator first")
+    if not is_facilitator(user):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only facilitators can do that")
+    return user
+
+
+async def require_staff(request: Request) -> User:
+    """The signed-in facilitator or reviewer; else 401 or 403."""
+    user = await signed_in(request)
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in as a facilitator or reviewer")
+    if not is_staff(user):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only facilitators and reviewers")
+    return user
+
+
+Facilitator = Annotated[User, Depends(require_facilitator)]
+
+
+def participant_view(participant: ParticipantRow) -> Viewer:
+    """A participant sees their role's share of the drill; one without a role observes."""
+    kind = "observer" if participant.role is None else "participant"
+    return Viewer(kind, participant.role, participant.id)
+
+
+async def drill_viewer(conn: HTTPConnection, drill_id: str) -> Viewer | None:
+    """How this caller sees the drill: as its facilitator (named, for the audit trail), as
+    the participant whose cookie this is, or None when they may not see it at all."""
+    user = await signed_in(conn)
+    if user is not None and is_facilitator(user):
+        return replace(FACILITATOR_VIEW, user=user.username)
+    participant = await participant_of(conn, drill_id)
+    return None if participant is None else participant_view(participant)
+
+
+async def require_drill_viewer(request: Request, drill_id: str) -> Viewer:
+    viewer = await drill_viewer(request, drill_id)
+    if viewer is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "join this drill first")
+    return viewer
+
+
+def report_refusal(user: User, drill: Drill) -> str | None:
+    """Why this account may not open the drill's report, or None: facilitators open any
+    (a draft while it runs); reviewers open finished drills."""
+    if is_reviewer(user) and drill.status != Status.ended:
+        return "reviewers open a drill's report once the drill has ended"
+    return None
+
+
+def score_refusal(
+    user: User | None, participant: ParticipantRow | None, state: DrillState
+) -> str | None:
+    """Why this caller may not see the scores yet, or None if they may: the facilitator
+    always; observers, who see every scoring event as it happens, always; participants
+    once the scores are released; reviewers once the drill has ended."""
+    if is_facilitator(user):
+        return None
+    if participant is not None and (participant.role is None or state.scores_released):
+        return None
+    if is_reviewer(user):
+        if state.status is Status.ended:
+            return None
+        if participant is None:
+            return "reviewers see the scores once the drill has ended"
+    return "the facilitator has not released the scores yet; they usually do at the hot wash"

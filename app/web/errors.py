@@ -1,0 +1,69 @@
+"""How refusals and failures reach people: a page for a browser, JSON for everyone else,
+a 503 that says whether anything was recorded when the database failed, never a 500 for
+input a person sent."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from app.services.drills import StorageUnavailable
+from app.web.forms import error_page, wants_page
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Refusals (404, 403, ...) as a page for a browser, as JSON for everyone else."""
+    assert isinstance(exc, StarletteHTTPException)
+    if wants_page(request):
+        return error_page(request, exc.status_code, str(exc.detail), exc.headers)
+    return await http_exception_handler(request, exc)
+
+
+async def storage_unavailable(request: Request, exc: Exception) -> Response:
+    """The database refused a write (busy, restarting, full): nothing was recorded, and
+    the client is told so instead of seeing a 500. (A connection lost during the COMMIT
+    itself leaves the outcome unknown, and the client is told that.)"""
+    advice = (
+        "it may or may not have been recorded; check before trying again"
+        if isinstance(exc, StorageUnavailable) and exc.in_doubt
+        else "nothing was recorded, try again"
+    )
+    detail, retry = f"{exc}; {advice}", {"Retry-After": "2"}
+    if wants_page(request):
+        return error_page(request, 503, detail, retry)
+    return JSONResponse({"detail": detail}, 503, retry)
+
+
+def _holds_nul(exc: DBAPIError) -> bool:
+    """PostgreSQL's refusal of a NUL in text ("invalid byte sequence ... 0x00")."""
+    return "0x00" in str(exc.orig)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """A read, or a write outside the drills service (sign-in, sessions), that met a
+    database restarting or out of reach: the same 503, not a 500. asyncpg's errors arrive
+    as DBAPIErrors, or as the bare socket's ConnectionError while PostgreSQL is down. Any
+    other database error is a bug, raised on to the 500 handler."""
+    if isinstance(exc, DBAPIError) and _holds_nul(exc):
+        # A form field or JSON string with a NUL met PostgreSQL, whose text cannot hold
+        # one (SQLite stores it): say so, as a refusal of the input.
+        detail = "the text holds a NUL character (\\0), which cannot be stored: remove it"
+        if wants_page(request):
+            return error_page(request, 422, detail)
+        return JSONResponse({"detail": detail}, 422)
+    down = StorageUnavailable.behind(exc)
+    if down is None:
+        raise exc
+    return await storage_unavailable(request, down)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(StorageUnavailable, storage_unavailable)
+    for database_error in (DBAPIError, PoolTimeout, ConnectionError):
+        app.add_exception_handler(database_error, database_unavailable)

@@ -1,0 +1,102 @@
+"""Server-rendered pages' shared parts: the templates, the CSRF double submit, rendering,
+error pages and the way to sign in.
+
+Every state-changing form carries a CSRF token that must match the `tt_csrf` cookie
+(double submit): a cross-site page can make the browser send the cookie but cannot read it
+to put it in the form.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from app.authoring.markdown import render_markdown
+from app.engine.core import MAX_SPEED
+from app.resources import resource_dir
+from app.services.security import constant_time_equal
+
+TEMPLATES = resource_dir("templates")
+STATIC = resource_dir("static")
+CSRF_COOKIE = "tt_csrf"
+CSRF_FIELD = "csrf"
+
+# Jinja2Templates turns autoescaping on for .html templates; scenario and participant
+# text is never marked safe.
+templates = Jinja2Templates(directory=str(TEMPLATES))
+templates.env.filters["markdown"] = render_markdown
+# Limits the pages state (the speed box's maximum) come from the one place they are kept.
+templates.env.globals["max_speed"] = MAX_SPEED
+
+
+def csrf_token(request: Request) -> str:
+    """The browser's CSRF token: the cookie's, or a new one (set by render)."""
+    existing = request.cookies.get(CSRF_COOKIE, "")
+    return existing if len(existing) >= 32 else secrets.token_urlsafe(32)
+
+
+def check_csrf(request: Request, sent: str) -> None:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not sent or not constant_time_equal(cookie, sent):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "the form has expired; reload the page and try again"
+        )
+
+
+def render(request: Request, name: str, context: dict[str, Any], code: int = 200) -> HTMLResponse:
+    token = csrf_token(request)
+    user = context.pop("user", None)
+    response = templates.TemplateResponse(
+        request, name, {"csrf": token, "user": user, **context}, status_code=code
+    )
+    if request.cookies.get(CSRF_COOKIE) != token:
+        # Strict: the token cookie never travels on a cross-site request at all.
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+    return response
+
+
+_HEADINGS = {
+    400: "That request could not be used",
+    401: "Sign in first",
+    403: "Not allowed",
+    404: "Not found",
+    422: "That request could not be used",
+    429: "Too many attempts",
+    503: "The database is busy",
+}
+
+
+def wants_page(request: Request) -> bool:
+    """A browser navigating (not the JSON API, not a script's fetch): it gets errors as a
+    page it can read, with the way back, instead of a bare JSON body."""
+    accept = request.headers.get("accept", "")
+    return not request.url.path.startswith("/api/") and "text/html" in accept
+
+
+def error_page(
+    request: Request, code: int, detail: str, headers: Mapping[str, str] | None = None
+) -> HTMLResponse:
+    heading = _HEADINGS.get(code, "Something went wrong")
+    context = {"status": code, "heading": heading, "detail": detail, "retry": code == 503}
+    response = render(request, "error.html", context, code)
+    response.headers.update(headers or {})
+    return response
+
+
+def to_login(request: Request) -> RedirectResponse:
+    """Sign in first, then come back here (query string included)."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?{urlencode({'next': here})}", status.HTTP_303_SEE_OTHER)
