@@ -13,16 +13,25 @@ percentages across drills for the programme page.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from xml.sax.saxutils import escape
 
-from app.authoring.graph import FONT, fit, text_width, wrap
 from app.engine.scenario import Scenario
 from app.engine.scoring import CommStatus, CommunicationResult, DecisionResult, Dimension
 from app.reports import formats
 from app.reports.model import Report, TimelineLine
+from app.reports.svg import (
+    FONT,
+    attributes,
+    escape_attr,
+    escape_text,
+    fit,
+    open_svg,
+    point_list,
+    text_width,
+    tooltip,
+    wrap,
+)
 
 # Okabe & Ito, "Color Universal Design" (2008): distinct for protan, deutan and tritan
 # viewers. Yellow is left out: it is lost on white paper.
@@ -57,35 +66,21 @@ FILLED = {CommStatus.on_time, CommStatus.late}
 ANY_ROLE = "*"
 """The lane of deadlines anyone could have met and nobody did."""
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _text(value: str) -> str:
-    """Text content, escaped; characters XML 1.0 forbids are dropped."""
-    return escape(_CONTROL.sub("", value))
-
-
-def _attr(value: str) -> str:
-    return escape(_CONTROL.sub("", value), {'"': "&quot;", "\n": "&#10;"})
-
 
 def _open_svg(width: float, height: float, title: str, label: str) -> list[str]:
     return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
-        f'width="{width:.0f}" height="{height:.0f}" role="img" aria-label="{_attr(label)}" '
-        f'font-family="{_attr(FONT)}" class="tt-chart">',
-        f"<title>{_text(title)}</title>",
+        *open_svg(
+            width, height, title, role="img", aria_label=label, font_family=FONT, class_="tt-chart"
+        ),
         f'<rect x="0" y="0" width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>',
     ]
 
 
 def _label(x: float, y: float, text: str, size: float, **attrs: str) -> str:
-    extra = "".join(f' {k.replace("_", "-")}="{_attr(v)}"' for k, v in attrs.items())
-    return f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size:g}"{extra}>{_text(text)}</text>'
-
-
-def _tip(text: str) -> str:
-    return f"<title>{_text(text)}</title>"
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size:g}"{attributes(**attrs)}>'
+        f"{escape_text(text)}</text>"
+    )
 
 
 # --------------------------------------------------------------------------- timeline
@@ -319,7 +314,7 @@ def _end_line(scale: _Scale, at: float, bottom: float) -> str:
     x = scale.x(at)
     return (
         f'<line data-mark="end" x1="{x:.1f}" y1="{TOP:.1f}" x2="{x:.1f}" y2="{bottom:.1f}" '
-        f'stroke="{INK}" stroke-width="1.2" stroke-dasharray="4 3">{_tip("Drill ended")}</line>'
+        f'stroke="{INK}" stroke-width="1.2" stroke-dasharray="4 3">{tooltip("Drill ended")}</line>'
     )
 
 
@@ -335,20 +330,20 @@ def _lane_backgrounds(lanes: list[_Lane]) -> list[str]:
         for i, line in enumerate(lane.label):
             parts.append(
                 f'<text x="16" y="{y + 17 + LABEL_LINE * i:.1f}" font-size="12" fill="{INK}" '
-                f'font-weight="600">{_tip(lane.title)}{_text(line)}</text>'
+                f'font-weight="600">{tooltip(lane.title)}{escape_text(line)}</text>'
             )
         y += lane.height
     return parts
 
 
 def _draw_lane(lane: _Lane, top: float, scale: _Scale) -> list[str]:
-    parts = [f'<g data-lane="{_attr(lane.role)}">']
+    parts = [f'<g data-lane="{escape_attr(lane.role)}">']
     for start, stop in lane.away:
         x0, x1 = scale.x(start), scale.x(stop)
         tip = f"{lane.title} unavailable {formats.clock(start)} to {formats.clock(stop)}"
         parts.append(
             f'<rect data-mark="away" x="{x0:.1f}" y="{top + 2:.1f}" width="{x1 - x0:.1f}" '
-            f'height="{lane.height - 4:.1f}" fill="{AWAY}" fill-opacity="0.8">{_tip(tip)}</rect>'
+            f'height="{lane.height - 4:.1f}" fill="{AWAY}" fill-opacity="0.8">{tooltip(tip)}</rect>'
         )
     for bar in lane.bars:
         parts.append(_draw_bar(bar, top + ROW_BAR + BAR_STEP * bar.row, scale))
@@ -371,7 +366,7 @@ def _triangle(x: float, y: float, up: bool, colour: str, tip: str) -> str:
     return (
         f'<path data-mark="{kind}" d="M{x - 5:.1f},{base_y:.1f} L{x + 5:.1f},{base_y:.1f} '
         f'L{x:.1f},{tip_y:.1f} Z" fill="{colour}" stroke="#ffffff" stroke-width="0.8">'
-        f"{_tip(tip)}</path>"
+        f"{tooltip(tip)}</path>"
     )
 
 
@@ -381,9 +376,9 @@ def _diamond(x: float, y: float, status: str, colour: str, tip: str) -> str:
     stroke = INK if filled else colour
     width = 0.8 if filled else 2.0
     mark = (
-        f'<path data-mark="deadline" data-status="{_attr(status)}" d="M{x:.1f},{y - 6:.1f} '
+        f'<path data-mark="deadline" data-status="{escape_attr(status)}" d="M{x:.1f},{y - 6:.1f} '
         f'L{x + 6:.1f},{y:.1f} L{x:.1f},{y + 6:.1f} L{x - 6:.1f},{y:.1f} Z" fill="{fill}" '
-        f'stroke="{stroke}" stroke-width="{width:g}">{_tip(tip)}</path>'
+        f'stroke="{stroke}" stroke-width="{width:g}">{tooltip(tip)}</path>'
     )
     if status == CommStatus.missed:
         mark += _cross(x, y, 2.4, colour, 1.4)
@@ -443,7 +438,7 @@ def _bar_shape(state: str, x0: float, x1: float, y: float, tip: str) -> str:
                 f'<circle cx="{x0 + width:.1f}" cy="{y:.1f}" r="3.6" fill="{BLUE}" '
                 f'stroke="#ffffff" stroke-width="0.8"/>'
             )
-    return f'<g data-mark="decision" data-state="{state}">{_tip(tip)}{body}{end}</g>'
+    return f'<g data-mark="decision" data-state="{state}">{tooltip(tip)}{body}{end}</g>'
 
 
 def _timeline_legend(top: float) -> tuple[str, float]:
@@ -573,8 +568,8 @@ def _x_label(x: float, label: str, slot: float, slanted: bool, index: int) -> st
     short = fit(label, 150, 10.5)
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-size="10.5" fill="{MUTED}" text-anchor="end" '
-        f'transform="rotate(-35 {x:.1f} {y:.1f})" data-x="{index}">{_tip(label)}'
-        f"{_text(short)}</text>"
+        f'transform="rotate(-35 {x:.1f} {y:.1f})" data-x="{index}">{tooltip(label)}'
+        f"{escape_text(short)}</text>"
     )
 
 
@@ -584,7 +579,7 @@ def _trend_line(
     colour = PALETTE[index % len(PALETTE)]
     dash = DASHES[(index // len(PALETTE)) % len(DASHES)]
     dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-    parts = [f'<g data-series="{_attr(name)}">']
+    parts = [f'<g data-series="{escape_attr(name)}">']
     run: list[tuple[float, float]] = []
     runs: list[list[tuple[float, float]]] = []
     for label, value in points:
@@ -598,10 +593,9 @@ def _trend_line(
         runs.append(run)
     for stretch in runs:
         if len(stretch) > 1:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in stretch)
             parts.append(
-                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2.2" '
-                f'stroke-linejoin="round"{dash_attr}/>'
+                f'<polyline points="{point_list(stretch)}" fill="none" stroke="{colour}" '
+                f'stroke-width="2.2" stroke-linejoin="round"{dash_attr}/>'
             )
     for label, value in points:
         if value is not None:
@@ -628,7 +622,7 @@ def _marker(index: int, x: float, y: float, colour: str, tip: str) -> str:
         d = f"M{x:.1f},{y - 5:.1f} L{x + 5:.1f},{y:.1f} L{x:.1f},{y + 5:.1f} L{x - 5:.1f},{y:.1f} Z"
         body = f'<path d="{d}" {common}>'
         close = "</path>"
-    return f"{body}{_tip(tip)}{close}"
+    return f"{body}{tooltip(tip)}{close}"
 
 
 def _trend_legend(

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from app.authoring.graph import EdgeKind, branch_graph, describe_condition, render_svg, taken_path
+from app.authoring.graph.layout import layer_nodes
+from app.authoring.graph.model import END, START
 from app.authoring.loader import load_scenario_file
 from app.engine.scenario import Condition
 from app.engine.simulate import play
@@ -203,6 +205,22 @@ def test_a_loop_in_the_story_still_draws() -> None:
     graph = branch_graph(build(data))
     nodes = svg_nodes(render_svg(graph))
     assert {"inject:note", "decision:pay", "option:pay.no"} <= set(nodes)
+
+
+def test_layers_run_left_to_right_once_a_loop_is_broken() -> None:
+    data = mini_data()
+    data["decisions"][0]["options"][1]["triggers"] = ["note"]  # note -> pay -> no -> note
+    graph = branch_graph(build(data))
+    layer, reversed_ = layer_nodes(graph)
+    assert len(reversed_) == 1  # one edge turned round closes the loop
+    assert set(layer) == set(graph.nodes)
+    for edge in graph.edges:
+        source, target = edge.source, edge.target
+        if (source, target) in reversed_:
+            source, target = target, source
+        assert layer[source] < layer[target], edge
+    assert layer[START] == 0
+    assert layer[END] == max(layer.values())
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 from app.reports.build import build_report
 from app.reports.charts import PALETTE, timeline_chart, trend_chart
 from app.reports.model import Report
+from app.reports.svg import attributes, escape_attr, escape_text, open_svg
 from tests.reports.sample import NOW, dry_run_inputs, scripted_inputs
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -144,6 +145,19 @@ def test_report_text_is_escaped() -> None:
     assert_standalone(svg)
     root = _root(svg)
     assert _title(root) == f"Timeline by role: {hostile}"
+
+
+def test_the_shared_svg_helpers_escape_for_xml() -> None:
+    # Shared by these charts and the branch graph: one place decides what is safe.
+    assert escape_text('<b> & "q"\x07') == '&lt;b&gt; &amp; "q"'
+    assert escape_attr('say "hi"\nthen\x0c go') == "say &quot;hi&quot;&#10;then go"
+    assert attributes(class_="a", text_anchor="end", fill='"') == (
+        ' class="a" text-anchor="end" fill="&quot;"'
+    )
+    svg = "".join(open_svg(10.4, 20.6, "T & t", role="img")) + "</svg>"
+    root = _root(svg)
+    assert (root.get("width"), root.get("height"), root.get("role")) == ("10", "21", "img")
+    assert _title(root) == "T & t"
 
 
 def test_a_long_dry_run_draws_every_role() -> None:
