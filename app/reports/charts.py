@@ -16,11 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from app.engine.scenario import Scenario
-from app.engine.scoring import CommStatus, CommunicationResult, DecisionResult, Dimension
-from app.reports import formats
-from app.reports.model import Report, TimelineLine
-from app.reports.svg import (
+from app.authoring.svg import (
     FONT,
     attributes,
     escape_attr,
@@ -32,6 +28,10 @@ from app.reports.svg import (
     tooltip,
     wrap,
 )
+from app.engine.scenario import Scenario
+from app.engine.scoring import CommStatus, CommunicationResult, DecisionResult, Dimension
+from app.reports import formats
+from app.reports.model import Report, TimelineLine
 
 # Okabe & Ito, "Color Universal Design" (2008): distinct for protan, deutan and tritan
 # viewers. Yellow is left out: it is lost on white paper.

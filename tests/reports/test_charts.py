@@ -7,10 +7,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from app.authoring.svg import attributes, escape_attr, escape_text, open_svg
 from app.reports.build import build_report
 from app.reports.charts import PALETTE, timeline_chart, trend_chart
 from app.reports.model import Report
-from app.reports.svg import attributes, escape_attr, escape_text, open_svg
 from tests.reports.sample import NOW, dry_run_inputs, scripted_inputs
 
 SVG = "{http://www.w3.org/2000/svg}"

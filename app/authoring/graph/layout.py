@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from app.authoring.graph.model import END, START, Edge, Graph, Node, NodeKind
-from app.reports.svg import fit, text_width, wrap
+from app.authoring.svg import fit, text_width, wrap
 
 # --------------------------------------------------------------------------- sizes and text
 

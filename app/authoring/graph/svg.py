@@ -24,7 +24,7 @@ from app.authoring.graph.layout import (
     text_inset,
 )
 from app.authoring.graph.model import EdgeKind, Graph, Node, NodeKind
-from app.reports.svg import (
+from app.authoring.svg import (
     FONT,
     escape_attr,
     escape_text,
