@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from app.db.migrate import upgrade
 from app.db.session import make_engine, make_sessionmaker
 from app.services.drills import DrillService
+from tests.template_db import migrated_sqlite
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -85,8 +86,8 @@ def clock() -> FakeClock:
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     """A migrated, empty database: a SQLite file, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
-        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'tabletop.db'}")
-        await upgrade(engine)
+        database = migrated_sqlite(tmp_path / "tabletop.db")
+        engine = make_engine(f"sqlite+aiosqlite:///{database}")
         yield engine
         await engine.dispose()
         return

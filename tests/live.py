@@ -22,6 +22,7 @@ from app.config import Settings
 from app.services.accounts import AccountRole
 from app.web.main import create_app
 from app.web.server import uvicorn_config
+from tests.template_db import migrated_sqlite
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PASSWORD = "a facilitator password"
@@ -76,6 +77,9 @@ def running_server(data_dir: Path, **extra: Any) -> Iterator[LiveServer]:
         "tick_seconds": 0.05,
     }
     settings = Settings(**(defaults | extra))
+    database = settings.data_dir / "tabletop.db"
+    if not settings.database_url and not database.exists():
+        migrated_sqlite(database)  # the server's own migration then finds nothing to do
     app = create_app(settings)
     port = free_port()
     server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, log_level="warning"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ import typer
 from app.authoring.loader import load_scenario_file, scenario_files
 from app.cli.common import commands, err, fail
 from app.config import get_settings
+from app.services.security import FAST_HASHES_FOR_TESTS
 
 cli = commands()
 db_cli = commands("The database: migrations.")
@@ -45,6 +47,11 @@ def serve(
     # Migrations and the first-run lines once, here, before any worker starts.
     for line in asyncio.run(_first_run(settings, base, demo)):
         err(line)
+    if os.environ.get(FAST_HASHES_FOR_TESTS) == "1":
+        err(
+            f"warning: {FAST_HASHES_FOR_TESTS}=1 makes password hashes cheap to crack; it is "
+            "for test suites only: unset it for a real drill"
+        )
     fan_out = f"; notices: {_safe_redis(settings)}" if settings.redis_url else ""
     processes = f"; {workers} workers" if workers > 1 else ""
     err(f"Tabletop on {base}  (database: {safe_url(settings)}{fan_out}{processes})")
