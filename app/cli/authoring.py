@@ -56,6 +56,206 @@ def _new_scenario_dir() -> Path:
     )
 
 
+# --------------------------------------------------------------------------- validate
+
+
+@cli.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Scenario files or folders.")],
+    strict: Annotated[bool, typer.Option(help="Warnings fail too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Check scenario files: types, references, reachability, dead ends, endings."""
+    files = list(scenario_files(paths))
+    if not files:
+        raise fail("no .yaml or .yml files found in " + ", ".join(map(str, paths)))
+    results: list[dict[str, Any]] = []
+    failed = False
+    for path in files:
+        loaded = load_scenario_file(path)
+        bad = bool(loaded.errors) or (strict and bool(loaded.warnings)) or not loaded.scenario
+        failed |= bad
+        entry: dict[str, Any] = {
+            "file": str(path),
+            "valid": not bad,
+            "findings": [f.as_dict() for f in loaded.findings],
+        }
+        if loaded.scenario is not None and loaded.counts is not None:
+            entry["id"] = loaded.scenario.id
+            entry["counts"] = loaded.counts.as_dict()
+        results.append(entry)
+        if not as_json:
+            for finding in loaded.findings:
+                typer.echo(finding.render())
+    if as_json:
+        typer.echo(json.dumps({"valid": not failed, "files": results}, indent=2))
+    else:
+        good = sum(1 for r in results if r["valid"])
+        summary = f"{good} of {len(results)} scenario file(s) valid"
+        err(summary if not failed else f"{summary}; fix the errors above")
+    raise typer.Exit(1 if failed else 0)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@cli.command()
+def schema(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the format reference in Markdown instead.")
+    ] = False,
+    update_readme: Annotated[
+        Path | None, typer.Option(help="Rewrite the reference block of this README in place.")
+    ] = None,
+) -> None:
+    """Print the scenario format's JSON Schema (Draft 2020-12) for editors."""
+    from app.authoring.reference import render_reference, splice
+
+    if update_readme is not None:
+        update_readme.write_text(splice(update_readme.read_text(), render_reference()))
+        typer.echo(f"updated the format reference in {update_readme}")
+    elif markdown:
+        typer.echo(render_reference(), nl=False)
+    else:
+        typer.echo(json.dumps(scenario_json_schema(), indent=2))
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    document = Scenario.model_json_schema(by_alias=True)
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["$id"] = "https://tabletop.invalid/schema/scenario-v1.json"
+    return document
+
+
+# --------------------------------------------------------------------------- dry-run
+
+
+@cli.command("dry-run")
+def dry_run(
+    path: Annotated[Path, typer.Argument(help="The scenario file.")],
+    choose: Annotated[
+        list[str] | None,
+        typer.Option("--choose", help="DECISION=OPTION, answered the moment it opens. Repeatable."),
+    ] = None,
+    diligent: Annotated[
+        bool, typer.Option(help="Send every expected message as soon as it is expected.")
+    ] = False,
+    save: Annotated[bool, typer.Option(help="Keep it as a finished drill.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Play a scenario headless at full speed: see a branch before running it live."""
+    loaded, scenario = load_or_exit(path)
+    choices = parse_choices(scenario, choose or [])
+    ran_at, clock = time.time(), time.perf_counter()
+    result = play(scenario, choices, Communication.diligent if diligent else Communication.silent)
+    run = DryRun(ran_at, time.perf_counter() - clock, _dry_run_name(scenario, choices, diligent))
+    entries = timeline(filled_scenario(scenario, result.state.variables), result.events)
+    drill_id = asyncio.run(_save_dry_run(loaded, result.events, run)) if save else None
+    # The scorecard decides every status, as in the report of the saved drill.
+    expectations = {
+        r.expectation_id: str(r.status) for r in scorecard(scenario, result.events).communications
+    }
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "scenario": scenario.id,
+                    "version": scenario.version,
+                    "choices": choices,
+                    "timeline": [e.as_dict() for e in entries],
+                    "flags": result.state.flags,
+                    "expectations": expectations,
+                    "points": result.state.points,
+                    "ended": result.state.end_reason,
+                    "stalled": result.stalled,
+                    "drill_id": drill_id,
+                },
+                indent=2,
+            )
+        )
+    else:
+        typer.echo(
+            f"{scenario.title} (version {scenario.version}), dry run"
+            + (
+                f" choosing {', '.join(f'{k}={v}' for k, v in choices.items())}"
+                if choices
+                else " with default options"
+            )
+        )
+        for entry in entries:
+            typer.echo(f"{entry.offset}  {entry.story_time}  {entry.kind:<20} {entry.text}")
+        flags = ", ".join(f"{k}={str(v).lower()}" for k, v in sorted(result.state.flags.items()))
+        typer.echo(f"\nFinal flags: {flags or 'none'}")
+        met = sum(1 for s in expectations.values() if s in ("on_time", "late"))
+        told = ", ".join(f"{k} {v.replace('_', ' ')}" for k, v in expectations.items())
+        never = [e.id for e in scenario.expectations if e.id not in expectations]
+        typer.echo(
+            f"Expectations: {met} of {len(expectations)} met ({told or 'none expected'})"
+            + (f"; never expected on this path: {', '.join(never)}" if never else "")
+        )
+        reason = end_reason(scenario, result.state.end_reason) if result.state.end_reason else "no"
+        typer.echo(
+            f"Ended: {reason} at {format_duration(result.state.last_scenario_time)} scenario time"
+        )
+        if drill_id:
+            typer.echo(f"Saved as drill {drill_id}")
+    if result.stalled or result.runaway:
+        raise typer.Exit(1)
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """When a dry-run really ran, how long it took, and the name its saved drill gets."""
+
+    ran_at: float
+    seconds: float
+    name: str
+
+
+def _dry_run_name(scenario: Scenario, choices: dict[str, str], diligent: bool) -> str:
+    """A name that tells saved runs apart: the scenario, then the choices and the team."""
+    picked = ", ".join(f"{k}={v}" for k, v in choices.items()) or "defaults"
+    team = "diligent" if diligent else "silent"
+    suffix = f" ({picked}; {team} team)"
+    return f"Dry run: {scenario.title}"[: MAX_NAME_CHARS - len(suffix)] + suffix
+
+
+def _as_really_run(events: list[Event], drill_id: str, run: DryRun) -> list[Event]:
+    """The simulated log with its wall times moved onto when the run really happened: the
+    engine played it on a fake clock (fixed, so dry-runs are reproducible), and a saved
+    drill's report must not date it to that clock or claim its simulated hours."""
+    from dataclasses import replace
+
+    first, span = events[0].at, max(events[-1].at - events[0].at, 1e-9)
+    scale = run.seconds / span
+
+    def real(at: float) -> float:
+        return round(run.ran_at + (at - first) * scale, 6)
+
+    created = replace(
+        events[0],
+        at=real(events[0].at),
+        data={
+            **events[0].data,
+            "drill_id": drill_id,
+            "name": run.name,
+            "dry_run": {"seconds": round(run.seconds, 3)},
+        },
+    )
+    return [created, *(replace(e, at=real(e.at)) for e in events[1:])]
+
+
+async def _save_dry_run(loaded: Loaded, events: list[Event], run: DryRun) -> str:
+    from app.services.drills import new_drill_id
+    from app.services.runtime import open_service
+
+    drill_id = new_drill_id()
+    async with open_service(get_settings()) as service:
+        return await service.import_events(
+            loaded.source, loaded.file, drill_id, _as_really_run(events, drill_id, run)
+        )
+
+
 # --------------------------------------------------------------------------- scenarios list
 
 
@@ -411,203 +611,3 @@ statements:
     roles: [incident_manager, executive]
     to: [supplier]
 """
-
-
-# --------------------------------------------------------------------------- validate
-
-
-@cli.command()
-def validate(
-    paths: Annotated[list[Path], typer.Argument(help="Scenario files or folders.")],
-    strict: Annotated[bool, typer.Option(help="Warnings fail too.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """Check scenario files: types, references, reachability, dead ends, endings."""
-    files = list(scenario_files(paths))
-    if not files:
-        raise fail("no .yaml or .yml files found in " + ", ".join(map(str, paths)))
-    results: list[dict[str, Any]] = []
-    failed = False
-    for path in files:
-        loaded = load_scenario_file(path)
-        bad = bool(loaded.errors) or (strict and bool(loaded.warnings)) or not loaded.scenario
-        failed |= bad
-        entry: dict[str, Any] = {
-            "file": str(path),
-            "valid": not bad,
-            "findings": [f.as_dict() for f in loaded.findings],
-        }
-        if loaded.scenario is not None and loaded.counts is not None:
-            entry["id"] = loaded.scenario.id
-            entry["counts"] = loaded.counts.as_dict()
-        results.append(entry)
-        if not as_json:
-            for finding in loaded.findings:
-                typer.echo(finding.render())
-    if as_json:
-        typer.echo(json.dumps({"valid": not failed, "files": results}, indent=2))
-    else:
-        good = sum(1 for r in results if r["valid"])
-        summary = f"{good} of {len(results)} scenario file(s) valid"
-        err(summary if not failed else f"{summary}; fix the errors above")
-    raise typer.Exit(1 if failed else 0)
-
-
-# --------------------------------------------------------------------------- schema
-
-
-@cli.command()
-def schema(
-    markdown: Annotated[
-        bool, typer.Option("--markdown", help="Print the format reference in Markdown instead.")
-    ] = False,
-    update_readme: Annotated[
-        Path | None, typer.Option(help="Rewrite the reference block of this README in place.")
-    ] = None,
-) -> None:
-    """Print the scenario format's JSON Schema (Draft 2020-12) for editors."""
-    from app.authoring.reference import render_reference, splice
-
-    if update_readme is not None:
-        update_readme.write_text(splice(update_readme.read_text(), render_reference()))
-        typer.echo(f"updated the format reference in {update_readme}")
-    elif markdown:
-        typer.echo(render_reference(), nl=False)
-    else:
-        typer.echo(json.dumps(scenario_json_schema(), indent=2))
-
-
-def scenario_json_schema() -> dict[str, Any]:
-    document = Scenario.model_json_schema(by_alias=True)
-    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    document["$id"] = "https://tabletop.invalid/schema/scenario-v1.json"
-    return document
-
-
-# --------------------------------------------------------------------------- dry-run
-
-
-@cli.command("dry-run")
-def dry_run(
-    path: Annotated[Path, typer.Argument(help="The scenario file.")],
-    choose: Annotated[
-        list[str] | None,
-        typer.Option("--choose", help="DECISION=OPTION, answered the moment it opens. Repeatable."),
-    ] = None,
-    diligent: Annotated[
-        bool, typer.Option(help="Send every expected message as soon as it is expected.")
-    ] = False,
-    save: Annotated[bool, typer.Option(help="Keep it as a finished drill.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """Play a scenario headless at full speed: see a branch before running it live."""
-    loaded, scenario = load_or_exit(path)
-    choices = parse_choices(scenario, choose or [])
-    ran_at, clock = time.time(), time.perf_counter()
-    result = play(scenario, choices, Communication.diligent if diligent else Communication.silent)
-    run = DryRun(ran_at, time.perf_counter() - clock, _dry_run_name(scenario, choices, diligent))
-    entries = timeline(filled_scenario(scenario, result.state.variables), result.events)
-    drill_id = asyncio.run(_save_dry_run(loaded, result.events, run)) if save else None
-    # The scorecard decides every status, as in the report of the saved drill.
-    expectations = {
-        r.expectation_id: str(r.status) for r in scorecard(scenario, result.events).communications
-    }
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "scenario": scenario.id,
-                    "version": scenario.version,
-                    "choices": choices,
-                    "timeline": [e.as_dict() for e in entries],
-                    "flags": result.state.flags,
-                    "expectations": expectations,
-                    "points": result.state.points,
-                    "ended": result.state.end_reason,
-                    "stalled": result.stalled,
-                    "drill_id": drill_id,
-                },
-                indent=2,
-            )
-        )
-    else:
-        typer.echo(
-            f"{scenario.title} (version {scenario.version}), dry run"
-            + (
-                f" choosing {', '.join(f'{k}={v}' for k, v in choices.items())}"
-                if choices
-                else " with default options"
-            )
-        )
-        for entry in entries:
-            typer.echo(f"{entry.offset}  {entry.story_time}  {entry.kind:<20} {entry.text}")
-        flags = ", ".join(f"{k}={str(v).lower()}" for k, v in sorted(result.state.flags.items()))
-        typer.echo(f"\nFinal flags: {flags or 'none'}")
-        met = sum(1 for s in expectations.values() if s in ("on_time", "late"))
-        told = ", ".join(f"{k} {v.replace('_', ' ')}" for k, v in expectations.items())
-        never = [e.id for e in scenario.expectations if e.id not in expectations]
-        typer.echo(
-            f"Expectations: {met} of {len(expectations)} met ({told or 'none expected'})"
-            + (f"; never expected on this path: {', '.join(never)}" if never else "")
-        )
-        reason = end_reason(scenario, result.state.end_reason) if result.state.end_reason else "no"
-        typer.echo(
-            f"Ended: {reason} at {format_duration(result.state.last_scenario_time)} scenario time"
-        )
-        if drill_id:
-            typer.echo(f"Saved as drill {drill_id}")
-    if result.stalled or result.runaway:
-        raise typer.Exit(1)
-
-
-@dataclass(frozen=True, slots=True)
-class DryRun:
-    """When a dry-run really ran, how long it took, and the name its saved drill gets."""
-
-    ran_at: float
-    seconds: float
-    name: str
-
-
-def _dry_run_name(scenario: Scenario, choices: dict[str, str], diligent: bool) -> str:
-    """A name that tells saved runs apart: the scenario, then the choices and the team."""
-    picked = ", ".join(f"{k}={v}" for k, v in choices.items()) or "defaults"
-    team = "diligent" if diligent else "silent"
-    suffix = f" ({picked}; {team} team)"
-    return f"Dry run: {scenario.title}"[: MAX_NAME_CHARS - len(suffix)] + suffix
-
-
-def _as_really_run(events: list[Event], drill_id: str, run: DryRun) -> list[Event]:
-    """The simulated log with its wall times moved onto when the run really happened: the
-    engine played it on a fake clock (fixed, so dry-runs are reproducible), and a saved
-    drill's report must not date it to that clock or claim its simulated hours."""
-    from dataclasses import replace
-
-    first, span = events[0].at, max(events[-1].at - events[0].at, 1e-9)
-    scale = run.seconds / span
-
-    def real(at: float) -> float:
-        return round(run.ran_at + (at - first) * scale, 6)
-
-    created = replace(
-        events[0],
-        at=real(events[0].at),
-        data={
-            **events[0].data,
-            "drill_id": drill_id,
-            "name": run.name,
-            "dry_run": {"seconds": round(run.seconds, 3)},
-        },
-    )
-    return [created, *(replace(e, at=real(e.at)) for e in events[1:])]
-
-
-async def _save_dry_run(loaded: Loaded, events: list[Event], run: DryRun) -> str:
-    from app.services.drills import new_drill_id
-    from app.services.runtime import open_service
-
-    drill_id = new_drill_id()
-    async with open_service(get_settings()) as service:
-        return await service.import_events(
-            loaded.source, loaded.file, drill_id, _as_really_run(events, drill_id, run)
-        )
