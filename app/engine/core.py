@@ -15,9 +15,9 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from app.engine import commands as c
+from app.engine import payloads as p
 from app.engine.blanks import blanks_in
 from app.engine.errors import Code, DomainError
 from app.engine.events import SYSTEM, Event, EventType
@@ -144,7 +144,7 @@ class _Emitter:
     def __call__(
         self,
         kind: EventType,
-        data: dict[str, Any] | None = None,
+        data: p.Payload | None = None,
         scenario_time: float | None = None,
         actor: str | None = None,
     ) -> Event:
@@ -154,7 +154,7 @@ class _Emitter:
             at=self.now,
             scenario_time=self.scenario_time if scenario_time is None else scenario_time,
             actor=self.actor if actor is None else actor,
-            data=data or {},
+            data=p.stored(data or {}),
         )
         self.events.append(event)
         return event
@@ -208,37 +208,27 @@ def _create(
         )
     variables = {k: v.default for k, v in scenario.variables.items()} | cmd.variables
     away = _away_from_start(scenario, roles, backups)
-    created = [
-        Event(
-            1,
-            EventType.drill_created,
-            now,
-            0.0,
-            actor.name,
-            {
-                "drill_id": cmd.drill_id,
-                "name": name,
-                "scenario_id": scenario.id,
-                "scenario_version": scenario.version,
-                "speed": speed,
-                "roles": roles,
-                "backups": backups,
-                "variables": variables,
-            },
-        )
-    ]
+    data: p.DrillCreatedData = {
+        "drill_id": cmd.drill_id,
+        "name": name,
+        "scenario_id": scenario.id,
+        "scenario_version": scenario.version,
+        "speed": speed,
+        "roles": roles,
+        "backups": backups,
+        "variables": variables,
+    }
+    created = [Event(1, EventType.drill_created, now, 0.0, actor.name, p.stored(data))]
     # In the log from the first moment, before anyone joins: the lobby, the first injects
     # and decisions all go to the backup, and a replay rebuilds the same state.
     for offset, role in enumerate(away, start=2):
+        unavailable: p.RoleUnavailableData = {
+            "role": role,
+            "backup": backups.get(role),
+            "from_start": True,
+        }
         created.append(
-            Event(
-                offset,
-                EventType.role_unavailable,
-                now,
-                0.0,
-                SYSTEM,
-                {"role": role, "backup": backups.get(role), "from_start": True},
-            )
+            Event(offset, EventType.role_unavailable, now, 0.0, SYSTEM, p.stored(unavailable))
         )
     return created
 
@@ -541,22 +531,23 @@ class _Message:
     """The drawer statement it started from, filled: its placeholders are blanks too."""
 
 
-def _emit_message(emit: _Emitter, state: DrillState, m: _Message, **extra: Any) -> Event:
-    return emit(
-        EventType.message_sent,
-        {
-            "from_role": m.role,
-            "to": m.recipients,
-            "subject": m.subject,
-            "body": m.body,
-            "statement_id": m.statement_id,
-            # Gaps of a template still in it: such a message meets no expectation.
-            "blanks": blanks_in(f"{m.subject}\n{m.body}", m.statement_body),
-            # Who reads it: addressed roles, or whoever acts for them now.
-            "recipients": _recipients(state, [r for r in m.recipients if r in state.roles]),
-            **extra,
-        },
-    )
+def _emit_message(
+    emit: _Emitter, state: DrillState, m: _Message, via_option: str | None = None
+) -> Event:
+    data: p.MessageSentData = {
+        "from_role": m.role,
+        "to": m.recipients,
+        "subject": m.subject,
+        "body": m.body,
+        "statement_id": m.statement_id,
+        # Gaps of a template still in it: such a message meets no expectation.
+        "blanks": blanks_in(f"{m.subject}\n{m.body}", m.statement_body),
+        # Who reads it: addressed roles, or whoever acts for them now.
+        "recipients": _recipients(state, [r for r in m.recipients if r in state.roles]),
+    }
+    if via_option is not None:
+        data["via_option"] = via_option
+    return emit(EventType.message_sent, data)
 
 
 def _end_if_chosen(spec: Decision, chosen: list[str], emit: _Emitter, suffix: str = "") -> None:
@@ -651,7 +642,8 @@ def _meet_expectations(
     recipients: list[str],
     emit: _Emitter,
 ) -> None:
-    if message.data.get("blanks"):
+    blanks: list[str] | None = p.message_sent(message).get("blanks")
+    if blanks:
         return  # not ready to go: scoring reports it as sent with blanks
     speaks_for, reached = _message_reach(state, role, recipients)
     for pending in state.expectations.values():
@@ -697,7 +689,7 @@ def _facilitate(scenario: Scenario, state: DrillState, cmd: c.Command, emit: _Em
                 f"nobody plays {names}, which this scenario needs: have someone join as "
                 "it, or start anyway (confirm_unfilled)",
             )
-        data: dict[str, Any] = {"speed": state.speed}
+        data: p.ClockStartedData = {"speed": state.speed}
         if unfilled:
             data["unfilled_required"] = unfilled  # the facilitator chose to start without
         emit(EventType.clock_started, data)
@@ -729,7 +721,7 @@ def _facilitate(scenario: Scenario, state: DrillState, cmd: c.Command, emit: _Em
 
 def unfilled_required_roles(scenario: Scenario, state: DrillState) -> list[str]:
     """Roles in play the scenario marks `required` that no present participant plays."""
-    played = {p.role for p in state.participants.values() if p.present and p.role}
+    played = {who.role for who in state.participants.values() if who.present and who.role}
     return [r for r in state.roles if scenario.roles[r].required and r not in played]
 
 
@@ -893,23 +885,22 @@ def _fire_inject(
     addressed = expand_roles(inject.to, state.roles)
     # Availability changes with the inject itself: "you are back" reaches the returning role.
     unavailable = (state.unavailable | set(inject.unavailable)) - set(inject.available)
-    emit(
-        EventType.inject_delivered,
-        {
-            "inject_id": inject.id,
-            "manual": False,
-            "title": fill(inject.title, state.variables),
-            "body": fill(inject.body, state.variables),
-            "sender": fill(inject.sender, state.variables) if inject.sender else None,
-            "channel": str(inject.channel),
-            "severity": str(inject.severity),
-            "to": addressed,
-            "recipients": _recipients(state, addressed, unavailable),
-            "attack": list(inject.attack),
-            "facts": list(inject.facts),
-            **({"fired_by_facilitator": True} if by_facilitator else {}),
-        },
-    )
+    delivered: p.InjectDeliveredData = {
+        "inject_id": inject.id,
+        "manual": False,
+        "title": fill(inject.title, state.variables),
+        "body": fill(inject.body, state.variables),
+        "sender": fill(inject.sender, state.variables) if inject.sender else None,
+        "channel": str(inject.channel),
+        "severity": str(inject.severity),
+        "to": addressed,
+        "recipients": _recipients(state, addressed, unavailable),
+        "attack": list(inject.attack),
+        "facts": list(inject.facts),
+    }
+    if by_facilitator:
+        delivered["fired_by_facilitator"] = True
+    emit(EventType.inject_delivered, delivered)
     for role in inject.unavailable:
         if role in state.roles and role not in state.unavailable:
             emit(EventType.role_unavailable, {"role": role, "backup": state.backups.get(role)})
@@ -959,7 +950,7 @@ def replay(scenario: Scenario, events: Iterable[Event]) -> DrillState:
 
 
 def _on_created(scenario: Scenario, state: DrillState, e: Event) -> None:
-    d = e.data
+    d = p.drill_created(e)
     state.drill_id, state.name = d["drill_id"], d["name"]
     state.speed = float(d["speed"])
     state.roles = list(d["roles"])
@@ -970,14 +961,14 @@ def _on_created(scenario: Scenario, state: DrillState, e: Event) -> None:
 
 
 def _on_joined(scenario: Scenario, state: DrillState, e: Event) -> None:
-    d = e.data
+    d = p.participant_joined(e)
     state.participants[d["participant_id"]] = Participant(
         d["participant_id"], d["name"], d["role"], e.seq
     )
 
 
 def _on_left(scenario: Scenario, state: DrillState, e: Event) -> None:
-    pid = e.data["participant_id"]
+    pid = p.participant_left(e)["participant_id"]
     old = state.participants[pid]
     state.participants[pid] = replace(old, present=False)
 
@@ -1012,11 +1003,11 @@ def _on_resumed(scenario: Scenario, state: DrillState, e: Event) -> None:
 
 def _on_speed(scenario: Scenario, state: DrillState, e: Event) -> None:
     _reanchor(state, e)
-    state.speed = float(e.data["speed"])
+    state.speed = float(p.clock_speed_changed(e)["speed"])
 
 
 def _on_jumped(scenario: Scenario, state: DrillState, e: Event) -> None:
-    state.anchor_scenario = float(e.data["to"])
+    state.anchor_scenario = float(p.clock_jumped(e)["to"])
     state.anchor_wall = e.at
 
 
@@ -1051,7 +1042,7 @@ def _arm_followers(
 
 
 def _on_delivered(scenario: Scenario, state: DrillState, e: Event) -> None:
-    inject_id = e.data.get("inject_id")
+    inject_id = p.inject_delivered(e)["inject_id"]
     if inject_id is None:  # a manual inject changes nothing in the story's machinery
         return
     state.timers.pop(f"inject:{inject_id}", None)
@@ -1062,24 +1053,26 @@ def _on_delivered(scenario: Scenario, state: DrillState, e: Event) -> None:
 
 
 def _on_skipped(scenario: Scenario, state: DrillState, e: Event) -> None:
-    inject_id = e.data["inject_id"]
+    d = p.inject_skipped(e)
+    inject_id = d["inject_id"]
     state.timers.pop(f"inject:{inject_id}", None)
-    state.skipped[inject_id] = e.data["reason"]
+    state.skipped[inject_id] = d["reason"]
 
 
 def _on_unavailable(scenario: Scenario, state: DrillState, e: Event) -> None:
-    state.unavailable.add(e.data["role"])
+    state.unavailable.add(p.role_unavailable(e)["role"])
 
 
 def _on_available(scenario: Scenario, state: DrillState, e: Event) -> None:
-    state.unavailable.discard(e.data["role"])
+    state.unavailable.discard(p.role_available(e)["role"])
 
 
 def _on_opened(scenario: Scenario, state: DrillState, e: Event) -> None:
-    decision_id = e.data["decision_id"]
-    deadline = float(e.data["deadline"])
+    d = p.decision_opened(e)
+    decision_id = d["decision_id"]
+    deadline = float(d["deadline"])
     state.decisions[decision_id] = DecisionState(
-        decision_id, e.scenario_time, deadline, tuple(e.data["roles"]), e.seq
+        decision_id, e.scenario_time, deadline, tuple(d["roles"]), e.seq
     )
     order = index_of(scenario).order[f"decision:{decision_id}"]
     state.timers[f"decision:{decision_id}"] = Timer(
@@ -1126,10 +1119,11 @@ def _close_decision(
 
 
 def _on_answered(scenario: Scenario, state: DrillState, e: Event) -> None:
-    decision_id, option_id = e.data["decision_id"], e.data["option_id"]
+    d = p.decision_answered(e)
+    decision_id, option_id = d["decision_id"], d["option_id"]
     decision = state.decisions[decision_id]
     state.decisions[decision_id] = replace(
-        decision, answers=(*decision.answers, (e.data["role"], option_id))
+        decision, answers=(*decision.answers, (d["role"], option_id))
     )
     _take_option(scenario, state, decision_id, option_id, e.scenario_time)
     if not scenario.decision(decision_id).per_role:
@@ -1137,17 +1131,18 @@ def _on_answered(scenario: Scenario, state: DrillState, e: Event) -> None:
 
 
 def _on_timed_out(scenario: Scenario, state: DrillState, e: Event) -> None:
-    decision_id, option_id = e.data["decision_id"], e.data["option_id"]
+    d = p.decision_timed_out(e)
+    decision_id, option_id = d["decision_id"], d["option_id"]
     _take_option(scenario, state, decision_id, option_id, e.scenario_time, timed_out=True)
     _close_decision(scenario, state, decision_id, e.scenario_time, timed_out=True)
 
 
 def _on_closed(scenario: Scenario, state: DrillState, e: Event) -> None:
-    _close_decision(scenario, state, e.data["decision_id"], e.scenario_time)
+    _close_decision(scenario, state, p.decision_closed(e)["decision_id"], e.scenario_time)
 
 
 def _on_message(scenario: Scenario, state: DrillState, e: Event) -> None:
-    data = e.data
+    data = p.message_sent(e)
     pairs = message_pairs(state, data["from_role"], data["to"])
     state.sent_pairs |= pairs
     for pair in pairs:
@@ -1166,7 +1161,7 @@ def _on_message(scenario: Scenario, state: DrillState, e: Event) -> None:
 def _settle_expectation(
     scenario: Scenario, state: DrillState, e: Event, status: str, points: float
 ) -> None:
-    expectation_id = e.data["expectation_id"]
+    expectation_id = p.expectation_settled(e)["expectation_id"]
     state.expectations[expectation_id] = replace(
         state.expectations[expectation_id], met_seq=e.seq, status=status, points=points
     )
@@ -1177,7 +1172,8 @@ def _settle_expectation(
 
 
 def _on_met(scenario: Scenario, state: DrillState, e: Event) -> None:
-    _settle_expectation(scenario, state, e, e.data["status"], float(e.data["points"]))
+    d = p.expectation_met(e)
+    _settle_expectation(scenario, state, e, d["status"], float(d["points"]))
 
 
 def _on_missed(scenario: Scenario, state: DrillState, e: Event) -> None:
@@ -1193,18 +1189,19 @@ def _on_scores_released(scenario: Scenario, state: DrillState, e: Event) -> None
 
 
 def _on_adjusted(scenario: Scenario, state: DrillState, e: Event) -> None:
-    objective = e.data["objective_id"]
-    state.points[objective] = state.points.get(objective, 0.0) + float(e.data["points"])
+    d = p.score_adjusted(e)
+    objective = d["objective_id"]
+    state.points[objective] = state.points.get(objective, 0.0) + float(d["points"])
 
 
 def _on_feedback(scenario: Scenario, state: DrillState, e: Event) -> None:
-    state.feedback_from.add(e.data["participant_id"])
+    state.feedback_from.add(p.feedback_given(e)["participant_id"])
 
 
 def _on_ended(scenario: Scenario, state: DrillState, e: Event) -> None:
     _reanchor(state, e)
     state.status = Status.ended
-    state.end_reason = e.data.get("reason")
+    state.end_reason = p.drill_ended(e)["reason"]
     state.timers.clear()
 
 

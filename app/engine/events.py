@@ -66,6 +66,8 @@ class Event:
     seconds since the scenario's start, on the story's clock. For what fell due while the
     server was down, `scenario_time` is when it was due, not when it was written.
     `actor` is a participant id, "facilitator" or "system": the log is the audit trail.
+    `data` holds what app/engine/payloads.py declares for the event's type; read it through
+    the readers there, so that mypy checks each key.
     """
 
     seq: int

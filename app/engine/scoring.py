@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.engine import payloads as p
 from app.engine.core import apply, message_pairs
 from app.engine.events import Event, EventType
 from app.engine.scenario import (
@@ -220,13 +221,14 @@ class _Log:
         self.now = events[-1].scenario_time if events else 0.0
         for e in events:
             if e.type is EventType.decision_opened:
-                self.opened.setdefault(e.data["decision_id"], e)
+                self.opened.setdefault(p.decision_opened(e)["decision_id"], e)
             elif e.type in (EventType.decision_answered, EventType.decision_timed_out):
-                self.answers.setdefault(e.data["decision_id"], []).append(e)
+                self.answers.setdefault(p.option_taken(e)["decision_id"], []).append(e)
             elif e.type is EventType.decision_closed:
-                self.closed.setdefault(e.data["decision_id"], []).append(e)
+                self.closed.setdefault(p.decision_closed(e)["decision_id"], []).append(e)
             elif e.type is EventType.participant_joined:
-                self.names[e.data["participant_id"]] = e.data["name"]
+                joined = p.participant_joined(e)
+                self.names[joined["participant_id"]] = joined["name"]
             elif e.type is EventType.drill_ended and self.end is None:
                 self.end = e
 
@@ -238,27 +240,15 @@ def _decision_results(
     items: list[ScoreItem] = []
     for decision_id, opened in log.opened.items():
         spec = scenario.decision(decision_id)
-        roles = list(opened.data["roles"])
+        opened_data = p.decision_opened(opened)
+        roles = list(opened_data["roles"])
         answers: list[AnswerResult] = []
         for e in log.answers.get(decision_id, []):
-            timed_out = e.type is EventType.decision_timed_out
-            option = option_of(spec, e.data["option_id"])
-            credited = roles if timed_out else [e.data["role"]]
-            answers.append(
-                AnswerResult(
-                    role=e.data.get("role") or ", ".join(roles),
-                    answered_by_role=None if timed_out else e.data.get("answered_by_role"),
-                    participant=None if timed_out else log.names.get(e.actor),
-                    option_id=option.id,
-                    option_label=option.label,
-                    timed_out=timed_out,
-                    latency=e.scenario_time - opened.scenario_time,
-                    rationale=e.data.get("rationale", ""),
-                    seq=e.seq,
-                    points=dict(option.score),
-                )
-            )
-            items.extend(_decision_items(spec, option.id, credited, e, opened, timed_out))
+            answer = _answer_result(spec, roles, e, opened, log)
+            timed_out = answer.timed_out
+            credited = roles if timed_out else [p.decision_answered(e)["role"]]
+            answers.append(answer)
+            items.extend(_decision_items(spec, answer.option_id, credited, e, opened, timed_out))
         if spec.per_role and answers and not answers[0].timed_out:
             closed = next((e for e in log.closed.get(decision_id, [])), None)
             if closed is not None:
@@ -269,7 +259,7 @@ def _decision_results(
         results.append(
             DecisionResult(
                 decision_id=decision_id,
-                prompt=opened.data.get("prompt", spec.prompt),
+                prompt=opened_data["prompt"],
                 roles=roles,
                 opened_at=opened.scenario_time,
                 time_limit=spec.time_limit,
@@ -281,6 +271,27 @@ def _decision_results(
             )
         )
     return results, items
+
+
+def _answer_result(
+    spec: Decision, roles: list[str], e: Event, opened: Event, log: _Log
+) -> AnswerResult:
+    """One answer to a decision, or its default taken when time ran out (shared by the
+    roles that were asked)."""
+    option = option_of(spec, p.option_taken(e)["option_id"])
+    answered = None if e.type is EventType.decision_timed_out else p.decision_answered(e)
+    return AnswerResult(
+        role=(answered["role"] if answered else "") or ", ".join(roles),
+        answered_by_role=answered["answered_by_role"] if answered else None,
+        participant=log.names.get(e.actor) if answered else None,
+        option_id=option.id,
+        option_label=option.label,
+        timed_out=answered is None,
+        latency=e.scenario_time - opened.scenario_time,
+        rationale=answered["rationale"] if answered else "",
+        seq=e.seq,
+        points=dict(option.score),
+    )
 
 
 def _decision_items(
@@ -393,8 +404,9 @@ def _trace(scenario: Scenario, events: Sequence[Event]) -> tuple[dict[str, _Arme
     sent: list[_Sent] = []
     for event in events:
         if event.type is EventType.message_sent:
-            pairs = message_pairs(state, event.data["from_role"], list(event.data["to"]))
-            sent.append(_Sent(event, frozenset(pairs), tuple(event.data.get("blanks", ()))))
+            message = p.message_sent(event)
+            pairs = message_pairs(state, message["from_role"], list(message["to"]))
+            sent.append(_Sent(event, frozenset(pairs), tuple(message.get("blanks", ()))))
         apply(scenario, state, event)
         if len(state.expectations) != len(armed):
             for expectation_id, pending in state.expectations.items():
@@ -404,7 +416,7 @@ def _trace(scenario: Scenario, events: Sequence[Event]) -> tuple[dict[str, _Arme
                         pending.armed_at, pending.deadline, pending.closes, _owed_by(spec, state)
                     )
         if event.type is EventType.expectation_missed:
-            missed = event.data["expectation_id"]
+            missed = p.expectation_missed(event)["expectation_id"]
             armed[missed].owed_by = _owed_by(scenario.expectation(missed), state)
     for expectation_id, entry in armed.items():
         if state.expectations[expectation_id].status == "pending":
@@ -448,7 +460,7 @@ def _communication_results(
 ) -> tuple[list[CommunicationResult], list[ScoreItem]]:
     armed, sent = _trace(scenario, events)
     settled = {
-        e.data["expectation_id"]: e
+        p.expectation_settled(e)["expectation_id"]: e
         for e in events
         if e.type in (EventType.expectation_met, EventType.expectation_missed)
     }
@@ -463,9 +475,10 @@ def _communication_results(
         message: _Sent | None = None
         points = 0.0
         if outcome is not None and outcome.type is EventType.expectation_met:
-            message = by_seq.get(int(outcome.data["message_seq"]))
-            status = CommStatus(outcome.data["status"])
-            points = float(outcome.data["points"])
+            met_by = p.expectation_met(outcome)
+            message = by_seq.get(int(met_by["message_seq"]))
+            status = CommStatus(met_by["status"])
+            points = float(met_by["points"])
         elif outcome is not None or (ended_at is not None and ended_at >= entry.deadline):
             status, message = _not_met(spec, entry, sent, charged)
         elif ended_at is not None:
@@ -528,7 +541,7 @@ def _communication_result(
         sent_at=sent_at,
         delta=None if sent_at is None else sent_at - entry.deadline,
         message_seq=message.event.seq if message is not None else None,
-        sent_by_role=message.event.data["from_role"] if message is not None else None,
+        sent_by_role=p.message_sent(message.event)["from_role"] if message is not None else None,
         owed_by=entry.owed_by,
         blanks=list(message.blanks) if message is not None else [],
         status=status,
@@ -545,7 +558,8 @@ def _comm_detail(
     scenario: Scenario, spec: Expectation, result: CommunicationResult, message: _Sent | None
 ) -> str:
     if result.status is CommStatus.wrong_party and message is not None:
-        names = ", ".join(scenario.recipient_name(t) for t in message.event.data["to"])
+        to = p.message_sent(message.event)["to"]
+        names = ", ".join(scenario.recipient_name(t) for t in to)
         return f"sent to {names} instead of {scenario.recipient_name(spec.to)}"
     if result.status is CommStatus.sent_with_blanks:
         return f"sent with blanks still in ({', '.join(result.blanks)}): not ready to go"
@@ -561,21 +575,25 @@ def _comm_detail(
 
 def _adjustment_items(scenario: Scenario, events: Sequence[Event]) -> list[ScoreItem]:
     return [
-        ScoreItem(
-            dimension=Dimension.adjustments,
-            ref=f"adjustment-{e.seq}",
-            title=f"Adjusted by the facilitator: {e.data['reason']}",
-            objective=e.data["objective_id"],
-            role=e.data.get("role"),
-            points=float(e.data["points"]),
-            max_points=0.0,
-            status="adjusted",
-            detail=e.data["reason"],
-            seqs=[e.seq],
-        )
+        _adjustment_item(e.seq, p.score_adjusted(e))
         for e in events
         if e.type is EventType.score_adjusted
     ]
+
+
+def _adjustment_item(seq: int, d: p.ScoreAdjustedData) -> ScoreItem:
+    return ScoreItem(
+        dimension=Dimension.adjustments,
+        ref=f"adjustment-{seq}",
+        title=f"Adjusted by the facilitator: {d['reason']}",
+        objective=d["objective_id"],
+        role=d["role"],
+        points=float(d["points"]),
+        max_points=0.0,
+        status="adjusted",
+        detail=d["reason"],
+        seqs=[seq],
+    )
 
 
 # --------------------------------------------------------------------------- metrics
@@ -591,10 +609,8 @@ def first_alert(events: Sequence[Event]) -> Event | None:
     critical), else the first inject at all."""
     delivered = [e for e in events if e.type is EventType.inject_delivered]
     for e in delivered:
-        if e.data.get("channel") in _ALERT_CHANNELS or e.data.get("severity") in (
-            "high",
-            "critical",
-        ):
+        inject = p.inject_delivered(e)
+        if inject["channel"] in _ALERT_CHANNELS or inject["severity"] in ("high", "critical"):
             return e
     return delivered[0] if delivered else None
 
@@ -625,7 +641,7 @@ def _first_updates(
     for e in events:
         if e.type is not EventType.message_sent:
             continue
-        for recipient in e.data["to"]:
+        for recipient in p.message_sent(e)["to"]:
             audience = audience_of(scenario, recipient)
             if audience is not None:
                 found.setdefault(audience, e)
@@ -639,7 +655,7 @@ def _first_updates(
                 at=first.scenario_time if first else None,
                 after_trigger=_after(first, trigger),
                 message_seq=first.seq if first else None,
-                from_role=first.data["from_role"] if first else None,
+                from_role=p.message_sent(first)["from_role"] if first else None,
             )
         )
     return updates
@@ -660,41 +676,35 @@ def _contains(scenario: Scenario, decision_id: str, option_id: str) -> bool:
     return any(option.score.get(objective, 0.0) > 0 for objective in containment)
 
 
+def _by_investigator(e: Event) -> bool:
+    """A message or an answer from an investigating role."""
+    if e.type is EventType.message_sent:
+        return p.message_sent(e)["from_role"] in _INVESTIGATORS
+    if e.type is EventType.decision_answered:
+        return p.decision_answered(e)["answered_by_role"] in _INVESTIGATORS
+    return False
+
+
+def _chose_to_contain(scenario: Scenario, e: Event) -> bool:
+    if e.type is not EventType.decision_answered:
+        return False
+    answered = p.decision_answered(e)
+    return _contains(scenario, answered["decision_id"], answered["option_id"])
+
+
 def _metrics(
     scenario: Scenario, events: Sequence[Event], trigger: Event | None, updates: list[FirstUpdate]
 ) -> list[Metric]:
     after = trigger.seq if trigger else 0
-    investigator = next(
-        (
-            e
-            for e in events
-            if e.seq > after
-            and (
-                (e.type is EventType.message_sent and e.data["from_role"] in _INVESTIGATORS)
-                or (
-                    e.type is EventType.decision_answered
-                    and e.data.get("answered_by_role") in _INVESTIGATORS
-                )
-            )
-        ),
-        None,
-    )
+    investigator = next((e for e in events if e.seq > after and _by_investigator(e)), None)
     # Only a choice to contain counts: a team that chose to watch, or let the clock choose
     # for it, has made no containment decision.
-    containment = next(
-        (
-            e
-            for e in events
-            if e.type is EventType.decision_answered
-            and _contains(scenario, e.data["decision_id"], e.data["option_id"])
-        ),
-        None,
-    )
+    containment = next((e for e in events if _chose_to_contain(scenario, e)), None)
     by_audience = {u.audience: u for u in updates}
     regulators = [
-        by_audience[p]
-        for p, party in scenario.parties.items()
-        if party.kind is PartyKind.regulator and by_audience[p].at is not None
+        by_audience[party_id]
+        for party_id, party in scenario.parties.items()
+        if party.kind is PartyKind.regulator and by_audience[party_id].at is not None
     ]
     regulator = min(regulators, key=lambda u: u.at or 0.0, default=None)
     executives = by_audience[EXECUTIVES]
@@ -716,7 +726,7 @@ def _metrics(
             seq=executives.message_seq,
         ),
     ]
-    if any(p.kind is PartyKind.regulator for p in scenario.parties.values()):
+    if any(party.kind is PartyKind.regulator for party in scenario.parties.values()):
         metrics.append(
             Metric(
                 key="regulator_notified",
@@ -748,7 +758,7 @@ def scorecard(scenario: Scenario, events: Sequence[Event]) -> Scorecard:
     decisions, decision_items = _decision_results(scenario, log)
     communications, comm_items = _communication_results(scenario, events, log)
     # Titles come from the scenario; fill in this drill's {{variables}} as participants saw.
-    values: dict[str, str] = events[0].data.get("variables", {}) if events else {}
+    values: dict[str, str] = p.drill_created(events[0]).get("variables", {}) if events else {}
     items = [
         i.model_copy(update={"title": fill(i.title, values), "detail": fill(i.detail, values)})
         for i in decision_items + comm_items + _adjustment_items(scenario, events)
@@ -762,7 +772,7 @@ def scorecard(scenario: Scenario, events: Sequence[Event]) -> Scorecard:
         u.model_copy(update={"label": fill(u.label, values)})
         for u in _first_updates(scenario, events, trigger)
     ]
-    roles = list(events[0].data["roles"]) if events else list(scenario.roles)
+    roles = list(p.drill_created(events[0])["roles"]) if events else list(scenario.roles)
     played = played_roles(events)
     return Scorecard(
         items=items,
@@ -782,12 +792,18 @@ def played_roles(events: Sequence[Event]) -> set[str]:
     too) answered or wrote as it."""
     played: set[str] = set()
     for e in events:
-        if e.type is EventType.participant_joined and e.data.get("role"):
-            played.add(e.data["role"])
+        if e.type is EventType.participant_joined:
+            role = p.participant_joined(e)["role"]
+            if role:
+                played.add(role)
         elif e.type is EventType.decision_answered:
-            played.add(e.data.get("answered_by_role") or e.data["role"])
-        elif e.type is EventType.message_sent and not e.data.get("via_option"):
-            played.add(e.data["from_role"])
+            answered = p.decision_answered(e)
+            played.add(answered["answered_by_role"] or answered["role"])
+        elif e.type is EventType.message_sent:
+            message = p.message_sent(e)
+            via_option: str | None = message.get("via_option")
+            if not via_option:
+                played.add(message["from_role"])
     return played
 
 

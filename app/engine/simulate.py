@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from app.engine import commands as c
+from app.engine import payloads as p
 from app.engine.core import advance, apply, decide, next_due
 from app.engine.events import Event, EventType
 from app.engine.scenario import Scenario, fill
@@ -87,9 +88,10 @@ class _Player:
             if event.type is EventType.inject_delivered:
                 self.delivered_since_option = True
             elif event.type is EventType.decision_timed_out:
-                self._took(f"{event.data['decision_id']}.{event.data['option_id']}")
+                timed_out = p.decision_timed_out(event)
+                self._took(f"{timed_out['decision_id']}.{timed_out['option_id']}")
             elif event.type is EventType.decision_opened:
-                self.opened.append(event.data["decision_id"])
+                self.opened.append(p.decision_opened(event)["decision_id"])
 
     def _took(self, option: str) -> None:
         """Remember each option taken; one after which nothing arrived is a dead end."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from app.engine import payloads as p
 from app.engine.durations import format_clock, format_duration
 from app.engine.events import Event, EventType
 from app.engine.scenario import Scenario, fill
@@ -45,102 +46,143 @@ def _names(scenario: Scenario, ids: list[str]) -> str:
 
 def describe(scenario: Scenario, event: Event) -> Entry | None:
     """One line for an event a person would want in a timeline; None for bookkeeping."""
-    d = event.data
-    text: str | None
-    kind = event.type.value
-    match event.type:
-        case EventType.drill_created:
-            text = f"Drill {d['name']!r} created ({len(d['roles'])} roles in play)"
-        case EventType.participant_joined:
-            role = scenario.role_title(d["role"]) if d["role"] else "observer"
-            text = f"{d['name']} joined as {role}"
-        case EventType.participant_left:
-            text = "A participant left"
-        case EventType.clock_started:
-            text = f"Clock started at {d['speed']:g}x"
-        case EventType.clock_paused:
-            text = "Clock paused"
-        case EventType.clock_resumed:
-            text = "Clock resumed"
-        case EventType.clock_speed_changed:
-            text = f"Speed changed to {d['speed']:g}x"
-        case EventType.clock_jumped:
-            text = f"Clock jumped to {format_clock(d['to'])}"
-        case EventType.inject_delivered:
-            via = f" via {d['channel']}"
-            manual = " (manual)" if d.get("manual") else ""
-            stand_in = ""
-            if d["recipients"] != d["to"]:
-                stand_in = f" (received by {_names(scenario, d['recipients'])})"
-            text = f"{d['title']}{manual} -> {_names(scenario, d['to'])}{stand_in}{via}"
-        case EventType.inject_skipped:
-            why = (
-                "suppressed by an earlier choice"
-                if d["reason"] == "suppressed"
-                else "its condition was false"
-            )
-            if d["reason"] == "facilitator":
-                why = "skipped by the facilitator"
-            text = f"{_inject_title(scenario, d['inject_id'])} skipped: {why}"
-        case EventType.decision_opened:
-            text = (
-                f"{_prompt(scenario, d['decision_id'])} put to {_names(scenario, d['roles'])}, "
-                f"due {format_clock(d['deadline'])}"
-            )
-        case EventType.decision_answered:
-            text = (
-                f"{scenario.role_title(d['answered_by_role'])} chose "
-                f"{_option_label(scenario, d['decision_id'], d['option_id'])} "
-                f"in {format_duration(d['latency'])}"
-            )
-        case EventType.decision_timed_out:
-            label = _option_label(scenario, d["decision_id"], d["option_id"])
-            text = f"{_prompt(scenario, d['decision_id'])}: {not_answered(label)}"
-        case EventType.decision_closed:
-            text = f"{_prompt(scenario, d['decision_id'])} closed"
-        case EventType.role_unavailable:
-            backup = f"; {scenario.role_title(d['backup'])} acts" if d.get("backup") else ""
-            text = f"{scenario.role_title(d['role'])} is unavailable{backup}"
-        case EventType.role_available:
-            text = f"{scenario.role_title(d['role'])} is available again"
-        case EventType.message_sent:
-            what = "message"
-            if d.get("statement_id"):
-                what = f"drawer statement {_statement_title(scenario, d['statement_id'])!r}"
-            subject = f": {d['subject']}" if d.get("subject") else ""
-            blanks = f" (blanks left in: {', '.join(d['blanks'])})" if d.get("blanks") else ""
-            text = (
-                f"{scenario.role_title(d['from_role'])} sent {what} to "
-                f"{_names(scenario, d['to'])}{subject}{blanks}"
-            )
-        case EventType.expectation_met:
-            label = "on time" if d["status"] == "on_time" else "late"
-            text = (
-                f"{_expectation_title(scenario, d['expectation_id'])}: met {label} by "
-                f"{scenario.role_title(d['from_role'])} ({d['points']:g} pts)"
-            )
-        case EventType.expectation_missed:
-            text = f"{_expectation_title(scenario, d['expectation_id'])}: missed"
-        case EventType.note_added:
-            text = f"Note: {d['text']}"
-        case EventType.scores_released:
-            text = "Scores released to participants"
-        case EventType.drill_ended:
-            text = f"Drill ended: {d.get('why') or end_reason(scenario, d['reason'])}"
-        case EventType.score_adjusted:
-            objective = scenario.objectives.get(d["objective_id"])
-            title = objective.title if objective else d["objective_id"]
-            text = f"Score for {title!r} adjusted {d['points']:+g}: {d['reason']}"
-        case EventType.feedback_given:
-            text = None  # hot-wash answers belong to the report's own section
-        case _:  # pragma: no cover - every event type is described above
-            text = None
+    text = _story_text(scenario, event)
+    if text is None:
+        text = _drill_text(scenario, event)
     if text is None:
         return None
     when = story_datetime(scenario, event.scenario_time)
     return Entry(
-        event.seq, format_clock(event.scenario_time), when.strftime("%a %d %b %H:%M"), kind, text
+        event.seq,
+        format_clock(event.scenario_time),
+        when.strftime("%a %d %b %H:%M"),
+        event.type.value,
+        text,
     )
+
+
+def _drill_text(scenario: Scenario, event: Event) -> str | None:
+    """The drill's own events: people, the clock, notes, scores and the end."""
+    match event.type:
+        case EventType.drill_created:
+            created = p.drill_created(event)
+            return f"Drill {created['name']!r} created ({len(created['roles'])} roles in play)"
+        case EventType.participant_joined:
+            joined = p.participant_joined(event)
+            role = scenario.role_title(joined["role"]) if joined["role"] else "observer"
+            return f"{joined['name']} joined as {role}"
+        case EventType.participant_left:
+            return "A participant left"
+        case EventType.clock_started:
+            return f"Clock started at {p.clock_started(event)['speed']:g}x"
+        case EventType.clock_paused:
+            return "Clock paused"
+        case EventType.clock_resumed:
+            return "Clock resumed"
+        case EventType.clock_speed_changed:
+            return f"Speed changed to {p.clock_speed_changed(event)['speed']:g}x"
+        case EventType.clock_jumped:
+            return f"Clock jumped to {format_clock(p.clock_jumped(event)['to'])}"
+        case EventType.note_added:
+            return f"Note: {p.note_added(event)['text']}"
+        case EventType.scores_released:
+            return "Scores released to participants"
+        case EventType.drill_ended:
+            ended = p.drill_ended(event)
+            why: str | None = ended.get("why")
+            return f"Drill ended: {why or end_reason(scenario, ended['reason'])}"
+        case EventType.score_adjusted:
+            return _adjusted_text(scenario, p.score_adjusted(event))
+    return None  # feedback_given: hot-wash answers belong to the report's own section
+
+
+def _story_text(scenario: Scenario, event: Event) -> str | None:
+    """What happened in the story: injects, decisions, availability, messages."""
+    match event.type:
+        case EventType.inject_delivered:
+            return _delivered_text(scenario, p.inject_delivered(event))
+        case EventType.inject_skipped:
+            return _skipped_text(scenario, p.inject_skipped(event))
+        case EventType.decision_opened:
+            opened = p.decision_opened(event)
+            return (
+                f"{_prompt(scenario, opened['decision_id'])} put to "
+                f"{_names(scenario, opened['roles'])}, due {format_clock(opened['deadline'])}"
+            )
+        case EventType.decision_answered:
+            answered = p.decision_answered(event)
+            return (
+                f"{scenario.role_title(answered['answered_by_role'])} chose "
+                f"{_option_label(scenario, answered['decision_id'], answered['option_id'])} "
+                f"in {format_duration(answered['latency'])}"
+            )
+        case EventType.decision_timed_out:
+            timed_out = p.decision_timed_out(event)
+            label = _option_label(scenario, timed_out["decision_id"], timed_out["option_id"])
+            return f"{_prompt(scenario, timed_out['decision_id'])}: {not_answered(label)}"
+        case EventType.decision_closed:
+            return f"{_prompt(scenario, p.decision_closed(event)['decision_id'])} closed"
+        case EventType.role_unavailable:
+            away = p.role_unavailable(event)
+            backup = f"; {scenario.role_title(away['backup'])} acts" if away["backup"] else ""
+            return f"{scenario.role_title(away['role'])} is unavailable{backup}"
+        case EventType.role_available:
+            return f"{scenario.role_title(p.role_available(event)['role'])} is available again"
+        case EventType.message_sent:
+            return _message_text(scenario, p.message_sent(event))
+        case EventType.expectation_met:
+            return _met_text(scenario, p.expectation_met(event))
+        case EventType.expectation_missed:
+            missed = p.expectation_missed(event)
+            return f"{_expectation_title(scenario, missed['expectation_id'])}: missed"
+    return None
+
+
+def _delivered_text(scenario: Scenario, d: p.InjectDeliveredData) -> str:
+    via = f" via {d['channel']}"
+    manual = " (manual)" if d["manual"] else ""
+    stand_in = ""
+    if d["recipients"] != d["to"]:
+        stand_in = f" (received by {_names(scenario, d['recipients'])})"
+    return f"{d['title']}{manual} -> {_names(scenario, d['to'])}{stand_in}{via}"
+
+
+def _skipped_text(scenario: Scenario, d: p.InjectSkippedData) -> str:
+    why = (
+        "suppressed by an earlier choice"
+        if d["reason"] == "suppressed"
+        else "its condition was false"
+    )
+    if d["reason"] == "facilitator":
+        why = "skipped by the facilitator"
+    return f"{_inject_title(scenario, d['inject_id'])} skipped: {why}"
+
+
+def _message_text(scenario: Scenario, d: p.MessageSentData) -> str:
+    what = "message"
+    if d["statement_id"]:
+        what = f"drawer statement {_statement_title(scenario, d['statement_id'])!r}"
+    subject = f": {d['subject']}" if d["subject"] else ""
+    blanks = d.get("blanks")
+    left_in = f" (blanks left in: {', '.join(blanks)})" if blanks else ""
+    return (
+        f"{scenario.role_title(d['from_role'])} sent {what} to "
+        f"{_names(scenario, d['to'])}{subject}{left_in}"
+    )
+
+
+def _met_text(scenario: Scenario, d: p.ExpectationMetData) -> str:
+    label = "on time" if d["status"] == "on_time" else "late"
+    return (
+        f"{_expectation_title(scenario, d['expectation_id'])}: met {label} by "
+        f"{scenario.role_title(d['from_role'])} ({d['points']:g} pts)"
+    )
+
+
+def _adjusted_text(scenario: Scenario, d: p.ScoreAdjustedData) -> str:
+    objective = scenario.objectives.get(d["objective_id"])
+    title = objective.title if objective else d["objective_id"]
+    return f"Score for {title!r} adjusted {d['points']:+g}: {d['reason']}"
 
 
 def _option_label(scenario: Scenario, decision_id: str, option_id: str) -> str:
@@ -187,12 +229,14 @@ def _expectation_title(scenario: Scenario, expectation_id: str) -> str:
         return expectation_id
 
 
+def describe_filled(scenario: Scenario, event: Event, values: dict[str, str]) -> Entry | None:
+    """describe, with a drill's {{variables}} filled in (party and role names may hold
+    them): the timeline's lines, and the console's live feed."""
+    entry = describe(scenario, event)
+    return None if entry is None else replace(entry, text=fill(entry.text, values))
+
+
 def timeline(scenario: Scenario, events: list[Event]) -> list[Entry]:
-    """The log told line by line, with this drill's {{variables}} filled in (party and
-    role names may hold them)."""
-    values: dict[str, str] = events[0].data.get("variables", {}) if events else {}
-    return [
-        replace(entry, text=fill(entry.text, values))
-        for e in events
-        if (entry := describe(scenario, e)) is not None
-    ]
+    """The log told line by line, with this drill's {{variables}} filled in."""
+    values: dict[str, str] = p.drill_created(events[0]).get("variables", {}) if events else {}
+    return [entry for e in events if (entry := describe_filled(scenario, e, values)) is not None]

@@ -22,13 +22,14 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from app.engine.events import Event, EventType
+from app.engine.payloads import DecisionData, DecisionOpenedData
 from app.realtime.visibility import Viewer, visible
 
 SESSION_COOKIE = "tt_session"
@@ -452,16 +453,18 @@ class Bot(Client):
 
     def handle_event(self, event: dict[str, Any]) -> None:
         """Keep track of the decisions open to this bot's role."""
-        data = event.get("data", {})
-        if event["type"] == EventType.decision_opened and self.identity.role in data.get(
-            "roles", ()
+        kind, data = event["type"], event.get("data", {})
+        if kind == EventType.decision_opened:
+            opened = cast(DecisionOpenedData, data)
+            if self.identity.role in opened.get("roles", ()):
+                prompt: str = opened.get("prompt", "")
+                self.open_decisions[opened["decision_id"]] = str(prompt)
+        elif kind in (EventType.decision_closed, EventType.decision_timed_out) or (
+            # Its own answer: the answer's actor is the participant who gave it.
+            kind == EventType.decision_answered
+            and event.get("actor") == self.identity.participant_id
         ):
-            self.open_decisions[data["decision_id"]] = str(data.get("prompt", ""))
-        elif event["type"] in (EventType.decision_closed, EventType.decision_timed_out) or (
-            event["type"] == EventType.decision_answered
-            and data.get("participant_id") == self.identity.participant_id
-        ):
-            self.open_decisions.pop(data.get("decision_id", ""), None)
+            self.open_decisions.pop(cast(DecisionData, data).get("decision_id", ""), None)
 
     async def play(self, until: float) -> None:
         """Act until the monotonic time `until` (or until the drill ends)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.authoring.markdown import render_markdown
+from app.engine import payloads as p
 from app.engine.events import FACILITATOR, Event, EventType, is_facilitator_actor
 from app.engine.scenario import Scenario, fill
 from app.engine.state import DrillState
@@ -81,23 +82,38 @@ def _participant_view(event: Event, viewer: Viewer, scores_released: bool) -> di
             shown.pop("variables", None)
         return _with(event, shown)
     if kind in _ROSTER:
-        return event.to_dict() if data["participant_id"] == viewer.participant_id else None
+        return event.to_dict() if _roster_id(event) == viewer.participant_id else None
     if role is None:
         return None
-    if kind is EventType.inject_delivered and role in data["recipients"]:
+    if kind is EventType.inject_delivered and role in p.inject_delivered(event)["recipients"]:
         shown = _with(event, {k: v for k, v in data.items() if k not in _PRIVATE_INJECT_KEYS})
         return _presented(shown)
-    if kind in _DECISION and role in data.get("roles", ()):
+    if kind in _DECISION and role in p.decision_event(event).get("roles", ()):
         return event.to_dict()
-    if kind is EventType.message_sent and (
-        role == data["from_role"] or role in data["to"] or role in data.get("recipients", ())
-    ):
+    if kind is EventType.message_sent and _to_or_from(p.message_sent(event), role):
         return event.to_dict()
     if kind is EventType.feedback_given:  # hot-wash answers: the author and the facilitator
-        return event.to_dict() if data["participant_id"] == viewer.participant_id else None
+        mine = p.feedback_given(event)["participant_id"] == viewer.participant_id
+        return event.to_dict() if mine else None
     if kind in _SCORING and scores_released:
         return event.to_dict()
     return None
+
+
+def _roster_id(event: Event) -> str:
+    """Who joined or left."""
+    if event.type is EventType.participant_joined:
+        return p.participant_joined(event)["participant_id"]
+    return p.participant_left(event)["participant_id"]
+
+
+def _to_or_from(message: p.MessageSentData, role: str) -> bool:
+    """The role sent the message, was addressed, or reads it for a role it acts for."""
+    return (
+        role == message["from_role"]
+        or role in message["to"]
+        or role in message.get("recipients", ())
+    )
 
 
 def _presented(shown: dict[str, Any]) -> dict[str, Any]:

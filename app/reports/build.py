@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.authoring.graph import taken_path
+from app.engine import payloads as p
 from app.engine.events import FACILITATOR, SYSTEM, Event, EventType, is_facilitator_actor
 from app.engine.index import index_of
 from app.engine.scenario import PartyKind, Scenario
@@ -94,7 +95,9 @@ def build_report(inputs: Inputs, now: float) -> Report:
         hot_wash_by_role=_hot_wash_by_role(scenario, events),
         notes=_notes(events, names),
         improvement_plan=list(inputs.items),
-        retested=_retested(scenario, events[0].data["drill_id"], inputs.earlier_open_items),
+        retested=_retested(
+            scenario, p.drill_created(events[0])["drill_id"], inputs.earlier_open_items
+        ),
     )
 
 
@@ -105,7 +108,8 @@ def _names(events: Sequence[Event]) -> dict[str, str]:
     names = {FACILITATOR: "Facilitator", SYSTEM: "System"}
     for e in events:
         if e.type is EventType.participant_joined:
-            names[e.data["participant_id"]] = e.data["name"]
+            joined = p.participant_joined(e)
+            names[joined["participant_id"]] = joined["name"]
         elif e.actor not in names and is_facilitator_actor(e.actor):
             names[e.actor] = f"Facilitator ({e.actor.partition(':')[2]})"
     return names
@@ -118,41 +122,37 @@ def _first(events: Sequence[Event], kind: EventType) -> Event | None:
 def _overview(
     scenario: Scenario, events: Sequence[Event], meta: DrillMeta, names: dict[str, str]
 ) -> Overview:
-    created = events[0]
+    created = p.drill_created(events[0])
     started = _first(events, EventType.clock_started)
     ended = _first(events, EventType.drill_ended)
     last = ended or events[-1]
     covered = _stand_ins(scenario, events)
     participants = [
-        ParticipantLine(
-            name=e.data["name"],
-            role=e.data["role"],
-            role_title=scenario.role_title(e.data["role"]) if e.data["role"] else "Observer",
-            stood_in_for=sorted(covered.get(e.data["role"], set())),
-        )
+        _participant_line(scenario, p.participant_joined(e), covered)
         for e in events
         if e.type is EventType.participant_joined
     ]
-    participants.sort(key=lambda p: (p.role is None, p.role_title, p.name))
+    participants.sort(key=lambda line: (line.role is None, line.role_title, line.name))
+    dry_run = created.get("dry_run")
     return Overview(
-        drill_id=created.data["drill_id"],
-        name=created.data["name"],
+        drill_id=created["drill_id"],
+        name=created["name"],
         scenario_id=scenario.id,
         scenario_title=scenario.title,
-        scenario_version=str(created.data.get("scenario_version", scenario.version)),
-        created_at=created.at,
+        scenario_version=str(created["scenario_version"]),
+        created_at=events[0].at,
         started_at=started.at if started else None,
         ended_at=ended.at if ended else None,
         end_reason=_why_it_ended(scenario, ended),
         status="ended" if ended else ("running" if started else "lobby"),
         scenario_duration=(last.scenario_time if started else 0.0),
         real_duration=(last.at - started.at) if started else 0.0,
-        dry_run_seconds=(created.data.get("dry_run") or {}).get("seconds"),
+        dry_run_seconds=dry_run["seconds"] if dry_run else None,
         story_start=story_datetime(scenario, 0.0).isoformat(),
         facilitator=meta.facilitator,
         started_without=[
             scenario.role_title(r)
-            for r in (started.data.get("unfilled_required", []) if started else [])
+            for r in (p.clock_started(started).get("unfilled_required", []) if started else [])
         ],
         participants=participants,
         compliance=list(scenario.compliance),
@@ -160,24 +160,40 @@ def _overview(
     )
 
 
+def _participant_line(
+    scenario: Scenario, joined: p.ParticipantJoinedData, covered: dict[str, set[str]]
+) -> ParticipantLine:
+    role = joined["role"]
+    return ParticipantLine(
+        name=joined["name"],
+        role=role,
+        role_title=scenario.role_title(role) if role else "Observer",
+        stood_in_for=sorted(covered.get(role, set())) if role else [],
+    )
+
+
 def _why_it_ended(scenario: Scenario, ended: Event | None) -> str | None:
     if ended is None:
         return None
-    return str(ended.data.get("why") or end_reason(scenario, ended.data.get("reason") or "ended"))
+    d = p.drill_ended(ended)
+    why: str | None = d.get("why")
+    return str(why or end_reason(scenario, d["reason"] or "ended"))
 
 
 def _stand_ins(scenario: Scenario, events: Sequence[Event]) -> dict[str, set[str]]:
     """Backup role -> the roles it acted for during the drill: roles away in the story,
     and roles of the scenario not in play this time."""
-    created = events[0].data
-    backups: dict[str, str] = created["backups"]
+    created = p.drill_created(events[0])
+    backups = created["backups"]
     covered: dict[str, set[str]] = defaultdict(set)
     for role in scenario.roles:
         if role not in created["roles"] and backups.get(role) in created["roles"]:
             covered[backups[role]].add(role)
     for e in events:
-        if e.type is EventType.role_unavailable and e.data.get("backup"):
-            covered[e.data["backup"]].add(e.data["role"])
+        if e.type is EventType.role_unavailable:
+            away = p.role_unavailable(e)
+            if away["backup"]:
+                covered[away["backup"]].add(away["role"])
     return covered
 
 
@@ -193,8 +209,10 @@ def _objectives(
 ) -> list[ObjectiveSection]:
     notes: dict[str, list[str]] = defaultdict(list)
     for e in events:
-        if e.type is EventType.note_added and e.data.get("objective_id"):
-            notes[e.data["objective_id"]].append(f"{names.get(e.actor, e.actor)}: {e.data['text']}")
+        if e.type is EventType.note_added:
+            note = p.note_added(e)
+            if note["objective_id"]:
+                notes[note["objective_id"]].append(f"{names.get(e.actor, e.actor)}: {note['text']}")
     sections = []
     for objective_id, objective in scenario.objectives.items():
         score = scores.objectives[objective_id]
@@ -271,13 +289,14 @@ def _timeline(scenario: Scenario, events: Sequence[Event]) -> list[TimelineLine]
 
 
 def _roles_of(event: Event) -> list[str]:
-    data = event.data
     if event.type is EventType.inject_delivered:
-        return list(data["recipients"])
+        return list(p.inject_delivered(event)["recipients"])
     if event.type is EventType.message_sent:
-        return [data["from_role"]]
-    if event.type in (EventType.role_unavailable, EventType.role_available):
-        return [data["role"]]
+        return [p.message_sent(event)["from_role"]]
+    if event.type is EventType.role_unavailable:
+        return [p.role_unavailable(event)["role"]]
+    if event.type is EventType.role_available:
+        return [p.role_available(event)["role"]]
     return []
 
 
@@ -287,24 +306,30 @@ def _roles_of(event: Event) -> list[str]:
 def _knowledge(scenario: Scenario, events: Sequence[Event]) -> list[KnowledgeLine]:
     """Facts reach a role by an inject that reveals them, or by a message from someone who
     already knew; an outside party learns them only by a message."""
-    regulators = [p for p, party in scenario.parties.items() if party.kind is PartyKind.regulator]
+    regulators = [
+        party_id
+        for party_id, party in scenario.parties.items()
+        if party.kind is PartyKind.regulator
+    ]
     # One pass over the log for all facts (a long drill has 10,000s of events).
     first_seen: dict[str, dict[str, float]] = {fact: {} for fact in scenario.facts}
     first_revealed: dict[str, float] = {}
     for e in events:
         if e.type is EventType.inject_delivered:
-            for fact in e.data.get("facts", ()):
+            inject = p.inject_delivered(e)
+            for fact in inject["facts"]:
                 reached = first_seen.get(fact)
                 if reached is None:  # not a fact of this scenario
                     continue
                 first_revealed.setdefault(fact, e.scenario_time)
-                for role in e.data["recipients"]:
+                for role in inject["recipients"]:
                     reached.setdefault(role, e.scenario_time)
         elif e.type is EventType.message_sent:
-            sender = e.data["from_role"]
+            message = p.message_sent(e)
+            sender = message["from_role"]
             for knowers in first_seen.values():
                 if sender in knowers:
-                    for recipient in [*e.data["to"], *e.data.get("recipients", [])]:
+                    for recipient in [*message["to"], *message.get("recipients", [])]:
                         knowers.setdefault(recipient, e.scenario_time)
     lines = []
     for fact, title in scenario.facts.items():
@@ -371,23 +396,28 @@ def _road_not_taken(scenario: Scenario, scores: Scorecard) -> list[RoadNotTaken]
 
 def _hot_wash(events: Sequence[Event], names: dict[str, str]) -> list[HotWashResponse]:
     return [
-        HotWashResponse(
-            name=names.get(e.data["participant_id"], e.data["participant_id"]),
-            role=e.data["role"],
-            went_well=e.data["went_well"],
-            improve=e.data["improve"],
-            confidence=int(e.data["confidence"]),
-        )
+        _hot_wash_response(p.feedback_given(e), names)
         for e in events
         if e.type is EventType.feedback_given
     ]
+
+
+def _hot_wash_response(d: p.FeedbackGivenData, names: dict[str, str]) -> HotWashResponse:
+    return HotWashResponse(
+        name=names.get(d["participant_id"], d["participant_id"]),
+        role=d["role"],
+        went_well=d["went_well"],
+        improve=d["improve"],
+        confidence=int(d["confidence"]),
+    )
 
 
 def _hot_wash_by_role(scenario: Scenario, events: Sequence[Event]) -> list[HotWashRole]:
     by_role: dict[str | None, list[int]] = defaultdict(list)
     for e in events:
         if e.type is EventType.feedback_given:
-            by_role[e.data["role"]].append(int(e.data["confidence"]))
+            feedback = p.feedback_given(e)
+            by_role[feedback["role"]].append(int(feedback["confidence"]))
     return [
         HotWashRole(
             role=role,
@@ -400,17 +430,17 @@ def _hot_wash_by_role(scenario: Scenario, events: Sequence[Event]) -> list[HotWa
 
 
 def _notes(events: Sequence[Event], names: dict[str, str]) -> list[Note]:
-    return [
-        Note(
-            seq=e.seq,
-            scenario_time=e.scenario_time,
-            author=names.get(e.actor, e.actor),
-            objective_id=e.data.get("objective_id"),
-            text=e.data["text"],
-        )
-        for e in events
-        if e.type is EventType.note_added
-    ]
+    return [_note(e, p.note_added(e), names) for e in events if e.type is EventType.note_added]
+
+
+def _note(e: Event, d: p.NoteAddedData, names: dict[str, str]) -> Note:
+    return Note(
+        seq=e.seq,
+        scenario_time=e.scenario_time,
+        author=names.get(e.actor, e.actor),
+        objective_id=d["objective_id"],
+        text=d["text"],
+    )
 
 
 def _retested(

@@ -34,6 +34,7 @@ from app.db.models import (
 from app.engine.core import replay
 from app.engine.errors import DomainError
 from app.engine.events import Event
+from app.engine.payloads import DrillCreatedData, drill_created, stored
 from app.reports.model import Element, ItemStatus, Review
 from app.services.drills import DrillService, ScenarioInvalid, StorageUnavailable, new_drill_id
 from app.services.reviews import ReviewService
@@ -225,10 +226,13 @@ def _events(export: DrillExport, drill_id: str) -> list[Event]:
         events = [Event.from_dict(e.model_dump()) for e in export.events]
     except ValueError as exc:
         raise ArchiveError(f"the event log has an unknown event: {exc}") from None
+    # In a log the engine wrote the first event is drill_created; a file may hold anything.
     first = events[0]
-    if first.data.get("drill_id", export.drill.id) != export.drill.id:
+    claimed: str = drill_created(first).get("drill_id", export.drill.id)
+    if claimed != export.drill.id:
         raise ArchiveError("the event log belongs to another drill than the file's drill.id")
-    events[0] = replace(first, data={**first.data, "drill_id": drill_id})
+    renamed: DrillCreatedData = {**drill_created(first), "drill_id": drill_id}
+    events[0] = replace(first, data=stored(renamed))
     loaded = load_scenario_text(export.scenario.source, export.scenario.origin or "export")
     if not loaded.ok or loaded.scenario is None:
         raise ArchiveError("the scenario text in the file does not validate")
