@@ -24,6 +24,7 @@ from app.engine.events import SYSTEM, Event, EventType
 from app.engine.index import expand_roles, index_of
 from app.engine.scenario import (
     EVERYONE,
+    MAX_SPEED,
     Condition,
     Decision,
     Expectation,
@@ -43,7 +44,6 @@ from app.engine.state import (
     TimerKind,
 )
 
-MAX_SPEED = 1440.0
 MAX_CATCH_UP_EVENTS = 100_000
 
 

@@ -192,6 +192,11 @@ class Objective(Strict):
     )
 
 
+MAX_SPEED = 1440.0
+"""The fastest a drill may run: a whole day of the story in one real minute. The scenario
+format, the engine, the API and the pages all take it from here."""
+
+
 class Clock(Strict):
     """The scenario's world clock."""
 
@@ -203,7 +208,7 @@ class Clock(Strict):
     speed: float = Field(
         default=1.0,
         gt=0,
-        le=1440,
+        le=MAX_SPEED,
         description="Scenario minutes per real minute. 10 plays a 10-hour night in an hour.",
     )
     end: Duration | None = Field(

@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app.db.models import Drill
 from app.engine import commands as c
-from app.engine.core import MAX_SPEED
 from app.engine.errors import DomainError
+from app.engine.scenario import MAX_SPEED
 from app.engine.scoring import Scorecard
 from app.realtime.visibility import visible_log
 from app.services import library

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from app.authoring.markdown import render_markdown
-from app.engine.core import MAX_SPEED
+from app.engine.scenario import MAX_SPEED
 from app.resources import resource_dir
 from app.services.security import constant_time_equal
 

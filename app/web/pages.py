@@ -22,11 +22,10 @@ from app.authoring.graph import branch_graph, describe_condition, render_svg
 from app.db import repository as repo
 from app.db.models import Drill, User
 from app.engine import commands as c
-from app.engine.core import MAX_SPEED
 from app.engine.durations import format_clock, format_duration
 from app.engine.errors import DomainError
 from app.engine.filled import drill_values, filled_scenario
-from app.engine.scenario import EVERYONE, Channel, Inject, Scenario
+from app.engine.scenario import EVERYONE, MAX_SPEED, Channel, Inject, Scenario
 from app.engine.state import DrillState
 from app.realtime.visibility import decision_options
 from app.services import library

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from app.engine import payloads as p
 from app.engine.durations import format_clock, format_duration
 from app.engine.events import Event, EventType
 from app.engine.scenario import Condition, Inject, MessageMatch, Scenario, fill
@@ -310,20 +311,23 @@ def taken_path(scenario: Scenario, events: Iterable[Event]) -> set[str]:
     }
     taken = {START}
     for event in events:
-        data = event.data
-        if event.type is EventType.inject_delivered and data.get("inject_id"):
-            taken.add(inject_node(data["inject_id"]))
+        if event.type is EventType.inject_delivered:
+            inject_id = p.inject_delivered(event)["inject_id"]
+            if inject_id:  # None for an inject the facilitator wrote on the spot
+                taken.add(inject_node(inject_id))
         elif event.type is EventType.decision_opened:
-            taken.add(decision_node(data["decision_id"]))
+            taken.add(decision_node(p.decision_opened(event)["decision_id"]))
         elif event.type in (EventType.decision_answered, EventType.decision_timed_out):
-            taken.add(option_node(f"{data['decision_id']}.{data['option_id']}"))
+            option = p.option_taken(event)
+            taken.add(option_node(f"{option['decision_id']}.{option['option_id']}"))
         elif event.type is EventType.message_sent:
+            message = p.message_sent(event)
             for node_id, match in matches.items():
-                if match is not None and _sent_matches(match, data["from_role"], data["to"]):
+                if match is not None and _sent_matches(match, message["from_role"], message["to"]):
                     taken.add(node_id)
         elif event.type is EventType.drill_ended:
             taken.add(END)
-            if data.get("reason") == TIME_UP_REASON:
+            if p.drill_ended(event)["reason"] == TIME_UP_REASON:
                 taken.add(CLOCK)
     return taken
 
