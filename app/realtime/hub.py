@@ -5,7 +5,11 @@ bus does, for commits on other workers). The hub takes the new events once per d
 the drills service's memory, or the database), filters, renders and encodes each once per
 kind of viewer, and puts the text on each connection's bounded queue; a connection's own
 writer task sends it, so one slow browser never delays the others. A connection whose
-queue is full is closed and catches up when it reconnects."""
+queue is full is closed and catches up when it reconnects.
+
+The viewers who see everything (the facilitator, observers) get each event told in words
+as well, beside it (the event itself stays what every other path shows): the timeline's
+line (app/engine/timeline), so the console writes none of its own."""
 
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.engine.events import Event, EventType
+from app.engine.scenario import Scenario
+from app.engine.timeline import describe_filled
 from app.realtime.codes import Close
 from app.realtime.visibility import Viewer, visible
 from app.services.drills import DrillService
@@ -34,6 +40,25 @@ Encoded = dict[tuple[Any, ...], str | None]
 CloseFn = Callable[[int, str], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class Teller:
+    """A drill's events told in words: its scenario and {{variable}} values."""
+
+    scenario: Scenario
+    values: dict[str, str]
+
+    def tell(self, event: Event) -> str | None:
+        """The event's line; None for bookkeeping (the console names it by its type)."""
+        entry = describe_filled(self.scenario, event, self.values)
+        return None if entry is None else entry.text
+
+    def told(self, snapshot: dict[str, Any]) -> dict[str, Any]:
+        """A snapshot (of a view that sees everything) with its events told, by seq."""
+        shown = snapshot.get("events", [])
+        told = {e["seq"]: self.tell(Event.from_dict(e)) for e in shown}
+        return snapshot | {"descriptions": told}
+
+
 @dataclass(eq=False, slots=True)
 class Connection:
     drill_id: str
@@ -45,9 +70,15 @@ class Connection:
     pending: deque[str | None] = field(default_factory=deque)
     writer: asyncio.Task[None] | None = None
     closing: bool = False
+    teller: Teller | None = None
+    """Set by Hub.attach for viewers who see everything: their events are told in words."""
 
     def offer(self, message: dict[str, Any]) -> bool:
-        """Queue a message; False when the client cannot keep up."""
+        """Queue a message; False when the client cannot keep up. Every snapshot passes
+        here (the first, from attach, and each a client asks for with `sync`), so this is
+        where one is told in words for a connection with a teller."""
+        if self.teller is not None and message.get("type") == "snapshot":
+            message = self.teller.told(message)
         return self.offer_text(encode(message))
 
     def offer_text(self, text: str | None) -> bool:
@@ -101,12 +132,22 @@ def view_key(event: Event, viewer: Viewer, scores_released: bool) -> tuple[Any, 
     return (event.seq, viewer.role, scores_released)
 
 
+def _framed(shown: dict[str, Any], event: Event, connection: Connection) -> dict[str, Any]:
+    """The event message; told in words for a connection with a teller (once per view:
+    the caller encodes each view once)."""
+    message: dict[str, Any] = {"type": "event", "event": shown}
+    if connection.teller is not None:
+        message["description"] = connection.teller.tell(event)
+    return message
+
+
 class Hub:
     def __init__(self, service: DrillService) -> None:
         self.service = service
         self._connections: dict[str, set[Connection]] = {}
         self._published: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._tellers: dict[str, Teller] = {}
 
     async def publish(self, drill_id: str, seq: int) -> None:
         """A commit happened: deliver everything after what was last delivered here."""
@@ -144,7 +185,7 @@ class Hub:
             key = view_key(event, connection.viewer, connection.scores_released)
             if key not in encoded:
                 shown = visible(event, connection.viewer, connection.scores_released)
-                encoded[key] = None if shown is None else encode({"type": "event", "event": shown})
+                encoded[key] = None if shown is None else encode(_framed(shown, event, connection))
             text = encoded[key]
             if text is None:
                 continue
@@ -163,11 +204,22 @@ class Hub:
     ) -> None:
         """Send the snapshot and start the live feed with no gap and no overlap: while the
         drill's lock is held no publish can slip between the two."""
+        if connection.viewer.sees_everything and connection.teller is None:
+            connection.teller = await self._teller(connection.drill_id)
         async with self._locks.setdefault(connection.drill_id, asyncio.Lock()):
             first = await snapshot()
             connection.last_seq = int(first["last_seq"])
             connection.offer(first)
             self._connections.setdefault(connection.drill_id, set()).add(connection)
+
+    async def _teller(self, drill_id: str) -> Teller:
+        """The drill's teller, made once while it has connections here: a drill's
+        scenario and values never change."""
+        teller = self._tellers.get(drill_id)
+        if teller is None:
+            scenario, state = await self.service.state(drill_id)
+            teller = self._tellers.setdefault(drill_id, Teller(scenario, state.variables))
+        return teller
 
     def unregister(self, connection: Connection) -> None:
         peers = self._connections.get(connection.drill_id)
@@ -175,6 +227,7 @@ class Hub:
             peers.discard(connection)
             if not peers:
                 del self._connections[connection.drill_id]
+                self._tellers.pop(connection.drill_id, None)
         if connection.writer is not None and not connection.writer.done():
             connection.writer.cancel()
 

@@ -4,6 +4,9 @@ Client to server: commands carry an `id` the client chooses; the server answers 
 (after the commit, with the seq) or `error` (a stable code and a message for people). A
 repeated id is acknowledged again and applied once. `sync` asks for what came after a seq.
 Server to client: `snapshot` on connect, then `event`s, `ack`, `error`, `presence`, `pong`.
+For the facilitator and observers an `event` message also carries the event's
+`description` (the timeline's line for it, or null for bookkeeping), and a snapshot its
+`descriptions` by seq (app/realtime/hub).
 """
 
 from __future__ import annotations

@@ -1,17 +1,18 @@
 // The facilitator console: clock controls, the guide, open decisions and who has answered,
 // the injects up next (fire now, skip), roles and roster with presence, the live feed with
 // filters, and the scores.
+import { formatCountdown, pauseBanner, tplus } from "./clock.js";
+import { $, el, errorBox } from "./dom.js";
+import { DrillPage } from "./drill_page.js";
 import { SCORE_EVENTS, scorePanel } from "./scores.js";
-import { Countdown, DrillSocket, ScenarioClock, el, elapsed, pauseBanner, setConn, tplus } from "./ws.js";
 
 const root = document.getElementById("console");
 const drillId = root.dataset.drillId;
 const objectives = JSON.parse(root.dataset.objectives);
-const clock = new ScenarioClock();
-const $ = (id) => document.getElementById(id);
+const page = new DrillPage(drillId);
+const clock = page.clock;
+const who = (id) => page.who(id);
 
-let roles = {};
-let parties = {};
 let context = { injects: {}, decisions: {}, expectations: {}, upcoming: [], required_roles: [], unfilled_required: [] };
 const people = new Map(); // participant id -> {name, role}
 let online = new Set();
@@ -24,64 +25,29 @@ function nameOf(actor) {
   return people.get(actor)?.name || "Someone";
 }
 
-function who(id) {
-  return roles[id] || parties[id] || (id === "all" ? "Everyone" : id);
-}
-
 const prompt = (id) => context.decisions[id]?.prompt || "a decision";
 const option = (decision, id) => context.decisions[decision]?.options[id] || id;
-const injectTitle = (id) => context.injects[id]?.title || "an inject";
-const expectation = (id) => context.expectations[id] || "an expected message";
 
-function endedWhy(d) {
-  if (d.why) return d.why;
-  return /^(inject|option) \S+/.test(d.reason || "") ? "the story is over" : d.reason;
-}
+// The feed's stripe for each kind of event; what it says is the server's (the description
+// sent with each event, from app/engine/timeline.describe).
+const KIND = {
+  participant_joined: "people", participant_left: "people", role_available: "people", feedback_given: "people",
+  clock_started: "clock", clock_paused: "clock", clock_resumed: "clock", clock_speed_changed: "clock", clock_jumped: "clock",
+  inject_delivered: "inject", inject_skipped: "muted",
+  decision_opened: "decision", decision_answered: "decision", decision_closed: "decision", decision_timed_out: "warn",
+  role_unavailable: "warn", expectation_missed: "warn",
+  message_sent: "message", note_added: "note", drill_ended: "end",
+  expectation_met: "score", scores_released: "score", score_adjusted: "score",
+};
 
-/** A line for the feed: [kind, headline, detail]; names and titles, never ids. */
-function describe(e) {
+/** People's own words an event carries, shown as written under the server's line. */
+function wordsOf(e) {
   const d = e.data;
   switch (e.type) {
-    case "drill_created": return ["system", "Drill created", ""];
-    case "participant_joined": return ["people", `${d.name} joined`, d.role ? who(d.role) : "Observer"];
-    case "participant_left": return ["people", `${nameOf(d.participant_id)} left`, ""];
-    case "clock_started": return ["clock", "Clock started", d.unfilled_required ? `×${d.speed}, without ${d.unfilled_required.map(who).join(", ")}` : `×${d.speed}`];
-    case "clock_paused": return ["clock", "Clock paused", ""];
-    case "clock_resumed": return ["clock", "Clock resumed", ""];
-    case "clock_speed_changed": return ["clock", `Speed ×${d.speed}`, `was ×${d.previous}`];
-    case "clock_jumped": return ["clock", "Jumped ahead", `${tplus(d.from)} → ${tplus(d.to)}`];
-    case "inject_delivered": {
-      const how = d.manual ? "Manual inject" : d.fired_by_facilitator ? "Inject (fired now)" : "Inject";
-      return ["inject", `${how}: ${d.title}`, `${d.channel} · ${d.severity} → ${d.to.map(who).join(", ")}`];
-    }
-    case "inject_skipped": {
-      const why = { suppressed: "an earlier choice ruled it out", condition: "its condition was false", facilitator: "skipped by you" }[d.reason] || d.reason;
-      return ["muted", `Skipped: ${injectTitle(d.inject_id)}`, why];
-    }
-    case "decision_opened": return ["decision", `Decision: ${prompt(d.decision_id)}`, `for ${d.roles.map(who).join(", ")} · due ${tplus(d.deadline)}`];
-    case "decision_answered": return ["decision", `${who(d.answered_by_role)} chose “${option(d.decision_id, d.option_id)}”`, `${prompt(d.decision_id)}${d.rationale ? `\nWhy: ${d.rationale}` : ""}`];
-    case "decision_timed_out": return ["warn", `Not answered: default applied (${option(d.decision_id, d.option_id)})`, prompt(d.decision_id)];
-    case "decision_closed": return ["decision", `Closed: ${prompt(d.decision_id)}`, ""];
-    case "role_unavailable": return ["warn", `${who(d.role)} unavailable`, d.backup ? `${who(d.backup)} acts for them` : ""];
-    case "role_available": return ["people", `${who(d.role)} available again`, ""];
-    case "message_sent": {
-      const blanks = d.blanks?.length ? `\nSent with blanks: ${d.blanks.join(", ")}` : "";
-      return ["message", `${who(d.from_role)} → ${d.to.map(who).join(", ")}${d.subject ? `: ${d.subject}` : ""}`, `${d.body}${blanks}`];
-    }
-    case "expectation_met": return ["score", `Met ${d.status === "on_time" ? "on time" : "late"}: ${expectation(d.expectation_id)}`, `+${d.points} points`];
-    case "expectation_missed": return ["warn", `Missed: ${expectation(d.expectation_id)}`, ""];
-    case "note_added": return ["note", "Note", d.text];
-    case "scores_released": return ["score", "Scores released", ""];
-    case "score_adjusted": {
-      const signed = d.points > 0 ? `+${d.points}` : String(d.points);
-      const about = d.role ? ` · ${who(d.role)}` : "";
-      return ["score", `Score adjusted: ${objectives[d.objective_id] || "an objective"} ${signed}${about}`, d.reason];
-    }
-    case "feedback_given":
-      return ["people", `${nameOf(d.participant_id)} sent their hot-wash answers`,
-        `Confidence ${d.confidence} of 5\nWent well: ${d.went_well || "—"}\nImprove: ${d.improve || "—"}`];
-    case "drill_ended": return ["end", "Drill ended", endedWhy(d)];
-    default: return ["system", e.type.replaceAll("_", " "), ""];
+    case "message_sent": return d.body;
+    case "decision_answered": return d.rationale ? `Why: ${d.rationale}` : "";
+    case "feedback_given": return `Confidence ${d.confidence} of 5\nWent well: ${d.went_well || "—"}\nImprove: ${d.improve || "—"}`;
+    default: return "";
   }
 }
 
@@ -92,19 +58,20 @@ function rolesOf(e) {
   const found = new Set([d.role, d.from_role, d.answered_by_role, d.backup, ...list(d.to), ...list(d.recipients), ...list(d.roles)]);
   const person = people.get(e.actor);
   if (person?.role) found.add(person.role);
-  return [...found].filter((r) => r && roles[r]);
+  return [...found].filter((r) => r && page.roles[r]);
 }
 
-function addToFeed(e) {
-  const [kind, headline, detail] = describe(e);
-  const li = el("li", `feed-item kind-${kind}`);
+function addToFeed(e, description) {
+  const li = el("li", `feed-item kind-${KIND[e.type] || "system"}`);
   li.dataset.type = e.type;
   li.dataset.roles = rolesOf(e).join(" ");
   li.dataset.channel = e.data.channel || "";
   const meta = el("div", "feed-meta");
   meta.append(el("span", "time", tplus(e.scenario_time)), el("span", "actor", nameOf(e.actor)));
-  li.append(meta, el("p", "headline", headline));
-  if (detail) li.append(el("p", "detail", detail));
+  // The server tells every event but bookkeeping, which goes by its name.
+  li.append(meta, el("p", "headline", description ?? e.type.replaceAll("_", " ")));
+  const words = wordsOf(e);
+  if (words) li.append(el("p", "detail", words));
   if (e.type === "inject_delivered" && e.data.body_html) {
     const body = el("div", "detail markdown");
     body.innerHTML = e.data.body_html; // rendered and sanitised (nh3) on the server
@@ -149,15 +116,11 @@ for (const id of ["feed-role", "feed-channel"]) {
 
 function openDecision(e) {
   const d = e.data;
-  const node = el("li", "open-decision");
-  node.dataset.decision = d.decision_id;
-  const head = el("div", "decision-head");
-  const timer = el("span", "countdown");
-  head.append(el("h3", "prompt", prompt(d.decision_id)), timer);
+  const { item: node, head, countdown } = page.decisionItem(d, "open-decision", () => {}, prompt(d.decision_id));
+  head.prepend(el("h3", "prompt", prompt(d.decision_id)));
   const answers = el("ul", "answers");
   node.append(head, answers);
   $("open-decisions").append(node);
-  const countdown = new Countdown(timer, clock, d.deadline, () => {}, prompt(d.decision_id));
   open.set(d.decision_id, { data: d, answers: [], countdown, node, list: answers });
   renderAnswers(d.decision_id);
   countdown.update();
@@ -236,7 +199,7 @@ function renderUpNext() {
 function tickUpNext() {
   for (const span of document.querySelectorAll(".upnext-real")) {
     const real = clock.realSecondsUntil(Number(span.dataset.due));
-    span.textContent = real === null ? "" : real > 0 ? ` · in ${elapsed(real)}${clock.status === "paused" ? " (paused)" : ""}` : " · due now";
+    span.textContent = real === null ? "" : real > 0 ? ` · in ${formatCountdown(real)}${clock.status === "paused" ? " (paused)" : ""}` : " · due now";
   }
 }
 
@@ -244,7 +207,7 @@ function tickUpNext() {
 let refreshTimer = null;
 function refreshSoon() {
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(() => socket.resync(), 250);
+  refreshTimer = setTimeout(() => page.resync(), 250);
 }
 const RESCHEDULES = new Set(["clock_started", "clock_jumped", "inject_delivered", "inject_skipped", "decision_answered", "decision_timed_out", "decision_closed", "message_sent", "role_unavailable", "role_available", "participant_joined", "participant_left", "drill_ended"]);
 
@@ -255,7 +218,7 @@ function renderRoles() {
   list.replaceChildren();
   const playing = new Map();
   for (const [, p] of people) if (p.role && p.present !== false) playing.set(p.role, (playing.get(p.role) || 0) + 1);
-  for (const [id, title] of Object.entries(roles)) {
+  for (const [id, title] of Object.entries(page.roles)) {
     const n = playing.get(id) || 0;
     const required = context.required_roles.includes(id);
     const li = el("li", n ? "filled" : "unfilled");
@@ -324,47 +287,11 @@ function setStatus(status) {
   $("report-link").hidden = status !== "ended";
 }
 
-function showError(err) {
-  const box = $("cmd-error");
-  box.textContent = err.message;
-  box.hidden = false;
-  setTimeout(() => { box.hidden = true; }, 6000);
-}
+// One box for every control's refusal: each message goes again after a few seconds.
+const showError = errorBox($("cmd-error"), 6000);
 
-const socket = new DrillSocket(drillId, {
-  status: (s, reason) => setConn($("conn"), s, reason),
-  snapshot: (msg) => {
-    roles = msg.drill.roles;
-    parties = msg.drill.parties;
-    context = { ...context, ...msg.drill };
-    clock.fromSnapshot(msg.drill.clock);
-    if (msg.drill.scores_released) releasedNow();
-    setStatus(msg.drill.status);
-    if (context.guide_html && !$("guide").childElementCount) {
-      $("guide").innerHTML = context.guide_html; // the scenario's notes, sanitised on the server
-      $("guide-card").hidden = false;
-    }
-    renderUpNext();
-    renderRoles();
-  },
-  synced: () => tick(),
-  event: (e) => {
-    clock.onEvent(e);
-    track(e);
-    addToFeed(e);
-    renderRoster();
-  },
-  presence: (ids) => {
-    online = new Set(ids);
-    renderRoster();
-  },
-  error: showError,
-});
-
-async function run(body) {
-  try {
-    await socket.send(body);
-  } catch (err) {
+function run(body) {
+  page.send(body, (err) => {
     if (err.code === "required_roles_unfilled" && body.type === "start") {
       if (confirm(`${err.message}.\n\nStart anyway? The report will say these roles were empty.`)) {
         run({ type: "start", confirm_unfilled: true });
@@ -372,7 +299,7 @@ async function run(body) {
       return;
     }
     showError(err);
-  }
+  });
 }
 
 for (const b of document.querySelectorAll("[data-cmd]")) {
@@ -392,54 +319,66 @@ $("speed-form").addEventListener("submit", (ev) => {
   run({ type: "set_speed", speed: Number($("speed").value) });
 });
 
-$("inject-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const form = ev.currentTarget;
-  const data = new FormData(form);
-  const to = data.getAll("to");
-  if (!to.length) { showError(new Error("Choose at least one recipient for the inject.")); return; }
-  try {
-    await socket.send({ type: "manual_inject", title: data.get("title"), body: data.get("body"), to, channel: data.get("channel"), severity: data.get("severity") });
-    form.reset();
-  } catch (err) { showError(err); }
+page.form($("inject-form"), {
+  command: (data) => {
+    const to = data.getAll("to");
+    if (!to.length) throw new Error("Choose at least one recipient for the inject.");
+    return { type: "manual_inject", title: data.get("title"), body: data.get("body"), to, channel: data.get("channel"), severity: data.get("severity") };
+  },
+  sent: (form) => form.reset(),
+  show: showError,
 });
 
-$("adjust-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const form = ev.currentTarget;
-  const data = new FormData(form);
-  try {
-    await socket.send({
-      type: "adjust_score",
-      objective_id: data.get("objective_id"),
-      points: Number(data.get("points")),
-      reason: data.get("reason"),
-      role: data.get("role") || null,
-    });
+page.form($("adjust-form"), {
+  command: (data) => ({
+    type: "adjust_score",
+    objective_id: data.get("objective_id"),
+    points: Number(data.get("points")),
+    reason: data.get("reason"),
+    role: data.get("role") || null,
+  }),
+  sent: (form) => {
     form.elements.points.value = "";
     form.elements.reason.value = "";
     scores.now();
-  } catch (err) { showError(err); }
+  },
+  show: showError,
 });
 
-$("note-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const form = ev.currentTarget;
-  const data = new FormData(form);
-  try {
-    await socket.send({ type: "note", text: data.get("text"), objective_id: data.get("objective_id") || null });
-    form.reset();
-  } catch (err) { showError(err); }
+page.form($("note-form"), {
+  command: (data) => ({ type: "note", text: data.get("text"), objective_id: data.get("objective_id") || null }),
+  sent: (form) => form.reset(),
+  show: showError,
 });
 
-function tick() {
-  const now = clock.now();
-  $("scenario-clock").textContent = clock.label(now);
-  $("scenario-elapsed").textContent = tplus(now);
-  $("wall-clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
-  for (const dec of open.values()) dec.countdown.update();
-  tickUpNext();
-}
-setInterval(tick, 500);
-tick();
+page.connect({
+  snapshot: (drill) => {
+    context = { ...context, ...drill };
+    if (drill.scores_released) releasedNow();
+    setStatus(drill.status);
+    if (context.guide_html && !$("guide").childElementCount) {
+      $("guide").innerHTML = context.guide_html; // the scenario's notes, sanitised on the server
+      $("guide-card").hidden = false;
+    }
+    renderUpNext();
+    renderRoles();
+  },
+  event: (e, description) => {
+    track(e);
+    addToFeed(e, description);
+    renderRoster();
+  },
+  presence: (ids) => {
+    online = new Set(ids);
+    renderRoster();
+  },
+  error: showError,
+  tick: (now) => {
+    $("scenario-clock").textContent = clock.label(now);
+    $("scenario-elapsed").textContent = tplus(now);
+    $("wall-clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+    for (const dec of open.values()) dec.countdown.update();
+    tickUpNext();
+  },
+});
 scores.now();

@@ -1,5 +1,5 @@
 // The new-drill form: how long the drill takes in real time at the speed typed, as it is typed.
-import { span } from "./ws.js";
+import { span } from "./clock.js";
 
 const speed = document.getElementById("speed");
 const plan = document.getElementById("plan");

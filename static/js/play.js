@@ -1,20 +1,21 @@
 // The participant screen: inbox, decisions with a countdown, composer, sent messages; after
 // the end the hot-wash form and, once the facilitator releases them, the team's scores.
+import { pauseBanner, span, tplus } from "./clock.js";
+import { $, el, errorBox } from "./dom.js";
+import { DrillPage } from "./drill_page.js";
 import { SCORE_EVENTS, scorePanel } from "./scores.js";
-import { Countdown, DrillSocket, ScenarioClock, el, pauseBanner, setConn, span, tplus } from "./ws.js";
 
 const root = document.getElementById("play");
 const drillId = root.dataset.drillId;
 const myRole = root.dataset.role || null;
 const me = root.dataset.me;
 const options = JSON.parse(root.dataset.decisions);
-const clock = new ScenarioClock();
-const $ = (id) => document.getElementById(id);
+const page = new DrillPage(drillId);
+const clock = page.clock;
+const who = (id) => page.who(id);
 const readKey = `tt-read-${drillId}`;
 const read = new Set(JSON.parse(localStorage.getItem(readKey) || "[]"));
 
-let roles = {};
-let parties = {};
 let statements = [];
 let objectives = {};
 let live = false; // after the first snapshot: what arrives now is news
@@ -44,10 +45,6 @@ const CHANNEL = {
   siem: "alert", edr: "alert",
   news: "post", social: "post",
 };
-
-function who(id) {
-  return roles[id] || parties[id] || (id === "all" ? "Everyone" : id);
-}
 
 function markRead(li, seq) {
   if (!li.classList.contains("unread")) return;
@@ -226,12 +223,9 @@ function buildNoteForm() {
 
 function onDecisionOpened(e) {
   const d = e.data;
-  const li = el("li", "decision open");
-  li.dataset.decision = d.decision_id;
-  const head = el("div", "decision-head");
-  const node = el("span", "countdown");
-  node.setAttribute("role", "timer");
-  node.setAttribute("aria-label", "Time left to decide");
+  const { item: li, head, timer, countdown } = page.decisionItem(d, "decision open", announceUrgently, firstLine(d.prompt));
+  timer.setAttribute("role", "timer");
+  timer.setAttribute("aria-label", "Time left to decide");
   const summary = el("button", "decision-summary link");
   summary.type = "button";
   summary.hidden = true;
@@ -240,9 +234,8 @@ function onDecisionOpened(e) {
     const open = li.classList.toggle("collapsed") === false;
     summary.setAttribute("aria-expanded", String(open));
   });
-  head.append(el("span", "eyebrow", "Decision"), summary, node);
+  head.prepend(el("span", "eyebrow", "Decision"), summary);
   li.append(head, el("h3", "prompt", d.prompt));
-  const countdown = new Countdown(node, clock, d.deadline, announceUrgently, firstLine(d.prompt));
   const rationale = el("textarea", "rationale");
   rationale.rows = 2;
   rationale.placeholder = "Why? (optional)";
@@ -290,19 +283,15 @@ function optionLabel(decisionId, optionId) {
   return (options[decisionId] || []).find((o) => o.id === optionId)?.label || optionId;
 }
 
-async function answer(decisionId, optionId, rationale, li) {
-  const dec = decisions.get(decisionId);
-  try {
-    await socket.send({ type: "answer", decision_id: decisionId, option_id: optionId, rationale });
-  } catch (err) {
-    dec.status.textContent = err.message;
+function answer(decisionId, optionId, rationale, li) {
+  page.send({ type: "answer", decision_id: decisionId, option_id: optionId, rationale }, (err) => {
+    decisions.get(decisionId).status.textContent = err.message;
     li.classList.add("error");
-  }
+  });
 }
 
 function onEvent(e) {
   const d = e.data;
-  clock.onEvent(e);
   switch (e.type) {
     case "inject_delivered": onInject(e); break;
     case "message_sent": onMessage(e); break;
@@ -332,7 +321,7 @@ function onEvent(e) {
     case "scores_released":
       released = true;
       // Objective titles come with the scores: a fresh snapshot brings them if we lack them.
-      if (live && !Object.keys(objectives).length) socket.resync();
+      if (live && !Object.keys(objectives).length) page.resync();
       else showScores();
       break;
     default: break;
@@ -399,9 +388,9 @@ function buildComposer() {
     l.append(input, document.createTextNode(` ${label}`));
     group.append(l);
   };
-  for (const [id, title] of Object.entries(roles)) if (id !== myRole) add(id, title, "role", box);
-  for (const [id, name] of Object.entries(parties)) add(id, name, "party", $("recipients-parties"));
-  $("recipients-parties-label").hidden = !Object.keys(parties).length;
+  for (const [id, title] of Object.entries(page.roles)) if (id !== myRole) add(id, title, "role", box);
+  for (const [id, name] of Object.entries(page.parties)) add(id, name, "party", $("recipients-parties"));
+  $("recipients-parties-label").hidden = !Object.keys(page.parties).length;
   const select = $("statement");
   for (const s of statements) {
     const o = el("option", "", s.title);
@@ -445,104 +434,65 @@ function showBlanks() {
   $("send-button").textContent = "Send";
 }
 
-const socket = new DrillSocket(drillId, {
-  status: (s, reason) => setConn($("conn"), s, reason),
-  snapshot: (msg) => {
-    roles = msg.drill.roles;
-    parties = msg.drill.parties;
-    statements = msg.drill.statements;
-    objectives = msg.drill.objectives || {};
-    clock.fromSnapshot(msg.drill.clock);
-    setStatus(msg.drill.status);
+page.form($("composer"), {
+  command: (data) => {
+    const to = data.getAll("to");
+    if (!to.length) throw new Error("Choose at least one recipient.");
+    if (currentBlanks().length && !sendWithBlanks) {
+      sendWithBlanks = true;
+      $("send-button").textContent = "Send with blanks";
+      throw new Error("This message still has blanks in it: fill them in, or press “Send with blanks” to send it as it is.");
+    }
+    return { type: "send_message", to, subject: data.get("subject") || "", body: data.get("body"), statement_id: $("statement").value || null };
+  },
+  sent: (form) => {
+    form.reset();
+    showBlanks();
+  },
+  show: errorBox($("composer-error")),
+});
+
+page.form($("note-form"), {
+  command: (data) => ({ type: "note", text: data.get("text"), objective_id: data.get("objective_id") || null }),
+  sent: (form) => { form.elements.text.value = ""; },
+  show: errorBox($("note-error")),
+});
+
+const showHotWashError = errorBox($("hotwash-error"));
+page.form($("hotwash-form"), {
+  command: (data) => ({
+    type: "feedback",
+    went_well: data.get("went_well") || "",
+    improve: data.get("improve") || "",
+    confidence: Number(data.get("confidence")),
+  }),
+  sent: hotWashDone,
+  // Sent already, from another tab: done all the same.
+  show: (err) => (err?.code === "feedback_given" ? hotWashDone() : showHotWashError(err)),
+  busy: true,
+});
+
+page.connect({
+  snapshot: (drill) => {
+    statements = drill.statements;
+    objectives = drill.objectives || {};
+    setStatus(drill.status);
     pauseBanner($("paused"), clock);
     showSchedule();
-    $("lobby-note").hidden = msg.drill.status !== "new" && msg.drill.status !== "lobby";
+    $("lobby-note").hidden = drill.status !== "new" && drill.status !== "lobby";
     if (!$("lobby-note").hidden && !live) showTab("briefing");
     buildComposer();
     buildNoteForm();
-    released = msg.drill.scores_released;
-    if (msg.drill.status === "ended") openHotWash();
+    released = drill.scores_released;
+    if (drill.status === "ended") openHotWash();
     showScores();
   },
   // What the first snapshot brought is history; from here on, arrivals are news.
-  synced: () => { live = true; tick(); },
+  synced: () => { live = true; },
   event: onEvent,
+  tick: (now) => {
+    $("scenario-clock").textContent = clock.label(now);
+    $("scenario-elapsed").textContent = tplus(now);
+    for (const dec of decisions.values()) if (!dec.closed) dec.countdown.update();
+  },
 });
-
-$("composer")?.addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const form = ev.currentTarget;
-  const data = new FormData(form);
-  const to = data.getAll("to");
-  const error = $("composer-error");
-  error.hidden = true;
-  if (!to.length) { error.textContent = "Choose at least one recipient."; error.hidden = false; return; }
-  if (currentBlanks().length && !sendWithBlanks) {
-    sendWithBlanks = true;
-    $("send-button").textContent = "Send with blanks";
-    error.textContent = "This message still has blanks in it: fill them in, or press “Send with blanks” to send it as it is.";
-    error.hidden = false;
-    return;
-  }
-  const statementId = $("statement").value || null;
-  try {
-    await socket.send({ type: "send_message", to, subject: data.get("subject") || "", body: data.get("body"), statement_id: statementId });
-    form.reset();
-    showBlanks();
-  } catch (err) {
-    error.textContent = err.message;
-    error.hidden = false;
-  }
-});
-
-$("note-form")?.addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const form = ev.currentTarget;
-  const data = new FormData(form);
-  const error = $("note-error");
-  error.hidden = true;
-  try {
-    await socket.send({ type: "note", text: data.get("text"), objective_id: data.get("objective_id") || null });
-    form.elements.text.value = "";
-  } catch (err) {
-    error.textContent = err.message;
-    error.hidden = false;
-  }
-});
-
-$("hotwash-form")?.addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const form = ev.currentTarget;
-  const data = new FormData(form);
-  const error = $("hotwash-error");
-  error.hidden = true;
-  const button = form.querySelector("button[type=submit]");
-  button.disabled = true;
-  try {
-    await socket.send({
-      type: "feedback",
-      went_well: data.get("went_well") || "",
-      improve: data.get("improve") || "",
-      confidence: Number(data.get("confidence")),
-    });
-    hotWashDone();
-  } catch (err) {
-    if (err.code === "feedback_given") {
-      hotWashDone(); // sent already, from another tab
-      return;
-    }
-    error.textContent = err.message;
-    error.hidden = false;
-  } finally {
-    button.disabled = false;
-  }
-});
-
-function tick() {
-  const now = clock.now();
-  $("scenario-clock").textContent = clock.label(now);
-  $("scenario-elapsed").textContent = tplus(now);
-  for (const dec of decisions.values()) if (!dec.closed) dec.countdown.update();
-}
-setInterval(tick, 500);
-tick();

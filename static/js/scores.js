@@ -1,6 +1,6 @@
 // The server's scorecard (GET /api/drills/{id}/score), shown the same way on the console and
 // on the participants' page. The browser never adds points up itself: one fold, on the server.
-import { el } from "./ws.js";
+import { el } from "./dom.js";
 
 /** Events after which the scores may have changed (clock ticks never change them). */
 export const SCORE_EVENTS = new Set([

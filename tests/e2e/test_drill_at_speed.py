@@ -106,7 +106,7 @@ def test_a_drill_at_x120_on_a_phone_and_a_tablet(browser: Browser, live_server: 
     # The facilitator sees who answered what.
     answered = console.locator("#feed [data-type=decision_answered]")
     expect(answered).to_contain_text("Eve Exec")
-    expect(answered).to_contain_text("Executive sponsor (CISO) chose “Refuse”")
+    expect(answered).to_contain_text("Executive sponsor (CISO) chose Refuse in ")
     console.screenshot(path=str(SCREENS / "35-console-x120.png"), full_page=True)
     # Answered, the decision shrinks to one line below anything still open.
     closed = phone.locator(".decision.collapsed")

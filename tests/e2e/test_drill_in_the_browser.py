@@ -166,7 +166,7 @@ def test_a_drill_from_lobby_to_the_end(browser: Browser, live_server: LiveServer
 
     # The facilitator's feed shows both as they happened.
     feed = fac.locator("#feed")
-    expect(feed.locator("[data-type=decision_answered]")).to_contain_text("chose “Refuse”")
+    expect(feed.locator("[data-type=decision_answered]")).to_contain_text("chose Refuse")
     expect(feed.locator("[data-type=message_sent]")).to_contain_text("Data protection authority")
     expect(fac.locator("#scores")).to_contain_text("10")
     _shot(fac, "08-console-running")

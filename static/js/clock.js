@@ -1,7 +1,4 @@
-// The drill websocket: reconnects with exponential backoff, resumes with ?since=<last
-// seq seen>, hands each event to the page exactly once, and turns commands into promises.
-//
-// Clock helpers the console and the play page share (one implementation, two screens):
+// The drill's clock as both screens show it (one implementation, two screens):
 //   new ScenarioClock()            the story's clock; feed it fromSnapshot(ctx.clock) and
 //                                  onEvent(e) for every event (start, pause, resume,
 //                                  set_speed, jump and end re-anchor it at once).
@@ -13,7 +10,7 @@
 //                                  start and after the end.
 //     .label(t)                    the story's wall clock at t: "Thu 24 Dec 22:50".
 //   tplus(t)                       T+HH:MM, as the timeline and the report write it.
-//   formatCountdown(realSeconds)   0:42, 12:05, 1:02:03 (also exported as `elapsed`).
+//   formatCountdown(realSeconds)   0:42, 12:05, 1:02:03.
 //   span(seconds)                  45 min, 1 h 05 min (a length read at a glance).
 //   new Countdown(node, clock, deadline, announce, what)
 //     .update()                    call on every tick: writes "1:43 left" and "due
@@ -22,119 +19,7 @@
 //                                  calls announce(text) once per threshold (aria-live).
 //     .stop()                      once the decision is answered or closed.
 //   pauseBanner(el, clock)         shows el while the clock is paused, hides it after.
-
-const MAX_BACKOFF_MS = 15000;
-
-export class DrillSocket {
-  constructor(drillId, handlers) {
-    this.drillId = drillId;
-    this.handlers = handlers; // {snapshot, event, presence, status}
-    this.lastSeq = 0;
-    this.pending = new Map();
-    this.backoff = 500;
-    this.sock = null;
-    this.closedForGood = false;
-    this.connect();
-  }
-
-  url() {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    return `${scheme}//${location.host}/ws/drills/${encodeURIComponent(this.drillId)}?since=${this.lastSeq}`;
-  }
-
-  connect() {
-    this.handlers.status?.("connecting");
-    const sock = new WebSocket(this.url());
-    this.sock = sock;
-    sock.addEventListener("open", () => {
-      this.backoff = 500;
-      this.handlers.status?.("online");
-    });
-    sock.addEventListener("message", (m) => this.receive(JSON.parse(m.data)));
-    sock.addEventListener("close", (e) => {
-      for (const [, p] of this.pending) p.reject(new Error("connection lost; send it again"));
-      this.pending.clear();
-      // 4xxx codes that mean "you may not be here" are final; anything else, try again.
-      if ([4001, 4003, 4004].includes(e.code)) {
-        this.closedForGood = true;
-        this.handlers.status?.("refused", e.reason);
-        return;
-      }
-      this.handlers.status?.("offline");
-      const wait = this.backoff * (0.75 + Math.random() * 0.5);
-      this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
-      setTimeout(() => this.connect(), wait);
-    });
-  }
-
-  receive(msg) {
-    switch (msg.type) {
-      case "snapshot": {
-        const fresh = msg.events.filter((e) => e.seq > this.lastSeq);
-        this.handlers.snapshot?.(msg, fresh);
-        for (const e of fresh) this.deliver(e);
-        this.lastSeq = Math.max(this.lastSeq, msg.last_seq);
-        this.handlers.synced?.();
-        break;
-      }
-      case "event":
-        this.deliver(msg.event);
-        break;
-      case "ack":
-      case "error": {
-        const p = this.pending.get(msg.id);
-        if (p) {
-          this.pending.delete(msg.id);
-          if (msg.type === "ack") p.resolve(msg);
-          else p.reject(Object.assign(new Error(msg.message), { code: msg.code }));
-        } else if (msg.type === "error") {
-          this.handlers.error?.(msg);
-        }
-        break;
-      }
-      case "presence":
-        this.handlers.presence?.(msg.connected);
-        break;
-      default:
-        break;
-    }
-  }
-
-  /** Ask for a fresh snapshot (the drill's context) and whatever came after our last seq. */
-  resync() {
-    if (this.sock && this.sock.readyState === WebSocket.OPEN) {
-      this.sock.send(JSON.stringify({ type: "sync", since: this.lastSeq }));
-    }
-  }
-
-  deliver(event) {
-    // Dedupe by seq: a replay after reconnect may overlap what already arrived.
-    if (event.seq <= this.lastSeq) return;
-    this.lastSeq = event.seq;
-    this.handlers.event?.(event);
-  }
-
-  send(body) {
-    const id = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2);
-    return new Promise((resolve, reject) => {
-      if (!this.sock || this.sock.readyState !== WebSocket.OPEN) {
-        reject(new Error("not connected; wait a moment and try again"));
-        return;
-      }
-      this.pending.set(id, { resolve, reject });
-      this.sock.send(JSON.stringify({ ...body, id }));
-    });
-  }
-}
-
-// ---------------------------------------------------------------- shared helpers
-
-export function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
+import { el } from "./dom.js";
 
 /** The scenario clock: current seconds since the scenario's start. */
 export class ScenarioClock {
@@ -275,13 +160,4 @@ export function formatCountdown(seconds) {
   const m = Math.floor((s % 3600) / 60);
   const sec = s % 60;
   return h ? `${h}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}` : `${m}:${String(sec).padStart(2, "0")}`;
-}
-
-/** The name the console has used for formatCountdown. */
-export const elapsed = formatCountdown;
-
-export function setConn(node, state, reason) {
-  const text = { connecting: "Connecting…", online: "Live", offline: "Reconnecting…", refused: reason || "Not allowed" };
-  node.textContent = text[state] || state;
-  node.dataset.state = state;
 }
