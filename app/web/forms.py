@@ -21,6 +21,8 @@ from app.authoring.markdown import render_markdown
 from app.engine.scenario import MAX_SPEED
 from app.resources import resource_dir
 from app.services.security import constant_time_equal
+from app.web.auth import is_facilitator
+from app.web.client import client_constants
 
 TEMPLATES = resource_dir("templates")
 STATIC = resource_dir("static")
@@ -33,6 +35,9 @@ templates = Jinja2Templates(directory=str(TEMPLATES))
 templates.env.filters["markdown"] = render_markdown
 # Limits the pages state (the speed box's maximum) come from the one place they are kept.
 templates.env.globals["max_speed"] = MAX_SPEED
+templates.env.globals["client_constants"] = client_constants
+# The access policy's own test, so a page never spells out an account role.
+templates.env.globals["is_facilitator"] = is_facilitator
 
 
 def csrf_token(request: Request) -> str:

@@ -1,6 +1,14 @@
 // The drill websocket: reconnects with exponential backoff, resumes with ?since=<last
 // seq seen>, hands each event to the page exactly once, and turns commands into promises.
 
+// The close codes are the server's (app/realtime/codes.py), rendered into the page by
+// app/web/client.py: the page keeps no copy of the numbers.
+const CLOSE = JSON.parse(document.getElementById("tabletop-client").textContent).close;
+const REFUSED = new Set(["unauthorized", "forbidden_origin", "drill_not_found"].map((name) => {
+  if (!(name in CLOSE)) throw new Error(`the page lacks the close code ${name}`);
+  return CLOSE[name];
+}));
+
 const MAX_BACKOFF_MS = 15000;
 
 export class DrillSocket {
@@ -32,8 +40,8 @@ export class DrillSocket {
     sock.addEventListener("close", (e) => {
       for (const [, p] of this.pending) p.reject(new Error("connection lost; send it again"));
       this.pending.clear();
-      // 4xxx codes that mean "you may not be here" are final; anything else, try again.
-      if ([4001, 4003, 4004].includes(e.code)) {
+      // Codes that mean "you may not be here" are final; anything else, try again.
+      if (REFUSED.has(e.code)) {
         this.closedForGood = true;
         this.handlers.status?.("refused", e.reason);
         return;

@@ -1,9 +1,10 @@
-"""The drill pages and the websocket close codes (app/realtime/codes.py): a refusal stops the
-page and says why, any other close reconnects. The socket is routed here so that each
-close can be chosen."""
+"""The drill pages take the websocket close codes from the server (app/realtime/codes.py,
+rendered by app/web/client.py): a refusal stops the page and says why, any other close
+reconnects. The socket is routed here so that each close can be chosen."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from playwright.sync_api import Browser, WebSocketRoute, expect
@@ -35,6 +36,8 @@ def test_a_refusal_is_final_and_the_page_says_why(
 
     page.route_web_socket(SOCKET, refuse)
     page.goto(f"{live_server.url}/drills/{drill_id}/console")
+    constants = json.loads(page.locator("#tabletop-client").text_content() or "")
+    assert constants == {"close": {code.name: int(code) for code in Close}}
     conn = page.locator("#conn")
     expect(conn).to_have_text("join this drill first")
     expect(conn).to_have_attribute("data-state", "refused")
