@@ -74,13 +74,17 @@ def _drill_text(scenario: Scenario, event: Event) -> str | None:
         case EventType.participant_left:
             return "A participant left"
         case EventType.clock_started:
-            return f"Clock started at {p.clock_started(event)['speed']:g}x"
+            started = p.clock_started(event)
+            unfilled = started.get("unfilled_required")
+            without = f", without {_names(scenario, unfilled)}" if unfilled else ""
+            return f"Clock started at {started['speed']:g}x{without}"
         case EventType.clock_paused:
             return "Clock paused"
         case EventType.clock_resumed:
             return "Clock resumed"
         case EventType.clock_speed_changed:
-            return f"Speed changed to {p.clock_speed_changed(event)['speed']:g}x"
+            changed = p.clock_speed_changed(event)
+            return f"Speed changed from {changed['previous']:g}x to {changed['speed']:g}x"
         case EventType.clock_jumped:
             return f"Clock jumped to {format_clock(p.clock_jumped(event)['to'])}"
         case EventType.note_added:
@@ -112,6 +116,7 @@ def _story_text(scenario: Scenario, event: Event) -> str | None:
         case EventType.decision_answered:
             answered = p.decision_answered(event)
             return (
+                f"{_prompt(scenario, answered['decision_id'])}: "
                 f"{scenario.role_title(answered['answered_by_role'])} chose "
                 f"{_option_label(scenario, answered['decision_id'], answered['option_id'])} "
                 f"in {format_duration(answered['latency'])}"
@@ -139,8 +144,10 @@ def _story_text(scenario: Scenario, event: Event) -> str | None:
 
 
 def _delivered_text(scenario: Scenario, d: p.InjectDeliveredData) -> str:
-    via = f" via {d['channel']}"
+    via = f" via {d['channel']}, severity {d['severity']}"
     manual = " (manual)" if d["manual"] else ""
+    if d.get("fired_by_facilitator"):
+        manual = " (fired now by the facilitator)"
     stand_in = ""
     if d["recipients"] != d["to"]:
         stand_in = f" (received by {_names(scenario, d['recipients'])})"
@@ -182,7 +189,8 @@ def _met_text(scenario: Scenario, d: p.ExpectationMetData) -> str:
 def _adjusted_text(scenario: Scenario, d: p.ScoreAdjustedData) -> str:
     objective = scenario.objectives.get(d["objective_id"])
     title = objective.title if objective else d["objective_id"]
-    return f"Score for {title!r} adjusted {d['points']:+g}: {d['reason']}"
+    role = f"; role: {scenario.role_title(d['role'])}" if d["role"] else ""
+    return f"Score for {title!r} adjusted {d['points']:+g}: {d['reason']}{role}"
 
 
 def _option_label(scenario: Scenario, decision_id: str, option_id: str) -> str:

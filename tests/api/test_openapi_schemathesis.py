@@ -59,8 +59,8 @@ FUZZ = settings(
     suppress_health_check=list(HealthCheck),
 )
 
-# The fuzzer's own accounts. Their hashes are cheap (see `world`), so a sign-in costs
-# microseconds instead of argon2's 0.2 s: the sign-out operation needs a session per call.
+# The fuzzer's own accounts. The suite's hashes are cheap (tests/__init__.py), so a sign-in
+# costs microseconds instead of argon2's 0.2 s: the sign-out operation needs a session per call.
 FACILITATOR, REVIEWER, PASSWORD = "fuzz-fac", "fuzz-rev", "fuzz password"
 Case = AnyCase[Any]
 # Stand-ins the hook writes and the test swaps for this run's real drill ids and code.

@@ -114,3 +114,23 @@ def test_a_required_role_left_empty_needs_the_facilitator_to_confirm() -> None:
 def test_a_filled_required_role_starts_without_asking(drill: Drill) -> None:
     (started,) = drill.run(c.StartClock())
     assert "unfilled_required" not in started.data
+
+
+def test_the_timeline_says_what_the_facilitator_did_and_how() -> None:
+    """The console's feed and the report read these lines: each keeps the fact a
+    facilitator acted on (who was missing, the speed before, a fired inject, whose score)."""
+    drill = Drill(load(CONTROLS)).create().join("l1", "legal")
+    drill.run(c.StartClock(confirm_unfilled=True))
+    drill.run(c.SetSpeed(60))
+    drill.run(c.FireInject("note"))
+    drill.run(c.AdjustScore("comms", -2, "Told the press first", role="legal"))
+    lines = {entry.kind: entry.text for entry in timeline(drill.scenario, drill.events)}
+    assert lines["clock_started"] == "Clock started at 1x, without Incident manager"
+    assert lines["clock_speed_changed"] == "Speed changed from 1x to 60x"
+    assert lines["score_adjusted"] == (
+        "Score for 'Communicate' adjusted -2: Told the press first; role: Legal counsel"
+    )
+    fired = [e.text for e in timeline(drill.scenario, drill.events) if "Ransom note" in e.text]
+    assert fired == [
+        "Ransom note (fired now by the facilitator) -> Legal counsel via email, severity info"
+    ]

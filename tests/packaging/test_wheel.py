@@ -44,10 +44,21 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
     )
     (wheel,) = work.glob("tabletop-*.whl")
-    subprocess.run([sys.executable, "-m", "venv", str(work / "venv")], check=True)
+    # A venv as `python -m venv` makes one, filled by this suite's pip (`--python`): the
+    # same packages a user's `pip install` puts there, without a second pip to bootstrap
+    # or byte-compiling every dependency first (Python compiles on first import anyway).
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(work / "venv")], check=True)
     bin_dir = work / "venv" / "bin"
     subprocess.run(
-        [str(bin_dir / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
+        [
+            *pip,
+            "--python",
+            str(bin_dir / "python"),
+            "install",
+            "--quiet",
+            "--no-compile",
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
     )
