@@ -74,7 +74,9 @@ def test_the_facilitator_runs_the_room_from_the_console(
     feed = page.locator("#feed")
     # The feed says what the server's timeline says; the facilitator fired this one.
     fired = feed.locator("[data-type=inject_delivered]").first
-    expect(fired).to_contain_text("Ransom note -> Executive sponsor (CISO), Legal counsel")
+    expect(fired).to_contain_text(
+        "Ransom note (fired now by the facilitator) -> Executive sponsor (CISO), Legal counsel"
+    )
     expect(fired.locator(".actor")).to_have_text("Facilitator (fac)")
     seen = legal.get(f"/api/drills/{drill_id}/events").json()
     assert any(e["data"].get("title") == "Ransom note" for e in seen)

@@ -24,7 +24,9 @@ _SOCKETS = contextlib.ExitStack()
 
 
 @pytest.fixture(autouse=True)
-def _close_sockets() -> Iterator[None]:
+def _close_sockets(live_server: LiveServer) -> Iterator[None]:
+    """Every test here talks to a live server; its sockets close before the server stops
+    (a server stopping under open sockets waits on them)."""
     yield
     _SOCKETS.close()
     RECEIVED.clear()
