@@ -9,6 +9,7 @@ the reports and the API refuse with the same sentences.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Annotated
 
@@ -53,24 +54,22 @@ async def staff(conn: HTTPConnection) -> User | None:
     return user if is_staff(user) else None
 
 
-async def require_facilitator(request: Request) -> User:
-    """The signed-in facilitator; else 401 (nobody signed in) or 403 (a reviewer)."""
+async def _require(request: Request, allowed: Callable[[User], bool], who: str) -> User:
+    """The signed-in account if `allowed`; else 401 (nobody signed in) or 403."""
     user = await signed_in(request)
     if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in as a facilitator first")
-    if not is_facilitator(user):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only facilitators can do that")
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"sign in as {who} first")
+    if not allowed(user):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"only {who} can do that")
     return user
+
+
+async def require_facilitator(request: Request) -> User:
+    return await _require(request, is_facilitator, "a facilitator")
 
 
 async def require_staff(request: Request) -> User:
-    """The signed-in facilitator or reviewer; else 401 or 403."""
-    user = await signed_in(request)
-    if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in as a facilitator or reviewer")
-    if not is_staff(user):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only facilitators and reviewers")
-    return user
+    return await _require(request, is_staff, "a facilitator or reviewer")
 
 
 Facilitator = Annotated[User, Depends(require_facilitator)]
