@@ -40,7 +40,32 @@ def _guard(page: Page, live: LiveServer, who: str, strays: list[str], dialogs: l
     return page
 
 
+# Every element a payload could have smuggled in, found in the live DOM: a script that is
+# not the page's own, a frame or plugin, an event-handler attribute anywhere, an image from
+# another address. Text content is not enough: an injected <script>'s source is text too.
+# The Content Security Policy would stop such a script from running; this finds it even so.
+SMUGGLED = """() => {
+  const found = [];
+  const own = (s) => s.src.startsWith(location.origin + "/static/")
+    || (s.type === "application/json" && !s.src);
+  for (const s of document.querySelectorAll("script")) if (!own(s)) found.push(s.outerHTML);
+  for (const e of document.querySelectorAll("iframe, frame, object, embed")) {
+    found.push(e.outerHTML);
+  }
+  for (const e of document.querySelectorAll("*")) {
+    const handlers = [...e.attributes].filter((a) => a.name.toLowerCase().startsWith("on"));
+    if (handlers.length) found.push(e.outerHTML);
+  }
+  for (const i of document.querySelectorAll("img")) {
+    if (!i.src.startsWith(location.origin) && !i.src.startsWith("data:")) found.push(i.outerHTML);
+  }
+  return found.map((html) => html.slice(0, 120));
+}"""
+
+
 def _no_script_ran(page: Page) -> None:
+    smuggled = page.evaluate(SMUGGLED)
+    assert smuggled == [], smuggled
     assert page.evaluate("() => window.__xss === undefined")
     for link in page.locator("a[href^='javascript:' i]").all():
         raise AssertionError(f"a javascript: link survived: {link.evaluate('a => a.outerHTML')}")
