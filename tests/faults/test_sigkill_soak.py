@@ -1,7 +1,10 @@
 """SIGKILL soak: bots play a drill on a real `tabletop serve` while it is killed with
-SIGKILL at random moments and started again. Every command the server acknowledged is in
-the log exactly once, the bots catch up with nothing missing or doubled, and what fell due
-while the server was down fires once, in order, stamped with the time it was due.
+SIGKILL at random moments and started again. Every command the server acknowledged (each
+message, each answer) is in the log exactly once, the bots catch up with nothing missing or
+doubled, and what fell due while the server was down fires once, in order, stamped with the
+time it was due. After the last restart a quiet phase sends nothing at all: the status
+checks that fall due then must fire on time by themselves, so a clock that only moves when
+a command arrives fails here.
 
 CI runs a few kills per backend; `TABLETOP_SOAK_KILLS=25 .venv/bin/pytest tests/faults`
 is the long soak (README)."""
@@ -45,6 +48,28 @@ ticks every 50 ms, but a 2-core machine running bots and restarts can stall it s
 a timer lost or waiting for the next command would be late by the rest of the soak."""
 TABLETOP = str(Path(sys.executable).with_name("tabletop"))
 ROLES = ["incident_manager", "executive", "legal"]
+QUIET = 6.0
+"""Real seconds without a command after the last restart: 12 story minutes at 120x."""
+TICK_MINUTES = 5
+"""The soak's scenario is the mini drill plus a status check for the incident manager
+every 5 story minutes (every 2.5 real seconds), so timers keep falling due throughout, and
+without the ending a paid ransom brings (the story must outlast the quiet phase)."""
+
+
+def _soak_scenario(folder: Path) -> None:
+    ticks = "".join(
+        f"  - {{id: tick-{m}, title: Status check {m}, body: Still there?, "
+        f"to: [incident_manager], at: {m}m}}\n"
+        for m in range(TICK_MINUTES, 4 * 60, TICK_MINUTES)
+    )
+    mini = (FIXTURES / "mini.yaml").read_text()
+    assert "\ndecisions:\n" in mini and "    ends_drill: true\n" in mini
+    # Whatever the bots choose, the story runs on through the quiet phase.
+    soak = mini.replace("    ends_drill: true\n", "").replace(
+        "\ndecisions:\n", f"\n{ticks}decisions:\n"
+    )
+    folder.mkdir()
+    (folder / "soak.yaml").write_text(soak)
 
 
 def _spawn(env: dict[str, str], port: int, log: Path) -> Server:
@@ -84,11 +109,12 @@ def test_sigkill_mid_drill_loses_and_doubles_nothing(backend: str, tmp_path: Pat
 
 async def _soak(backend: str, tmp_path: Path) -> None:
     async with _database(backend, tmp_path) as database_url:
+        _soak_scenario(tmp_path / "scenarios")
         env = {k: v for k, v in os.environ.items() if not k.startswith("TABLETOP_")}
         env.update(
             TABLETOP_DATABASE_URL=database_url,
             TABLETOP_DATA_DIR=str(tmp_path),
-            TABLETOP_SCENARIOS_DIR=str(FIXTURES),
+            TABLETOP_SCENARIOS_DIR=str(tmp_path / "scenarios"),
             TABLETOP_SECRET_KEY="soak-secret",
             TABLETOP_TICK_SECONDS="0.05",
         )
@@ -115,7 +141,7 @@ async def _play_through_kills(server: Server, env: dict[str, str], port: int, lo
     session = await api.sign_in("fac", PASSWORD)
     # Speed 120: the scenario's timers (10, 20, 30 minutes in) fall due during the soak,
     # some of them while the server is down.
-    drill_id, code = await api.create_drill(session, "mini.yaml", "Soak", speed=SPEED)
+    drill_id, code = await api.create_drill(session, "soak.yaml", "Soak", speed=SPEED)
     identities = await join_many(api, code, ROLES, 6, concurrency=3)
     bots = [
         Bot(api, identity, Behaviour(think=(0.05, 0.3)), seed=n)
@@ -142,10 +168,16 @@ async def _play_through_kills(server: Server, env: dict[str, str], port: int, lo
         for task in playing:
             task.cancel()
         await asyncio.gather(*playing, return_exceptions=True)
+    # The quiet phase: nobody sends anything; the clock alone must fire what falls due.
+    # (A second first, for commands the bots sent just before they stopped to land.)
+    await asyncio.sleep(1.0)
+    quiet = (time.time(), time.time() + QUIET)
+    await asyncio.sleep(QUIET)
     try:
         await verify(api, list(bots), settle=30)
         log_events = await api.visible_events(facilitator.identity)
         _check(bots, log_events, ready_again)
+        _check_quiet(log_events, quiet)
     finally:
         await asyncio.gather(*(c.stop() for c in [facilitator, *bots]))
         await api.close()
@@ -165,6 +197,18 @@ def _check(bots: list[Bot], log: list[dict[str, Any]], ready_again: list[float])
     for body in acked:
         assert bodies.count(body) == 1, body
     assert len(bodies) == len(set(bodies))
+    # every acknowledged answer too: one decision_answered per answer the server took
+    answered = [
+        (e["actor"], e["data"]["decision_id"]) for e in log if e["type"] == "decision_answered"
+    ]
+    answers = [
+        (b.identity.participant_id, m["decision_id"])
+        for b in bots
+        for m in b.tally.acknowledged
+        if m["type"] == "answer"
+    ]
+    for answer in answers:
+        assert answered.count(answer) == 1, answer
     # what fell due fired once, in order, never early, and late only by an outage
     delivered = [e for e in log if e["type"] == "inject_delivered"]
     ids = [e["data"]["inject_id"] for e in delivered]
@@ -194,7 +238,9 @@ def _check_timers(
     """The scenario's fixed timers (alert at 0, note at 10 minutes) fired when due, or,
     if the server was down then, soon after it came back."""
     start = next(e for e in log if e["type"] == "clock_started")
-    due_at = {"alert": 0.0, "note": 600.0}
+    due_at = {"alert": 0.0, "note": 600.0} | {
+        f"tick-{m}": m * 60.0 for m in range(TICK_MINUTES, 4 * 60, TICK_MINUTES)
+    }
     for event in delivered:
         due = due_at.get(event["data"]["inject_id"])
         if due is None:
@@ -208,3 +254,21 @@ def _check_timers(
             f"{event['data']['inject_id']} fired {late_by:.2f} s late",
             ready_again,
         )
+
+
+def _check_quiet(log: list[dict[str, Any]], quiet: tuple[float, float]) -> None:
+    """Every status check due in the quiet phase (but its last CATCH_UP seconds) fired,
+    though no command came to wake the clock; at least two fell due there."""
+    start = next(e for e in log if e["type"] == "clock_started")
+    fired = {e["data"]["inject_id"] for e in log if e["type"] == "inject_delivered"}
+    due_then = [
+        f"tick-{m}"
+        for m in range(TICK_MINUTES, 4 * 60, TICK_MINUTES)
+        if quiet[0]
+        <= start["at"] + (m * 60.0 - start["scenario_time"]) / SPEED
+        <= quiet[1] - CATCH_UP / 5
+    ]
+    assert len(due_then) >= 2, ("the quiet phase saw too few timers to say anything", due_then)
+    assert set(due_then) <= fired, sorted(set(due_then) - fired)
+    commands = [e for e in log if e["actor"] != SYSTEM and e["at"] > quiet[0]]
+    assert commands == [], commands  # quiet: whatever happened then, the clock did it
