@@ -27,7 +27,18 @@ from sqlalchemy.pool import NullPool
 
 from tests.live import free_port
 
-PG_BIN = Path(os.environ.get("TABLETOP_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _debian_pg_bin() -> Path:
+    """Debian's newest installed PostgreSQL (/usr/lib/postgresql/<major>/bin), whichever
+    major version the machine has."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else -1,
+    )
+    return found[-1] if found else Path("/usr/lib/postgresql/bin")
+
+
+PG_BIN = Path(os.environ.get("TABLETOP_TEST_PG_BIN") or _debian_pg_bin())
 OS_USER = "postgres"
 """Who runs the cluster when the tests run as root."""
 Mode = Literal["smart", "fast", "immediate"]

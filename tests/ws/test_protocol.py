@@ -151,6 +151,11 @@ def test_each_participant_sees_only_what_reaches_their_role(
         lambda m: m.get("event", {}).get("data", {}).get("body") == "Legal: ransom note received.",
     )
     until(fac, lambda m: m.get("event", {}).get("data", {}).get("to") == ["legal"])
+    # The facilitator skips the nudge meant for the incident manager: bookkeeping that only
+    # the facilitator's feed shows.
+    assert command(fac, type="skip_inject", id="skip", inject_id="nudge")["type"] == "ack"
+    if "inject_skipped" not in event_types(received(fac)):  # it may come before the ack
+        until(fac, lambda m: m.get("event", {}).get("type") == "inject_skipped")
     # A round trip after everything: whatever the server sent the executive has arrived.
     exec_ws.send(json.dumps({"type": "ping"}))
     until(exec_ws, lambda m: m["type"] == "pong")
@@ -162,6 +167,7 @@ def test_each_participant_sees_only_what_reaches_their_role(
     assert "decision_opened" not in event_types(legal_seen)  # the decision is the executive's
     exec_bodies = [m["event"]["data"].get("body") for m in exec_seen if m["type"] == "event"]
     assert "We are assessing a possible breach." not in exec_bodies  # legal's own message
+    assert "inject_skipped" in event_types(received(fac))
     assert "inject_skipped" not in event_types(legal_seen + exec_seen)
     assert not {"expectation_met", "expectation_missed"} & set(event_types(legal_seen))
     assert "message_sent" in event_types(received(fac))  # the facilitator sees everything
