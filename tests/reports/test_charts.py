@@ -9,7 +9,7 @@ import pytest
 
 from app.authoring.svg import attributes, escape_attr, escape_text, open_svg
 from app.reports.build import build_report
-from app.reports.charts import PALETTE, timeline_chart, trend_chart
+from app.reports.charts import timeline_chart, trend_chart
 from app.reports.model import Report
 from tests.reports.sample import NOW, dry_run_inputs, scripted_inputs
 
@@ -198,7 +198,12 @@ def test_trend_lines_break_at_gaps() -> None:
     assert not any("Legal · Q1" in (t or "") for t in tips)
     legend = root.find(f".//{SVG}g[@data-legend='trend']")
     assert legend is not None
-    assert [line.get("stroke") for line in legend.iter(f"{SVG}line")] == list(PALETTE[:3])
+    # Each series in its own colour, the legend's swatch the colour of its series' line.
+    swatches = [line.get("stroke") for line in legend.iter(f"{SVG}line")]
+    assert len(swatches) == 3 and len(set(swatches)) == 3
+    assert all(re.fullmatch(r"#[0-9a-fA-F]{6}", s or "") for s in swatches), swatches
+    drawn = next(groups["Containment"].iter(f"{SVG}polyline")).get("stroke")
+    assert drawn == swatches[list(series).index("Containment")]
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert {"0%", "50%", "100%"} <= set(texts)
 
