@@ -556,9 +556,7 @@ def test_a_late_message_earns_linearly_less_until_deadline_plus_grace(
     (item,) = items_of(sc, "tell-regulator")
     assert (item.role, item.points, item.max_points, item.status) == ("legal", points, 10.0, "late")
     # disclose timed out at 50m: hold, -1 of 3 shared; plus this message.
-    assert sc.objectives["notify"] == total(
-        i for i in sc.items if i.ref in ("disclose", "tell-regulator")
-    )
+    assert {i.ref for i in sc.items if i.objective == "notify"} == {"disclose", "tell-regulator"}
     assert sc.objectives["notify"].points == round(points - 1, 2)
     assert sc.objectives["notify"].max_points == 13.0
 
@@ -1200,11 +1198,13 @@ def test_random_drills_score_consistently(steps: list[Step], finish: bool) -> No
             assert got.played or got.percent is None
             percent = got.percent if got.played else total(items).percent
             got = Total(points=got.points, max_points=got.max_points, percent=percent)
-        assert got == total(items)
+        # Worked out here, not by scoring's own total(): sums, then the share of the
+        # maximum as a percentage, clamped to 0-100, to one decimal.
         assert got.points == round(sum(i.points for i in items), 2)
         assert got.max_points == round(sum(i.max_points for i in items), 2)
         if got.max_points > 0:
-            assert got.percent is not None and 0.0 <= got.percent <= 100.0
+            share = 100 * sum(i.points for i in items) / sum(i.max_points for i in items)
+            assert got.percent == pytest.approx(min(100.0, max(0.0, share)), abs=0.06)
         else:
             assert got.percent is None
     assert all(i.max_points >= 0 for i in sc.items)
