@@ -28,11 +28,6 @@ USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,79}$")
 
 
 @functools.cache
-def _unknown_user_hash() -> str:
-    """A hash no password matches, checked for unknown names so they take as long."""
-    return hash_password(new_token())
-
-
 class AccountRole(StrEnum):
     facilitator = "facilitator"
     reviewer = "reviewer"
@@ -67,6 +62,9 @@ class AccountService:
         self.sessions = sessions
         self.clock = clock
         self.writing = writing
+        # A hash no password matches, made once, checked for unknown names so that they
+        # cost one check like a known name: hashing afresh each time cost them twice.
+        self._unknown_user_hash = hash_password(new_token())
 
     async def user_count(self) -> int:
         async with self.sessions() as session:
@@ -92,7 +90,7 @@ class AccountService:
                 user = await session.scalar(select(User).where(User.username == username))
         if user is None:
             # Hash anyway: answering an unknown name faster would tell which names exist.
-            verify_password(_unknown_user_hash(), password)
+            verify_password(self._unknown_user_hash, password)
             return None
         if not verify_password(user.password_hash, password):
             return None

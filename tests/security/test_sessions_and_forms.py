@@ -683,23 +683,41 @@ def test_every_post_form_in_the_templates_has_a_csrf_field() -> None:
 def test_an_unknown_user_name_costs_a_password_check_like_a_known_one(
     live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Answering an unknown name without hashing would be faster, and the difference
-    would tell an attacker which names exist."""
-    checks: list[str] = []
-    real = security.verify_password
+    """Answering an unknown name with less argon2 work (or more) than a known one would
+    tell an attacker which names exist. The work is argon2's: each sign-in is recorded as
+    the hashing operations it ran and their cost parameters ($m, $t, $p), and a known and
+    an unknown name must run the same."""
+    work: list[tuple[str, str, str]] = []
+    real_verify, real_hash = security.verify_password, security.hash_password
 
-    def counted(stored_hash: str, password: str) -> bool:
-        checks.append(password)
-        return real(stored_hash, password)
+    def cost(stored_hash: str) -> str:
+        return stored_hash.split("$")[3]  # "m=...,t=...,p=..."
 
-    monkeypatch.setattr(accounts_module, "verify_password", counted)
+    def verify(stored_hash: str, password: str) -> bool:
+        work.append(("verify", cost(stored_hash), password))
+        return real_verify(stored_hash, password)
+
+    def hashing(password: str) -> str:
+        hashed = real_hash(password)
+        work.append(("hash", cost(hashed), password))
+        return hashed
+
+    monkeypatch.setattr(accounts_module, "verify_password", verify)
+    monkeypatch.setattr(accounts_module, "hash_password", hashing)
     client = live_server.client()
+    per_attempt = []
     for username in ("fac", "nobody", "no\x00body"):
+        work.clear()
         response = client.post("/api/session", json={"username": username, "password": "x1"})
         assert response.status_code in (401, 422), response.text
-    assert checks == ["x1", "x1"]  # the NUL name is refused before any lookup (422)
+        per_attempt.append(list(work))
+    known, unknown, nul = per_attempt
+    assert len(known) == 1 and known[0][0] == "verify", known
+    assert unknown == known  # the same operation at the same cost
+    assert nul == []  # the NUL name is refused (422) before any lookup
     browser = live_server.client()
     browser.get("/login")
     form = {"csrf": browser.cookies["tt_csrf"], "username": "nobody", "password": "x2"}
+    work.clear()
     assert browser.post("/login", data=form).status_code == 401
-    assert checks[-1] == "x2"
+    assert work == [("verify", known[0][1], "x2")]
