@@ -7,7 +7,6 @@ An application service beside the drills service: it owns its own short transact
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
 import time
 from collections.abc import Callable
@@ -27,7 +26,6 @@ MIN_PASSWORD = 10
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,79}$")
 
 
-@functools.cache
 class AccountRole(StrEnum):
     facilitator = "facilitator"
     reviewer = "reviewer"
