@@ -166,6 +166,10 @@ class Tally:
     refused: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     reconnects: int = 0
+    resent: int = 0
+    """Commands sent again under their ids after a reconnect (their first ack was lost)."""
+    repeated: int = 0
+    """Acks that said `repeated`: the command had been committed before, its ack lost."""
     ack_latencies: list[float] = field(default_factory=list)
     acknowledged: list[dict[str, Any]] = field(default_factory=list)
     """The commands the server acknowledged: each must be in the log, once."""
@@ -272,9 +276,15 @@ class Client:
                 continue
             self.tally.reconnects += 1
             for pending in list(self._pending.values()):  # same ids: applied once
+                self.tally.resent += 1
                 await self._send(pending.message)
             return
         raise SimulationError(f"{self.identity.name}: could not reconnect")
+
+    @property
+    def in_flight(self) -> int:
+        """Commands sent and not yet answered."""
+        return len(self._pending)
 
     async def _send(self, message: dict[str, Any]) -> None:
         if self._ws is None:
@@ -367,6 +377,7 @@ class Client:
         if pending is None or pending.done.done():
             return
         self.tally.acked += 1
+        self.tally.repeated += bool(message.get("repeated"))
         self.tally.ack_latencies.append(time.perf_counter() - pending.sent_at)
         self.tally.acknowledged.append(pending.message)
         pending.done.set_result(int(message["seq"]))

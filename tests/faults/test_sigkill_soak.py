@@ -51,6 +51,8 @@ ROLES = ["incident_manager", "executive", "legal"]
 QUIET = 6.0
 """Real seconds without a command after the last restart: 12 story minutes at 120x."""
 TICK_MINUTES = 5
+TICKS_UNTIL = 12 * 60
+"""Story minutes: 6 real minutes at 120x, longer than any soak on a busy machine."""
 """The soak's scenario is the mini drill plus a status check for the incident manager
 every 5 story minutes (every 2.5 real seconds), so timers keep falling due throughout, and
 without the ending a paid ransom brings (the story must outlast the quiet phase)."""
@@ -60,13 +62,16 @@ def _soak_scenario(folder: Path) -> None:
     ticks = "".join(
         f"  - {{id: tick-{m}, title: Status check {m}, body: Still there?, "
         f"to: [incident_manager], at: {m}m}}\n"
-        for m in range(TICK_MINUTES, 4 * 60, TICK_MINUTES)
+        for m in range(TICK_MINUTES, TICKS_UNTIL, TICK_MINUTES)
     )
     mini = (FIXTURES / "mini.yaml").read_text()
     assert "\ndecisions:\n" in mini and "    ends_drill: true\n" in mini
     # Whatever the bots choose, the story runs on through the quiet phase.
-    soak = mini.replace("    ends_drill: true\n", "").replace(
-        "\ndecisions:\n", f"\n{ticks}decisions:\n"
+    assert "end: 4h}" in mini
+    soak = (
+        mini.replace("    ends_drill: true\n", "")
+        .replace("end: 4h}", "end: 24h}")
+        .replace("\ndecisions:\n", f"\n{ticks}decisions:\n")
     )
     folder.mkdir()
     (folder / "soak.yaml").write_text(soak)
@@ -158,6 +163,8 @@ async def _play_through_kills(server: Server, env: dict[str, str], port: int, lo
     try:
         for _ in range(KILLS):
             await asyncio.sleep(rng.uniform(0.3, 1.5))
+            # Aimed: the kill lands while commands are in flight (sent, not yet answered).
+            await _commands_in_flight(bots)
             _kill(server)
             await asyncio.sleep(rng.uniform(0.0, 1.0))
             server = _spawn(env, port, log)
@@ -178,6 +185,7 @@ async def _play_through_kills(server: Server, env: dict[str, str], port: int, lo
         log_events = await api.visible_events(facilitator.identity)
         _check(bots, log_events, ready_again)
         _check_quiet(log_events, quiet)
+        _check_resends(bots)
     finally:
         await asyncio.gather(*(c.stop() for c in [facilitator, *bots]))
         await api.close()
@@ -239,7 +247,7 @@ def _check_timers(
     if the server was down then, soon after it came back."""
     start = next(e for e in log if e["type"] == "clock_started")
     due_at = {"alert": 0.0, "note": 600.0} | {
-        f"tick-{m}": m * 60.0 for m in range(TICK_MINUTES, 4 * 60, TICK_MINUTES)
+        f"tick-{m}": m * 60.0 for m in range(TICK_MINUTES, TICKS_UNTIL, TICK_MINUTES)
     }
     for event in delivered:
         due = due_at.get(event["data"]["inject_id"])
@@ -263,7 +271,7 @@ def _check_quiet(log: list[dict[str, Any]], quiet: tuple[float, float]) -> None:
     fired = {e["data"]["inject_id"] for e in log if e["type"] == "inject_delivered"}
     due_then = [
         f"tick-{m}"
-        for m in range(TICK_MINUTES, 4 * 60, TICK_MINUTES)
+        for m in range(TICK_MINUTES, TICKS_UNTIL, TICK_MINUTES)
         if quiet[0]
         <= start["at"] + (m * 60.0 - start["scenario_time"]) / SPEED
         <= quiet[1] - CATCH_UP / 5
@@ -272,3 +280,23 @@ def _check_quiet(log: list[dict[str, Any]], quiet: tuple[float, float]) -> None:
     assert set(due_then) <= fired, sorted(set(due_then) - fired)
     commands = [e for e in log if e["actor"] != SYSTEM and e["at"] > quiet[0]]
     assert commands == [], commands  # quiet: whatever happened then, the clock did it
+
+
+async def _commands_in_flight(bots: list[Bot], within: float = 2.0) -> None:
+    """Return as soon as some bot has a command in flight (or after `within` seconds)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if any(bot.in_flight for bot in bots):
+            return
+        await asyncio.sleep(0.001)
+
+
+def _check_resends(bots: list[Bot]) -> None:
+    """The kills caught commands in flight: the bots sent some again after reconnecting,
+    and each resend was applied at most once (the exactly-once checks above). Printed
+    with -s: how many were resent and how many of those had been committed before the
+    kill (acked `repeated`) rather than lost with it."""
+    resent = sum(bot.tally.resent for bot in bots)
+    repeated = sum(bot.tally.repeated for bot in bots)
+    print(f"soak: {resent} commands resent after kills, {repeated} of them acked as repeated")
+    assert resent > 0, "no kill caught a command in flight: the soak tested no resend"
