@@ -288,6 +288,10 @@ def _item(points: float, max_points: float) -> ScoreItem:
         ([(5, 0)], Total(points=5.0, max_points=0.0, percent=None)),
         ([(0.1, 1), (0.2, 1)], Total(points=0.3, max_points=2.0, percent=15.0)),
         ([(6.67, 10), (3.333, 0)], Total(points=10.0, max_points=10.0, percent=100.0)),
+        # Below one point of maximum still has a percentage; it is worked out from the
+        # rounded figures the reader sees (0.1 of 0.33 is 30.3 %).
+        ([(0.5, 0.5)], Total(points=0.5, max_points=0.5, percent=100.0)),
+        ([(0.1, 0.3333)], Total(points=0.1, max_points=0.33, percent=30.3)),
     ],
 )
 def test_total_sums_rounds_and_clamps(pairs: list[tuple[float, float]], expected: Total) -> None:

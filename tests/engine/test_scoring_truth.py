@@ -8,8 +8,15 @@ import pytest
 
 from app.engine import commands as c
 from app.engine.blanks import blanks_in
-from app.engine.events import EventType
-from app.engine.scoring import CommStatus, Dimension, Scorecard, scorecard, stakes
+from app.engine.events import Event, EventType
+from app.engine.scoring import (
+    CommStatus,
+    Dimension,
+    Scorecard,
+    played_roles,
+    scorecard,
+    stakes,
+)
 from app.engine.timeline import timeline
 
 from .harness import MINUTE, Drill, as_participant, load
@@ -211,6 +218,9 @@ def test_a_timeout_earns_no_points_and_says_so(drill: Drill) -> None:
     )
     assert drill.state.points == {"contain": -5.0, "scope": 0.0}
     assert metric_at(sc, "containment_decision") is None
+    (answer,) = next(d for d in sc.decisions if d.decision_id == "contain-now").answers
+    assert answer.timed_out and answer.option_id == "watch"
+    assert (answer.participant, answer.answered_by_role, answer.rationale) == (None, None, "")
 
 
 def test_names_and_labels_are_filled_in(drill: Drill) -> None:
@@ -218,6 +228,10 @@ def test_names_and_labels_are_filled_in(drill: Drill) -> None:
     sc = card(drill)
     result = next(r for r in sc.communications if r.expectation_id == "tell-regulator")
     assert result.title == "Tell the Information Commissioner within an hour"
+    # The score items the report lists carry the same filled-in words.
+    (item,) = [i for i in sc.items if i.ref == "tell-regulator"]
+    assert item.title == "Tell the Information Commissioner within an hour"
+    assert "{{" not in item.detail
     assert result.to_name == "the Information Commissioner"
     labels = [u.label for u in sc.first_updates]
     assert labels == [
@@ -239,3 +253,21 @@ def test_one_message_to_the_wrong_party_is_charged_to_one_expectation(drill: Dri
 
 def metric_at(sc: Scorecard, key: str) -> float | None:
     return next(m.at for m in sc.metrics if m.key == key)
+
+
+def _event(seq: int, kind: EventType, **data: object) -> Event:
+    return Event(seq, kind, 0.0, 0.0, "facilitator", dict(data))
+
+
+def test_a_role_counts_as_played_by_who_acted_as_it_not_by_what_an_option_sent() -> None:
+    """Joined as it, answered as it (or as its backup, which plays the backup's role), or
+    wrote as it: played. A message an option sent in its name: not."""
+    events = [
+        _event(1, EventType.participant_joined, participant_id="p1", name="P", role="legal"),
+        _event(2, EventType.participant_joined, participant_id="o1", name="O", role=None),
+        _event(3, EventType.decision_answered, role="executive", answered_by_role=None),
+        _event(4, EventType.decision_answered, role="incident_manager", answered_by_role="hr"),
+        _event(5, EventType.message_sent, from_role="comms", via_option=None),
+        _event(6, EventType.message_sent, from_role="it", via_option="pay.yes"),
+    ]
+    assert played_roles(events) == {"legal", "executive", "hr", "comms"}
