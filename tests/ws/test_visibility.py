@@ -108,3 +108,26 @@ def test_view_keys_group_exactly_the_viewers_who_see_the_same_thing() -> None:
                 key = view_key(event, viewer, released)
                 shown = visible(event, viewer, released)
                 assert seen.setdefault(key, shown) == shown, (event.type, viewer)
+
+
+def test_logs_written_before_a_key_existed_are_filtered_without_it() -> None:
+    """Older logs lack `roles` on decision events, `recipients` on messages and
+    `variables` on drill_created: the filter reads them as empty, never fails on them."""
+    old_decision = _event(EventType.decision_answered, decision_id="pay", option_id="no")
+    assert visible(old_decision, LEGAL, False) is None
+    assert visible(old_decision, FACILITATOR_VIEW, False) is not None
+    old_message = _event(EventType.message_sent, from_role="executive", to=["legal"], body="hi")
+    assert visible(old_message, LEGAL, False) is not None
+    aside = _event(EventType.message_sent, from_role="executive", to=["regulator"], body="x")
+    assert visible(aside, LEGAL, False) is None
+    created = _event(EventType.drill_created, name="Old", roles=["legal"])
+    shown = visible(created, LEGAL, False)
+    assert shown is not None and shown["data"] == {"name": "Old", "roles": ["legal"]}
+
+
+def test_a_participant_sees_their_own_arrival_and_departure_only() -> None:
+    for kind in (EventType.participant_joined, EventType.participant_left):
+        mine = _event(kind, participant_id="p-legal", name="Lee", role="legal")
+        theirs = _event(kind, participant_id="p-exec", name="Eve", role="executive")
+        assert visible(mine, LEGAL, False) is not None, kind
+        assert visible(theirs, LEGAL, False) is None, kind
