@@ -621,6 +621,19 @@ async def connect_all(clients: list[Client], concurrency: int = 64) -> None:
     await asyncio.gather(*(one(c) for c in clients))
 
 
+async def stop_playing(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the bots' play tasks and wait until every one has ended. A cancel can be
+    lost on Python 3.11 when it meets an ack in `asyncio.wait_for` at the same moment
+    (the task carries on as if nothing happened), so whatever is still running after a
+    few seconds is cancelled again."""
+    running = set(tasks)
+    while running:
+        for task in running:
+            task.cancel()
+        _, pending = await asyncio.wait(running, timeout=5)
+        running = set(pending)
+
+
 async def verify(server: Tabletop, clients: list[Client], settle: float) -> None:
     """Wait for every client to read what its role may see, then compare it with the
     server's log for that role (one reference per role: participants of a role see the

@@ -49,6 +49,7 @@ from app.loadtest.bots import (
     Tabletop,
     connect_all,
     join_many,
+    stop_playing,
     verify,
 )
 from app.realtime.codes import Close
@@ -278,9 +279,8 @@ async def _play(postgres: PrivatePostgres, server: Worker, api: Tabletop, starte
         await asyncio.gather(*playing)
     finally:
         stop_probing.set()
-        for task in playing:
-            task.cancel()
-        await asyncio.gather(*playing, prober, return_exceptions=True)
+        await stop_playing(playing)
+        await asyncio.gather(prober, return_exceptions=True)
     # Freeze the log (the clock would go on firing), then check everything against it.
     assert await facilitator.command({"type": "pause"}) is not None
     try:

@@ -35,6 +35,7 @@ from app.loadtest.bots import (
     Tabletop,
     connect_all,
     join_many,
+    stop_playing,
     verify,
 )
 from tests.conftest import POSTGRES_URL, require_postgres
@@ -172,9 +173,7 @@ async def _play_through_kills(server: Server, env: dict[str, str], port: int, lo
             ready_again.append(time.time())
         await asyncio.sleep(1.5)
     finally:
-        for task in playing:
-            task.cancel()
-        await asyncio.gather(*playing, return_exceptions=True)
+        await stop_playing(playing)
     # The quiet phase: nobody sends anything; the clock alone must fire what falls due.
     # (A second first, for commands the bots sent just before they stopped to land.)
     await asyncio.sleep(1.0)
