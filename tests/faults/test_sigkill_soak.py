@@ -245,9 +245,10 @@ def _check_timers(
     """The scenario's fixed timers (alert at 0, note at 10 minutes) fired when due, or,
     if the server was down then, soon after it came back."""
     start = next(e for e in log if e["type"] == "clock_started")
-    due_at = {"alert": 0.0, "note": 600.0} | {
-        f"tick-{m}": m * 60.0 for m in range(TICK_MINUTES, TICKS_UNTIL, TICK_MINUTES)
-    }
+    # The status checks are held to firing at all in the quiet phase (_check_quiet), not
+    # to this lateness: dozens of them under restarts on a busy machine would make the
+    # bound a coin toss.
+    due_at = {"alert": 0.0, "note": 600.0}
     for event in delivered:
         due = due_at.get(event["data"]["inject_id"])
         if due is None:
