@@ -6,7 +6,16 @@ of ANOTHER drill (who also presents their own token under this drill's cookie na
 observer (role null), a reviewer account and the facilitator. The drill is the mini
 scenario, played far enough to hold what legal must never see: an inject only for the
 incident manager, a facilitator note, a skipped inject, a message between two other roles,
-a scoring event and a score adjustment, and the other participants' joins.
+a scoring event and a score adjustment, and the other participants' joins. What legal (and
+the other drill's participant) may read of a log is decided by the independent oracle in
+tests/oracle.py, never by the app's own visibility filter.
+
+The other drill is played and ended too, with real objects: an improvement item, a note,
+participants, a report. Every id slot of every route is walked with them: this drill's item
+routes get the other drill's real item id (refused, and the item untouched), and the routes
+of the other drill are walked by this drill's callers, who are strangers there (legal also
+presents its own token under the other drill's cookie name). No body, refusal or not, may
+carry the other drill's secrets to anyone but staff.
 
 A route added later without a row in ACCESS fails `test_every_route_is_classified`.
 """
@@ -28,7 +37,9 @@ from websockets.sync.client import connect
 from app.engine import commands as c
 from app.realtime.codes import Close
 from app.services.accounts import AccountRole
+from app.services.reviews import ItemDraft
 from tests.live import FIXTURES, LiveServer, join, sign_in
+from tests.oracle import Seat, disagreements
 
 REVIEWER_PASSWORD = "a reviewer's long password"
 
@@ -37,6 +48,19 @@ SECRET_INJECT = "only-for-the-incident-manager-7f3a"
 SECRET_NOTE = "facilitator-note-91c2"
 SECRET_MESSAGE = "im-to-executive-message-52be"
 SECRET_REASON = "adjustment-reason-0d4e"
+# The other drill's: only staff may read them, whichever drill's route is called.
+ELSEWHERE_INJECT = "elsewhere-inject-for-the-im-a81f"
+ELSEWHERE_NOTE = "elsewhere-note-3b07"
+ELSEWHERE_MESSAGE = "elsewhere-im-to-executive-c5d2"
+ELSEWHERE_ITEM = "elsewhere-improvement-issue-6e90"
+ELSEWHERE_PERSON = "Xena-elsewhere-77d4"
+ELSEWHERE_SECRETS = (
+    ELSEWHERE_INJECT,
+    ELSEWHERE_NOTE,
+    ELSEWHERE_MESSAGE,
+    ELSEWHERE_ITEM,
+    ELSEWHERE_PERSON,
+)
 
 OUT, LEGAL, OTHER, OBS, REV, FAC = (
     "outsider",
@@ -206,9 +230,18 @@ class World:
     clients: dict[str, httpx.Client]
     csrf: dict[str, str]
     legal_id: str
+    other_code: str = ""
+    other_item_id: str = ""
+    other_legal_id: str = ""
 
-    def command(self, command: c.Command) -> None:
-        self.live.run(self.live.app.state.service.execute(self.drill_id, command))
+    def command(self, command: c.Command, drill_id: str | None = None) -> None:
+        self.live.run(self.live.app.state.service.execute(drill_id or self.drill_id, command))
+
+    def log(self, drill_id: str | None = None) -> list[dict[str, Any]]:
+        """A drill's whole log, read as the facilitator: the oracle's reference."""
+        url = f"/api/drills/{drill_id or self.drill_id}/events"
+        events: list[dict[str, Any]] = self.clients[FAC].get(url).json()
+        return events
 
 
 def _reviewer(live: LiveServer) -> httpx.Client:
@@ -227,13 +260,15 @@ def world(live_server: LiveServer) -> Iterator[World]:
     other_made = fac.post("/api/drills", json={"scenario": "mini.yaml", "name": "Elsewhere"})
     assert made.status_code == other_made.status_code == 201, made.text
     drill_id, code = made.json()["id"], made.json()["join_code"]
-    other_id = other_made.json()["id"]
+    other_id, other_code = other_made.json()["id"], other_made.json()["join_code"]
     legal = join(live, code, "Lee", "legal")
     join(live, code, "Eve", "executive")
     observer = join(live, code, "Obi", None)
-    other = join(live, other_made.json()["join_code"], "Bob", "legal")
-    # The other drill's participant also tries their token under this drill's cookie name.
+    other = join(live, other_code, "Bob", "legal")
+    join(live, other_code, ELSEWHERE_PERSON, "executive")
+    # Each drill's participant also tries their token under the other drill's cookie name.
     other.cookies.set(f"tt_p_{drill_id}", other.cookies[f"tt_p_{other_id}"], domain="127.0.0.1")
+    legal.cookies.set(f"tt_p_{other_id}", legal.cookies[f"tt_p_{drill_id}"], domain="127.0.0.1")
     clients = {
         OUT: live.client(),
         LEGAL: legal,
@@ -244,11 +279,15 @@ def world(live_server: LiveServer) -> Iterator[World]:
     }
     csrf = {}
     for name, client in clients.items():  # a page visit gives each browser its CSRF cookie
+        # A process's first PDF takes seconds of font set-up; on a loaded machine (the
+        # suite runs in parallel) that alone can pass the 10 seconds of live.client().
+        client.timeout = httpx.Timeout(30)
         assert client.get("/login").status_code == 200
         csrf[name] = client.cookies["tt_csrf"]
     own = legal.get(f"/api/drills/{drill_id}/events").json()
     legal_id = next(e["data"]["participant_id"] for e in own if e["type"] == "participant_joined")
-    world = World(live, drill_id, other_id, code, clients, csrf, legal_id)
+    world = World(live, drill_id, other_id, code, clients, csrf, legal_id, other_code)
+    _play_elsewhere(world)
     world.command(c.StartClock())
     world.command(c.JumpToNextInject())  # T+10m: the ransom note, to executive and legal
     world.command(c.ManualInject("Side channel", SECRET_INJECT, ["incident_manager"]))
@@ -257,9 +296,32 @@ def world(live_server: LiveServer) -> Iterator[World]:
     world.command(c.SendMessage(["legal"], "Legal: a ransom note.", from_role="incident_manager"))
     world.command(c.JumpToNextInject())  # T+30m: the nudge, skipped (legal was told)
     world.command(c.AdjustScore("comms", 2, SECRET_REASON))
+    world.command(c.PauseClock())  # the log holds still while the walk compares views of it
     yield world
     for client in clients.values():
         client.close()
+
+
+def _play_elsewhere(world: World) -> None:
+    """The other drill, played to its end with what its own legal must not read either,
+    and an improvement item in its report."""
+    other = world.other_drill_id
+    world.command(c.StartClock(), other)
+    world.command(c.JumpToNextInject(), other)
+    world.command(c.ManualInject("Elsewhere", ELSEWHERE_INJECT, ["incident_manager"]), other)
+    world.command(c.AddNote(ELSEWHERE_NOTE), other)
+    message = c.SendMessage(["executive"], ELSEWHERE_MESSAGE, from_role="incident_manager")
+    world.command(message, other)
+    world.command(c.AdjustScore("comms", 1, "elsewhere adjustment"), other)
+    world.command(c.ReleaseScores(), other)
+    world.command(c.EndDrill(), other)
+    draft = ItemDraft("Comms", ELSEWHERE_ITEM, "Drill it", "training", "SOC", "Ann")
+    item = world.live.run(world.live.app.state.reviews.add_item(other, draft, "fac"))
+    world.other_item_id = item.id
+    own = world.clients[OTHER].get(f"/api/drills/{other}/events").json()
+    world.other_legal_id = next(
+        e["data"]["participant_id"] for e in own if e["type"] == "participant_joined"
+    )
 
 
 def _finish(world: World) -> None:
@@ -270,13 +332,16 @@ def _finish(world: World) -> None:
 # ------------------------------------------------------------------ calling a route
 
 
-def _paths(world: World, template: str) -> list[str]:
+def _paths(world: World, template: str, abroad: bool = False) -> list[str]:
+    """The template with real ids: this drill's, and the OTHER drill's improvement item
+    (never a made-up id: a real one of another drill is what an attacker tries). `abroad`:
+    the other drill's ids throughout."""
     values = {
-        "drill_id": world.drill_id,
-        "code": world.code,
+        "drill_id": world.other_drill_id if abroad else world.drill_id,
+        "code": world.other_code if abroad else world.code,
         "name": "mini.yaml",
         "objective_id": "comms",
-        "item_id": "no-such-item",
+        "item_id": world.other_item_id,
     }
     paths = [template]
     for key, options in VARIANTS.items():
@@ -305,7 +370,14 @@ def _request(world: World, caller: str, method: str, path: str, access: Access) 
         case "objective":
             return client.post(url, data={"csrf": token, "rating": "S", "strengths": "x"})
         case "item":
-            item = {"capability": "Comms", "issue": "Late", "corrective_action": "Drill it"}
+            item = {
+                "capability": "Comms",
+                "issue": "Late",
+                "corrective_action": "Drill it",
+                "element": "training",
+                "responsible": "SOC",
+                "contact": "Ann",
+            }
             return client.post(url, data={"csrf": token, **item, "status": "open"})
         case "status":
             return client.post(url, data={"csrf": token, "status": "closed"})
@@ -328,12 +400,14 @@ def _meets(response: httpx.Response, expect: Expect) -> bool:
     return code == expect
 
 
-def _socket(world: World, caller: str, origin: str | None = None) -> dict[str, Any] | int:
+def _socket(
+    world: World, caller: str, origin: str | None = None, drill_id: str | None = None
+) -> dict[str, Any] | int:
     """The snapshot the drill websocket sends this caller, or the code it closes with."""
     client = world.clients[caller]
     cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
     headers = {"Origin": origin or world.live.origin, "Cookie": cookie}
-    url = f"{world.live.ws_url}/ws/drills/{world.drill_id}"
+    url = f"{world.live.ws_url}/ws/drills/{drill_id or world.drill_id}"
     with connect(url, additional_headers=headers, open_timeout=10, max_size=None) as sock:
         try:
             while True:
@@ -347,44 +421,34 @@ def _socket(world: World, caller: str, origin: str | None = None) -> dict[str, A
 # ------------------------------------------------------------------ what legal may see
 
 
-def legal_share_problems(events: list[dict[str, Any]], legal_id: str, released: bool) -> list[str]:
-    """Why this log is more than legal's share (empty: it is exactly legal's)."""
-    problems = []
-    for event in events:
-        kind, data = event["type"], event["data"]
-        what = f"seq {event['seq']} {kind}"
-        if kind == "inject_delivered" and "legal" not in data.get("recipients", ()):
-            problems.append(f"{what}: an inject for {data.get('recipients')}")
-        if kind == "inject_delivered" and data.get("facts"):
-            problems.append(f"{what}: the inject's private facts")
-        if kind in ("note_added", "inject_skipped"):
-            problems.append(what)
-        if kind in ("participant_joined", "participant_left", "feedback_given") and (
-            data.get("participant_id") != legal_id
-        ):
-            problems.append(f"{what}: someone else's")
-        if kind.startswith("decision_") and "legal" not in data.get("roles", ()):
-            problems.append(f"{what}: a decision for {data.get('roles')}")
-        if kind == "message_sent" and "legal" not in (
-            data.get("from_role"),
-            *data.get("to", ()),
-            *data.get("recipients", ()),
-        ):
-            problems.append(f"{what}: a message between others")
-        if kind in ("expectation_met", "expectation_missed", "score_adjusted") and not released:
-            problems.append(f"{what}: scoring before the release")
+def share_problems(
+    world: World,
+    events: list[dict[str, Any]],
+    released: bool,
+    where: str,
+    abroad: bool = False,
+) -> list[str]:
+    """How this copy of a log differs from legal's share of it as the oracle (not the
+    app's visibility filter) states it: anything foreign is a leak, anything missing a
+    loss. `abroad`: the other drill's log, as its own legal participant reads it."""
+    drill_id = world.other_drill_id if abroad else world.drill_id
+    participant = world.other_legal_id if abroad else world.legal_id
+    seat = Seat("participant", "legal", participant, "Bob (elsewhere)" if abroad else "Lee")
+    found = disagreements(world.log(drill_id), events, seat, released, where)
     text = json.dumps(events)
     secrets = [SECRET_INJECT, SECRET_NOTE, SECRET_MESSAGE] + ([] if released else [SECRET_REASON])
-    problems += [f"the text {s!r}" for s in secrets if s in text]
-    return problems
+    secrets += ELSEWHERE_SECRETS
+    return [str(d) for d in found] + [f"{where}: the text {s!r}" for s in secrets if s in text]
 
 
 def _secrets_for(caller: str, ended: bool) -> list[str]:
-    """What this caller's responses must never contain, in this phase."""
+    """What this caller's responses must never contain, in this phase: of this drill, as
+    its role allows; of the other drill, everything, unless staff."""
+    elsewhere = [] if caller in (FAC, REV) else list(ELSEWHERE_SECRETS)
     if caller in (FAC, OBS) or (caller == REV and ended):
-        return []
+        return elsewhere
     released = [SECRET_INJECT, SECRET_NOTE, SECRET_MESSAGE]
-    return released if ended and caller == LEGAL else [*released, SECRET_REASON]
+    return [*(released if ended and caller == LEGAL else [*released, SECRET_REASON]), *elsewhere]
 
 
 # ------------------------------------------------------------------ the tests
@@ -398,26 +462,43 @@ def test_every_route_is_classified(live_server: LiveServer) -> None:
     assert not stale, f"ACCESS rows for routes the app no longer serves: {stale}"
 
 
-def _walk(world: World, caller: str, ended: bool) -> list[str]:
+ABROAD = {OUT: OUT, LEGAL: OTHER, OTHER: LEGAL, OBS: OUT}
+"""On the other drill's routes each drill-bound caller must get what this column gets on
+this drill once it has ended: legal (its token under that drill's cookie name, as OTHER's
+is here) and the observer are strangers there, and OTHER is that drill's legal. Staff
+accounts are bound to no drill; their cross-drill case is the other drill's item id under
+this drill's routes, which every walk tries."""
+
+
+def _foreign_item_let_through(template: str, expect: Expect, response: httpx.Response) -> bool:
+    """A call on this drill's item routes with another drill's real item id, which access
+    control let through, and which the handler did not refuse as a 4xx."""
+    drill_item = template.startswith("/drills/{drill_id}/") and "{item_id}" in template
+    return drill_item and expect == ALLOWED and not 400 <= response.status_code < 500
+
+
+def _walk(world: World, caller: str, ended: bool, abroad: bool = False) -> list[str]:
     leaks = []
-    phase = "after the end" if ended else "while running"
+    phase = "on the other drill" if abroad else "after the end" if ended else "while running"
     secrets = _secrets_for(caller, ended)
+    column = ABROAD[caller] if abroad else caller
+    drill_id = world.other_drill_id if abroad else world.drill_id
     for (method, template), access in ACCESS.items():
-        expect = (access.ended if ended else {}).get(caller, access.running[caller])
+        expect = (access.ended if ended else {}).get(column, access.running[column])
         if expect == SKIP:
             continue
-        for path in _paths(world, template):
+        for path in _paths(world, template, abroad):
             if method == "WS":
-                got = _socket(world, caller)
+                got = _socket(world, caller, drill_id=drill_id)
                 opened = isinstance(got, dict)
                 if (expect == OPEN) != opened or (not opened and got != expect):
                     shown = "a snapshot" if opened else f"close {got}"
                     leaks.append(f"WS {path} {phase}: {caller} got {shown}, expected {expect}")
                     continue
                 body = json.dumps(got)
-                if caller == LEGAL and isinstance(got, dict):
-                    problems = legal_share_problems(got["events"], world.legal_id, ended)
-                    leaks += [f"WS {path} {phase}: legal's snapshot holds {p}" for p in problems]
+                if column == LEGAL and isinstance(got, dict):
+                    where = f"WS {path} {phase}: {caller}'s snapshot"
+                    leaks += share_problems(world, got["events"], ended, where, abroad)
             else:
                 url = "/static/app.css" if method == "MOUNT" else path
                 response = _request(
@@ -430,6 +511,11 @@ def _walk(world: World, caller: str, ended: bool) -> list[str]:
                         f"{response.text[:120]!r}"
                     )
                     continue
+                if _foreign_item_let_through(template, expect, response):
+                    leaks.append(
+                        f"{method} {path} {phase}: {caller} got {response.status_code} for the "
+                        f"other drill's item {world.other_item_id}, not a refusal"
+                    )
                 body = response.text
             leaks += [
                 f"{method} {path} {phase}: {caller} can read {s!r}" for s in secrets if s in body
@@ -437,39 +523,56 @@ def _walk(world: World, caller: str, ended: bool) -> list[str]:
     return leaks
 
 
+def _other_item_untouched(world: World) -> list[str]:
+    items = world.live.run(world.live.app.state.reviews.items(drill_id=world.other_drill_id))
+    mine = [i for i in items if i.id == world.other_item_id]
+    if len(mine) == 1 and (mine[0].issue, mine[0].capability) == (ELSEWHERE_ITEM, "Comms"):
+        return []
+    return [f"the other drill's improvement item changed: {mine}"]
+
+
 @pytest.mark.parametrize("caller", CALLERS)
 def test_the_walk(world: World, caller: str) -> None:
     """Every route as this caller while the drill runs; then, once the scores are released
     and the drill has ended, again for every caller whose access or secrets change then
-    (the facilitator's and observers' do not: they see everything throughout)."""
+    (the facilitator's and observers' do not: they see everything throughout); then the
+    other drill's routes, for every caller bound to a drill."""
     leaks = _walk(world, caller, ended=False)
     _finish(world)
     changes = any(caller in a.ended for a in ACCESS.values()) or _secrets_for(caller, True)
     if changes:
         leaks += _walk(world, caller, ended=True)
+    if caller in ABROAD:
+        leaks += _walk(world, caller, ended=True, abroad=True)
+    leaks += _other_item_untouched(world)
     assert not leaks, "\n".join(leaks)
 
 
 def test_legal_reads_only_its_share_of_the_log(world: World) -> None:
     legal, observer = world.clients[LEGAL], world.clients[OBS]
     url = f"/api/drills/{world.drill_id}/events"
-    everything = observer.get(url).json()
+    everything = world.log()
     kinds = {e["type"] for e in everything}
     # The drill really holds what legal must not see, or the checks below prove nothing.
     assert {"note_added", "inject_skipped", "expectation_met", "score_adjusted"} <= kinds
     assert SECRET_INJECT in json.dumps(everything)
+    watcher = Seat("observer", None, "", "Obi")
+    assert not disagreements(everything, observer.get(url).json(), watcher, False, "GET")
     before = legal.get(url).json()
-    assert not legal_share_problems(before, world.legal_id, released=False)
+    assert not share_problems(world, before, False, "GET events")
     assert any(e["type"] == "inject_delivered" and e["data"]["inject_id"] == "note" for e in before)
     assert [e for e in before if e["type"] == "participant_joined"] != []
     socket = _socket(world, LEGAL)
     assert isinstance(socket, dict)
-    assert not legal_share_problems(socket["events"], world.legal_id, released=False)
+    assert not share_problems(world, socket["events"], False, "ws snapshot")
     assert [e["seq"] for e in socket["events"]] == [e["seq"] for e in before]
     assert world.clients[OTHER].get(url).status_code == 401
+    # The other drill's legal reads its own drill's share, and nothing of this one.
+    elsewhere = world.clients[OTHER].get(f"/api/drills/{world.other_drill_id}/events").json()
+    assert not share_problems(world, elsewhere, True, "GET events elsewhere", abroad=True)
     _finish(world)
     after = legal.get(url).json()
-    assert not legal_share_problems(after, world.legal_id, released=True)
+    assert not share_problems(world, after, True, "GET events after the end")
     assert {"expectation_met", "score_adjusted"} <= {e["type"] for e in after}
 
 
