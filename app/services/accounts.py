@@ -69,9 +69,24 @@ class AccountService:
             return int(await session.scalar(select(func.count()).select_from(User)) or 0)
 
     async def create_user(self, username: str, password: str, role: AccountRole) -> User:
+        return await self._create_user(username, password, role)
+
+    async def _create_user(
+        self, username: str, password: str, role: AccountRole, setup_token: str | None = None
+    ) -> User:
+        """With `setup_token`, the link is spent in the same transaction that stores the
+        user: a refused name leaves the link usable for another try."""
         check_new_account(username, password)
         password_hash = hash_password(password)  # slow on purpose: outside the lock
         async with self.writing(), self.sessions() as session:
+            if setup_token is not None:
+                found = await session.get(SetupToken, token_hash(setup_token))
+                if found is None or found.used or found.expires_at < self.clock():
+                    raise AccountError(
+                        "this setup link is used or expired; run `tabletop user create NAME "
+                        "--role facilitator` on the server instead"
+                    )
+                found.used = True
             user = User(username=username, password_hash=password_hash, role=role)
             session.add(user)
             try:
@@ -135,14 +150,4 @@ class AccountService:
         return token
 
     async def use_setup_token(self, token: str, username: str, password: str) -> User:
-        check_new_account(username, password)
-        async with self.writing(), self.sessions() as session:
-            found = await session.get(SetupToken, token_hash(token))
-            if found is None or found.used or found.expires_at < self.clock():
-                raise AccountError(
-                    "this setup link is used or expired; run `tabletop user create NAME "
-                    "--role facilitator` on the server instead"
-                )
-            found.used = True
-            await session.commit()
-        return await self.create_user(username, password, AccountRole.facilitator)
+        return await self._create_user(username, password, AccountRole.facilitator, token)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from app.cli.serve import _first_run
 from app.config import Settings
+from app.services.accounts import AccountRole
 from tests.conftest import SCENARIOS
 from tests.live import LiveServer
 from tests.web.test_pages import _csrf
@@ -30,6 +31,23 @@ def test_the_setup_link_creates_the_first_facilitator_once(live_server: LiveServ
     csrf = _csrf(again, "/setup")
     reused = again.post("/setup", data={**form, "csrf": csrf, "username": "second"})
     assert reused.status_code == 400 and "used or expired" in reused.text
+
+
+def test_a_name_already_taken_leaves_the_setup_link_usable(live_server: LiveServer) -> None:
+    """Found by the form fuzzer: the link was spent before the name was refused, so the
+    first facilitator, told to choose another name, found the link dead."""
+    accounts = live_server.app.state.accounts
+    live_server.run(accounts.create_user("taken", "a password here", AccountRole.reviewer))
+    token = live_server.run(accounts.new_setup_token())
+    client = live_server.client()
+    form = {"token": token, "password": "a new password", "confirm": "a new password"}
+    csrf = _csrf(client, "/setup")
+    refused = client.post("/setup", data={**form, "csrf": csrf, "username": "taken"})
+    assert refused.status_code == 400 and "already a user called &#39;taken&#39;" in refused.text
+    done = client.post(
+        "/setup", data={**form, "csrf": csrf, "username": "first"}, follow_redirects=False
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/"
 
 
 def test_setup_says_what_is_wrong_with_a_password(live_server: LiveServer) -> None:
