@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.db.models import Drill
@@ -35,37 +32,7 @@ from app.web.deps import (
     set_secret_cookie,
 )
 
-
-def _encodable(value: Any) -> Any:
-    """`value` with every string encodable as UTF-8: a lone surrogate as its escape."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if isinstance(value, dict):
-        return {_encodable(k): _encodable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_encodable(v) for v in value)
-    return value
-
-
-class _Route(APIRoute):
-    """A JSON string may hold a lone surrogate (`"\\ud800"`): valid JSON, but not text.
-    Validation refuses it, and the 422 would echo it back and fail to encode: a 500.
-    The 422 shows it escaped instead."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                errors = _encodable(list(exc.errors()))
-                raise RequestValidationError(errors, body=_encodable(exc.body)) from None
-
-        return route
-
-
-router = APIRouter(prefix="/api", tags=["api"], route_class=_Route)
+router = APIRouter(prefix="/api", tags=["api"])
 
 # PostgreSQL's text cannot hold NUL (SQLite's can): refused at the door with a 422, not
 # left to fail the query (a 500) or the write (a 503).

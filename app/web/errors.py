@@ -4,8 +4,11 @@ input a person sent."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -22,6 +25,40 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if wants_page(request):
         return error_page(request, exc.status_code, str(exc.detail), exc.headers)
     return await http_exception_handler(request, exc)
+
+
+def _encodable(value: Any) -> Any:
+    """`value` with every string encodable as UTF-8: a lone surrogate as its escape."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_encodable(v) for v in value)
+    return value
+
+
+def _field_problems(errors: list[dict[str, Any]]) -> str:
+    """'name: String should have at most 80 characters; ...', for a person to read."""
+    said = []
+    for error in errors:
+        where = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+        said.append(f"{'.'.join(where) or 'the request'}: {error.get('msg', 'not accepted')}")
+    return "; ".join(dict.fromkeys(said))
+
+
+async def invalid_request(request: Request, exc: Exception) -> Response:
+    """A field the route's declaration refuses (too long, missing, wrong type). A string
+    may hold a lone surrogate (a JSON `"\\ud800"`, or a form field decoded with the
+    charset a multipart body names): valid input to the parser but not text, which the 422
+    would echo back and fail to encode (a 500). It is shown escaped. A browser's form post
+    gets a page saying which field, not a JSON body."""
+    assert isinstance(exc, RequestValidationError)
+    errors = _encodable(list(exc.errors()))
+    if wants_page(request):
+        return error_page(request, 422, _field_problems(errors))
+    escaped = RequestValidationError(errors, body=_encodable(exc.body))
+    return await request_validation_exception_handler(request, escaped)
 
 
 async def storage_unavailable(request: Request, exc: Exception) -> Response:
@@ -64,6 +101,7 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
 
 def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StorageUnavailable, storage_unavailable)
     for database_error in (DBAPIError, PoolTimeout, ConnectionError):
         app.add_exception_handler(database_error, database_unavailable)
