@@ -108,12 +108,11 @@ def _roster_id(event: Event) -> str:
 
 
 def _to_or_from(message: p.MessageSentData, role: str) -> bool:
-    """The role sent the message, was addressed, or reads it for a role it acts for."""
-    return (
-        role == message["from_role"]
-        or role in message["to"]
-        or role in message.get("recipients", ())
-    )
+    """The role sent the message, or receives it: `recipients` is the engine's answer
+    (an addressed role, or the backup acting for it while it is away: like its injects,
+    the message is not the absent role's to read). A log written before `recipients`
+    existed names only `to`."""
+    return role == message["from_role"] or role in message.get("recipients", message["to"])
 
 
 def _presented(shown: dict[str, Any]) -> dict[str, Any]:
