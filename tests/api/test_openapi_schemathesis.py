@@ -1,32 +1,45 @@
-"""Schemathesis against the app's own OpenAPI document, on a real server (issue 9).
+"""Schemathesis against the app's own OpenAPI document, on a real server, on SQLite and
+on PostgreSQL (issue 9).
 
 Every operation in /openapi.json is fuzzed from its schema: schemathesis' coverage cases
 (boundary values, missing and wrong-typed fields) and hypothesis-generated ones, valid and
-invalid. Each generated request goes out as every kind of caller: an outsider, the
-facilitator (session cookie), a reviewer, a participant (legal) and an observer
-(participant cookies); `callers` says which go with fewer. Some of the time a
+invalid, drawn from a seed chosen per run. Each generated request goes out as every kind of
+caller: an outsider, the facilitator (session cookie), a reviewer, a participant (legal) and
+an observer (participant cookies); `callers` says which go with fewer. Some of the time a
 `flatmap_case` hook points a request at real objects, so the handlers behind the access
 checks run too: a running drill and an ended one for `drill_id`, the real join code (also
 typed lower case with a space), the shipped scenario, a real role, and a sign-in that
 matches an account. Each response must not be a 5xx, its status must be one the document
 declares for the operation, and its content type and body must match the document.
 
+One server per database serves the whole module (each operation starts with fresh
+wrong-code and sign-in counts, as on a server of its own). The seed is printed: in a
+failure's report and, without xdist, when the module starts; TABLETOP_FUZZ_SEED=<seed>
+repeats a run (under xdist every worker uses the same seed); an operation gets the same
+cases on both databases. Hypothesis' health checks are on. TABLETOP_SCHEMATHESIS_EXAMPLES
+sets the generated examples per operation and database (default 25) for a longer run.
+
 A failure is a finding about the app (a 500, or a response the document does not declare):
-fix the route, not this test. TABLETOP_SCHEMATHESIS_EXAMPLES sets the generated examples
-per operation (default 25) for a longer local run.
+fix the route, not this test.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import os
+import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import hypothesis.strategies as st
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 from schemathesis import Case as AnyCase
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.meta import TestPhase
@@ -42,8 +55,10 @@ from app.engine import commands as c
 from app.services.accounts import AccountRole
 from app.services.security import format_join_code
 from app.web.deps import SESSION_COOKIE, participant_cookie
+from app.web.limits import make_limits
 from app.web.main import create_app
-from tests.live import FIXTURES, LiveServer
+from tests.live import FIXTURES, LiveServer, running_server
+from tests.scale.cluster import fresh_database
 
 CHECKS = [
     not_a_server_error,
@@ -51,12 +66,43 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
+
+
+def _fuzz_seed() -> int:
+    """TABLETOP_FUZZ_SEED, else one per run: under xdist derived from the run's id, so every
+    worker fuzzes with the same seed; else a random one."""
+    chosen = os.environ.get("TABLETOP_FUZZ_SEED", "").strip()
+    if chosen:
+        return int(chosen)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run:
+        return int(hashlib.sha256(run.encode()).hexdigest()[:8], 16)
+    return secrets.randbelow(2**32)
+
+
+SEED = _fuzz_seed()
+REPEAT = f"fuzz seed {SEED}: TABLETOP_FUZZ_SEED={SEED} repeats this run's examples"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _print_seed(request: pytest.FixtureRequest) -> None:
+    plugins = request.config.pluginmanager
+    reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+    if reporter is None or capture is None:  # an xdist worker: its failure reports say it
+        return
+    with capture.global_and_fixture_disabled():  # on a line of its own, amid the dots
+        reporter.write(f"\n{__name__}: {REPEAT}\n")
+
+
+@pytest.fixture(autouse=True)
+def _seed_in_report(request: pytest.FixtureRequest) -> None:
+    request.node.add_report_section("setup", "fuzz seed", REPEAT)
+
+
 FUZZ = settings(
     max_examples=int(os.environ.get("TABLETOP_SCHEMATHESIS_EXAMPLES", "25")),
-    derandomize=True,  # the same requests on every run: a CI failure reproduces locally
-    database=None,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
+    database=None,  # the seed alone decides what is sent: a CI failure reproduces locally
+    deadline=None,  # a request's time is the server's; a slow one is not a finding here
 )
 
 # The fuzzer's own accounts. The suite's hashes are cheap (tests/__init__.py), so a sign-in
@@ -65,8 +111,16 @@ FACILITATOR, REVIEWER, PASSWORD = "fuzz-fac", "fuzz-rev", "fuzz password"
 Case = AnyCase[Any]
 # Stand-ins the hook writes and the test swaps for this run's real drill ids and code.
 RUNNING, ENDED, CODE, TYPED_CODE = "<running>", "<ended>", "<code>", "<typed code>"
-# Operations that read no cookie: sent once, as the outsider.
-PUBLIC = {"/api/session", "/api/join", "/api/join/{code}", "/api/report-schema"}
+# Operations that read no cookie: sent once, as the outsider. (Signing out, DELETE
+# /api/session, reads the session cookie: everyone sends it.)
+PUBLIC = {
+    ("POST", "/api/session"),
+    ("POST", "/api/join"),
+    ("GET", "/api/join/{code}"),
+    ("GET", "/api/report-schema"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+}
 
 
 @dataclass
@@ -78,6 +132,18 @@ class World:
     """Stand-in -> this run's value."""
     callers: dict[str, dict[str, str]]
     """Name -> the cookies that caller sends."""
+    operation: str = ""
+    """The operation being fuzzed: a new one starts with fresh attempt counts."""
+
+    def begin(self, case: Case) -> None:
+        """Fresh wrong-code and sign-in counts for each operation, as if on its own server:
+        the join operations would otherwise spend each other's 20 wrong codes a minute."""
+        label = f"{case.method} {case.path}"
+        if label != self.operation:
+            self.operation = label
+            limits = make_limits()
+            self.live.app.state.join_limiter = limits.join
+            self.live.app.state.login_limiter = limits.login
 
     def session(self, username: str) -> str:
         """A fresh session token, minted past the HTTP sign-in (and its throttle)."""
@@ -98,9 +164,39 @@ class World:
             }
 
 
-@pytest.fixture
-def world(live_server: LiveServer) -> World:
-    live = live_server
+@contextlib.contextmanager
+def served(backend: str, data_dir: Path) -> Iterator[LiveServer]:
+    """A live server on a SQLite file, or on a fresh PostgreSQL database (which skips, or
+    fails under CI, when PostgreSQL cannot be reached)."""
+    if backend == "sqlite":
+        with running_server(data_dir) as live:
+            yield live
+        return
+    loop = asyncio.new_event_loop()
+    database = fresh_database()
+    try:
+        url = loop.run_until_complete(database.__aenter__())
+        try:
+            with running_server(data_dir, database_url=url) as live:
+                yield live
+        finally:
+            loop.run_until_complete(database.__aexit__(None, None, None))
+    finally:
+        loop.close()
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    with served(request.param, tmp_path_factory.mktemp("schemathesis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def world(live: LiveServer) -> World:
     assert live.client().get("/openapi.json").json() == DOCUMENT
     service, accounts = live.app.state.service, live.app.state.accounts
     for username, role in (
@@ -194,7 +290,7 @@ def callers(world: World, case: Case) -> list[str]:
     """Who sends this case. Operations that read no cookie: the outsider. Schemathesis'
     coverage cases (boundary values, aimed at no real drill): the outsider and the
     facilitator, who gets past the access checks. Generated cases: everyone."""
-    if case.path in PUBLIC:
+    if (case.method, case.path) in PUBLIC:
         return ["outsider"]
     if case.meta is not None and case.meta.phase.name == TestPhase.COVERAGE:
         return ["outsider", FACILITATOR]
@@ -204,12 +300,14 @@ def callers(world: World, case: Case) -> list[str]:
 # The document the app serves (the `world` fixture checks the live server serves this one).
 DOCUMENT = create_app(Settings(secret_key="unused", scenarios_dir=FIXTURES)).openapi()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
+schema.config.seed = SEED  # each operation's hypothesis seed is derived from it and its name
 schema.hook("flatmap_case")(aim)
 
 
 @schema.parametrize()
 @FUZZ
 def test_every_operation_conforms_to_the_openapi_document(case: Case, world: World) -> None:
+    world.begin(case)
     world.resolve(case)
     for name in callers(world, case):
         cookies = world.callers[name]
@@ -225,9 +323,9 @@ def test_every_operation_conforms_to_the_openapi_document(case: Case, world: Wor
 
 def test_a_lone_surrogate_or_a_nul_in_a_string_is_a_422_not_a_500(world: World) -> None:
     """Written out: schemathesis never generates a lone surrogate (`"\\ud800"`), valid
-    JSON but not text, whose 422 echoed it back and failed to encode (a 500); and a NUL
-    does harm only on PostgreSQL (its text cannot hold one: the query failed, a 500, or
-    the write, a 503), where this server does not run."""
+    JSON but not text, whose 422 echoed it back and failed to encode (a 500); and a NUL,
+    which it generates only by chance, does harm only on PostgreSQL (its text cannot hold
+    one: the query failed, a 500, or the write, a 503)."""
     fields = ("username", "password", "scenario", "name", "code")
     with httpx.Client(base_url=world.live.url, headers={"Origin": world.live.origin}) as client:
         client.cookies.update(world.callers[FACILITATOR])
