@@ -67,7 +67,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 FACILITATOR = "facilitator"
 ALL = "all"
@@ -355,3 +355,39 @@ def _compare(want: Mapping[str, Any], came: Mapping[str, Any], verdict: Verdict)
         if expected[key] != data[key]:
             problems.append(f"data {key!r} is {data[key]!r:.80}, not {expected[key]!r:.80}")
     return problems
+
+
+class _Identity(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def role(self) -> str | None: ...
+    @property
+    def participant_id(self) -> str | None: ...
+
+
+class Receiver(Protocol):
+    """A websocket client that kept every event it received (the load-test bots, with
+    `keep_events=True`): read here by attribute, so the oracle still imports no app code."""
+
+    @property
+    def identity(self) -> _Identity: ...
+    @property
+    def received(self) -> list[dict[str, Any]]: ...
+
+
+def seat_of(client: Receiver) -> Seat:
+    who = client.identity
+    if who.participant_id is None:
+        return Seat("facilitator", name=who.name)
+    return Seat("participant", who.role, who.participant_id, who.name)
+
+
+def live_disagreements(log: Sequence[Mapping[str, Any]], clients: Iterable[Receiver]) -> list[str]:
+    """What each client received over its websocket (across reconnects), judged against
+    the whole log by the oracle: scores as of each event, as a live socket gets them."""
+    return [
+        str(problem)
+        for client in clients
+        for problem in disagreements(log, client.received, seat_of(client), None, "live ws")
+    ]

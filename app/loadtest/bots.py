@@ -204,11 +204,16 @@ class Client:
         identity: Identity,
         *,
         record_arrivals: bool = False,
+        keep_events: bool = False,
     ) -> None:
+        """`keep_events`: keep each event as received (`received`), for a test to judge
+        by rules of its own rather than by the server's `visible()`."""
         self.server = server
         self.identity = identity
         self.viewer = identity.viewer
         self.record_arrivals = record_arrivals
+        self.keep_events = keep_events
+        self.received: list[dict[str, Any]] = []
         self.ended = False
         self.last_inject: dict[str, Any] | None = None
         self.tally = Tally()
@@ -343,6 +348,8 @@ class Client:
             self.tally.out_of_order.append(seq)
         self._seen.add(seq)
         self.tally.seqs.append(seq)
+        if self.keep_events:
+            self.received.append(event)
         self.tally.events += 1
         self.last_seq = max(self.last_seq, seq)
         if self.record_arrivals:
@@ -455,9 +462,15 @@ class Bot(Client):
     """A participant that plays: answers its role's open decisions, then messages."""
 
     def __init__(
-        self, server: Tabletop, identity: Identity, behaviour: Behaviour, seed: int = 0
+        self,
+        server: Tabletop,
+        identity: Identity,
+        behaviour: Behaviour,
+        seed: int = 0,
+        *,
+        keep_events: bool = False,
     ) -> None:
-        super().__init__(server, identity)
+        super().__init__(server, identity, keep_events=keep_events)
         self.behaviour = behaviour
         self.random = random.Random(seed)  # noqa: S311 - play, not secrets
         self.open_decisions: dict[str, str] = {}

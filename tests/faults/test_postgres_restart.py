@@ -56,6 +56,7 @@ from app.realtime.codes import Close
 from app.services.drills import DrillService, StorageUnavailable
 from tests.faults.private_postgres import Mode, PrivatePostgres, private_postgres
 from tests.live import FIXTURES, PASSWORD
+from tests.oracle import live_disagreements
 from tests.scale.cluster import Worker, Workers, create_facilitator, server_env, workers
 
 SPEED = 60.0
@@ -165,10 +166,11 @@ class Answer:
 
 
 class Recorded(Client):
-    """A client that keeps every command's answer and every close it saw."""
+    """A client that keeps every command's answer, every close and every event it saw
+    (the events judged by the oracle)."""
 
-    def __init__(self, server: Tabletop, identity: Identity) -> None:
-        super().__init__(server, identity)
+    def __init__(self, server: Tabletop, identity: Identity, *, keep_events: bool = True) -> None:
+        super().__init__(server, identity, keep_events=keep_events)
         self.answers: dict[str, Answer] = {}
         self.closes: list[int | None] = []
         self.injects: list[str] = []
@@ -245,7 +247,7 @@ async def _play(postgres: PrivatePostgres, server: Worker, api: Tabletop, starte
     drill_id, code = await api.create_drill(session, "mini.yaml", "Restarts", speed=SPEED)
     identities = await join_many(api, code, ROLES, 9, concurrency=3)
     bots = [
-        RecordedBot(api, identity, Behaviour(think=(0.05, 0.25)), seed=n)
+        RecordedBot(api, identity, Behaviour(think=(0.05, 0.25)), seed=n, keep_events=True)
         for n, identity in enumerate(identities)
     ]
     facilitator = Recorded(api, Identity(drill_id, "facilitator", None, None, session))
@@ -476,6 +478,10 @@ def _check(
     seqs = [e["seq"] for e in log]
     assert seqs == list(range(1, len(log) + 1)), "the log has a gap or a double"
     by_seq = {e["seq"]: e for e in log}
+    # What each socket read through the restarts, by the oracle's rules (not the app's
+    # visible(), which the clients' own tallies use).
+    problems = live_disagreements(log, clients)
+    assert not problems, "\n".join(problems[:20])
     for client in clients:
         tally = client.tally
         assert not tally.missing and not tally.duplicates and not tally.out_of_order, (

@@ -40,6 +40,7 @@ from app.loadtest.bots import (
 )
 from tests.conftest import POSTGRES_URL, require_postgres
 from tests.live import FIXTURES, PASSWORD
+from tests.oracle import live_disagreements
 
 KILLS = int(os.environ.get("TABLETOP_SOAK_KILLS", "4"))
 SPEED = 120.0
@@ -150,7 +151,7 @@ async def _play_through_kills(server: Server, env: dict[str, str], port: int, lo
     drill_id, code = await api.create_drill(session, "soak.yaml", "Soak", speed=SPEED)
     identities = await join_many(api, code, ROLES, 6, concurrency=3)
     bots = [
-        Bot(api, identity, Behaviour(think=(0.05, 0.3)), seed=n)
+        Bot(api, identity, Behaviour(think=(0.05, 0.3)), seed=n, keep_events=True)
         for n, identity in enumerate(identities)
     ]
     facilitator = Client(api, Identity(drill_id, "facilitator", None, None, session))
@@ -192,6 +193,10 @@ async def _play_through_kills(server: Server, env: dict[str, str], port: int, lo
 
 
 def _check(bots: list[Bot], log: list[dict[str, Any]], ready_again: list[float]) -> None:
+    # What each bot read through kills and reconnects, by the oracle's rules (not the
+    # app's visible(), which the bots' own tallies use).
+    problems = live_disagreements(log, bots)
+    assert not problems, "\n".join(problems[:20])
     for bot in bots:
         tally = bot.tally
         assert not tally.missing and not tally.duplicates and not tally.out_of_order, bot.identity
