@@ -291,6 +291,11 @@ class Client:
         """Commands sent and not yet answered."""
         return len(self._pending)
 
+    @property
+    def in_flight_ids(self) -> list[str]:
+        """The ids of the commands sent and not yet answered."""
+        return list(self._pending)
+
     async def _send(self, message: dict[str, Any]) -> None:
         if self._ws is None:
             return

@@ -15,6 +15,7 @@ import asyncio
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from app.engine.events import SYSTEM
@@ -144,6 +146,7 @@ async def _soak(backend: str, tmp_path: Path) -> None:
 
 
 async def _play_through_kills(server: Server, env: dict[str, str], port: int, log: Path) -> None:
+    database_url = env["TABLETOP_DATABASE_URL"]
     api = Tabletop(server.url)
     session = await api.sign_in("fac", PASSWORD)
     # Speed 120: the scenario's timers (10, 20, 30 minutes in) fall due during the soak,
@@ -162,11 +165,18 @@ async def _play_through_kills(server: Server, env: dict[str, str], port: int, lo
     playing = [asyncio.create_task(bot.play(until)) for bot in bots]
     rng = random.Random(9)
     ready_again: list[float] = []
+    caught: list[str] = []
     try:
-        for _ in range(KILLS):
+        for kill in range(KILLS):
             await asyncio.sleep(rng.uniform(0.3, 1.5))
-            # Aimed: the kill lands while commands are in flight (sent, not yet answered).
-            await _commands_in_flight(bots)
+            # Aimed: the kill lands while commands are in flight (sent, not yet answered),
+            # and the first one waits for a moment when one of them is committed and its
+            # ack not yet read: a kill mid-commit, whose resend must come back `repeated`.
+            if kill == 0:
+                caught += await _freeze_after_a_commit(server, bots, database_url, drill_id)
+                ready_again.append(time.time())  # frozen meanwhile: an outage for timers
+            else:
+                await _commands_in_flight(bots)
             _kill(server)
             await asyncio.sleep(rng.uniform(0.0, 1.0))
             server = _spawn(env, port, log)
@@ -185,7 +195,7 @@ async def _play_through_kills(server: Server, env: dict[str, str], port: int, lo
         log_events = await api.visible_events(facilitator.identity)
         _check(bots, log_events, ready_again)
         _check_quiet(log_events, quiet)
-        _check_resends(bots)
+        _check_resends(bots, caught)
     finally:
         await asyncio.gather(*(c.stop() for c in [facilitator, *bots]))
         await api.close()
@@ -287,6 +297,44 @@ def _check_quiet(log: list[dict[str, Any]], quiet: tuple[float, float]) -> None:
     assert commands == [], commands  # quiet: whatever happened then, the clock did it
 
 
+async def _freeze_after_a_commit(
+    server: Server, bots: list[Bot], database_url: str, drill_id: str, attempts: int = 40
+) -> list[str]:
+    """Freeze the server (SIGSTOP) at moments when commands are in flight and look in the
+    database: a command whose receipt is stored but whose ack no bot has read is caught
+    between its commit and its ack. Returns those command ids with the server still frozen
+    for the kill (or, if no attempt caught one, frozen at the last attempt)."""
+    for attempt in range(attempts):
+        await _commands_in_flight(bots)
+        os.killpg(server.process.pid, signal.SIGSTOP)
+        await asyncio.sleep(0.05)  # whatever the server had already sent reaches the bots
+        in_flight = {command for bot in bots for command in bot.in_flight_ids}
+        stored = await _receipts(database_url, drill_id)
+        caught = sorted(in_flight & stored)
+        if caught or attempt == attempts - 1:
+            return caught
+        os.killpg(server.process.pid, signal.SIGCONT)
+        await asyncio.sleep(0.02)
+    return []
+
+
+async def _receipts(database_url: str, drill_id: str) -> set[str]:
+    """The command ids with a stored receipt (keys are "<actor>:<command id>"), read
+    beside the server (which may be frozen mid-transaction: only what is committed)."""
+    query = "SELECT key FROM command_receipts WHERE drill_id = "
+    if database_url.startswith("sqlite"):
+        path = database_url.split(":///", 1)[1]
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+            rows = db.execute(query + "?", (drill_id,)).fetchall()
+    else:
+        conn = await asyncpg.connect(database_url.replace("+asyncpg", ""), timeout=5)
+        try:
+            rows = await conn.fetch(query + "$1", drill_id)
+        finally:
+            await conn.close()
+    return {str(row[0]).rsplit(":", 1)[1] for row in rows}
+
+
 async def _commands_in_flight(bots: list[Bot], within: float = 2.0) -> None:
     """Return as soon as some bot has a command in flight (or after `within` seconds)."""
     deadline = time.monotonic() + within
@@ -296,12 +344,17 @@ async def _commands_in_flight(bots: list[Bot], within: float = 2.0) -> None:
         await asyncio.sleep(0.001)
 
 
-def _check_resends(bots: list[Bot]) -> None:
+def _check_resends(bots: list[Bot], caught: list[str]) -> None:
     """The kills caught commands in flight: the bots sent some again after reconnecting,
-    and each resend was applied at most once (the exactly-once checks above). Printed
-    with -s: how many were resent and how many of those had been committed before the
-    kill (acked `repeated`) rather than lost with it."""
+    and each resend was applied at most once (the exactly-once checks above). The aimed
+    kill caught at least one command committed but not yet acknowledged, and its resend
+    was acknowledged as `repeated`, not applied again. Printed with -s: the counts."""
     resent = sum(bot.tally.resent for bot in bots)
     repeated = sum(bot.tally.repeated for bot in bots)
-    print(f"soak: {resent} commands resent after kills, {repeated} of them acked as repeated")
+    print(
+        f"soak: {resent} commands resent after kills, {repeated} of them acked as repeated; "
+        f"{len(caught)} caught committed and unacknowledged by the aimed kill"
+    )
     assert resent > 0, "no kill caught a command in flight: the soak tested no resend"
+    assert caught, "no kill landed between a commit and its ack"
+    assert repeated >= len(caught), "a command committed before the kill was not acked repeated"
