@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 from app.cli.main import cli
 from app.web.health import WORKER_HEADER
 from tests.conftest import POSTGRES_URL
+from tests.oracle import FACILITATOR_SEAT, Seat, disagreements
 from tests.scale.cluster import (
     TABLETOP,
     Socket,
@@ -48,13 +50,27 @@ SPEED = 100
 """The drill clock of the failover test: the note falls due 6 s after the start."""
 
 
-async def received_all_it_may_see(socket: Socket, client: httpx.AsyncClient) -> None:
-    """The socket got exactly what the server says this caller may read: every event,
-    in seq order, none twice."""
+async def received_all_it_may_see(
+    socket: Socket, client: httpx.AsyncClient, seat: Seat, log: list[dict[str, Any]]
+) -> None:
+    """The socket got exactly what the server says this caller may read (every event, in
+    seq order, none twice), and that is what the oracle's rules say of the whole `log`."""
     expected = await visible_log(client, socket.drill_id)
     await wait_until(lambda: len(socket.events) >= len(expected), 10, "the last events")
     assert socket.events == expected
     assert socket.seqs == sorted(set(socket.seqs))
+    problems = disagreements(log, socket.events, seat, None, f"live ws on {socket.worker.url}")
+    assert not problems, "\n".join(map(str, problems))
+
+
+def seat_of(name: str, role: str | None, log: list[dict[str, Any]]) -> Seat:
+    """The oracle's seat for the participant called `name` (their id from their join)."""
+    joined = next(
+        e["data"] for e in log if e["type"] == "participant_joined" and e["data"]["name"] == name
+    )
+    if role is None:
+        return Seat("observer", name=name)
+    return Seat("participant", role, joined["participant_id"], name)
 
 
 async def test_participants_on_both_workers_get_every_event_once_in_order(
@@ -100,9 +116,10 @@ async def test_participants_on_both_workers_get_every_event_once_in_order(
         await wait_until(lambda: console.saw(delivered("refused-follow-up")), 10, "the follow-up")
         ended = await console.command({"type": "end"})
 
-        everyone = [*zip(sockets, people, strict=True), (console, facilitator)]
-        for socket, client in everyone:
-            await received_all_it_may_see(socket, client)
+        log = await visible_log(facilitator, drill_id)
+        for n, (socket, client, (_, role)) in enumerate(zip(sockets, people, seats, strict=True)):
+            await received_all_it_may_see(socket, client, seat_of(f"P{n}", role, log), log)
+        await received_all_it_may_see(console, facilitator, FACILITATOR_SEAT, log)
         assert console.seqs == list(range(1, ended["seq"] + 1))
         # Both workers' commands and the clock (on one of them) reached both workers.
         for socket, (_, role) in zip(sockets, seats, strict=True):
@@ -291,9 +308,10 @@ async def test_redis_stopped_and_started_loses_no_event_for_either_worker(
         await talk(2, "after")
         ended = await console.command({"type": "end"})
 
-        everyone = [*zip(sockets, people, strict=True), (console, facilitator)]
-        for socket, client in everyone:
-            await received_all_it_may_see(socket, client)
+        log = await visible_log(facilitator, drill_id)
+        for n, (socket, client, (_, role)) in enumerate(zip(sockets, people, seats, strict=True)):
+            await received_all_it_may_see(socket, client, seat_of(f"P{n}", role, log), log)
+        await received_all_it_may_see(console, facilitator, FACILITATOR_SEAT, log)
         assert console.seqs == list(range(1, ended["seq"] + 1))
         bodies = [e["data"]["body"] for e in console.events if e["type"] == "message_sent"]
         assert len(bodies) == len(set(bodies)) == 9 * len(sockets)
