@@ -110,9 +110,10 @@ def test_timeout_takes_the_default(drill: Drill) -> None:
     assert [(e.type, e.scenario_time) for e in events] == [
         (EventType.decision_timed_out, 10 * MINUTE)
     ]
-    assert picked(events[0].data, "decision_id", "option_id") == {
+    assert picked(events[0].data, "decision_id", "option_id", "roles") == {
         "decision_id": "isolate",
         "option_id": "wait",
+        "roles": ["incident_manager"],  # who was asked: they see the default taken
     }
     decision = drill.state.decisions["isolate"]
     assert decision.closed and decision.timed_out
@@ -254,3 +255,12 @@ def test_decision_to_an_unavailable_role_times_out_to_its_default(drill: Drill) 
     assert decision.timed_out
     assert "disclose.wait" in drill.state.chosen
     assert drill.state.status is Status.running
+
+
+def test_a_rationale_may_be_as_long_as_a_message_and_no_longer(drill: Drill) -> None:
+    drill.tick()
+    too_long = "x" * (c.MAX_MESSAGE_CHARS + 1)
+    assert drill.refuse(c.Answer("isolate", "now", rationale=too_long), IM1) is Code.invalid_input
+    longest = "x" * c.MAX_MESSAGE_CHARS
+    (answered,) = drill.run(c.Answer("isolate", "now", rationale=longest), IM1)
+    assert answered.data["rationale"] == longest

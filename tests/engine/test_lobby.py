@@ -125,3 +125,18 @@ def test_nobody_leaves_for_someone_else(lobby: Drill) -> None:
     assert lobby.refuse(c.Leave("im2"), as_participant("im1")) is Code.not_permitted
     lobby.run(c.Leave("im2"))  # the facilitator may remove anyone
     assert not lobby.state.participants["im2"].present
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["x" * (c.MAX_NAME_CHARS + 1), "Eve\x1b[31m", "Bob\x00", "Al\x9bice"],
+    ids=["too long", "an escape", "a NUL", "a C1 control"],
+)
+def test_a_name_too_long_or_with_a_control_character_is_refused(lobby: Drill, name: str) -> None:
+    """Whichever is wrong, on its own: names show on every screen and in the report."""
+    assert lobby.refuse(c.Join("p9", name, "legal"), as_participant("p9")) is Code.invalid_input
+
+
+def test_the_longest_name_is_accepted(lobby: Drill) -> None:
+    lobby.run(c.Join("p9", "x" * c.MAX_NAME_CHARS, "legal"), as_participant("p9"))
+    assert lobby.state.participants["p9"].name == "x" * c.MAX_NAME_CHARS

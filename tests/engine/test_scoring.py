@@ -1222,3 +1222,23 @@ def test_random_drills_score_consistently(steps: list[Step], finish: bool) -> No
     assert_traceable(drill.scenario, drill.events, sc)
     assert scorecard(drill.scenario, _stored(drill.events)) == sc
     assert scorecard(drill.scenario, list(drill.events)) == sc
+
+
+def test_a_message_at_the_very_deadline_is_on_time(sdrill: Drill) -> None:
+    send(sdrill, BREACH_AT + 30 * MINUTE, ["regulator"], LEGAL)  # within 30m, to the second
+    result = comm(card(sdrill), "tell-regulator")
+    assert (result.status, result.points, result.delta) == (CommStatus.on_time, 10.0, 0.0)
+
+
+def test_the_grace_ends_a_second_before_its_close(sdrill: Drill) -> None:
+    """The window is [deadline, deadline + grace): a second before it closes still earns a
+    sliver; at the close the expectation is missed (its timer fires first)."""
+    send(sdrill, BREACH_AT + 60 * MINUTE - 1, ["regulator"], LEGAL)
+    result = comm(card(sdrill), "tell-regulator")
+    assert (result.status, result.points) == (CommStatus.late, 0.01)
+
+
+def test_a_message_at_the_close_of_the_grace_is_missed(sdrill: Drill) -> None:
+    send(sdrill, BREACH_AT + 60 * MINUTE, ["regulator"], LEGAL)  # 30m + 30m grace, exactly
+    result = comm(card(sdrill), "tell-regulator")
+    assert (result.status, result.points) == (CommStatus.missed, 0.0)
