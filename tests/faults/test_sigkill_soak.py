@@ -298,23 +298,30 @@ def _check_quiet(log: list[dict[str, Any]], quiet: tuple[float, float]) -> None:
 
 
 async def _freeze_after_a_commit(
-    server: Server, bots: list[Bot], database_url: str, drill_id: str, attempts: int = 40
+    server: Server, bots: list[Bot], database_url: str, drill_id: str, attempts: int = 150
 ) -> list[str]:
-    """Freeze the server (SIGSTOP) at moments when commands are in flight and look in the
-    database: a command whose receipt is stored but whose ack no bot has read is caught
-    between its commit and its ack. Returns those command ids with the server still frozen
-    for the kill (or, if no attempt caught one, frozen at the last attempt)."""
+    """Freeze the server (SIGSTOP) while a command is in flight and look in the database:
+    a command whose receipt is stored but whose ack no bot has read is caught between its
+    commit and its ack. Each attempt freezes a fresh command late in its usual round trip
+    (the commit comes near its end; on a loaded machine the trip, and so the window, is
+    longer). Returns the caught command ids with the server still frozen for the kill (or,
+    if no attempt caught one, frozen at the last attempt)."""
+    rng = random.Random(3)
     for attempt in range(attempts):
-        await _commands_in_flight(bots)
+        before = {command for bot in bots for command in bot.in_flight_ids}
+        await _commands_in_flight(bots, exclude=before)
+        latencies = sorted(x for bot in bots for x in bot.tally.ack_latencies[-20:])
+        typical = latencies[len(latencies) // 2] if latencies else 0.005
+        await asyncio.sleep(typical * rng.uniform(0.3, 1.0))
         os.killpg(server.process.pid, signal.SIGSTOP)
-        await asyncio.sleep(0.05)  # whatever the server had already sent reaches the bots
+        await asyncio.sleep(0.03)  # whatever the server had already sent reaches the bots
         in_flight = {command for bot in bots for command in bot.in_flight_ids}
         stored = await _receipts(database_url, drill_id)
         caught = sorted(in_flight & stored)
         if caught or attempt == attempts - 1:
+            print(f"soak: the aimed kill froze the server {attempt + 1} times to catch one")
             return caught
         os.killpg(server.process.pid, signal.SIGCONT)
-        await asyncio.sleep(0.02)
     return []
 
 
@@ -335,11 +342,14 @@ async def _receipts(database_url: str, drill_id: str) -> set[str]:
     return {str(row[0]).rsplit(":", 1)[1] for row in rows}
 
 
-async def _commands_in_flight(bots: list[Bot], within: float = 2.0) -> None:
-    """Return as soon as some bot has a command in flight (or after `within` seconds)."""
+async def _commands_in_flight(
+    bots: list[Bot], within: float = 2.0, exclude: set[str] | None = None
+) -> None:
+    """Return as soon as some bot has a command in flight (one not in `exclude`), or after
+    `within` seconds."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        if any(bot.in_flight for bot in bots):
+        if any(set(bot.in_flight_ids) - (exclude or set()) for bot in bots):
             return
         await asyncio.sleep(0.001)
 
