@@ -18,7 +18,10 @@ class Close(IntEnum):
     forbidden_origin = 4003
     """The page that opened the socket is not served by this Tabletop."""
     drill_not_found = 4004
+    """No such drill."""
     too_many_messages = 4008
     """The client kept sending faster than allowed after being told to slow down."""
     too_slow = 4009
     """The client could not keep up with events; reconnect with `since` to catch up."""
+    invalid_since = 4022
+    """`since` in the address is not a whole number, 0 or more (HTTP's answer: 422)."""

@@ -1,0 +1,131 @@
+"""The protocol exactly as the README documents it (issue 18): what a client written from
+the README alone meets on a real server, for the cases the README once got wrong."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from app.realtime.codes import Close
+from tests.live import LiveServer, join
+from tests.ws.test_protocol import (
+    _SOCKETS,
+    _close_sockets,  # noqa: F401 - the autouse fixture
+    _cookie_header,
+    _drain,
+    close_code,
+    drill,  # noqa: F401 - the fixture
+    open_socket,
+    receive,
+    received,
+)
+
+
+def _socket_at(
+    live: LiveServer, path: str, headers: dict[str, str] | None = None
+) -> ClientConnection:
+    return _SOCKETS.enter_context(
+        connect(f"{live.ws_url}{path}", additional_headers=headers or {}, open_timeout=10)
+    )
+
+
+def _read_until_quiet(sock: ClientConnection) -> None:
+    while True:
+        receive(sock, timeout=1.5)
+
+
+def test_a_rate_limited_command_is_answered_with_its_id(
+    live_server: LiveServer,
+    drill: dict[str, Any],  # noqa: F811
+) -> None:
+    player = join(live_server, drill["join_code"], "Lee", "legal")
+    sock = open_socket(live_server, drill["id"], player)
+    receive(sock)
+    sent = [f"r{n}" for n in range(32)]
+    for command_id in sent:  # facilitator-only: each is refused, quickly
+        sock.send(json.dumps({"type": "pause", "id": command_id}))
+    with pytest.raises(TimeoutError):  # read everything there is
+        _read_until_quiet(sock)
+    errors = [m for m in received(sock) if m["type"] == "error"]
+    limited = [m for m in errors if m["code"] == "rate_limited"]
+    assert limited, "nothing was rate limited"
+    assert sorted(m["id"] for m in errors) == sorted(sent)  # each once, with its own id
+
+
+@pytest.mark.parametrize("since", ["abc", "-5", "1.5", ""])
+def test_a_malformed_or_negative_since_has_one_answer_on_the_socket_and_over_http(
+    live_server: LiveServer,
+    drill: dict[str, Any],  # noqa: F811
+    since: str,
+) -> None:
+    facilitator = drill["facilitator"]
+    headers = {"Origin": live_server.origin, "Cookie": _cookie_header(facilitator)}
+    sock = _socket_at(live_server, f"/ws/drills/{drill['id']}?since={since}", headers)
+    with pytest.raises(ConnectionClosed) as closed:
+        _drain(sock)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == Close.invalid_since, closed.value.rcvd
+    assert "since" in closed.value.rcvd.reason
+    assert received(sock) == []  # no snapshot before the close
+    if since:
+        response = facilitator.get(f"/api/drills/{drill['id']}/events", params={"since": since})
+        assert response.status_code == 422, response.text
+
+
+def test_a_good_since_still_opens_the_socket(
+    live_server: LiveServer,
+    drill: dict[str, Any],  # noqa: F811
+) -> None:
+    snapshot = receive(open_socket(live_server, drill["id"], drill["facilitator"], since=1))
+    assert snapshot["type"] == "snapshot" and snapshot["events"] == []
+
+
+def test_a_nul_in_the_address_closes_with_1008_as_documented(
+    live_server: LiveServer,
+) -> None:
+    sock = _socket_at(live_server, "/ws/drills/a%00b", {"Origin": live_server.origin})
+    assert close_code(sock) == Close.policy_violation
+
+
+def test_an_origin_of_another_scheme_is_refused(
+    live_server: LiveServer,
+    drill: dict[str, Any],  # noqa: F811
+) -> None:
+    """An http server: https://ITS-HOST:PORT is another origin (another site could serve
+    it), on the socket and for state-changing calls alike."""
+    https = live_server.origin.replace("http://", "https://")
+    sock = open_socket(live_server, drill["id"], drill["facilitator"], origin=https)
+    assert close_code(sock) == Close.forbidden_origin
+    response = drill["facilitator"].post(
+        "/api/drills", json={"scenario": "mini.yaml", "name": "x"}, headers={"Origin": https}
+    )
+    assert response.status_code == 403, response.text
+
+
+def test_behind_a_trusted_tls_proxy_the_expected_origin_is_https(
+    live_server: LiveServer,
+    drill: dict[str, Any],  # noqa: F811
+) -> None:
+    """The test client is on loopback, which uvicorn trusts for X-Forwarded-Proto by
+    default: it plays the TLS proxy."""
+    cookie = _cookie_header(drill["facilitator"])
+    https = live_server.origin.replace("http://", "https://")
+    path = f"/ws/drills/{drill['id']}?since=0"
+    proxied = {"X-Forwarded-Proto": "https", "Cookie": cookie}
+    sock = _socket_at(live_server, path, proxied | {"Origin": https})
+    assert receive(sock)["type"] == "snapshot"
+    plain = _socket_at(live_server, path, proxied | {"Origin": live_server.origin})
+    assert close_code(plain) == Close.forbidden_origin
+
+
+def test_a_socket_without_an_origin_is_refused_as_documented(
+    live_server: LiveServer,
+    drill: dict[str, Any],  # noqa: F811
+) -> None:
+    cookie = _cookie_header(drill["facilitator"])
+    sock = _socket_at(live_server, f"/ws/drills/{drill['id']}", {"Cookie": cookie})
+    assert close_code(sock) == Close.forbidden_origin
