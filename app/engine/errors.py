@@ -35,6 +35,8 @@ class Code(StrEnum):
     required_roles_unfilled = "required_roles_unfilled"
     unknown_inject = "unknown_inject"
     inject_not_scheduled = "inject_not_scheduled"
+    command_id_reused = "command_id_reused"
+    """A command id this sender already used for a different command."""
 
 
 class DomainError(Exception):

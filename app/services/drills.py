@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import hashlib
+import json
 import logging
 import math
 import time
@@ -154,6 +157,8 @@ class _Request:
     actor: c.Actor
     key: str | None
     also: list[object]
+    digest: str = ""
+    """command_digest(command): a key seen again with another digest is refused."""
     done: asyncio.Future[Outcome] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -165,9 +170,24 @@ class _Plan:
 
     state: DrillState
     events: list[Event] = field(default_factory=list)
-    receipts: list[tuple[str, int, int]] = field(default_factory=list)
+    receipts: list[tuple[str, int, int, str]] = field(default_factory=list)
     results: dict[_Request, Outcome | Exception] = field(default_factory=dict)
     repeats: list[tuple[_Request, str]] = field(default_factory=list)
+
+
+def command_digest(command: c.Command) -> str:
+    """SHA-256 of what a command asks (its type and fields), kept with its receipt."""
+    body = {"type": type(command).__name__, **dataclasses.asdict(command)}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _reused(key: str) -> DomainError:
+    command_id = key.split(":", 1)[-1]
+    return DomainError(
+        Code.command_id_reused,
+        f"the id {command_id!r} was used for a different command; send this one with a new id",
+    )
 
 
 def new_drill_id() -> str:
@@ -322,7 +342,7 @@ class DrillService:
             )
         await self.tick(drill_id)
         live = await self._get_live(drill_id)
-        request = _Request(command, actor, key, also or [])
+        request = _Request(command, actor, key, also or [], command_digest(command))
         live.pending.append(request)
         async with live.lock:
             if not request.done.done():
@@ -354,7 +374,8 @@ class DrillService:
                         await self._catch_up(session, drill_id, live)
                     keys = [r.key for r in batch if r.key is not None]
                     applied = await repo.find_receipts(session, drill_id, keys)
-                    plan = self._plan(drill_id, live, batch, set(applied))
+                    hashes = {k: r.command_hash for k, r in applied.items()}
+                    plan = self._plan(drill_id, live, batch, hashes)
                     for request, key in plan.repeats:
                         receipt = applied[key]
                         events = await repo.load_events(session, drill_id, receipt.first_seq - 1)
@@ -392,18 +413,27 @@ class DrillService:
             if not isinstance(exc, StorageUnavailable):
                 raise
 
-    def _plan(self, drill_id: str, live: _Live, batch: list[_Request], applied: set[str]) -> _Plan:
-        """Decide a batch in order on a copy of the state (pure apart from the clock)."""
+    def _plan(
+        self, drill_id: str, live: _Live, batch: list[_Request], applied: dict[str, str | None]
+    ) -> _Plan:
+        """Decide a batch in order on a copy of the state (pure apart from the clock).
+        `applied`: the keys already written, with their commands' hashes (None: a receipt
+        older than the hashes, taken as the same command)."""
         plan = _Plan(live.state.copy())
         now = self.clock()
-        in_batch: dict[str, Outcome] = {}
+        in_batch: dict[str, tuple[Outcome, str]] = {}
         for request in batch:
             key = request.key
             if key is not None and key in applied:
-                plan.repeats.append((request, key))
+                if applied[key] not in (None, request.digest):
+                    plan.results[request] = _reused(key)
+                else:
+                    plan.repeats.append((request, key))
                 continue
             if key is not None and key in in_batch:
-                plan.results[request] = replace(in_batch[key], repeated=True)
+                earlier, digest = in_batch[key]
+                same = digest == request.digest
+                plan.results[request] = replace(earlier, repeated=True) if same else _reused(key)
                 continue
             try:
                 events = decide(live.scenario, plan.state, request.command, now, request.actor)
@@ -417,8 +447,8 @@ class DrillService:
             plan.events.extend(events)
             plan.results[request] = outcome
             if key is not None:
-                in_batch[key] = outcome
-                plan.receipts.append((key, outcome.first_seq, outcome.last_seq))
+                in_batch[key] = (outcome, request.digest)
+                plan.receipts.append((key, outcome.first_seq, outcome.last_seq, request.digest))
         return plan
 
     async def tick(self, drill_id: str) -> list[Event]:
@@ -454,7 +484,7 @@ class DrillService:
         drill_id: str,
         live: _Live,
         events: list[Event],
-        receipts: list[tuple[str, int, int]],
+        receipts: list[tuple[str, int, int, str]],
         candidate: DrillState | None = None,
     ) -> bool:
         """Append in one transaction; False when another writer got there first.
@@ -464,8 +494,8 @@ class DrillService:
             for event in events:
                 apply(live.scenario, candidate, event)
         repo.append_events(session, drill_id, events)
-        for key, first_seq, last_seq in receipts:
-            repo.add_receipt(session, drill_id, key, first_seq, last_seq)
+        for key, first_seq, last_seq, digest in receipts:
+            repo.add_receipt(session, drill_id, key, first_seq, last_seq, digest)
         try:
             # One UPDATE, no SELECT: the drill row mirrors the log's status and last seq.
             await session.execute(

@@ -18,6 +18,7 @@ from tests.ws.test_protocol import (
     _cookie_header,
     _drain,
     close_code,
+    command,
     drill,  # noqa: F401 - the fixture
     open_socket,
     receive,
@@ -129,3 +130,21 @@ def test_a_socket_without_an_origin_is_refused_as_documented(
     cookie = _cookie_header(drill["facilitator"])
     sock = _socket_at(live_server, f"/ws/drills/{drill['id']}", {"Cookie": cookie})
     assert close_code(sock) == Close.forbidden_origin
+
+
+def test_a_reused_id_with_another_command_is_refused_with_its_own_code(
+    live_server: LiveServer,
+    drill: dict[str, Any],  # noqa: F811
+) -> None:
+    sock = open_socket(live_server, drill["id"], drill["facilitator"])
+    receive(sock)
+    first = command(sock, type="note", id="n1", text="Legal was told late")
+    same = command(sock, type="note", id="n1", text="Legal was told late")
+    other = command(sock, type="note", id="n1", text="Legal was told on time")
+    assert first["type"] == "ack" and same == {**first, "repeated": True}
+    assert other["type"] == "error" and other["code"] == "command_id_reused"
+    assert other["id"] == "n1"
+    log = drill["facilitator"].get(f"/api/drills/{drill['id']}/events").json()
+    assert [e["data"].get("text") for e in log if e["type"] == "note_added"] == [
+        "Legal was told late"
+    ]
