@@ -375,7 +375,10 @@ class DrillService:
                     keys = [r.key for r in batch if r.key is not None]
                     applied = await repo.find_receipts(session, drill_id, keys)
                     hashes = {k: r.command_hash for k, r in applied.items()}
-                    plan = self._plan(drill_id, live, batch, hashes)
+                    releases = any(isinstance(r.command, c.ReleaseScores) for r in batch)
+                    # Releasing scores: the event carries the scorecard of the whole log.
+                    log = await repo.load_events(session, drill_id) if releases else []
+                    plan = self._plan(drill_id, live, batch, hashes, log)
                     for request, key in plan.repeats:
                         receipt = applied[key]
                         events = await repo.load_events(session, drill_id, receipt.first_seq - 1)
@@ -414,11 +417,17 @@ class DrillService:
                 raise
 
     def _plan(
-        self, drill_id: str, live: _Live, batch: list[_Request], applied: dict[str, str | None]
+        self,
+        drill_id: str,
+        live: _Live,
+        batch: list[_Request],
+        applied: dict[str, str | None],
+        log: list[Event],
     ) -> _Plan:
         """Decide a batch in order on a copy of the state (pure apart from the clock).
         `applied`: the keys already written, with their commands' hashes (None: a receipt
-        older than the hashes, taken as the same command)."""
+        older than the hashes, taken as the same command). `log`: the drill's log as
+        written, when the batch releases the scores (their event carries the scorecard)."""
         plan = _Plan(live.state.copy())
         now = self.clock()
         in_batch: dict[str, tuple[Outcome, str]] = {}
@@ -435,8 +444,12 @@ class DrillService:
                 same = digest == request.digest
                 plan.results[request] = replace(earlier, repeated=True) if same else _reused(key)
                 continue
+            command = request.command
+            if isinstance(command, c.ReleaseScores) and not plan.state.scores_released:
+                card = scoring.scorecard(live.scenario, log + plan.events)
+                command = replace(command, scorecard=card.model_dump(mode="json"))
             try:
-                events = decide(live.scenario, plan.state, request.command, now, request.actor)
+                events = decide(live.scenario, plan.state, command, now, request.actor)
             except DomainError as exc:
                 plan.results[request] = exc
                 continue

@@ -23,6 +23,7 @@ from tests.ws.test_protocol import (
     open_socket,
     receive,
     received,
+    until,
 )
 
 
@@ -148,3 +149,34 @@ def test_a_reused_id_with_another_command_is_refused_with_its_own_code(
     assert [e["data"].get("text") for e in log if e["type"] == "note_added"] == [
         "Legal was told late"
     ]
+
+
+def test_a_reconnect_with_since_after_the_release_has_the_scores_earned_before_it(
+    live_server: LiveServer,
+    drill: dict[str, Any],  # noqa: F811
+) -> None:
+    """An adjustment before the release is hidden from a participant as it happens; one
+    who was online then, and comes back after the release with `since` = the last seq it
+    saw, gets the adjustment in the release's scorecard."""
+    player = join(live_server, drill["join_code"], "Lee", "legal")
+    sock = open_socket(live_server, drill["id"], player)
+    receive(sock)
+    fac = open_socket(live_server, drill["id"], drill["facilitator"])
+    receive(fac)
+    adjusted = command(
+        fac, type="adjust_score", id="a1", objective_id="comms", points=-2, reason="Late notice"
+    )
+    assert adjusted["type"] == "ack"
+    assert command(fac, type="start", id="s1")["type"] == "ack"
+    seen = until(sock, lambda m: m.get("event", {}).get("type") == "clock_started")
+    assert "score_adjusted" not in [m["event"]["type"] for m in seen if m["type"] == "event"]
+    last_seq = seen[-1]["event"]["seq"]
+    assert last_seq > adjusted["seq"]
+    sock.close()
+    assert command(fac, type="release_scores", id="r1")["type"] == "ack"
+    back = receive(open_socket(live_server, drill["id"], player, since=last_seq))
+    (release,) = [e for e in back["events"] if e["type"] == "scores_released"]
+    card = release["data"]["scorecard"]
+    mine = [i for i in card["items"] if i["points"] == -2.0 and "Late notice" in i["detail"]]
+    assert len(mine) == 1 and mine[0]["objective"] == "comms"
+    assert card == player.get(f"/api/drills/{drill['id']}/score").json()
