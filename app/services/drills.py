@@ -157,8 +157,9 @@ class _Request:
     actor: c.Actor
     key: str | None
     also: list[object]
-    digest: str = ""
-    """command_digest(command): a key seen again with another digest is refused."""
+    digest: str | None = None
+    """command_digest(command): a key seen again with another digest is refused. None:
+    any command under the key is taken as the same one (a join's attempt id)."""
     done: asyncio.Future[Outcome] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -170,7 +171,7 @@ class _Plan:
 
     state: DrillState
     events: list[Event] = field(default_factory=list)
-    receipts: list[tuple[str, int, int, str]] = field(default_factory=list)
+    receipts: list[tuple[str, int, int, str | None]] = field(default_factory=list)
     results: dict[_Request, Outcome | Exception] = field(default_factory=dict)
     repeats: list[tuple[_Request, str]] = field(default_factory=list)
 
@@ -333,16 +334,21 @@ class DrillService:
         actor: c.Actor = c.FACILITATOR_ACTOR,
         key: str | None = None,
         also: list[object] | None = None,
+        *,
+        same_command: bool = True,
     ) -> Outcome:
         """Decide and append one command's events; a repeated `key` is applied once.
-        `also`: rows written in the same transaction (a participant with its join)."""
+        `also`: rows written in the same transaction (a participant with its join).
+        `same_command`: a key sent again with a different command is refused
+        (`command_id_reused`); False: it is a repeat whatever the command."""
         if key is not None and not 0 < len(key) <= MAX_KEY_CHARS:
             raise DomainError(
                 Code.invalid_input, f"a command id is 1 to {MAX_KEY_CHARS} characters"
             )
         await self.tick(drill_id)
         live = await self._get_live(drill_id)
-        request = _Request(command, actor, key, also or [], command_digest(command))
+        digest = command_digest(command) if same_command else None
+        request = _Request(command, actor, key, also or [], digest)
         live.pending.append(request)
         async with live.lock:
             if not request.done.done():
@@ -430,18 +436,18 @@ class DrillService:
         written, when the batch releases the scores (their event carries the scorecard)."""
         plan = _Plan(live.state.copy())
         now = self.clock()
-        in_batch: dict[str, tuple[Outcome, str]] = {}
+        in_batch: dict[str, tuple[Outcome, str | None]] = {}
         for request in batch:
             key = request.key
             if key is not None and key in applied:
-                if applied[key] not in (None, request.digest):
+                if None not in (applied[key], request.digest) and applied[key] != request.digest:
                     plan.results[request] = _reused(key)
                 else:
                     plan.repeats.append((request, key))
                 continue
             if key is not None and key in in_batch:
                 earlier, digest = in_batch[key]
-                same = digest == request.digest
+                same = None in (digest, request.digest) or digest == request.digest
                 plan.results[request] = replace(earlier, repeated=True) if same else _reused(key)
                 continue
             command = request.command
@@ -497,7 +503,7 @@ class DrillService:
         drill_id: str,
         live: _Live,
         events: list[Event],
-        receipts: list[tuple[str, int, int, str]],
+        receipts: list[tuple[str, int, int, str | None]],
         candidate: DrillState | None = None,
     ) -> bool:
         """Append in one transaction; False when another writer got there first.
@@ -633,6 +639,9 @@ class DrillService:
             c.Actor(participant_id),
             key=f"join:{attempt}" if attempt else None,
             also=[row],
+            # The attempt is the join, whatever the form said the second time (a name
+            # corrected after a lost answer): the first one stands.
+            same_command=False,
         )
         if outcome.repeated:
             async with self._write_session() as session:
