@@ -10,6 +10,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from app.realtime import protocol
 from app.realtime.codes import Close
 from tests.live import LiveServer, join
 from tests.ws.test_protocol import (
@@ -180,3 +181,22 @@ def test_a_reconnect_with_since_after_the_release_has_the_scores_earned_before_i
     mine = [i for i in card["items"] if i["points"] == -2.0 and "Late notice" in i["detail"]]
     assert len(mine) == 1 and mine[0]["objective"] == "comms"
     assert card == player.get(f"/api/drills/{drill['id']}/score").json()
+
+
+def test_the_snapshot_drill_has_exactly_the_documented_keys(
+    live_server: LiveServer,
+    drill: dict[str, Any],  # noqa: F811
+) -> None:
+    player = join(live_server, drill["join_code"], "Lee", "legal")
+    watcher = join(live_server, drill["join_code"], "Obi", None)
+    everyone = set(protocol.SnapshotDrill.model_fields)
+    keys = set(protocol.SnapshotOut.model_fields)
+    snapshot = receive(open_socket(live_server, drill["id"], player))
+    assert set(snapshot["drill"]) == everyone
+    assert set(snapshot) == keys - {"descriptions"}
+    observer = receive(open_socket(live_server, drill["id"], watcher))
+    assert set(observer["drill"]) == everyone
+    assert set(observer) == keys
+    facilitator = receive(open_socket(live_server, drill["id"], drill["facilitator"]))
+    assert set(facilitator["drill"]) == set(protocol.FacilitatorDrill.model_fields)
+    assert set(facilitator) == keys

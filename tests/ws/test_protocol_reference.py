@@ -17,13 +17,6 @@ from app.realtime.reference import END, START, client_messages, kind_of, render_
 from tests.conftest import ROOT
 from tests.engine.harness import Drill, as_participant
 from tests.engine.scenarios import ransomware
-from tests.live import LiveServer, join
-from tests.ws.test_protocol import (
-    _close_sockets,  # noqa: F401 - the autouse fixture
-    drill,  # noqa: F401 - the fixture
-    open_socket,
-    receive,
-)
 
 
 def test_the_readme_protocol_reference_matches_the_code() -> None:
@@ -71,31 +64,14 @@ SAMPLES: dict[str, dict[str, Any]] = {
     ],
 )
 def test_what_the_table_calls_the_facilitators_a_participant_may_not_send(kind: str) -> None:
-    drill = Drill(ransomware()).create()
-    drill.run(c.Join("p1", "Lee", "legal"), as_participant("p1"))
+    played = Drill(ransomware()).create()
+    played.run(c.Join("p1", "Lee", "legal"), as_participant("p1"))
     message = protocol.client_message.validate_python(
         {"type": kind, "id": "x", **SAMPLES.get(kind, {})}
     )
     assert not isinstance(message, protocol.Ping | protocol.Sync)
     with pytest.raises(DomainError) as refused:
-        decide(drill.scenario, drill.state, protocol.to_command(message), drill.now, c.Actor("p1"))
+        decide(
+            played.scenario, played.state, protocol.to_command(message), played.now, c.Actor("p1")
+        )
     assert refused.value.code is Code.not_permitted
-
-
-def test_the_snapshot_drill_has_exactly_the_documented_keys(
-    live_server: LiveServer,
-    drill: dict[str, Any],  # noqa: F811
-) -> None:
-    player = join(live_server, drill["join_code"], "Lee", "legal")
-    watcher = join(live_server, drill["join_code"], "Obi", None)
-    everyone = set(protocol.SnapshotDrill.model_fields)
-    keys = set(protocol.SnapshotOut.model_fields)
-    snapshot = receive(open_socket(live_server, drill["id"], player))
-    assert set(snapshot["drill"]) == everyone
-    assert set(snapshot) == keys - {"descriptions"}
-    observer = receive(open_socket(live_server, drill["id"], watcher))
-    assert set(observer["drill"]) == everyone
-    assert set(observer) == keys
-    facilitator = receive(open_socket(live_server, drill["id"], drill["facilitator"]))
-    assert set(facilitator["drill"]) == set(protocol.FacilitatorDrill.model_fields)
-    assert set(facilitator) == keys
