@@ -38,6 +38,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings.tick_seconds,
             settings.clock_lease_seconds,
             shared=not is_sqlite(settings.resolved_database_url()),
+            worker_id=settings.clock_worker_id,
         )
         hub = Hub(service)
         service.listeners.append(hub.publish)
