@@ -129,11 +129,17 @@ def protocol(
     update_readme: Annotated[
         Path | None, typer.Option(help="Rewrite the protocol block of this README in place.")
     ] = None,
+    asyncapi: Annotated[
+        bool, typer.Option("--asyncapi", help="Print the AsyncAPI 3.0 document instead.")
+    ] = False,
 ) -> None:
     """The websocket protocol's reference: messages, error codes, close codes."""
+    from app.realtime.asyncapi import asyncapi_json
     from app.realtime.reference import render_reference, splice
 
-    if update_readme is not None:
+    if asyncapi:
+        typer.echo(asyncapi_json(), nl=False)
+    elif update_readme is not None:
         update_readme.write_text(splice(update_readme.read_text(), render_reference()))
         typer.echo(f"updated the protocol reference in {update_readme}")
     else:
