@@ -62,8 +62,8 @@ MEANINGS: dict[Code, str] = {
     Code.unknown_statement: "no such prepared statement",
     Code.statement_not_allowed: "the statement is not this role's to send",
     Code.unknown_objective: "no such objective in the scenario",
-    Code.invalid_input: "a value out of bounds (an empty or too long text, a command id "
-    "over 128 characters, points out of range, scores released twice): the message says which",
+    Code.invalid_input: "a value out of bounds (an empty or too long text, points out of "
+    "range, scores released twice): the message says which",
     Code.invalid_speed: "a speed out of the allowed range",
     Code.nothing_to_jump_to: "no inject is scheduled to jump to",
     Code.drill_not_ended: "hot-wash feedback before the drill has ended",

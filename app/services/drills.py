@@ -183,12 +183,20 @@ def command_digest(command: c.Command) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _reused(key: str) -> DomainError:
-    command_id = key.split(":", 1)[-1]
+def _reused() -> DomainError:
     return DomainError(
         Code.command_id_reused,
-        f"the id {command_id!r} was used for a different command; send this one with a new id",
+        "this id was used before for a different command; send this one with a new id",
     )
+
+
+def stored_key(key: str) -> str:
+    """A command's key as its receipt holds it: itself, or, when the sender's name and
+    the client's id (up to 128 characters) are longer together than the column, their
+    SHA-256."""
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def new_drill_id() -> str:
@@ -341,10 +349,9 @@ class DrillService:
         `also`: rows written in the same transaction (a participant with its join).
         `same_command`: a key sent again with a different command is refused
         (`command_id_reused`); False: it is a repeat whatever the command."""
-        if key is not None and not 0 < len(key) <= MAX_KEY_CHARS:
-            raise DomainError(
-                Code.invalid_input, f"a command id is 1 to {MAX_KEY_CHARS} characters"
-            )
+        if key is not None and not key:
+            raise DomainError(Code.invalid_input, "a command id is 1 to 128 characters")
+        key = None if key is None else stored_key(key)
         await self.tick(drill_id)
         live = await self._get_live(drill_id)
         digest = command_digest(command) if same_command else None
@@ -441,14 +448,14 @@ class DrillService:
             key = request.key
             if key is not None and key in applied:
                 if None not in (applied[key], request.digest) and applied[key] != request.digest:
-                    plan.results[request] = _reused(key)
+                    plan.results[request] = _reused()
                 else:
                     plan.repeats.append((request, key))
                 continue
             if key is not None and key in in_batch:
                 earlier, digest = in_batch[key]
                 same = None in (digest, request.digest) or digest == request.digest
-                plan.results[request] = replace(earlier, repeated=True) if same else _reused(key)
+                plan.results[request] = replace(earlier, repeated=True) if same else _reused()
                 continue
             command = request.command
             if isinstance(command, c.ReleaseScores) and not plan.state.scores_released:

@@ -200,3 +200,20 @@ def test_the_snapshot_drill_has_exactly_the_documented_keys(
     facilitator = receive(open_socket(live_server, drill["id"], drill["facilitator"]))
     assert set(facilitator["drill"]) == set(protocol.FacilitatorDrill.model_fields)
     assert set(facilitator) == keys
+
+
+def test_a_command_id_of_128_characters_works_for_a_participant_too(
+    live_server: LiveServer,
+    drill: dict[str, Any],  # noqa: F811
+) -> None:
+    """The README allows ids of 1 to 128 characters; the server keys receipts by sender
+    and id, which is longer than 128 for a participant (their id is a UUID)."""
+    watcher = join(live_server, drill["join_code"], "Obi", None)  # observers write notes
+    sock = open_socket(live_server, drill["id"], watcher)
+    receive(sock)
+    long_id = "n" * 128
+    first = command(sock, type="note", id=long_id, text="Legal was told late")
+    again = command(sock, type="note", id=long_id, text="Legal was told late")
+    other = command(sock, type="note", id=long_id, text="Legal was told on time")
+    assert first["type"] == "ack" and again == {**first, "repeated": True}, (first, again)
+    assert other["code"] == "command_id_reused" and other["id"] == long_id
