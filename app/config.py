@@ -66,6 +66,15 @@ class Settings(BaseSettings):
         "commit's (drill, seq) notice goes out on pub/sub so every worker's websockets get "
         "the new events (always read from the database). Empty: one process, no Redis.",
     )
+    clock_worker_id: str = Field(
+        default="",
+        max_length=64,
+        description="The name this process's clock holds drill leases under. Empty: a new "
+        "one at every start (with several workers, each its own). `tabletop serve` with one "
+        "worker sets it from the host name and port, the same after a restart, so a "
+        "restarted server takes its own drills' clocks back at once instead of waiting for "
+        "its old leases to lapse. Never give two live processes the same one.",
+    )
     clock_lease_seconds: float = Field(
         default=5.0,
         gt=0,

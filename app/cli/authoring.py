@@ -1,6 +1,7 @@
 """Scenario authors' commands.
 
 - `tabletop validate`, `tabletop schema`: check files, and the format for editors.
+- `tabletop protocol`: the websocket protocol's reference (the README's tables).
 - `tabletop dry-run SCENARIO`: play a branch headless before running it live.
 
 - `tabletop scenarios list`: the library at a glance, broken files included.
@@ -118,6 +119,31 @@ def schema(
         typer.echo(render_reference(), nl=False)
     else:
         typer.echo(json.dumps(scenario_json_schema(), indent=2))
+
+
+@cli.command()
+def protocol(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the protocol reference in Markdown.")
+    ] = False,
+    update_readme: Annotated[
+        Path | None, typer.Option(help="Rewrite the protocol block of this README in place.")
+    ] = None,
+    asyncapi: Annotated[
+        bool, typer.Option("--asyncapi", help="Print the AsyncAPI 3.0 document instead.")
+    ] = False,
+) -> None:
+    """The websocket protocol's reference: messages, error codes, close codes."""
+    from app.realtime.asyncapi import asyncapi_json
+    from app.realtime.reference import render_reference, splice
+
+    if asyncapi:
+        typer.echo(asyncapi_json(), nl=False)
+    elif update_readme is not None:
+        update_readme.write_text(splice(update_readme.read_text(), render_reference()))
+        typer.echo(f"updated the protocol reference in {update_readme}")
+    else:
+        typer.echo(render_reference(), nl=False)
 
 
 def scenario_json_schema() -> dict[str, Any]:

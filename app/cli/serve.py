@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+import socket
 import sys
 from typing import Annotated, Any
 
@@ -61,7 +63,20 @@ def serve(
         # Each worker builds its own app from the environment it inherits.
         run(uvicorn_config(FACTORY, host, port, workers=workers))
     else:
+        if not settings.clock_worker_id:
+            worker_id = serve_worker_id(host, port)
+            settings = settings.model_copy(update={"clock_worker_id": worker_id})
         run(uvicorn_config(create_app(settings), host, port))
+
+
+def serve_worker_id(host: str, port: int) -> str:
+    """A single server's clock name: the same after a restart on this machine, interface
+    and port (no other live process can listen there), so the restarted server renews its
+    own leases at once; several workers keep a new name each (one may die and be restarted
+    alone while the others live)."""
+    where = f"{socket.gethostname()}|{host}"
+    digest = hashlib.sha256(where.encode()).hexdigest()[:24]
+    return f"serve:{digest}:{port}"
 
 
 def _where_phones_join(public_url: str, host: str, port: int) -> list[str]:

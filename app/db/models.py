@@ -88,6 +88,10 @@ class CommandReceipt(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     first_seq: Mapped[int] = mapped_column(Integer)
     last_seq: Mapped[int] = mapped_column(Integer)
+    command_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """SHA-256 of the command the key was first used for: the same key with another
+    command is refused. None: a receipt written before the hash was kept (it dedupes as
+    it always did)."""
 
 
 class User(Base):

@@ -132,9 +132,22 @@ async def find_receipts(
 
 
 def add_receipt(
-    session: AsyncSession, drill_id: str, key: str, first_seq: int, last_seq: int
+    session: AsyncSession,
+    drill_id: str,
+    key: str,
+    first_seq: int,
+    last_seq: int,
+    command_hash: str | None = None,
 ) -> None:
-    session.add(CommandReceipt(drill_id=drill_id, key=key, first_seq=first_seq, last_seq=last_seq))
+    session.add(
+        CommandReceipt(
+            drill_id=drill_id,
+            key=key,
+            first_seq=first_seq,
+            last_seq=last_seq,
+            command_hash=command_hash,
+        )
+    )
 
 
 async def drill_by_join_code_hash(session: AsyncSession, code_hash: str) -> Drill | None:

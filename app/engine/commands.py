@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.engine.events import facilitator_actor
 from app.engine.scenario import Channel, Severity
@@ -103,6 +104,11 @@ class SkipInject:
 @dataclass(frozen=True, slots=True)
 class ReleaseScores:
     """Participants may now see the scores (until then only the facilitator does)."""
+
+    scorecard: dict[str, Any] | None = None
+    """The scorecard being released (`scoring.scorecard` of the log so far, as JSON), which
+    the event carries: the drills service works it out from the log, which `decide` does
+    not have. None: the event carries none (as events written before it did not)."""
 
 
 @dataclass(frozen=True, slots=True)

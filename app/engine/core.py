@@ -710,7 +710,10 @@ def _facilitate(scenario: Scenario, state: DrillState, cmd: c.Command, emit: _Em
     elif isinstance(cmd, c.ReleaseScores):
         if state.scores_released:
             raise DomainError(Code.invalid_input, "the scores are already released")
-        emit(EventType.scores_released)
+        released: p.ScoresReleasedData = {}
+        if cmd.scorecard is not None:
+            released["scorecard"] = cmd.scorecard
+        emit(EventType.scores_released, released)
     elif isinstance(cmd, c.EndDrill):
         emit(EventType.drill_ended, {"reason": cmd.reason.strip()[:300] or "ended"})
     elif isinstance(cmd, c.ManualInject):

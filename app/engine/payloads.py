@@ -79,7 +79,10 @@ ClockJumpedData = TypedDict("ClockJumpedData", {"from": float, "to": float})
 
 
 class ScoresReleasedData(TypedDict):
-    pass
+    scorecard: NotRequired[dict[str, Any]]
+    """The scorecard as released (`scoring.Scorecard` as JSON), so that a client that
+    reconnects with `since` after the release has the scores earned before it, whose
+    events it never received. Logs written before it was carried lack it."""
 
 
 class DrillEndedData(TypedDict):

@@ -18,7 +18,31 @@ class Close(IntEnum):
     forbidden_origin = 4003
     """The page that opened the socket is not served by this Tabletop."""
     drill_not_found = 4004
+    """No such drill."""
     too_many_messages = 4008
     """The client kept sending faster than allowed after being told to slow down."""
     too_slow = 4009
     """The client could not keep up with events; reconnect with `since` to catch up."""
+    invalid_since = 4022
+    """`since` in the address is not a whole number, 0 or more (HTTP's answer: 422)."""
+
+
+WHEN: dict[Close, str] = {
+    Close.policy_violation: "the address holds a NUL character (`%00`): the socket is "
+    "accepted and closed at once, before anything reads the address",
+    Close.message_too_big: "a message over 64 KiB",
+    Close.try_again_later: "the database cannot be reached (restarting): reconnect with "
+    "`since` in a moment",
+    Close.unauthorized: "no valid participant token or facilitator session for this drill",
+    Close.forbidden_origin: "no `Origin` header, or one that is not this server's own scheme, "
+    "host and port (nor in `TABLETOP_ALLOWED_ORIGINS`): browsers always send it; a script "
+    "must send the server's own origin, e.g. `Origin: https://drills.example.org`",
+    Close.drill_not_found: "no such drill",
+    Close.too_many_messages: "kept sending faster than 10 a second (bursts of 20) after "
+    "being told to slow down (`rate_limited`)",
+    Close.too_slow: "could not keep up with the events; reconnect with `since` to catch up",
+    Close.invalid_since: "`since` is not a whole number, 0 or more (`?since=abc`, "
+    "`?since=-5`); the HTTP API answers the same with 422",
+}
+"""When the server closes with each code a client may meet (1000, 1001 and 1011 are the
+standard ones: a normal close, the server going away, an error in the server)."""

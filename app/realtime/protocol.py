@@ -11,6 +11,7 @@ For the facilitator and observers an `event` message also carries the event's
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -35,15 +36,21 @@ class _Command(_In):
 
 
 class Ping(_In):
+    """Keeps the connection alive; answered by `pong`."""
+
     type: Literal["ping"]
 
 
 class Sync(_In):
+    """Asks again for what came after `since`: answered by a `snapshot`, as on connect."""
+
     type: Literal["sync"]
     since: int = Field(ge=0)
 
 
 class AnswerMsg(_Command):
+    """Answers an open decision (`role`: the facilitator answering for a role)."""
+
     type: Literal["answer"]
     decision_id: Short
     option_id: Short
@@ -52,6 +59,8 @@ class AnswerMsg(_Command):
 
 
 class SendMessageMsg(_Command):
+    """Sends a message to roles or parties (`from_role`: the facilitator only)."""
+
     type: Literal["send_message"]
     to: list[Short] = Field(max_length=50)
     body: Long
@@ -61,12 +70,16 @@ class SendMessageMsg(_Command):
 
 
 class NoteMsg(_Command):
+    """An observer note, optionally about an objective."""
+
     type: Literal["note"]
     text: Long
     objective_id: Short | None = None
 
 
 class StartMsg(_Command):
+    """Starts the clock (`confirm_unfilled`: although a required role is unfilled)."""
+
     type: Literal["start"]
     confirm_unfilled: bool = False
 
@@ -86,28 +99,40 @@ class SkipInjectMsg(_Command):
 
 
 class PauseMsg(_Command):
+    """Pauses the clock."""
+
     type: Literal["pause"]
 
 
 class ResumeMsg(_Command):
+    """Resumes a paused clock."""
+
     type: Literal["resume"]
 
 
 class SpeedMsg(_Command):
+    """Sets the clock's speed (story seconds per real second)."""
+
     type: Literal["set_speed"]
     speed: float
 
 
 class JumpMsg(_Command):
+    """Moves the story's clock to the next scheduled inject."""
+
     type: Literal["jump"]
 
 
 class EndMsg(_Command):
+    """Ends the drill."""
+
     type: Literal["end"]
     reason: Short = "ended by the facilitator"
 
 
 class ReleaseScoresMsg(_Command):
+    """Lets participants see the scores."""
+
     type: Literal["release_scores"]
 
 
@@ -131,6 +156,8 @@ class FeedbackMsg(_Command):
 
 
 class ManualInjectMsg(_Command):
+    """Delivers an inject the facilitator writes now."""
+
     type: Literal["manual_inject"]
     title: Short
     body: Long
@@ -209,24 +236,122 @@ def to_command(message: ClientCommand) -> c.Command:
             return c.GiveFeedback(message.went_well, message.improve, message.confidence)
 
 
+SENT_BY: dict[str, str] = {
+    "answer": "a participant of the role (or its backup); the facilitator with `role`",
+    "send_message": "a participant; the facilitator with `from_role`",
+    "note": "the facilitator, an observer",
+    "feedback": "a participant, after the end",
+    "ping": "anyone",
+    "sync": "anyone",
+}
+"""Who may send each message; every other command is the facilitator's alone (a
+participant sending one gets `not_permitted`)."""
+FACILITATOR = "the facilitator"
+
+
+def sent_by(kind: str) -> str:
+    return SENT_BY.get(kind, FACILITATOR)
+
+
+class ProtocolCode(StrEnum):
+    """Error codes of the protocol itself; the rules' codes are app/engine/errors.Code."""
+
+    invalid_message = "invalid_message"
+    rate_limited = "rate_limited"
+    storage_unavailable = "storage_unavailable"
+
+
+PROTOCOL_CODES: dict[ProtocolCode, str] = {
+    ProtocolCode.invalid_message: "not JSON, an unknown `type`, a missing or ill-typed field "
+    "(the message names it); the `id` is echoed when the message had a usable one",
+    ProtocolCode.rate_limited: "sent faster than 10 a second (bursts of 20): the message was "
+    "dropped, send it again later; keeping on closes the socket with 4008",
+    ProtocolCode.storage_unavailable: "the database failed under the command: nothing was "
+    "recorded (send it again), or, said so in the message, it may have been (send it again "
+    "with the same id)",
+}
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class SnapshotDrill(_Out):
+    """`snapshot.drill` for every viewer: what a client needs besides the log."""
+
+    id: str = Field(description="The drill's id.")
+    name: str = Field(description="The drill's name.")
+    status: str = Field(description="`lobby`, `running`, `paused` or `ended`.")
+    scenario: dict[str, Any] = Field(description="`{id, title, version}` of the scenario.")
+    roles: dict[str, str] = Field(description="Role id to title, for the roles in play.")
+    parties: dict[str, str] = Field(description="Party id to name (variables filled in).")
+    statements: list[dict[str, Any]] = Field(
+        description="`{id, title, body, to}` of the prepared statements this viewer may send."
+    )
+    objectives: dict[str, str] = Field(
+        description="Objective id to title; `{}` for participants until the scores are released."
+    )
+    clock: dict[str, Any] = Field(
+        description="`{status, speed, anchor_wall, anchor_scenario, start, timezone}`: the "
+        "story's time is `anchor_scenario + (now - anchor_wall) * speed` while running."
+    )
+    scores_released: bool = Field(description="Whether participants may see the scores.")
+    decision_options: dict[str, list[dict[str, str]]] = Field(
+        description="Decision id to its options `[{id, label}]`, for the decisions this "
+        "participant's role may be asked (decision events carry only the prompt); `{}` for "
+        "the facilitator and observers, who have `decisions`."
+    )
+
+
+class FacilitatorDrill(SnapshotDrill):
+    """`snapshot.drill` for the facilitator: also the scenario's facilitator-only parts."""
+
+    guide_html: str | None = Field(description="The scenario's facilitator guide, as HTML.")
+    injects: dict[str, dict[str, Any]] = Field(
+        description="Inject id to `{title, notes_html, questions}`."
+    )
+    decisions: dict[str, dict[str, Any]] = Field(
+        description="Decision id to `{prompt, options: {id: label}, per_role}`."
+    )
+    expectations: dict[str, str] = Field(description="Expectation id to title.")
+    required_roles: list[str] = Field(description="Roles the scenario marks `required`.")
+    unfilled_required: list[str] = Field(description="Required roles nobody plays yet.")
+    upcoming: list[dict[str, Any]] = Field(
+        description="The injects scheduled to fire, soonest first "
+        "(`{id, title, channel, due, to, conditional, suppressed}`)."
+    )
+
+
 class SnapshotOut(_Out):
+    """On connect and in answer to `sync`: the drill, who you are, and the events after
+    `since` that you may see (facilitator and observers: also `descriptions` by seq)."""
+
     type: Literal["snapshot"] = "snapshot"
-    drill: dict[str, Any]
-    viewer: dict[str, Any]
+    drill: SnapshotDrill | FacilitatorDrill
+    viewer: dict[str, Any] = Field(description="`{kind, role, participant_id}`.")
     last_seq: int
     events: list[dict[str, Any]]
+    descriptions: dict[str, str | None] | None = Field(
+        default=None,
+        description="The facilitator and observers only: each event's timeline line by seq.",
+    )
 
 
 class EventOut(_Out):
+    """Each new event you may see, as it is committed (facilitator and observers: with
+    its `description`)."""
+
     type: Literal["event"] = "event"
-    event: dict[str, Any]
+    event: dict[str, Any] = Field(description="`{seq, type, at, scenario_time, actor, data}`.")
+    description: str | None = Field(
+        default=None,
+        description="The facilitator and observers only: the event's timeline line.",
+    )
 
 
 class AckOut(_Out):
+    """A command was committed (or, `repeated`, had been already): the last seq written."""
+
     type: Literal["ack"] = "ack"
     id: str
     seq: int
@@ -234,6 +359,9 @@ class AckOut(_Out):
 
 
 class ErrorOut(_Out):
+    """A message was refused: a stable `code` and a sentence for people. `id`: the
+    command's id (null only when the message had no usable one)."""
+
     type: Literal["error"] = "error"
     id: str | None = None
     code: str
@@ -241,10 +369,17 @@ class ErrorOut(_Out):
 
 
 class PresenceOut(_Out):
+    """To the facilitator and observers, whenever someone connects or disconnects."""
+
     type: Literal["presence"] = "presence"
     connected: list[str]
     """Participant ids with at least one open connection."""
 
 
 class PongOut(_Out):
+    """The answer to `ping`."""
+
     type: Literal["pong"] = "pong"
+
+
+SERVER_MESSAGES: list[type[_Out]] = [SnapshotOut, EventOut, AckOut, ErrorOut, PresenceOut, PongOut]

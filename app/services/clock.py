@@ -10,6 +10,9 @@ a lease write every second would collide with the drills service's transactions 
 
 After a restart the first pass catches each running drill up from its log: what fell due
 while the server was down fires once, in order, stamped with the scenario time it was due.
+A single `tabletop serve` holds its leases under a name stable across its restarts (its
+host name and port: no other live process can listen there), so after a crash it takes its
+own drills back at the first round instead of waiting `lease_seconds` for them to lapse.
 """
 
 from __future__ import annotations
@@ -41,14 +44,18 @@ class ClockRunner:
         lease_seconds: float = 5.0,
         *,
         shared: bool = True,
+        worker_id: str = "",
     ) -> None:
         """`shared`: other workers may use the same database (PostgreSQL), so hold
-        drills by lease; False (SQLite): this process holds every running drill."""
+        drills by lease; False (SQLite): this process holds every running drill.
+        `worker_id`: the name leases are held under; empty, a new one. A name the same
+        process had before a restart (`tabletop serve`'s, from its host and port) renews
+        that process's leases at the first round: its clocks go on at once."""
         self.service = service
         self.tick_seconds = tick_seconds
         self.lease_seconds = lease_seconds
         self.shared = shared
-        self.worker_id = uuid.uuid4().hex
+        self.worker_id = worker_id or uuid.uuid4().hex
         # Renew well before the lease lapses, so one slow round does not lose it.
         self.round_seconds = min(ROUND_SECONDS, lease_seconds / 3)
         self._held: list[str] = []

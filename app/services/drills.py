@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import hashlib
+import json
 import logging
 import math
 import time
@@ -154,6 +157,9 @@ class _Request:
     actor: c.Actor
     key: str | None
     also: list[object]
+    digest: str | None = None
+    """command_digest(command): a key seen again with another digest is refused. None:
+    any command under the key is taken as the same one (a join's attempt id)."""
     done: asyncio.Future[Outcome] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -165,9 +171,32 @@ class _Plan:
 
     state: DrillState
     events: list[Event] = field(default_factory=list)
-    receipts: list[tuple[str, int, int]] = field(default_factory=list)
+    receipts: list[tuple[str, int, int, str | None]] = field(default_factory=list)
     results: dict[_Request, Outcome | Exception] = field(default_factory=dict)
     repeats: list[tuple[_Request, str]] = field(default_factory=list)
+
+
+def command_digest(command: c.Command) -> str:
+    """SHA-256 of what a command asks (its type and fields), kept with its receipt."""
+    body = {"type": type(command).__name__, **dataclasses.asdict(command)}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _reused() -> DomainError:
+    return DomainError(
+        Code.command_id_reused,
+        "this id was used before for a different command; send this one with a new id",
+    )
+
+
+def stored_key(key: str) -> str:
+    """A command's key as its receipt holds it: itself, or, when the sender's name and
+    the client's id (up to 128 characters) are longer together than the column, their
+    SHA-256."""
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def new_drill_id() -> str:
@@ -313,16 +342,20 @@ class DrillService:
         actor: c.Actor = c.FACILITATOR_ACTOR,
         key: str | None = None,
         also: list[object] | None = None,
+        *,
+        same_command: bool = True,
     ) -> Outcome:
         """Decide and append one command's events; a repeated `key` is applied once.
-        `also`: rows written in the same transaction (a participant with its join)."""
-        if key is not None and not 0 < len(key) <= MAX_KEY_CHARS:
-            raise DomainError(
-                Code.invalid_input, f"a command id is 1 to {MAX_KEY_CHARS} characters"
-            )
+        `also`: rows written in the same transaction (a participant with its join).
+        `same_command`: a key sent again with a different command is refused
+        (`command_id_reused`); False: it is a repeat whatever the command."""
+        if key is not None and not key:
+            raise DomainError(Code.invalid_input, "a command id is 1 to 128 characters")
+        key = None if key is None else stored_key(key)
         await self.tick(drill_id)
         live = await self._get_live(drill_id)
-        request = _Request(command, actor, key, also or [])
+        digest = command_digest(command) if same_command else None
+        request = _Request(command, actor, key, also or [], digest)
         live.pending.append(request)
         async with live.lock:
             if not request.done.done():
@@ -354,7 +387,11 @@ class DrillService:
                         await self._catch_up(session, drill_id, live)
                     keys = [r.key for r in batch if r.key is not None]
                     applied = await repo.find_receipts(session, drill_id, keys)
-                    plan = self._plan(drill_id, live, batch, set(applied))
+                    hashes = {k: r.command_hash for k, r in applied.items()}
+                    releases = any(isinstance(r.command, c.ReleaseScores) for r in batch)
+                    # Releasing scores: the event carries the scorecard of the whole log.
+                    log = await repo.load_events(session, drill_id) if releases else []
+                    plan = self._plan(drill_id, live, batch, hashes, log)
                     for request, key in plan.repeats:
                         receipt = applied[key]
                         events = await repo.load_events(session, drill_id, receipt.first_seq - 1)
@@ -392,21 +429,40 @@ class DrillService:
             if not isinstance(exc, StorageUnavailable):
                 raise
 
-    def _plan(self, drill_id: str, live: _Live, batch: list[_Request], applied: set[str]) -> _Plan:
-        """Decide a batch in order on a copy of the state (pure apart from the clock)."""
+    def _plan(
+        self,
+        drill_id: str,
+        live: _Live,
+        batch: list[_Request],
+        applied: dict[str, str | None],
+        log: list[Event],
+    ) -> _Plan:
+        """Decide a batch in order on a copy of the state (pure apart from the clock).
+        `applied`: the keys already written, with their commands' hashes (None: a receipt
+        older than the hashes, taken as the same command). `log`: the drill's log as
+        written, when the batch releases the scores (their event carries the scorecard)."""
         plan = _Plan(live.state.copy())
         now = self.clock()
-        in_batch: dict[str, Outcome] = {}
+        in_batch: dict[str, tuple[Outcome, str | None]] = {}
         for request in batch:
             key = request.key
             if key is not None and key in applied:
-                plan.repeats.append((request, key))
+                if None not in (applied[key], request.digest) and applied[key] != request.digest:
+                    plan.results[request] = _reused()
+                else:
+                    plan.repeats.append((request, key))
                 continue
             if key is not None and key in in_batch:
-                plan.results[request] = replace(in_batch[key], repeated=True)
+                earlier, digest = in_batch[key]
+                same = None in (digest, request.digest) or digest == request.digest
+                plan.results[request] = replace(earlier, repeated=True) if same else _reused()
                 continue
+            command = request.command
+            if isinstance(command, c.ReleaseScores) and not plan.state.scores_released:
+                card = scoring.scorecard(live.scenario, log + plan.events)
+                command = replace(command, scorecard=card.model_dump(mode="json"))
             try:
-                events = decide(live.scenario, plan.state, request.command, now, request.actor)
+                events = decide(live.scenario, plan.state, command, now, request.actor)
             except DomainError as exc:
                 plan.results[request] = exc
                 continue
@@ -417,8 +473,8 @@ class DrillService:
             plan.events.extend(events)
             plan.results[request] = outcome
             if key is not None:
-                in_batch[key] = outcome
-                plan.receipts.append((key, outcome.first_seq, outcome.last_seq))
+                in_batch[key] = (outcome, request.digest)
+                plan.receipts.append((key, outcome.first_seq, outcome.last_seq, request.digest))
         return plan
 
     async def tick(self, drill_id: str) -> list[Event]:
@@ -454,7 +510,7 @@ class DrillService:
         drill_id: str,
         live: _Live,
         events: list[Event],
-        receipts: list[tuple[str, int, int]],
+        receipts: list[tuple[str, int, int, str | None]],
         candidate: DrillState | None = None,
     ) -> bool:
         """Append in one transaction; False when another writer got there first.
@@ -464,8 +520,8 @@ class DrillService:
             for event in events:
                 apply(live.scenario, candidate, event)
         repo.append_events(session, drill_id, events)
-        for key, first_seq, last_seq in receipts:
-            repo.add_receipt(session, drill_id, key, first_seq, last_seq)
+        for key, first_seq, last_seq, digest in receipts:
+            repo.add_receipt(session, drill_id, key, first_seq, last_seq, digest)
         try:
             # One UPDATE, no SELECT: the drill row mirrors the log's status and last seq.
             await session.execute(
@@ -590,6 +646,9 @@ class DrillService:
             c.Actor(participant_id),
             key=f"join:{attempt}" if attempt else None,
             also=[row],
+            # The attempt is the join, whatever the form said the second time (a name
+            # corrected after a lost answer): the first one stands.
+            same_command=False,
         )
         if outcome.repeated:
             async with self._write_session() as session:

@@ -87,9 +87,17 @@ def client_key(conn: HTTPConnection) -> str:
     return conn.client.host if conn.client else "unknown"
 
 
+def public_scheme(conn: HTTPConnection) -> str:
+    """The scheme clients reach this server by, http or https. Behind a TLS proxy that this
+    server trusts (uvicorn's proxy headers: `--forwarded-allow-ips`, loopback by default)
+    the proxy's X-Forwarded-Proto has already set the scope's scheme."""
+    return "https" if conn.url.scheme in ("https", "wss") else "http"
+
+
 def same_origin(conn: HTTPConnection) -> bool:
-    """The Origin header names this server (or an allowed origin). Browsers always send
-    it on websockets and cross-site posts; a missing one is refused too."""
+    """The Origin header names this server (its scheme, host and port) or an allowed
+    origin. Browsers always send it on websockets and cross-site posts; a missing one is
+    refused too."""
     origin = conn.headers.get("origin")
     if not origin:
         return False
@@ -97,7 +105,7 @@ def same_origin(conn: HTTPConnection) -> bool:
     if origin in allowed:
         return True
     parsed = urlsplit(origin)
-    return parsed.netloc == conn.headers.get("host", "") and parsed.scheme in ("http", "https")
+    return parsed.netloc == conn.headers.get("host", "") and parsed.scheme == public_scheme(conn)
 
 
 async def participant_of(conn: HTTPConnection, drill_id: str) -> ParticipantRow | None:

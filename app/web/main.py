@@ -22,7 +22,7 @@ from app.services.accounts import AccountService
 from app.services.clock import ClockRunner
 from app.services.reviews import ReviewService
 from app.services.runtime import open_service
-from app.web import api, health, pages, reports, setup, ws
+from app.web import api, asyncapi, health, pages, reports, setup, ws
 from app.web.errors import add_error_handlers
 from app.web.forms import STATIC
 from app.web.limits import make_limits
@@ -38,6 +38,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings.tick_seconds,
             settings.clock_lease_seconds,
             shared=not is_sqlite(settings.resolved_database_url()),
+            worker_id=settings.clock_worker_id,
         )
         hub = Hub(service)
         service.listeners.append(hub.publish)
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(setup.router)
     app.include_router(health.router)
+    app.include_router(asyncapi.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     add_error_handlers(app)
     app.add_middleware(SecurityHeaders)

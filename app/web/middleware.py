@@ -54,6 +54,10 @@ class RefuseNul:
             "\x00" in scope["path"] or b"%00" in scope["query_string"]
         ):
             if scope["type"] == "websocket":
+                # Accepted, then closed at once with 1008: a close before the handshake
+                # reaches the client as a bare HTTP 403, which says nothing of why.
+                await receive()  # websocket.connect
+                await send({"type": "websocket.accept"})
                 await send({"type": "websocket.close", "code": 1008, "reason": "NUL in URL"})
                 return
             where = "path" if "\x00" in scope["path"] else "query"

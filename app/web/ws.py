@@ -114,11 +114,15 @@ def _context(scenario: Scenario, state: DrillState, viewer: Viewer) -> dict[str,
 
 
 @router.websocket("/ws/drills/{drill_id}")
-async def drill_socket(ws: WebSocket, drill_id: str, since: int = 0) -> None:
+async def drill_socket(ws: WebSocket, drill_id: str) -> None:
     # Accept first so that every refusal reaches the client as a named close code.
     await ws.accept()
     if not same_origin(ws):
         await ws.close(Close.forbidden_origin, "this page is not served by Tabletop")
+        return
+    since = parse_since(ws.query_params.get("since", "0"))
+    if since is None:
+        await ws.close(Close.invalid_since, "since must be a whole number, 0 or more")
         return
     service = drills(ws)
     hub: Hub = ws.app.state.hub
@@ -142,7 +146,7 @@ async def drill_socket(ws: WebSocket, drill_id: str, since: int = 0) -> None:
         connection = Connection(drill_id, viewer, send, close)
 
         async def snapshot() -> dict[str, Any]:
-            return await _snapshot(service, drill_id, viewer, max(0, since))
+            return await _snapshot(service, drill_id, viewer, since)
 
         await hub.attach(connection, snapshot)
     except Exception as exc:
@@ -197,7 +201,7 @@ async def _receive(ws: WebSocket, service: DrillService, hub: Hub, conn: Connect
             conn.offer(
                 {
                     "type": "error",
-                    "id": None,
+                    "id": _id_of(raw),
                     "code": "rate_limited",
                     "message": "you are sending too fast; this message was dropped",
                 }
@@ -258,6 +262,11 @@ async def _handle(raw: str, service: DrillService, hub: Hub, conn: Connection) -
     conn.offer(
         {"type": "ack", "id": message.id, "seq": outcome.last_seq, "repeated": outcome.repeated}
     )
+
+
+def parse_since(raw: str) -> int | None:
+    """`?since=`: digits only (a whole number, 0 or more), as the JSON API's 422 has it."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
 
 
 def _id_of(raw: str) -> str | None:

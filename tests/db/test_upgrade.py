@@ -28,10 +28,12 @@ from typing import Any
 
 import pytest
 from alembic.script import ScriptDirectory
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.db.migrate import alembic_config, current
+from app.db.models import CommandReceipt
 from app.db.session import make_engine
 from app.engine import commands as c
 from app.engine.state import Status
@@ -240,6 +242,16 @@ async def _running_drill_goes_on(service: DrillService, expected: dict[str, Any]
         after = await service.events(drill_id, 0, limit=100_000)
         assert after[: len(events)] == events
         assert after[-1].type == "note_added" and after[-1].seq > events[-1].seq
+        assert (await service.drill(drill_id)).last_seq == after[-1].seq
+        # A command id 0.1.0 recorded (its receipt has no command hash) is still known:
+        # sent again it is a repeat, applied never, whatever the command.
+        async with service.sessions() as session:
+            old = await session.scalar(
+                select(CommandReceipt).where(CommandReceipt.drill_id == drill_id).limit(1)
+            )
+        assert old is not None and old.command_hash is None
+        repeat = await service.execute(drill_id, c.AddNote("again"), key=old.key)
+        assert repeat.repeated and repeat.last_seq == old.last_seq
         assert (await service.drill(drill_id)).last_seq == after[-1].seq
 
 

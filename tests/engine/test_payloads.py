@@ -14,12 +14,13 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 from types import NoneType, UnionType
-from typing import Literal, Union, cast, get_args, get_origin, get_type_hints, is_typeddict
+from typing import Any, Literal, Union, cast, get_args, get_origin, get_type_hints, is_typeddict
 
 import pytest
 
 from app.authoring.loader import load_scenario_file
 from app.engine import commands as c
+from app.engine import scoring
 from app.engine.events import Event, EventType
 from app.engine.payloads import PAYLOADS, PayloadType
 from app.engine.scenario import Scenario
@@ -104,7 +105,9 @@ def _last_steps(drill: Drill) -> None:
     drill.run(c.Leave("p2"), as_participant("p2"))
     drill.run(c.EndDrill("time for the hot wash"))
     drill.run(c.GiveFeedback("Roles", "Speed", 4), as_participant("p1"))
-    drill.run(c.ReleaseScores())
+    # As the drills service releases them: with the scorecard of the log so far.
+    card = scoring.scorecard(drill.scenario, drill.events).model_dump(mode="json")
+    drill.run(c.ReleaseScores(card))
 
 
 def _scripted(scenario: Scenario) -> list[Event]:
@@ -138,6 +141,8 @@ def _conforms(value: object, kind: object) -> bool:
     origin, args = get_origin(kind), get_args(kind)
     if kind is NoneType:
         return value is None
+    if kind is Any:  # a JSON document of its own shape: the released scorecard (below)
+        return True
     if origin in (Union, UnionType):
         return any(_conforms(value, arg) for arg in args)
     if origin is Literal:
@@ -201,3 +206,13 @@ def test_every_event_type_and_every_declared_key_occurs() -> None:
     assert never == WRITTEN_ELSEWHERE
     seen = {e.type for events in logs().values() for e in events}
     assert seen == set(EventType)
+
+
+def test_a_release_carries_a_whole_scorecard() -> None:
+    releases = [
+        e for events in logs().values() for e in events if e.type is EventType.scores_released
+    ]
+    carried = [e.data["scorecard"] for e in releases if "scorecard" in e.data]
+    assert carried, "no run releases the scores as the drills service does"
+    for card in carried:
+        assert scoring.Scorecard.model_validate(card).model_dump(mode="json") == card

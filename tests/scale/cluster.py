@@ -228,8 +228,9 @@ class Workers:
         self.env = env
         self.started: list[Worker] = []
 
-    def spawn(self, *args: str) -> Worker:
-        port = free_port()
+    def spawn(self, *args: str, port: int | None = None) -> Worker:
+        """A new `tabletop serve` on a free port, or on `port` (a restart in its place)."""
+        port = port or free_port()
         log = self.tmp / f"serve-{port}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(

@@ -124,6 +124,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/healthz"): Access(everyone(OK)),
     ("GET", "/readyz"): Access(everyone(OK)),
     ("GET", "/openapi.json"): Access(everyone(OK)),
+    ("GET", "/asyncapi.json"): Access(everyone(OK)),
     ("GET", "/docs"): Access(everyone(OK)),
     ("GET", "/docs/oauth2-redirect"): Access(everyone(OK)),
     ("GET", "/redoc"): Access(everyone(OK)),

@@ -105,3 +105,30 @@ def test_a_real_drill_log_filtered_per_viewer() -> None:
     drill.run(c.ReleaseScores())
     assert drill.state.scores_released
     assert kinds(im) == [(EventType.score_adjusted, None), (EventType.feedback_given, "im1")]
+
+
+def test_the_release_carries_the_scorecard_it_was_given_and_an_old_empty_one_still_replays() -> (
+    None
+):
+    """The drills service gives `release_scores` the scorecard of the log so far; the
+    engine writes it into the event (pure: it computes nothing). A log written before
+    (`data: {}`) replays to the same released state, reads the same in the timeline and
+    reaches participants as it is."""
+    from app.engine.core import replay
+    from app.engine.timeline import describe
+
+    drill = Drill(ransomware())
+    drill.create()
+    card = {"overall": {"points": -2.0}, "items": []}
+    (released,) = drill.run(c.ReleaseScores(scorecard=card))
+    assert released.type is EventType.scores_released and released.data == {"scorecard": card}
+    shown = visible(released, LEGAL, True)
+    assert shown is not None and shown["data"] == {"scorecard": card}
+    old = Event(released.seq, EventType.scores_released, released.at, 0.0, "facilitator", {})
+    state = replay(drill.scenario, [*drill.events[:-1], old])
+    assert state.scores_released and state.seq == released.seq
+    old_entry, new_entry = describe(drill.scenario, old), describe(drill.scenario, released)
+    assert old_entry is not None and new_entry is not None
+    assert old_entry.text == new_entry.text
+    shown_old = visible(old, LEGAL, True)
+    assert shown_old is not None and shown_old["data"] == {}
