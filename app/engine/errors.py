@@ -37,9 +37,14 @@ class Code(StrEnum):
     inject_not_scheduled = "inject_not_scheduled"
     command_id_reused = "command_id_reused"
     """A command id this sender already used for a different command."""
+    credential_revoked = "credential_revoked"
+    """The sender's session or participant token ended while the socket was open."""
 
 
 MEANINGS: dict[Code, str] = {
+    Code.credential_revoked: "the session or participant token the socket was opened with "
+    "has ended (signed out, expired, password changed, re-joined elsewhere, removed or "
+    "re-roled): nothing was recorded, and the socket closes with 4001",
     Code.drill_exists: "the drill was created already",
     Code.drill_not_created: "there is no such drill yet",
     Code.drill_not_running: "the clock is not running (or, for `resume`, not paused)",

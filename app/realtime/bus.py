@@ -62,6 +62,22 @@ def notice(drill_id: str, seq: int) -> str:
     return f"{drill_id} {seq}"
 
 
+REVOKED = "!revoked "
+"""A revocation notice: `!revoked <key> <key>...` (app/services/credentials.py keys; no
+drill id starts with `!`, and older workers ignore it as malformed)."""
+
+
+def revocation_notice(keys: list[str]) -> str:
+    return REVOKED + " ".join(keys)
+
+
+def parse_revocation(data: bytes | str) -> list[str] | None:
+    text = data.decode(errors="replace") if isinstance(data, bytes) else data
+    if not text.startswith(REVOKED):
+        return None
+    return text[len(REVOKED) :].split()
+
+
 def parse_notice(data: bytes | str) -> tuple[str, int] | None:
     """A notice's drill id and seq; None for anything else on the channel."""
     text = data.decode(errors="replace") if isinstance(data, bytes) else data
@@ -106,6 +122,7 @@ class RedisBus:
         self._subscriber = _client(url, retries=0)
         self._sender = _client(url, retries=1)
         self._pending: dict[str, int] = {}
+        self._revocations: list[str] = []
         self._wake = asyncio.Event()
         self._down = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -135,6 +152,14 @@ class RedisBus:
         self._pending[drill_id] = max(seq, self._pending.get(drill_id, 0))
         self._wake.set()
 
+    async def revoke(self, keys: list[str]) -> None:
+        """The service's revocation listener: tell every worker (this one's hub is told
+        directly as well). Never waits for Redis. A lost notice leaves the socket open on
+        another worker, but its commands are refused (checked in the command's own
+        transaction), and it closes at its next command."""
+        self._revocations.extend(keys)
+        self._wake.set()
+
     async def sweep(self) -> None:
         """Deliver whatever a lost notice left behind, for every drill connected here."""
         for drill_id in self.hub.connected_drills():
@@ -151,9 +176,12 @@ class RedisBus:
             await self._wake.wait()
             self._wake.clear()
             pending, self._pending = self._pending, {}
-            if not pending:
+            revoked, self._revocations = self._revocations, []
+            if not pending and not revoked:
                 continue
             try:
+                if revoked:
+                    await self._sender.publish(self.channel, revocation_notice(revoked))
                 for drill_id, seq in pending.items():
                     await self._sender.publish(self.channel, notice(drill_id, seq))
             except REDIS_ERRORS as exc:
@@ -180,6 +208,10 @@ class RedisBus:
         while True:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=READ_SECONDS)
             if message is None or message.get("type") != "message":
+                continue
+            revoked = parse_revocation(message["data"])
+            if revoked is not None:
+                await self.hub.revoke(revoked)
                 continue
             parsed = parse_notice(message["data"])
             if parsed is None:

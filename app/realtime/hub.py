@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from app.engine.scenario import Scenario
 from app.engine.timeline import describe_filled
 from app.realtime.codes import Close
 from app.realtime.visibility import Viewer, visible
+from app.services.credentials import Credential
 from app.services.drills import DrillService
 
 log = logging.getLogger("tabletop.hub")
@@ -72,6 +73,9 @@ class Connection:
     closing: bool = False
     teller: Teller | None = None
     """Set by Hub.attach for viewers who see everything: their events are told in words."""
+    credential: Credential | None = None
+    """What the socket was opened with: a revocation of one of its keys closes it (4001)."""
+    expiry: asyncio.TimerHandle | None = None
 
     def offer(self, message: dict[str, Any]) -> bool:
         """Queue a message; False when the client cannot keep up. Every snapshot passes
@@ -148,6 +152,7 @@ class Hub:
         self._published: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tellers: dict[str, Teller] = {}
+        self._ending: set[asyncio.Task[None]] = set()
 
     async def publish(self, drill_id: str, seq: int) -> None:
         """A commit happened: deliver everything after what was last delivered here."""
@@ -221,7 +226,44 @@ class Hub:
             teller = self._tellers.setdefault(drill_id, Teller(scenario, state.variables))
         return teller
 
+    async def revoke(self, keys: list[str]) -> None:
+        """Credentials ended (committed already): close their sockets here with 4001.
+        A command such a socket sent meanwhile is refused by the drills service, which
+        checks the credential in the command's own transaction."""
+        ended = set(keys)
+        doomed = [
+            connection
+            for peers in self._connections.values()
+            for connection in peers
+            if connection.credential is not None and ended & connection.credential.keys()
+        ]
+        for connection in doomed:
+            self._spawn(self.end(connection, "your session or participant token ended"))
+
+    async def end(self, connection: Connection, reason: str) -> None:
+        """Close one connection with 4001 (its receive loop unregisters it)."""
+        if connection.closing:
+            return
+        connection.closing = True
+        with contextlib.suppress(Exception):
+            await connection.close(Close.unauthorized, reason)
+
+    def _spawn(self, closing: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(closing)
+        self._ending.add(task)
+        task.add_done_callback(self._ending.discard)
+
+    def watch_expiry(self, connection: Connection, seconds: float) -> None:
+        """Close the connection with 4001 when its session expires."""
+
+        def expire() -> None:
+            self._spawn(self.end(connection, "your session expired; sign in again"))
+
+        connection.expiry = asyncio.get_running_loop().call_later(max(seconds, 0.0), expire)
+
     def unregister(self, connection: Connection) -> None:
+        if connection.expiry is not None:
+            connection.expiry.cancel()
         peers = self._connections.get(connection.drill_id)
         if peers is not None:
             peers.discard(connection)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import SetupToken, User, WebSession
+from app.services.credentials import RevocationListener, session_key, user_key
 from app.services.security import hash_password, new_token, token_hash, verify_password
 
 SESSION_SECONDS = 12 * 3600
@@ -53,6 +54,7 @@ class AccountService:
         sessions: async_sessionmaker[AsyncSession],
         clock: Callable[[], float] = time.time,
         writing: Callable[[], AbstractAsyncContextManager[object]] = contextlib.nullcontext,
+        announce: RevocationListener | None = None,
     ) -> None:
         """`writing`: the drills service's write lock. SQLite has one writer at a time, and
         a write that slips between another's read and write fails at once ("database is
@@ -60,6 +62,9 @@ class AccountService:
         self.sessions = sessions
         self.clock = clock
         self.writing = writing
+        self.announce = announce
+        """Told the keys of sessions ended (sign-out, password change) once committed: the
+        drills service's announce_revoked, which closes their sockets on every worker."""
         # A hash no password matches, made once, checked for unknown names so that they
         # cost one check like a known name: hashing afresh each time cost them twice.
         self._unknown_user_hash = hash_password(new_token())
@@ -122,22 +127,46 @@ class AccountService:
             return token
 
     async def user_for_session(self, token: str | None) -> User | None:
+        found = await self.session_of(token)
+        return None if found is None else found[0]
+
+    async def session_of(self, token: str | None) -> tuple[User, WebSession] | None:
+        """The account and its session row (its expiry), if the session is still valid."""
         if not token:
             return None
         async with self.sessions() as session:
             found = await session.get(WebSession, token_hash(token))
             if found is None or found.expires_at < self.clock():
                 return None
-            return await session.get(User, found.user_id)
+            user = await session.get(User, found.user_id)
+            return None if user is None else (user, found)
 
     async def sign_out(self, token: str | None) -> None:
         if not token:
             return
+        digest = token_hash(token)
         async with self.writing(), self.sessions() as session:
-            await session.execute(
-                delete(WebSession).where(WebSession.token_hash == token_hash(token))
-            )
+            await session.execute(delete(WebSession).where(WebSession.token_hash == digest))
             await session.commit()
+        await self._announce([session_key(digest)])
+
+    async def set_password(self, username: str, password: str) -> None:
+        """A new password; every session of the account ends (and its sockets close)."""
+        check_new_account(username, password)
+        password_hash = hash_password(password)  # slow on purpose: outside the lock
+        async with self.writing(), self.sessions() as session:
+            user = await session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise AccountError(f"there is no user called {username!r}")
+            user.password_hash = password_hash
+            await session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+            await session.commit()
+            user_id = user.id
+        await self._announce([user_key(user_id)])
+
+    async def _announce(self, keys: list[str]) -> None:
+        if self.announce is not None:
+            await self.announce(keys)
 
     async def new_setup_token(self) -> str:
         """A one-time link secret for the first facilitator, valid for a day."""

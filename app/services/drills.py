@@ -42,6 +42,8 @@ from app.engine.errors import Code, DomainError
 from app.engine.events import Event
 from app.engine.scenario import Scenario
 from app.engine.state import DrillState, Status
+from app.services import credentials
+from app.services.credentials import Credential, RevocationListener, token_key
 from app.services.security import join_code_for, new_token, normalise_join_code, token_hash
 
 log = logging.getLogger("tabletop.drills")
@@ -160,6 +162,9 @@ class _Request:
     digest: str | None = None
     """command_digest(command): a key seen again with another digest is refused. None:
     any command under the key is taken as the same one (a join's attempt id)."""
+    credential: Credential | None = None
+    """What the sender's socket was opened with: checked again in the write transaction
+    (app/services/credentials.py), so a revoked sender's command is never logged."""
     done: asyncio.Future[Outcome] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -216,6 +221,9 @@ class DrillService:
         self.clock = clock
         self.secret_key = secret_key
         self.listeners: list[Listener] = []
+        self.revocation_listeners: list[RevocationListener] = []
+        """Told the keys of credentials revoked (app/services/credentials.py) after the
+        revocation commits: the hub closes their sockets, the bus tells other workers."""
         self._live: dict[str, _Live] = {}
         self._known_seq: dict[str, int] = {}
         self._scenarios: dict[int, Scenario] = {}
@@ -344,6 +352,7 @@ class DrillService:
         also: list[object] | None = None,
         *,
         same_command: bool = True,
+        credential: Credential | None = None,
     ) -> Outcome:
         """Decide and append one command's events; a repeated `key` is applied once.
         `also`: rows written in the same transaction (a participant with its join).
@@ -355,7 +364,7 @@ class DrillService:
         await self.tick(drill_id)
         live = await self._get_live(drill_id)
         digest = command_digest(command) if same_command else None
-        request = _Request(command, actor, key, also or [], digest)
+        request = _Request(command, actor, key, also or [], digest, credential)
         live.pending.append(request)
         async with live.lock:
             if not request.done.done():
@@ -385,13 +394,18 @@ class DrillService:
                     # cannot write (the unique seq refuses it) and the retry catches up.
                     if attempt > 0 or not self._fresh(drill_id, live):
                         await self._catch_up(session, drill_id, live)
-                    keys = [r.key for r in batch if r.key is not None]
+                    # Senders whose credential was revoked are refused here, inside the
+                    # transaction that would write their events (credentials.check).
+                    refused = await self._revoked(session, drill_id, batch)
+                    valid = [r for r in batch if r not in refused]
+                    keys = [r.key for r in valid if r.key is not None]
                     applied = await repo.find_receipts(session, drill_id, keys)
                     hashes = {k: r.command_hash for k, r in applied.items()}
-                    releases = any(isinstance(r.command, c.ReleaseScores) for r in batch)
+                    releases = any(isinstance(r.command, c.ReleaseScores) for r in valid)
                     # Releasing scores: the event carries the scorecard of the whole log.
                     log = await repo.load_events(session, drill_id) if releases else []
-                    plan = self._plan(drill_id, live, batch, hashes, log)
+                    plan = self._plan(drill_id, live, valid, hashes, log)
+                    plan.results.update(refused)
                     for request, key in plan.repeats:
                         receipt = applied[key]
                         events = await repo.load_events(session, drill_id, receipt.first_seq - 1)
@@ -428,6 +442,32 @@ class DrillService:
                     request.done.set_exception(failure)
             if not isinstance(exc, StorageUnavailable):
                 raise
+
+    async def _revoked(
+        self, session: AsyncSession, drill_id: str, batch: list[_Request]
+    ) -> dict[_Request, DomainError]:
+        """The requests whose sender's credential no longer holds, each with its refusal."""
+        refused: dict[_Request, DomainError] = {}
+        now = self.clock()
+        for request in batch:
+            credential = request.credential
+            if credential is not None and not await credentials.check(
+                session, credential, drill_id, now
+            ):
+                refused[request] = DomainError(
+                    Code.credential_revoked,
+                    "your session or participant token has ended; sign in or join again",
+                )
+        return refused
+
+    async def announce_revoked(self, keys: list[str]) -> None:
+        """Tell the listeners (the hub, the bus) that these credentials ended; called once
+        the revocation is committed."""
+        for listener in self.revocation_listeners:
+            try:
+                await listener(keys)
+            except Exception as exc:  # committed already; the command path refuses anyway
+                log.warning("could not announce a revocation: %s", exc)
 
     def _plan(
         self,
@@ -652,12 +692,17 @@ class DrillService:
         )
         if outcome.repeated:
             async with self._write_session() as session:
+                old = await session.get(ParticipantRow, participant_id)
+                replaced = None if old is None else old.token_hash
                 await session.execute(
                     update(ParticipantRow)
                     .where(ParticipantRow.id == participant_id)
                     .values(token_hash=row.token_hash)
                 )
                 await self._commit(session)
+            # The token the first answer carried is dead: its sockets close everywhere.
+            if replaced is not None and replaced != row.token_hash:
+                await self.announce_revoked([token_key(replaced)])
         return participant_id, token
 
     async def participant_for_token(self, drill_id: str, token: str) -> ParticipantRow | None:

@@ -20,7 +20,9 @@ from app.db.models import Drill, ParticipantRow, User
 from app.engine.state import DrillState, Status
 from app.realtime.visibility import FACILITATOR_VIEW, Viewer
 from app.services.accounts import AccountRole
-from app.web.deps import SESSION_COOKIE, accounts, participant_of
+from app.services.credentials import Credential
+from app.services.security import token_hash
+from app.web.deps import SESSION_COOKIE, accounts, participant_cookie, participant_of
 
 STAFF = frozenset({AccountRole.facilitator, AccountRole.reviewer})
 
@@ -89,6 +91,30 @@ async def drill_viewer(conn: HTTPConnection, drill_id: str) -> Viewer | None:
         return replace(FACILITATOR_VIEW, user=user.username)
     participant = await participant_of(conn, drill_id)
     return None if participant is None else participant_view(participant)
+
+
+async def drill_credential(conn: HTTPConnection, drill_id: str) -> tuple[Viewer, Credential] | None:
+    """drill_viewer, with the credential it rests on: a websocket keeps it, closes when
+    it is revoked, and has each command checked against it (app/services/credentials)."""
+    token = conn.cookies.get(SESSION_COOKIE)
+    found = await accounts(conn).session_of(token)
+    if found is not None and is_facilitator(found[0]) and token:
+        user, row = found
+        credential = Credential(
+            "session", row.token_hash, user_id=user.id, expires_at=row.expires_at
+        )
+        return replace(FACILITATOR_VIEW, user=user.username), credential
+    participant = await participant_of(conn, drill_id)
+    if participant is None:
+        return None
+    secret = conn.cookies.get(participant_cookie(drill_id), "")
+    credential = Credential(
+        "participant",
+        token_hash(secret),
+        participant_id=participant.id,
+        role=participant.role,
+    )
+    return participant_view(participant), credential
 
 
 async def require_drill_viewer(request: Request, drill_id: str) -> Viewer:

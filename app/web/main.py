@@ -42,12 +42,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         hub = Hub(service)
         service.listeners.append(hub.publish)
+        service.revocation_listeners.append(hub.revoke)
         # Several workers: tell the others (and hear from them) after each commit.
         bus = RedisBus(settings.redis_url, hub, service) if settings.redis_url else None
         if bus is not None:
             service.listeners.append(bus.publish)
+            service.revocation_listeners.append(bus.revoke)
         app.state.service = service
-        app.state.accounts = AccountService(service.sessions, writing=service.writing)
+        app.state.accounts = AccountService(
+            service.sessions, writing=service.writing, announce=service.announce_revoked
+        )
         app.state.reviews = ReviewService(service.sessions, service)
         app.state.hub = hub
         app.state.clock = clock

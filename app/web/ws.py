@@ -12,7 +12,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from app.engine import commands as c
-from app.engine.errors import DomainError
+from app.engine.errors import Code, DomainError
 from app.engine.scenario import Scenario, fill
 from app.engine.state import DrillState
 from app.realtime.codes import Close
@@ -26,7 +26,7 @@ from app.realtime.protocol import (
 )
 from app.realtime.visibility import Viewer, decision_options, visible_log
 from app.services.drills import DrillNotFound, DrillService, StorageUnavailable
-from app.web.auth import drill_viewer
+from app.web.auth import drill_credential
 from app.web.console_view import facilitator_context
 from app.web.deps import drills, same_origin
 
@@ -132,10 +132,11 @@ async def drill_socket(ws: WebSocket, drill_id: str) -> None:
         except DrillNotFound:
             await ws.close(Close.drill_not_found, "there is no such drill")
             return
-        viewer = await drill_viewer(ws, drill_id)
-        if viewer is None:
+        found = await drill_credential(ws, drill_id)
+        if found is None:
             await ws.close(Close.unauthorized, "join this drill first")
             return
+        viewer, credential = found
 
         async def send(text: str) -> None:
             await ws.send_text(text)
@@ -143,7 +144,12 @@ async def drill_socket(ws: WebSocket, drill_id: str) -> None:
         async def close(code: int, reason: str) -> None:
             await ws.close(code, reason)
 
-        connection = Connection(drill_id, viewer, send, close)
+        # The credential stays with the connection: a revocation of it closes the socket
+        # with 4001 on every worker (hub.revoke, told through the bus), and each command
+        # is checked against it again in its own write transaction (credentials.check).
+        connection = Connection(drill_id, viewer, send, close, credential=credential)
+        if credential.expires_at is not None:
+            hub.watch_expiry(connection, credential.expires_at - time.time())
 
         async def snapshot() -> dict[str, Any]:
             return await _snapshot(service, drill_id, viewer, since)
@@ -243,11 +249,16 @@ async def _handle(raw: str, service: DrillService, hub: Hub, conn: Connection) -
     # Receipts per sender: two facilitators' (or participants') ids never collide.
     key = f"{actor.name}:{message.id}"
     try:
-        outcome = await service.execute(conn.drill_id, to_command(message), actor, key)
+        outcome = await service.execute(
+            conn.drill_id, to_command(message), actor, key, credential=conn.credential
+        )
     except DomainError as exc:
         conn.offer(
             {"type": "error", "id": message.id, "code": str(exc.code), "message": exc.message}
         )
+        if exc.code is Code.credential_revoked:
+            # Raced the revocation's notice: the answer, then the close it would bring.
+            await conn.finish(Close.unauthorized, "your session or participant token ended")
         return
     except Exception as exc:
         # StorageUnavailable from a write, or a read on the way (the drill's state) that

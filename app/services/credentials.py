@@ -1,0 +1,97 @@
+"""Credentials an open websocket was opened with, and what revokes them.
+
+A websocket is authenticated once, when it opens; a credential can end while it stays
+open (sign-out, the session's expiry, a password change, a participant's token replaced
+by a re-join or removed with its participant). Two things make that end everywhere at
+once (docs/architecture.md, "Credentials end everywhere at once"):
+
+1. The command path checks the credential again, in the very transaction that writes the
+   command's events (`check`, called by the drills service's group commit). On
+   PostgreSQL the row is read `FOR SHARE`: a sign-out's DELETE (or a re-join's UPDATE)
+   waits for a command that read it to commit, and a command that reads after the
+   revocation committed finds no row and is refused. On SQLite every writer (accounts
+   too) takes the one write lock, so the two cannot interleave either. A command racing
+   a revocation is therefore either committed before the revocation commits or refused:
+   never logged after it.
+2. After committing a revocation the service announces its keys (`keys_of`) to its
+   listeners: the hub closes every matching socket here with 4001, and the Redis bus
+   tells the other workers' hubs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import ParticipantRow, WebSession
+
+RevocationListener = Callable[[list[str]], Awaitable[None]]
+
+
+def session_key(digest: str) -> str:
+    """One signed-in browser (its cookie's hash): sign-out, expiry."""
+    return f"session:{digest}"
+
+
+def user_key(user_id: int) -> str:
+    """Every session of an account: a password change."""
+    return f"user:{user_id}"
+
+
+def token_key(digest: str) -> str:
+    """One participant token (its hash): replaced by a re-join."""
+    return f"ptoken:{digest}"
+
+
+def participant_key(participant_id: str) -> str:
+    """Every token of a participant: removed from the roster, or re-roled."""
+    return f"participant:{participant_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What an open socket was authenticated with (hashes only, never the secret)."""
+
+    kind: str
+    """"session" (a facilitator's) or "participant"."""
+    token_hash: str
+    user_id: int | None = None
+    participant_id: str | None = None
+    role: str | None = None
+    """The participant's role when the socket opened: a re-role ends the socket."""
+    expires_at: float | None = None
+    """A session's end, epoch seconds."""
+
+    def keys(self) -> frozenset[str]:
+        if self.kind == "session":
+            assert self.user_id is not None
+            return frozenset({session_key(self.token_hash), user_key(self.user_id)})
+        assert self.participant_id is not None
+        return frozenset({token_key(self.token_hash), participant_key(self.participant_id)})
+
+
+async def check(session: AsyncSession, credential: Credential, drill_id: str, now: float) -> bool:
+    """The credential still holds, read in the caller's (write) transaction and locked
+    against a concurrent revocation on PostgreSQL (FOR SHARE; SQLite ignores it and
+    relies on the one write lock)."""
+    if credential.kind == "session":
+        found = await session.scalar(
+            select(WebSession)
+            .where(WebSession.token_hash == credential.token_hash)
+            .with_for_update(read=True)
+        )
+        return found is not None and found.user_id == credential.user_id and found.expires_at >= now
+    row = await session.scalar(
+        select(ParticipantRow)
+        .where(ParticipantRow.token_hash == credential.token_hash)
+        .with_for_update(read=True)
+    )
+    return (
+        row is not None
+        and row.drill_id == drill_id
+        and row.id == credential.participant_id
+        and row.role == credential.role
+    )
