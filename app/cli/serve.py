@@ -219,3 +219,43 @@ def user_create(
     except AccountError as exc:
         raise fail(str(exc), 1) from exc
     typer.echo(f"created {role} {name!r}")
+
+
+@user_cli.command("password")
+def user_password(
+    name: Annotated[str, typer.Argument(help="The account whose password changes.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Set an account's password; every session of the account ends, and the websockets
+    opened with them close (4001) on every worker that hears it through Redis. Without
+    Redis a running server is not told: its sockets stay open until their next command,
+    which is refused (the session is gone from the database) and closes them."""
+    from app.realtime.bus import publish_revocation
+    from app.services.accounts import AccountError, AccountService
+    from app.services.runtime import open_service
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    settings = get_settings()
+
+    async def change() -> None:
+        announced: list[str] = []
+
+        async def collect(keys: list[str]) -> None:
+            announced.extend(keys)
+
+        async with open_service(settings) as service:
+            accounts = AccountService(service.sessions, announce=collect)
+            await accounts.set_password(name, password)
+        if settings.redis_url and announced:
+            await publish_revocation(settings.redis_url, announced)
+
+    try:
+        asyncio.run(change())
+    except AccountError as exc:
+        raise fail(str(exc), 1) from exc
+    typer.echo(f"password of {name!r} changed; its sessions have ended")

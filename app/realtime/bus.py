@@ -78,6 +78,17 @@ def parse_revocation(data: bytes | str) -> list[str] | None:
     return text[len(REVOKED) :].split()
 
 
+async def publish_revocation(url: str, keys: list[str], channel: str = CHANNEL) -> None:
+    """Tell every worker listening on Redis that these credentials ended: for a process
+    with no bus of its own (`tabletop user password`)."""
+    client = _client(url, retries=1)
+    try:
+        await client.publish(channel, revocation_notice(keys))
+    finally:
+        with contextlib.suppress(*REDIS_ERRORS):
+            await client.aclose()
+
+
 def parse_notice(data: bytes | str) -> tuple[str, int] | None:
     """A notice's drill id and seq; None for anything else on the channel."""
     text = data.decode(errors="replace") if isinstance(data, bytes) else data
