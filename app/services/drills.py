@@ -43,7 +43,7 @@ from app.engine.events import Event
 from app.engine.scenario import Scenario
 from app.engine.state import DrillState, Status
 from app.services import credentials
-from app.services.credentials import Credential, RevocationListener, token_key
+from app.services.credentials import Credential, RevocationListener, participant_key, token_key
 from app.services.security import join_code_for, new_token, normalise_join_code, token_hash
 
 log = logging.getLogger("tabletop.drills")
@@ -704,6 +704,26 @@ class DrillService:
             if replaced is not None and replaced != row.token_hash:
                 await self.announce_revoked([token_key(replaced)])
         return participant_id, token
+
+    async def remove_participant(
+        self, drill_id: str, participant_id: str, actor: c.Actor = c.FACILITATOR_ACTOR
+    ) -> None:
+        """The facilitator takes someone off the roster: their token dies (replaced by a
+        hash nobody holds, committed first, so no command of theirs is logged after), their
+        sockets close with 4001 on every worker, and the log records `participant_left`
+        (nothing more if they had left already)."""
+        async with self._write_session() as session:
+            row = await session.get(ParticipantRow, participant_id)
+            if row is None or row.drill_id != drill_id:
+                raise DomainError(Code.unknown_participant, "no such participant in this drill")
+            row.token_hash = token_hash(new_token())
+            await self._commit(session)
+        await self.announce_revoked([participant_key(participant_id)])
+        try:
+            await self.execute(drill_id, c.Leave(participant_id), actor)
+        except DomainError as exc:
+            if exc.code is not Code.unknown_participant:  # left already: nothing to log
+                raise
 
     async def participant_for_token(self, drill_id: str, token: str) -> ParticipantRow | None:
         if not token:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app.db.models import Drill
 from app.engine import commands as c
-from app.engine.errors import DomainError
+from app.engine.errors import Code, DomainError
 from app.engine.scenario import MAX_SPEED
 from app.engine.scoring import Scorecard
 from app.realtime.visibility import visible_log
@@ -231,6 +231,35 @@ async def drill_events(
     except DrillNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     return visible_log(events, viewer, state.scores_released)
+
+
+@router.delete(
+    "/drills/{drill_id}/participants/{participant_id}",
+    dependencies=[SameOrigin],
+    status_code=204,
+    responses=refusals(400, 401, 403, 404, 503),
+)
+async def remove_participant(
+    drill_id: DrillIdPath,
+    participant_id: Annotated[str, Path(pattern=NO_NUL, max_length=64)],
+    request: Request,
+    user: Facilitator,
+) -> None:
+    """Take a participant off the drill's roster: their token stops working at once, every
+    websocket they have open closes with 4001 (on every worker), and the log records
+    `participant_left`. They may join again with the code (as someone new)."""
+    service = drills(request)
+    try:
+        await service.drill(drill_id)
+        await service.remove_participant(
+            drill_id, participant_id, c.Actor(None, user=user.username)
+        )
+    except DrillNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except DomainError as exc:
+        unknown = exc.code is Code.unknown_participant
+        code = status.HTTP_404_NOT_FOUND if unknown else status.HTTP_400_BAD_REQUEST
+        raise HTTPException(code, exc.message) from exc
 
 
 @router.get("/drills/{drill_id}/score", responses=refusals(401, 403, 404))

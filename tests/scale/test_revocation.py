@@ -308,3 +308,35 @@ async def test_a_password_change_ends_every_session_of_the_account(tmp_path: Pat
         assert not mentions(await log_of(facilitator, drill["id"]), "after the password change")
         print(f"password change: closed after {', '.join(f'{t:.3f}' for t in took)} s; {how}")
         await stays.close()
+
+
+async def test_removing_a_participant_closes_their_sockets_and_logs_it(tmp_path: Path) -> None:
+    async with two_workers(tmp_path) as cluster:
+        control, drill, control_tab = await running_drill(cluster.b)
+        removed = await join(cluster.a, drill["join_code"], "Mo", "legal")
+        on_a = await Tab(cluster.a, drill["id"], removed).open()
+        on_b = await Tab(cluster.b, drill["id"], removed).open()
+        assert on_a.messages[0]["viewer"]["participant_id"]
+        pid = on_a.messages[0]["viewer"]["participant_id"]
+        await on_a.command(message("before removal"))
+
+        refused_one = await control.delete(f"/api/drills/{drill['id']}/participants/nobody")
+        assert refused_one.status_code == 404
+        as_participant = await removed.delete(f"/api/drills/{drill['id']}/participants/{pid}")
+        assert as_participant.status_code == 401
+
+        answer = await control.delete(f"/api/drills/{drill['id']}/participants/{pid}")
+        assert answer.status_code == 204, answer.text
+        revoked_at = time.monotonic()
+        late = await on_a.send(message("after removal"))
+        took_a = await on_a.closed_4001_within(revoked_at)
+        took_b = await on_b.closed_4001_within(revoked_at)
+        how = refused(on_a, late)
+        assert (await removed.get(f"/api/drills/{drill['id']}/events")).status_code == 401
+        log = await log_of(control, drill["id"])
+        assert mentions(log, "before removal") and not mentions(log, "after removal")
+        left = [e for e in log if e["type"] == "participant_left"]
+        assert [e["data"]["participant_id"] for e in left] == [pid]
+        await still_works(control_tab)
+        print(f"removal: closed after {took_a:.3f} s / {took_b:.3f} s; {how}")
+        await control_tab.close()
