@@ -43,8 +43,8 @@ class Code(StrEnum):
 
 MEANINGS: dict[Code, str] = {
     Code.credential_revoked: "the session or participant token the socket was opened with "
-    "has ended (signed out, expired, password changed, re-joined elsewhere, removed or "
-    "re-roled): nothing was recorded, and the socket closes with 4001",
+    "has ended (signed out, expired, password changed, replaced by a re-join, removed from "
+    "the roster): nothing was recorded, and the socket closes with 4001",
     Code.drill_exists: "the drill was created already",
     Code.drill_not_created: "there is no such drill yet",
     Code.drill_not_running: "the clock is not running (or, for `resume`, not paused)",

@@ -14,7 +14,8 @@ class Close(IntEnum):
     try_again_later = 1013
     """The database cannot be reached (restarting): reconnect with `since` in a moment."""
     unauthorized = 4001
-    """No valid participant token or facilitator session for this drill."""
+    """No valid participant token or facilitator session for this drill, or the one the
+    socket was opened with ended while it was open (revoked)."""
     forbidden_origin = 4003
     """The page that opened the socket is not served by this Tabletop."""
     drill_not_found = 4004
@@ -33,7 +34,11 @@ WHEN: dict[Close, str] = {
     Close.message_too_big: "a message over 64 KiB",
     Close.try_again_later: "the database cannot be reached (restarting): reconnect with "
     "`since` in a moment",
-    Close.unauthorized: "no valid participant token or facilitator session for this drill",
+    Close.unauthorized: "no valid participant token or facilitator session for this drill "
+    "when it opens; or, while it is open, the one it was opened with ended: the session was "
+    "signed out, expired or its account's password changed, or the participant's token was "
+    "replaced by a re-join or they were removed from the roster (on every worker, within "
+    "a second)",
     Close.forbidden_origin: "no `Origin` header, or one that is not this server's own scheme, "
     "host and port (nor in `TABLETOP_ALLOWED_ORIGINS`): browsers always send it; a script "
     "must send the server's own origin, e.g. `Origin: https://drills.example.org`",
