@@ -427,7 +427,17 @@ CASES: dict[tuple[str, str], Callable[[World], tuple[str, Payload]]] = {
         "/api/join",
         {"json": {"code": w.code, "name": "Mallory", "role": "legal"}},
     ),
+    ("DELETE", "/api/drills/{drill_id}/participants/{participant_id}"): lambda w: (
+        f"/api/drills/{w.lobby}/participants/{_someone_to_remove(w)}",
+        {},
+    ),
 }
+
+
+def _someone_to_remove(w: World) -> str:
+    """A participant who joined for the removal's case alone."""
+    participant_id, _ = w.live.run(_service(w.live).join(w.lobby, "Rem", "legal"))
+    return str(participant_id)
 
 
 def _state_changing(app: Any) -> set[tuple[str, str]]:
