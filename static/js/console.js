@@ -252,11 +252,30 @@ function renderRoster() {
     li.dataset.participant = id;
     li.append(el("span", "dot"), el("span", "name", p.name), el("span", "muted small", p.role ? who(p.role) : "Observer"),
       el("span", "sr-only presence", here ? "online" : "offline"));
+    if (p.present !== false) li.append(removeButton(id, p.name));
     list.append(li);
   }
   $("roster-empty").hidden = people.size > 0;
   $("online-count").textContent = `${[...people.keys()].filter((id) => online.has(id)).length} of ${people.size} online`;
   renderRoles();
+}
+
+// Taking someone off the roster: their token dies and their sockets close (4001); the
+// participant_left event that follows updates the roster.
+function removeButton(id, name) {
+  const button = el("button", "link small remove", "Remove");
+  button.type = "button";
+  button.setAttribute("aria-label", `Remove ${name} from the drill`);
+  button.addEventListener("click", async () => {
+    if (!window.confirm(`Remove ${name}? Their page closes; they may join again as someone new.`)) return;
+    const response = await fetch(`/api/drills/${encodeURIComponent(drillId)}/participants/${encodeURIComponent(id)}`,
+      { method: "DELETE", credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!response.ok && response.status !== 404) {
+      const body = await response.json().catch(() => ({}));
+      window.alert(body.detail || `Could not remove ${name} (${response.status}).`);
+    }
+  });
+  return button;
 }
 
 // The server's scorecard, fetched on load and again shortly after anything that scores.
