@@ -725,6 +725,52 @@ class DrillService:
             if exc.code is not Code.unknown_participant:  # left already: nothing to log
                 raise
 
+    async def rerole_participant(
+        self,
+        drill_id: str,
+        participant_id: str,
+        role: str | None,
+        actor: c.Actor = c.FACILITATOR_ACTOR,
+    ) -> str:
+        """The facilitator gives a participant another role (None: observer). The log has
+        no event for a change of role, so it records what happened in its own words: the
+        participant (under a new id) joins with the new role and the old id leaves. Their
+        cookie stays good and now names the new id (a reload shows the new role); every
+        socket opened as the old id closes with 4001, and no command of the old id is
+        logged once the change commits (the token names another id from then on).
+        Returns the new participant id."""
+        async with self.sessions() as session:
+            old = await session.get(ParticipantRow, participant_id)
+        if old is None or old.drill_id != drill_id:
+            raise DomainError(Code.unknown_participant, "no such participant in this drill")
+        _, state = await self.state(drill_id)
+        if state.status is Status.ended:
+            raise DomainError(Code.drill_ended, "the drill has ended; roles no longer change")
+        here = state.participants.get(participant_id)
+        if here is None or not here.present:
+            raise DomainError(Code.unknown_participant, "no such participant in this drill")
+        if role is not None and role not in state.roles:
+            raise DomainError(
+                Code.unknown_role,
+                f"{role!r} is not in play in this drill; choose from {', '.join(state.roles)}",
+            )
+        held = old.token_hash
+        new_id = str(uuid.uuid4())
+        # The old row lets go of the token first (it is unique), then the join's own
+        # transaction gives it to the new id.
+        async with self._write_session() as session:
+            row = await session.get(ParticipantRow, participant_id)
+            assert row is not None
+            row.token_hash = token_hash(new_token())
+            await self._commit(session)
+        await self.announce_revoked([participant_key(participant_id)])
+        moved = ParticipantRow(
+            id=new_id, drill_id=drill_id, token_hash=held, name=old.name, role=role
+        )
+        await self.execute(drill_id, c.Join(new_id, old.name, role), c.Actor(new_id), also=[moved])
+        await self.execute(drill_id, c.Leave(participant_id), actor)
+        return new_id
+
     async def participant_for_token(self, drill_id: str, token: str) -> ParticipantRow | None:
         if not token:
             return None

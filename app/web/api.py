@@ -262,6 +262,48 @@ async def remove_participant(
         raise HTTPException(code, exc.message) from exc
 
 
+class NewRole(BaseModel):
+    role: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=64)] | None = Field(
+        description="The role from now on; null makes them an observer."
+    )
+
+
+class Reroled(BaseModel):
+    participant_id: str = Field(description="Their id from now on (the log's new join).")
+    role: str | None
+
+
+@router.post(
+    "/drills/{drill_id}/participants/{participant_id}",
+    dependencies=[SameOrigin],
+    responses=refusals(400, 401, 403, 404, 503),
+)
+async def rerole_participant(
+    drill_id: DrillIdPath,
+    participant_id: Annotated[str, Path(pattern=NO_NUL, max_length=64)],
+    body: NewRole,
+    request: Request,
+    user: Facilitator,
+) -> Reroled:
+    """Give a participant another role (`null`: observer). The log records it as their
+    join with the new role (under a new participant id) and the old id's leaving; every
+    websocket they had open closes with 4001, and their page shows the new role's share
+    once reloaded (their cookie stays good). 400 for a role not in play."""
+    service = drills(request)
+    try:
+        await service.drill(drill_id)
+        new_id = await service.rerole_participant(
+            drill_id, participant_id, body.role, c.Actor(None, user=user.username)
+        )
+    except DrillNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except DomainError as exc:
+        unknown = exc.code is Code.unknown_participant
+        code = status.HTTP_404_NOT_FOUND if unknown else status.HTTP_400_BAD_REQUEST
+        raise HTTPException(code, exc.message) from exc
+    return Reroled(participant_id=new_id, role=body.role)
+
+
 @router.get("/drills/{drill_id}/score", responses=refusals(401, 403, 404))
 async def drill_score(drill_id: DrillIdPath, request: Request) -> Scorecard:
     """The drill's scorecard: every point with the events behind it, totals per objective,

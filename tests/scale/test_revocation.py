@@ -340,3 +340,40 @@ async def test_removing_a_participant_closes_their_sockets_and_logs_it(tmp_path:
         await still_works(control_tab)
         print(f"removal: closed after {took_a:.3f} s / {took_b:.3f} s; {how}")
         await control_tab.close()
+
+
+async def test_a_re_role_closes_the_old_sockets_and_changes_what_they_see(
+    tmp_path: Path,
+) -> None:
+    async with two_workers(tmp_path) as cluster:
+        control, drill, control_tab = await running_drill(cluster.b)
+        moved = await join(cluster.a, drill["join_code"], "Ada", "legal")
+        old = await Tab(cluster.a, drill["id"], moved).open()
+        pid = old.messages[0]["viewer"]["participant_id"]
+        path = f"/api/drills/{drill['id']}/participants/{pid}"
+        assert (await control.post(path, json={"role": "nope"})).status_code == 400
+        assert (await moved.post(path, json={"role": "executive"})).status_code == 401
+
+        answer = await control.post(path, json={"role": "executive"})
+        assert answer.status_code == 200, answer.text
+        revoked_at = time.monotonic()
+        late = await old.send(message("as legal after the re-role"))
+        took = await old.closed_4001_within(revoked_at)
+        how = refused(old, late)
+        new_id = answer.json()["participant_id"]
+
+        new = await Tab(cluster.a, drill["id"], moved).open()
+        viewer = new.messages[0]["viewer"]
+        assert viewer == {"kind": "participant", "role": "executive", "participant_id": new_id}
+        await control_tab.command({**inject("for executives"), "to": ["executive"]})
+        await control_tab.command({**inject("for legal only"), "to": ["legal"]})
+        await wait_until(lambda: "for executives" in json.dumps(new.messages), 5, "the inject")
+        assert "for legal only" not in json.dumps(new.messages)
+        log = await log_of(control, drill["id"])
+        assert not mentions(log, "as legal after the re-role")
+        roster = [(e["type"], e["data"].get("participant_id"), e["data"].get("role")) for e in log]
+        assert ("participant_joined", new_id, "executive") in roster
+        assert ("participant_left", pid, None) in roster
+        print(f"re-role: closed after {took:.3f} s; {how}")
+        await new.close()
+        await control_tab.close()

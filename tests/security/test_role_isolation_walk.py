@@ -161,6 +161,9 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("DELETE", "/api/drills/{drill_id}/participants/{participant_id}"): Access(
         row(401, 401, 401, 401, 403, ALLOWED)
     ),
+    ("POST", "/api/drills/{drill_id}/participants/{participant_id}"): Access(
+        row(401, 401, 401, 401, 403, ALLOWED), body="new role json"
+    ),
     # ---- the drill as it is played
     ("GET", "/drills/{drill_id}/play"): Access(row(JOIN, OK, JOIN, OK, JOIN, JOIN)),
     ("GET", "/api/drills/{drill_id}/events"): Access(row(401, OK, 401, OK, 401, OK)),
@@ -388,6 +391,8 @@ def _request(world: World, caller: str, method: str, path: str, access: Access) 
             return client.post(url, data={"csrf": token, **item, "status": "open"})
         case "status":
             return client.post(url, data={"csrf": token, "status": "closed"})
+        case "new role json":
+            return client.post(url, json={"role": "executive"})
     raise AssertionError(f"no body of kind {access.body!r}")
 
 

@@ -431,11 +431,15 @@ CASES: dict[tuple[str, str], Callable[[World], tuple[str, Payload]]] = {
         f"/api/drills/{w.lobby}/participants/{_someone_to_remove(w)}",
         {},
     ),
+    ("POST", "/api/drills/{drill_id}/participants/{participant_id}"): lambda w: (
+        f"/api/drills/{w.lobby}/participants/{_someone_to_remove(w)}",
+        {"json": {"role": "executive"}},
+    ),
 }
 
 
 def _someone_to_remove(w: World) -> str:
-    """A participant who joined for the removal's case alone."""
+    """A participant who joined for the removal's (or re-role's) case alone."""
     participant_id, _ = w.live.run(_service(w.live).join(w.lobby, "Rem", "legal"))
     return str(participant_id)
 
