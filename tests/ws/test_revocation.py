@@ -4,6 +4,7 @@ window is refused and never logged. The several-workers paths: tests/scale/test_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -30,8 +31,10 @@ def _open(live: LiveServer, drill_id: str, cookies: dict[str, str]) -> ClientCon
 
 
 def _send(sock: ClientConnection, message: dict[str, Any]) -> str:
+    """Send a command; its id. On a socket closed already nothing is sent."""
     command_id = uuid.uuid4().hex
-    sock.send(json.dumps({**message, "id": command_id}))
+    with contextlib.suppress(ConnectionClosed):
+        sock.send(json.dumps({**message, "id": command_id}))
     return command_id
 
 
