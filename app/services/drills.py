@@ -449,11 +449,14 @@ class DrillService:
         """The requests whose sender's credential no longer holds, each with its refusal."""
         refused: dict[_Request, DomainError] = {}
         now = self.clock()
+        holds: dict[Credential, bool] = {}  # one read per sender, however many commands
         for request in batch:
             credential = request.credential
-            if credential is not None and not await credentials.check(
-                session, credential, drill_id, now
-            ):
+            if credential is None:
+                continue
+            if credential not in holds:
+                holds[credential] = await credentials.check(session, credential, drill_id, now)
+            if not holds[credential]:
                 refused[request] = DomainError(
                     Code.credential_revoked,
                     "your session or participant token has ended; sign in or join again",
