@@ -20,13 +20,18 @@ from app.db.models import Drill, ParticipantRow, User
 from app.engine.state import DrillState, Status
 from app.realtime.visibility import FACILITATOR_VIEW, Viewer
 from app.services.accounts import AccountRole
-from app.web.deps import SESSION_COOKIE, accounts, participant_of
+from app.web.deps import SESSION_COOKIE, accounts, bearer_token, participant_of
 
 STAFF = frozenset({AccountRole.facilitator, AccountRole.reviewer})
 
 
 async def signed_in(conn: HTTPConnection) -> User | None:
-    """The account whose session cookie this is, if the session is still valid."""
+    """The account whose bearer token (scripts, integrations) or session cookie (browsers)
+    this is, if still valid. With a bearer header the cookie is not read: one request, one
+    credential."""
+    secret = bearer_token(conn)
+    if secret is not None:
+        return await accounts(conn).user_for_api_token(secret)
     return await accounts(conn).user_for_session(conn.cookies.get(SESSION_COOKIE))
 
 
