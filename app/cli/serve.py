@@ -1,4 +1,5 @@
-"""`tabletop serve`, `tabletop db upgrade` and `tabletop user create`: running a server."""
+"""`tabletop serve`, `tabletop db upgrade`, `tabletop user create` and `tabletop token`:
+running a server and its credentials."""
 
 from __future__ import annotations
 
@@ -259,3 +260,82 @@ def user_password(
     except AccountError as exc:
         raise fail(str(exc), 1) from exc
     typer.echo(f"password of {name!r} changed; its sessions have ended")
+
+
+token_cli = commands("API tokens: bearer credentials for scripts and integrations.")
+cli.add_typer(token_cli, name="token")
+
+
+@token_cli.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="A name for the token (what it is for).")],
+    user: Annotated[str, typer.Option(help="The account it acts as (its role, its drills).")],
+) -> None:
+    """Make a bearer token; prints the secret once (only its hash is stored)."""
+    from app.services.accounts import AccountError, AccountService
+    from app.services.runtime import open_service
+
+    async def create() -> str:
+        async with open_service(get_settings()) as service:
+            return await AccountService(service.sessions).create_api_token(name, user)
+
+    try:
+        secret = asyncio.run(create())
+    except AccountError as exc:
+        raise fail(str(exc), 1) from exc
+    typer.echo(secret)
+    typer.echo(
+        f"token {name!r} acts as {user!r}: send it as 'Authorization: Bearer <token>'; "
+        "it is shown only now",
+        err=True,
+    )
+
+
+@token_cli.command("list")
+def token_list() -> None:
+    """The tokens: name, account, made, revoked (never their secrets)."""
+    from datetime import UTC, datetime
+
+    from app.services.accounts import AccountService
+    from app.services.runtime import open_service
+
+    async def listed() -> list[tuple[str, str, float, float | None]]:
+        async with open_service(get_settings()) as service:
+            tokens = await AccountService(service.sessions).api_tokens()
+            return [(t.name, user, t.created_at, t.revoked_at) for t, user in tokens]
+
+    def when(at: float) -> str:
+        return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    for name, user, created, revoked in asyncio.run(listed()):
+        state = f"revoked {when(revoked)}" if revoked is not None else "active"
+        typer.echo(f"{name}\t{user}\tmade {when(created)}\t{state}")
+
+
+@token_cli.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
+    """Revoke a token: from now on every request with it is refused, and the websockets
+    opened with it close (4001) on every worker that hears it through Redis (without
+    Redis: at their next command, which is refused)."""
+    from app.realtime.bus import publish_revocation
+    from app.services.accounts import AccountService
+    from app.services.runtime import open_service
+
+    settings = get_settings()
+
+    async def revoke() -> bool:
+        announced: list[str] = []
+
+        async def collect(keys: list[str]) -> None:
+            announced.extend(keys)
+
+        async with open_service(settings) as service:
+            accounts = AccountService(service.sessions, announce=collect)
+            done = await accounts.revoke_api_token(name)
+        if settings.redis_url and announced:
+            await publish_revocation(settings.redis_url, announced)
+        return done
+
+    if not asyncio.run(revoke()):
+        raise fail(f"there is no active token called {name!r}; `tabletop token list` shows them", 1)
+    typer.echo(f"revoked {name!r}")

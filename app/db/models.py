@@ -117,6 +117,19 @@ class WebSession(Base):
     expires_at: Mapped[float] = mapped_column(Float)
 
 
+class ApiToken(Base):
+    """A script's or integration's bearer token, acting as the account it was made for.
+    Only its hash is stored; the secret is shown once, when it is made."""
+
+    __tablename__ = "api_tokens"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
 class SetupToken(Base):
     """The one-time link that lets the first facilitator choose a password."""
 

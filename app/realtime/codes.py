@@ -34,14 +34,15 @@ WHEN: dict[Close, str] = {
     Close.message_too_big: "a message over 64 KiB",
     Close.try_again_later: "the database cannot be reached (restarting): reconnect with "
     "`since` in a moment",
-    Close.unauthorized: "no valid participant token or facilitator session for this drill "
-    "when it opens; or, while it is open, the one it was opened with ended: the session was "
-    "signed out, expired or its account's password changed, or the participant's token was "
-    "replaced by a re-join or they were removed from the roster (on every worker, within "
-    "a second)",
+    Close.unauthorized: "no valid participant token, facilitator session or API token "
+    "(`Authorization: Bearer ...`) for this drill when it opens; or, while it is open, the "
+    "one it was opened with ended: the session was signed out, expired or its account's "
+    "password changed, or the participant's token was replaced by a re-join or they were "
+    "removed from the roster or given another role (on every worker, within a second)",
     Close.forbidden_origin: "no `Origin` header, or one that is not this server's own scheme, "
     "host and port (nor in `TABLETOP_ALLOWED_ORIGINS`): browsers always send it; a script "
-    "must send the server's own origin, e.g. `Origin: https://drills.example.org`",
+    "sends an API token (`Authorization: Bearer ...`, `tabletop token create`), for which "
+    "the Origin is not checked",
     Close.drill_not_found: "no such drill",
     Close.too_many_messages: "kept sending faster than 10 a second (bursts of 20) after "
     "being told to slow down (`rate_limited`)",

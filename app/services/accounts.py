@@ -17,13 +17,15 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.models import SetupToken, User, WebSession
-from app.services.credentials import RevocationListener, session_key, user_key
+from app.db.models import ApiToken, SetupToken, User, WebSession
+from app.services.credentials import RevocationListener, api_token_key, session_key, user_key
 from app.services.security import hash_password, new_token, token_hash, verify_password
 
 SESSION_SECONDS = 12 * 3600
 SETUP_SECONDS = 24 * 3600
 MIN_PASSWORD = 10
+API_TOKEN_PREFIX = "tt_"  # noqa: S105 - a prefix, not a secret
+"""Marks a bearer token (so a leaked one is easy to recognise in logs and scanners)."""
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,79}$")
 
 
@@ -140,6 +142,67 @@ class AccountService:
                 return None
             user = await session.get(User, found.user_id)
             return None if user is None else (user, found)
+
+    async def create_api_token(self, name: str, username: str) -> str:
+        """A new bearer token called `name`, acting as `username`'s account: the secret,
+        shown once (only its hash is kept)."""
+        if not USERNAME.match(name):
+            raise AccountError(
+                "a token's name is 2 to 80 letters, digits, '.', '_', '@' or '-', "
+                "starting with a letter or digit"
+            )
+        secret = API_TOKEN_PREFIX + new_token()
+        async with self.writing(), self.sessions() as session:
+            user = await session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise AccountError(f"there is no user called {username!r}")
+            session.add(
+                ApiToken(
+                    name=name,
+                    token_hash=token_hash(secret),
+                    user_id=user.id,
+                    created_at=self.clock(),
+                )
+            )
+            try:
+                await session.commit()
+            except IntegrityError as exc:
+                raise AccountError(f"there is already a token called {name!r}") from exc
+        return secret
+
+    async def api_tokens(self) -> list[tuple[ApiToken, str]]:
+        """Every token with its account's name, oldest first (revoked ones too)."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(ApiToken, User.username)
+                .join(User, User.id == ApiToken.user_id)
+                .order_by(ApiToken.created_at)
+            )
+            return [(token, username) for token, username in rows.tuples()]
+
+    async def revoke_api_token(self, name: str) -> bool:
+        """Revoke the token called `name`; False if there is none (or it was revoked)."""
+        async with self.writing(), self.sessions() as session:
+            token = await session.get(ApiToken, name)
+            if token is None or token.revoked_at is not None:
+                return False
+            token.revoked_at = self.clock()
+            await session.commit()
+            digest = token.token_hash
+        await self._announce([api_token_key(digest)])
+        return True
+
+    async def user_for_api_token(self, secret: str) -> User | None:
+        """The account a bearer token acts as, or None (unknown or revoked)."""
+        if not secret.startswith(API_TOKEN_PREFIX) or len(secret) > 200:
+            return None
+        async with self.sessions() as session:
+            token = await session.scalar(
+                select(ApiToken).where(ApiToken.token_hash == token_hash(secret))
+            )
+            if token is None or token.revoked_at is not None:
+                return None
+            return await session.get(User, token.user_id)
 
     async def sign_out(self, token: str | None) -> None:
         if not token:

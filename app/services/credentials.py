@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ParticipantRow, WebSession
+from app.db.models import ApiToken, ParticipantRow, WebSession
 
 RevocationListener = Callable[[list[str]], Awaitable[None]]
 
@@ -46,6 +46,11 @@ def token_key(digest: str) -> str:
     return f"ptoken:{digest}"
 
 
+def api_token_key(digest: str) -> str:
+    """One API token (its hash): `tabletop token revoke`."""
+    return f"apitoken:{digest}"
+
+
 def participant_key(participant_id: str) -> str:
     """Every token of a participant: removed from the roster, or re-roled."""
     return f"participant:{participant_id}"
@@ -56,7 +61,7 @@ class Credential:
     """What an open socket was authenticated with (hashes only, never the secret)."""
 
     kind: str
-    """"session" (a facilitator's) or "participant"."""
+    """"session" (a facilitator's), "api" (an API token) or "participant"."""
     token_hash: str
     user_id: int | None = None
     participant_id: str | None = None
@@ -66,6 +71,8 @@ class Credential:
     """A session's end, epoch seconds."""
 
     def keys(self) -> frozenset[str]:
+        if self.kind == "api":
+            return frozenset({api_token_key(self.token_hash)})
         if self.kind == "session":
             assert self.user_id is not None
             return frozenset({session_key(self.token_hash), user_key(self.user_id)})
@@ -77,6 +84,15 @@ async def check(session: AsyncSession, credential: Credential, drill_id: str, no
     """The credential still holds, read in the caller's (write) transaction and locked
     against a concurrent revocation on PostgreSQL (FOR SHARE; SQLite ignores it and
     relies on the one write lock)."""
+    if credential.kind == "api":
+        token = await session.scalar(
+            select(ApiToken)
+            .where(ApiToken.token_hash == credential.token_hash)
+            .with_for_update(read=True)
+        )
+        return (
+            token is not None and token.revoked_at is None and token.user_id == credential.user_id
+        )
     if credential.kind == "session":
         found = await session.scalar(
             select(WebSession)

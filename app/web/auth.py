@@ -22,13 +22,18 @@ from app.realtime.visibility import FACILITATOR_VIEW, Viewer
 from app.services.accounts import AccountRole
 from app.services.credentials import Credential
 from app.services.security import token_hash
-from app.web.deps import SESSION_COOKIE, accounts, participant_cookie, participant_of
+from app.web.deps import SESSION_COOKIE, accounts, bearer_token, participant_cookie, participant_of
 
 STAFF = frozenset({AccountRole.facilitator, AccountRole.reviewer})
 
 
 async def signed_in(conn: HTTPConnection) -> User | None:
-    """The account whose session cookie this is, if the session is still valid."""
+    """The account whose bearer token (scripts, integrations) or session cookie (browsers)
+    this is, if still valid. With a bearer header the cookie is not read: one request, one
+    credential."""
+    secret = bearer_token(conn)
+    if secret is not None:
+        return await accounts(conn).user_for_api_token(secret)
     return await accounts(conn).user_for_session(conn.cookies.get(SESSION_COOKIE))
 
 
@@ -96,6 +101,14 @@ async def drill_viewer(conn: HTTPConnection, drill_id: str) -> Viewer | None:
 async def drill_credential(conn: HTTPConnection, drill_id: str) -> tuple[Viewer, Credential] | None:
     """drill_viewer, with the credential it rests on: a websocket keeps it, closes when
     it is revoked, and has each command checked against it (app/services/credentials)."""
+    secret = bearer_token(conn)
+    if secret is not None:
+        # An API token: one request, one credential (the cookies are not read).
+        by_token = await accounts(conn).user_for_api_token(secret)
+        if by_token is None or not is_facilitator(by_token):
+            return None
+        api = Credential("api", token_hash(secret), user_id=by_token.id)
+        return replace(FACILITATOR_VIEW, user=by_token.username), api
     token = conn.cookies.get(SESSION_COOKIE)
     found = await accounts(conn).session_of(token)
     if found is not None and is_facilitator(found[0]) and token:

@@ -87,3 +87,36 @@ def test_sign_out_closes_the_socket_4001_and_refuses_what_it_sends(
     finally:
         sock.close()
         control_sock.close()
+
+
+def test_revoking_an_api_token_closes_its_socket_4001(live_server: LiveServer) -> None:
+    """`tabletop token revoke` (here the same service call, in the server's process, as on
+    the embedded default): the socket the token opened closes, its command is not logged."""
+    accounts = live_server.app.state.accounts
+    control = sign_in(live_server)
+    drill = control.post(
+        "/api/drills", json={"scenario": "mini.yaml", "name": "Scripted", "speed": 1}
+    ).json()
+    secret = live_server.run(accounts.create_api_token("bot", "fac"))
+    sock = connect(
+        f"{live_server.ws_url}/ws/drills/{drill['id']}?since=0",
+        additional_headers={"Authorization": f"Bearer {secret}"},
+        open_timeout=10,
+    )
+    try:
+        assert json.loads(sock.recv(5))["type"] == "snapshot"
+        assert _answer(sock, _send(sock, _inject("by the bot")))["type"] == "error"  # not started
+        assert live_server.run(accounts.revoke_api_token("bot"))
+        revoked_at = time.monotonic()
+        _send(sock, _inject("after revoke"))
+        try:
+            while True:
+                sock.recv(5)
+        except ConnectionClosed:
+            took = time.monotonic() - revoked_at
+        assert sock.close_code == Close.unauthorized
+        assert took <= 1.0, took
+        log = control.get(f"/api/drills/{drill['id']}/events").json()
+        assert "after revoke" not in json.dumps(log)
+    finally:
+        sock.close()
