@@ -170,6 +170,10 @@ class Tally:
     """Commands sent again under their ids after a reconnect (their first ack was lost)."""
     repeated: int = 0
     """Acks that said `repeated`: the command had been committed before, its ack lost."""
+    resent_ids: list[str] = field(default_factory=list)
+    """The ids of the commands sent again after a reconnect."""
+    repeated_ids: list[str] = field(default_factory=list)
+    """The ids of the commands acknowledged as `repeated`."""
     ack_latencies: list[float] = field(default_factory=list)
     acknowledged: list[dict[str, Any]] = field(default_factory=list)
     """The commands the server acknowledged: each must be in the log, once."""
@@ -282,6 +286,7 @@ class Client:
             self.tally.reconnects += 1
             for pending in list(self._pending.values()):  # same ids: applied once
                 self.tally.resent += 1
+                self.tally.resent_ids.append(str(pending.message["id"]))
                 await self._send(pending.message)
             return
         raise SimulationError(f"{self.identity.name}: could not reconnect")
@@ -390,6 +395,8 @@ class Client:
             return
         self.tally.acked += 1
         self.tally.repeated += bool(message.get("repeated"))
+        if message.get("repeated"):
+            self.tally.repeated_ids.append(str(message.get("id")))
         self.tally.ack_latencies.append(time.perf_counter() - pending.sent_at)
         self.tally.acknowledged.append(pending.message)
         pending.done.set_result(int(message["seq"]))
