@@ -25,14 +25,9 @@ fix the route, not this test.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import hashlib
 import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -57,8 +52,12 @@ from app.services.security import format_join_code
 from app.web.deps import SESSION_COOKIE, participant_cookie
 from app.web.limits import make_limits
 from app.web.main import create_app
-from tests.live import FIXTURES, LiveServer, running_server
-from tests.scale.cluster import fresh_database
+from tests import fuzzing
+from tests.fuzzing import SEED, served
+from tests.live import FIXTURES, LiveServer
+
+# The run's seed, printed when this module starts and in each failure (autouse fixtures).
+print_seed, seed_in_report = fuzzing.print_seed, fuzzing.seed_in_report
 
 CHECKS = [
     not_a_server_error,
@@ -66,37 +65,6 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-
-
-def _fuzz_seed() -> int:
-    """TABLETOP_FUZZ_SEED, else one per run: under xdist derived from the run's id, so every
-    worker fuzzes with the same seed; else a random one."""
-    chosen = os.environ.get("TABLETOP_FUZZ_SEED", "").strip()
-    if chosen:
-        return int(chosen)
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run:
-        return int(hashlib.sha256(run.encode()).hexdigest()[:8], 16)
-    return secrets.randbelow(2**32)
-
-
-SEED = _fuzz_seed()
-REPEAT = f"fuzz seed {SEED}: TABLETOP_FUZZ_SEED={SEED} repeats this run's examples"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _print_seed(request: pytest.FixtureRequest) -> None:
-    plugins = request.config.pluginmanager
-    reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
-    if reporter is None or capture is None:  # an xdist worker: its failure reports say it
-        return
-    with capture.global_and_fixture_disabled():  # on a line of its own, amid the dots
-        reporter.write(f"\n{__name__}: {REPEAT}\n")
-
-
-@pytest.fixture(autouse=True)
-def _seed_in_report(request: pytest.FixtureRequest) -> None:
-    request.node.add_report_section("setup", "fuzz seed", REPEAT)
 
 
 FUZZ = settings(
@@ -162,27 +130,6 @@ class World:
             case.body = {
                 k: self.real.get(v, v) if isinstance(v, str) else v for k, v in case.body.items()
             }
-
-
-@contextlib.contextmanager
-def served(backend: str, data_dir: Path) -> Iterator[LiveServer]:
-    """A live server on a SQLite file, or on a fresh PostgreSQL database (which skips, or
-    fails under CI, when PostgreSQL cannot be reached)."""
-    if backend == "sqlite":
-        with running_server(data_dir) as live:
-            yield live
-        return
-    loop = asyncio.new_event_loop()
-    database = fresh_database()
-    try:
-        url = loop.run_until_complete(database.__aenter__())
-        try:
-            with running_server(data_dir, database_url=url) as live:
-                yield live
-        finally:
-            loop.run_until_complete(database.__aexit__(None, None, None))
-    finally:
-        loop.close()
 
 
 @pytest.fixture(

@@ -35,18 +35,14 @@ each database gets posts of its own.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
 import os
 import re
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, urlencode
 
@@ -69,41 +65,14 @@ from app.web.deps import SESSION_COOKIE
 from app.web.forms import CSRF_COOKIE, CSRF_FIELD
 from app.web.limits import make_limits
 from app.web.main import create_app
-from tests.live import FIXTURES, LiveServer, running_server
-from tests.scale.cluster import fresh_database
+from tests import fuzzing
+from tests.fuzzing import REPEAT, SEED, served
+from tests.live import FIXTURES, LiveServer
+
+# The run's seed, printed when this module starts and in each failure (autouse fixtures).
+print_seed, seed_in_report = fuzzing.print_seed, fuzzing.seed_in_report
 
 # ------------------------------------------------------------------ the seed
-
-
-def _fuzz_seed() -> int:
-    """TABLETOP_FUZZ_SEED, else one per run: under xdist derived from the run's id, so every
-    worker fuzzes with the same seed; else a random one."""
-    chosen = os.environ.get("TABLETOP_FUZZ_SEED", "").strip()
-    if chosen:
-        return int(chosen)
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run:
-        return int(hashlib.sha256(run.encode()).hexdigest()[:8], 16)
-    return secrets.randbelow(2**32)
-
-
-SEED = _fuzz_seed()
-REPEAT = f"fuzz seed {SEED}: TABLETOP_FUZZ_SEED={SEED} repeats this run's examples"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _print_seed(request: pytest.FixtureRequest) -> None:
-    plugins = request.config.pluginmanager
-    reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
-    if reporter is None or capture is None:  # an xdist worker: its failure reports say it
-        return
-    with capture.global_and_fixture_disabled():  # on a line of its own, amid the dots
-        reporter.write(f"\n{__name__}: {REPEAT}\n")
-
-
-@pytest.fixture(autouse=True)
-def _seed_in_report(request: pytest.FixtureRequest) -> None:
-    request.node.add_report_section("setup", "fuzz seed", REPEAT)
 
 
 EXAMPLES = int(os.environ.get("TABLETOP_FORM_FUZZ_EXAMPLES", "15"))
@@ -315,27 +284,6 @@ def losses(before: Snapshot, after: Snapshot) -> str:
         if gone or rewritten:
             out.append(f"{table}: gone {gone[:3]}, rewritten {rewritten[:3]}")
     return "; ".join(out)
-
-
-@contextlib.contextmanager
-def served(backend: str, data_dir: Path) -> Iterator[LiveServer]:
-    """A live server on a SQLite file, or on a fresh PostgreSQL database (which skips, or
-    fails under CI, when PostgreSQL cannot be reached)."""
-    if backend == "sqlite":
-        with running_server(data_dir) as live:
-            yield live
-        return
-    loop = asyncio.new_event_loop()
-    database = fresh_database()
-    try:
-        url = loop.run_until_complete(database.__aenter__())
-        try:
-            with running_server(data_dir, database_url=url) as live:
-                yield live
-        finally:
-            loop.run_until_complete(database.__aexit__(None, None, None))
-    finally:
-        loop.close()
 
 
 @dataclass
