@@ -58,6 +58,24 @@ class Settings(BaseSettings):
         le=24,
         description="How often the team drills: the next drill is due this long after the last.",
     )
+    session_hours: float = Field(
+        default=12,
+        gt=0,
+        le=24 * 30,
+        description="A signed-in session's absolute lifetime: sign in again after this long.",
+    )
+    session_idle_minutes: float = Field(
+        default=120,
+        gt=0,
+        description="A session with no page, API call or websocket command for this long "
+        "ends (a console left open and untouched, a forgotten browser).",
+    )
+    participant_hours_after_end: float = Field(
+        default=12,
+        ge=0,
+        description="How long participants' join tokens keep working after their drill "
+        "ends (the hot wash, the released scores); then they stop.",
+    )
     sqlite_busy_timeout_ms: int = 5000
     tick_seconds: float = Field(default=0.25, gt=0, description="How often drill clocks tick.")
     redis_url: str = Field(

@@ -66,10 +66,19 @@ def live_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Live
         yield live
 
 
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A server on its first run: no account at all (the setup link's world)."""
+    with running_server(tmp_path, with_facilitator=False) as live:
+        yield live
+
+
 @contextmanager
-def running_server(data_dir: Path, **extra: Any) -> Iterator[LiveServer]:
+def running_server(
+    data_dir: Path, with_facilitator: bool = True, **extra: Any
+) -> Iterator[LiveServer]:
     """The app under uvicorn on a free port, with its data (SQLite file) in `data_dir`
-    and a facilitator account "fac"; stopped when the block ends."""
+    and (unless told otherwise) a facilitator account "fac"; stopped when the block ends."""
     defaults: dict[str, Any] = {
         "data_dir": data_dir,
         "scenarios_dir": FIXTURES,
@@ -98,7 +107,8 @@ def running_server(data_dir: Path, **extra: Any) -> Iterator[LiveServer]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     live = LiveServer(f"http://127.0.0.1:{port}", app, loops[0])
-    live.run(app.state.accounts.create_user("fac", PASSWORD, AccountRole.facilitator))
+    if with_facilitator:
+        live.run(app.state.accounts.create_user("fac", PASSWORD, AccountRole.facilitator))
     try:
         yield live
     finally:

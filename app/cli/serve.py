@@ -8,7 +8,8 @@ import hashlib
 import os
 import socket
 import sys
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -16,6 +17,11 @@ from app.authoring.loader import load_scenario_file, scenario_files
 from app.cli.common import commands, err, fail
 from app.config import get_settings
 from app.services.security import FAST_HASHES_FOR_TESTS
+
+if TYPE_CHECKING:
+    from app.services.accounts import AccountService
+
+T = TypeVar("T")
 
 cli = commands()
 db_cli = commands("The database: migrations.")
@@ -145,8 +151,8 @@ async def _first_run(settings: Any, base: str, demo: bool) -> list[str]:
         if await accounts.user_count() == 0:
             token = await accounts.new_setup_token()
             lines.append(
-                f"No account yet. Open this one-time link to choose the first "
-                f"facilitator's password (valid 24 hours):\n  {base}/setup#token={token}"
+                f"No account yet. Open this one-time link to choose the first account's "
+                f"name and password (an admin; valid 24 hours):\n  {base}/setup#token={token}"
             )
         if demo:
             path = next(
@@ -195,7 +201,7 @@ def db_upgrade() -> None:
 @user_cli.command("create")
 def user_create(
     name: Annotated[str, typer.Argument(help="The user name to sign in with.")],
-    role: Annotated[str, typer.Option(help="facilitator or reviewer")] = "facilitator",
+    role: Annotated[str, typer.Option(help="admin, facilitator or reviewer")] = "facilitator",
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
@@ -205,7 +211,7 @@ def user_create(
     from app.services.runtime import open_service
 
     if role not in {r.value for r in AccountRole}:
-        raise fail("--role is facilitator or reviewer")
+        raise fail("--role is admin, facilitator or reviewer")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -222,6 +228,67 @@ def user_create(
     typer.echo(f"created {role} {name!r}")
 
 
+async def _announcing(change: Callable[[AccountService], Awaitable[T]]) -> T:
+    """Run an account change that may end credentials, then tell a running server:
+    through Redis when there is one, so every worker closes the sockets at once (4001).
+    Without Redis a running server is not told; its sockets stay open until their next
+    command, which is refused (the credential is gone from the database) and closes them."""
+    from app.realtime.bus import publish_revocation
+    from app.services.accounts import AccountService
+    from app.services.runtime import open_service
+
+    settings = get_settings()
+    announced: list[str] = []
+
+    async def collect(keys: list[str]) -> None:
+        announced.extend(keys)
+
+    async with open_service(settings) as service:
+        result = await change(AccountService(service.sessions, announce=collect))
+    if settings.redis_url and announced:
+        await publish_revocation(settings.redis_url, announced)
+    return result
+
+
+@user_cli.command("list")
+def user_list() -> None:
+    """The accounts: name, role, active or disabled."""
+    from app.services.accounts import AccountService
+    from app.services.runtime import open_service
+
+    async def listed() -> list[tuple[str, str, bool]]:
+        async with open_service(get_settings()) as service:
+            users = await AccountService(service.sessions).users()
+            return [(u.username, u.role, u.disabled_at is not None) for u in users]
+
+    for name, role, disabled in asyncio.run(listed()):
+        typer.echo(f"{name}\t{role}\t{'disabled' if disabled else 'active'}")
+
+
+@user_cli.command("disable")
+def user_disable(name: Annotated[str, typer.Argument(help="The account to disable.")]) -> None:
+    """Disable an account: it cannot sign in, and its sessions, API tokens and open
+    sockets stop (see `user password` for how a running server hears it)."""
+    _set_disabled(name, True)
+
+
+@user_cli.command("enable")
+def user_enable(name: Annotated[str, typer.Argument(help="The account to enable.")]) -> None:
+    """Enable a disabled account again (its old sessions stay ended)."""
+    _set_disabled(name, False)
+
+
+def _set_disabled(name: str, disabled: bool) -> None:
+    from app.services.accounts import AccountError
+    from app.services.audit import SHELL
+
+    try:
+        asyncio.run(_announcing(lambda accounts: accounts.set_disabled(name, disabled, SHELL)))
+    except AccountError as exc:
+        raise fail(str(exc), 1) from exc
+    typer.echo(f"{name!r} is {'disabled' if disabled else 'enabled'}")
+
+
 @user_cli.command("password")
 def user_password(
     name: Annotated[str, typer.Argument(help="The account whose password changes.")],
@@ -233,30 +300,14 @@ def user_password(
     opened with them close (4001) on every worker that hears it through Redis. Without
     Redis a running server is not told: its sockets stay open until their next command,
     which is refused (the session is gone from the database) and closes them."""
-    from app.realtime.bus import publish_revocation
-    from app.services.accounts import AccountError, AccountService
-    from app.services.runtime import open_service
+    from app.services.accounts import AccountError
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-    settings = get_settings()
-
-    async def change() -> None:
-        announced: list[str] = []
-
-        async def collect(keys: list[str]) -> None:
-            announced.extend(keys)
-
-        async with open_service(settings) as service:
-            accounts = AccountService(service.sessions, announce=collect)
-            await accounts.set_password(name, password)
-        if settings.redis_url and announced:
-            await publish_revocation(settings.redis_url, announced)
-
     try:
-        asyncio.run(change())
+        asyncio.run(_announcing(lambda accounts: accounts.set_password(name, password)))
     except AccountError as exc:
         raise fail(str(exc), 1) from exc
     typer.echo(f"password of {name!r} changed; its sessions have ended")
@@ -317,25 +368,6 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")])
     """Revoke a token: from now on every request with it is refused, and the websockets
     opened with it close (4001) on every worker that hears it through Redis (without
     Redis: at their next command, which is refused)."""
-    from app.realtime.bus import publish_revocation
-    from app.services.accounts import AccountService
-    from app.services.runtime import open_service
-
-    settings = get_settings()
-
-    async def revoke() -> bool:
-        announced: list[str] = []
-
-        async def collect(keys: list[str]) -> None:
-            announced.extend(keys)
-
-        async with open_service(settings) as service:
-            accounts = AccountService(service.sessions, announce=collect)
-            done = await accounts.revoke_api_token(name)
-        if settings.redis_url and announced:
-            await publish_revocation(settings.redis_url, announced)
-        return done
-
-    if not asyncio.run(revoke()):
+    if not asyncio.run(_announcing(lambda accounts: accounts.revoke_api_token(name))):
         raise fail(f"there is no active token called {name!r}; `tabletop token list` shows them", 1)
     typer.echo(f"revoked {name!r}")

@@ -95,7 +95,7 @@ class CommandReceipt(Base):
 
 
 class User(Base):
-    """A facilitator or reviewer account. Participants have no account."""
+    """An admin, facilitator or reviewer account. Participants have no account."""
 
     __tablename__ = "users"
 
@@ -104,6 +104,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    disabled_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """Set by an admin: the account cannot sign in and its credentials stop working."""
 
 
 class WebSession(Base):
@@ -115,6 +117,9 @@ class WebSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float)
+    """The absolute end: signed in this long ago at most, whatever the activity."""
+    last_seen_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """The last request or command (to the minute): idle longer than the idle limit ends it."""
 
 
 class ApiToken(Base):
@@ -131,13 +136,33 @@ class ApiToken(Base):
 
 
 class SetupToken(Base):
-    """The one-time link that lets the first facilitator choose a password."""
+    """A one-time link to choose a password: the first run's (no user: it creates the
+    first admin) or one an admin made for an account (new, or reset)."""
 
     __tablename__ = "setup_tokens"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[float] = mapped_column(Float)
     used: Mapped[bool] = mapped_column(default=False)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+    )
+
+
+class AuditEvent(Base):
+    """One line of the audit log: a sign-in, a failure, a throttle, a setup link's use or
+    an account change. Written in the transaction of the change it records."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    """Who did it (a user name), or None: an anonymous caller, or the server's shell."""
+    target: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[str] = mapped_column(String(500), default="")
 
 
 class ParticipantRow(Base):

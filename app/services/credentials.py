@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ApiToken, ParticipantRow, WebSession
+from app.db.models import ApiToken, ParticipantRow, User, WebSession
 
 RevocationListener = Callable[[list[str]], Awaitable[None]]
 
@@ -69,15 +69,23 @@ class Credential:
     """The participant's role when the socket opened: a re-role ends the socket."""
     expires_at: float | None = None
     """A session's end, epoch seconds."""
+    idle_seconds: float | None = None
+    """A session's idle limit: a command after this long without activity is refused."""
 
     def keys(self) -> frozenset[str]:
-        if self.kind == "api":
-            return frozenset({api_token_key(self.token_hash)})
-        if self.kind == "session":
+        if self.kind in ("api", "session"):
             assert self.user_id is not None
-            return frozenset({session_key(self.token_hash), user_key(self.user_id)})
+            # The account's key too: disabling it (or a new role) ends its tokens' sockets.
+            own = api_token_key if self.kind == "api" else session_key
+            return frozenset({own(self.token_hash), user_key(self.user_id)})
         assert self.participant_id is not None
         return frozenset({token_key(self.token_hash), participant_key(self.participant_id)})
+
+
+async def _enabled(session: AsyncSession, user_id: int) -> bool:
+    """The account exists and is not disabled (its row locked like the credential's)."""
+    user = await session.scalar(select(User).where(User.id == user_id).with_for_update(read=True))
+    return user is not None and user.disabled_at is None
 
 
 async def check(session: AsyncSession, credential: Credential, drill_id: str, now: float) -> bool:
@@ -91,7 +99,10 @@ async def check(session: AsyncSession, credential: Credential, drill_id: str, no
             .with_for_update(read=True)
         )
         return (
-            token is not None and token.revoked_at is None and token.user_id == credential.user_id
+            token is not None
+            and token.revoked_at is None
+            and token.user_id == credential.user_id
+            and await _enabled(session, token.user_id)
         )
     if credential.kind == "session":
         found = await session.scalar(
@@ -99,7 +110,11 @@ async def check(session: AsyncSession, credential: Credential, drill_id: str, no
             .where(WebSession.token_hash == credential.token_hash)
             .with_for_update(read=True)
         )
-        return found is not None and found.user_id == credential.user_id and found.expires_at >= now
+        if found is None or found.user_id != credential.user_id or found.expires_at < now:
+            return False
+        last_seen = found.last_seen_at if found.last_seen_at is not None else found.created_at
+        idle = credential.idle_seconds
+        return (idle is None or last_seen + idle >= now) and await _enabled(session, found.user_id)
     row = await session.scalar(
         select(ParticipantRow)
         .where(ParticipantRow.token_hash == credential.token_hash)

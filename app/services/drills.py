@@ -216,10 +216,13 @@ class DrillService:
         sqlite: bool,
         clock: Callable[[], float] = time.time,
         secret_key: str = "",
+        participant_seconds_after_end: float = 12 * 3600,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.secret_key = secret_key
+        self.participant_seconds_after_end = participant_seconds_after_end
+        """How long join tokens keep working after their drill ends (the hot wash)."""
         self.listeners: list[Listener] = []
         self.revocation_listeners: list[RevocationListener] = []
         """Told the keys of credentials revoked (app/services/credentials.py) after the
@@ -779,7 +782,14 @@ class DrillService:
             return None
         async with self.sessions() as session:
             row = await repo.participant_by_token_hash(session, token_hash(token))
-        return row if row is not None and row.drill_id == drill_id else None
+            if row is None or row.drill_id != drill_id:
+                return None
+            drill = await session.get(Drill, drill_id)
+        if drill is not None and drill.ended_at is not None:
+            ended = drill.ended_at.replace(tzinfo=drill.ended_at.tzinfo or UTC).timestamp()
+            if self.clock() > ended + self.participant_seconds_after_end:
+                return None  # the drill is over, and so is the token
+        return row
 
     # ------------------------------------------------------------------ reads
 

@@ -25,6 +25,7 @@ async def open_service(settings: Settings) -> AsyncIterator[DrillService]:
             make_sessionmaker(engine),
             sqlite=is_sqlite(url),
             secret_key=settings.resolved_secret_key(),
+            participant_seconds_after_end=settings.participant_hours_after_end * 3600,
         )
     finally:
         await engine.dispose()

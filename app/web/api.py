@@ -16,16 +16,15 @@ from app.realtime.visibility import visible_log
 from app.services import library
 from app.services.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.services.security import format_join_code
+from app.web import signin
 from app.web.auth import Facilitator, require_drill_viewer, score_refusal, signed_in
 from app.web.deps import (
     SESSION_COOKIE,
     SameOrigin,
     TooManyWrongCodes,
     accounts,
-    client_key,
     drill_for_join_code,
     drills,
-    limiter,
     participant_cookie,
     participant_of,
     refusals,
@@ -53,15 +52,10 @@ class SignedIn(BaseModel):
 
 @router.post("/session", dependencies=[SameOrigin], responses=refusals(400, 401, 403, 429, 503))
 async def sign_in(body: Credentials, request: Request, response: Response) -> SignedIn:
-    """Sign in; the session cookie is new on every sign-in (no session fixation)."""
-    key = f"{client_key(request)}:{body.username.lower()}"
-    if not await limiter(request, "login_limiter").allow(key):
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS, "too many sign-in attempts; wait a few minutes"
-        )
-    token = await accounts(request).sign_in(body.username, body.password)
-    if token is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
+    """Sign in; the session cookie is new on every sign-in (no session fixation). 429
+    (with Retry-After) after 10 attempts at one account, or 30 from one address, in 5
+    minutes; 403 for a disabled account."""
+    token = await signin.sign_in(request, body.username, body.password)
     user = await accounts(request).user_for_session(token)
     assert user is not None
     set_secret_cookie(response, request, SESSION_COOKIE, token)
@@ -70,7 +64,7 @@ async def sign_in(body: Credentials, request: Request, response: Response) -> Si
 
 @router.delete("/session", dependencies=[SameOrigin], status_code=204, responses=refusals(403, 503))
 async def sign_out(request: Request, response: Response) -> None:
-    await accounts(request).sign_out(request.cookies.get(SESSION_COOKIE))
+    await accounts(request).sign_out(request.cookies.get(SESSION_COOKIE), signin.actor(request))
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 

@@ -1,7 +1,8 @@
 """Who may do what: the one access policy of the JSON API, the pages and the websocket.
 
-Two kinds of people reach a drill. Accounts (`AccountRole`: facilitators, who run drills,
-and reviewers, who report on finished ones) sign in with a session cookie. Participants
+Two kinds of people reach a drill. Accounts (`AccountRole`: facilitators, who run drills;
+admins, who run drills and manage accounts; reviewers, who report on finished ones) sign
+in with a session cookie or send an API token. Participants
 hold a per-drill token cookie from joining. Every adapter asks this module, so a rule
 changes in one place: the API and the websocket build the same `Viewer`, and the pages,
 the reports and the API refuse with the same sentences.
@@ -24,7 +25,8 @@ from app.services.credentials import Credential
 from app.services.security import token_hash
 from app.web.deps import SESSION_COOKIE, accounts, bearer_token, participant_cookie, participant_of
 
-STAFF = frozenset({AccountRole.facilitator, AccountRole.reviewer})
+RUNS_DRILLS = frozenset({AccountRole.admin, AccountRole.facilitator})
+STAFF = RUNS_DRILLS | {AccountRole.reviewer}
 
 
 async def signed_in(conn: HTTPConnection) -> User | None:
@@ -38,7 +40,12 @@ async def signed_in(conn: HTTPConnection) -> User | None:
 
 
 def is_facilitator(user: User | None) -> bool:
-    return user is not None and user.role == AccountRole.facilitator
+    """Runs drills: a facilitator, or an admin (who also manages accounts)."""
+    return user is not None and user.role in RUNS_DRILLS
+
+
+def is_admin(user: User | None) -> bool:
+    return user is not None and user.role == AccountRole.admin
 
 
 def is_reviewer(user: User | None) -> bool:
@@ -79,7 +86,12 @@ async def require_staff(request: Request) -> User:
     return await _require(request, is_staff, "a facilitator or reviewer")
 
 
+async def require_admin(request: Request) -> User:
+    return await _require(request, is_admin, "an admin")
+
+
 Facilitator = Annotated[User, Depends(require_facilitator)]
+Admin = Annotated[User, Depends(require_admin)]
 
 
 def participant_view(participant: ParticipantRow) -> Viewer:
@@ -114,7 +126,11 @@ async def drill_credential(conn: HTTPConnection, drill_id: str) -> tuple[Viewer,
     if found is not None and is_facilitator(found[0]) and token:
         user, row = found
         credential = Credential(
-            "session", row.token_hash, user_id=user.id, expires_at=row.expires_at
+            "session",
+            row.token_hash,
+            user_id=user.id,
+            expires_at=row.expires_at,
+            idle_seconds=accounts(conn).idle_seconds,
         )
         return replace(FACILITATOR_VIEW, user=user.username), credential
     participant = await participant_of(conn, drill_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,7 +22,7 @@ from app.authoring.markdown import render_markdown
 from app.engine.scenario import MAX_SPEED
 from app.resources import resource_dir
 from app.services.security import constant_time_equal
-from app.web.auth import is_facilitator
+from app.web.auth import is_admin, is_facilitator
 from app.web.client import client_constants
 
 TEMPLATES = resource_dir("templates")
@@ -38,6 +39,10 @@ templates.env.globals["max_speed"] = MAX_SPEED
 templates.env.globals["client_constants"] = client_constants
 # The access policy's own test, so a page never spells out an account role.
 templates.env.globals["is_facilitator"] = is_facilitator
+templates.env.globals["is_admin"] = is_admin
+templates.env.globals["utc_time"] = lambda at: datetime.fromtimestamp(at, UTC).strftime(
+    "%Y-%m-%d %H:%M:%S"
+)
 
 
 def csrf_token(request: Request) -> str:

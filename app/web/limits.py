@@ -42,9 +42,12 @@ RETRY_REDIS_SECONDS = 1.0
 """After Redis failed, how long to count in this process before asking Redis again."""
 
 # Guessing a 49-bit join code: 20 wrong codes a minute per address. Sign-in: 10 attempts
-# per 5 minutes per address and user name.
+# per 5 minutes per account, whatever the address (a botnet gets no more guesses at one
+# password than one machine), and 30 per address, whatever the names (fresh names from
+# one address are throttled too). A successful sign-in takes its attempt back.
 JOIN_LIMIT, JOIN_WINDOW = 20, 60.0
 LOGIN_LIMIT, LOGIN_WINDOW = 10, 300.0
+LOGIN_ADDRESS_LIMIT = 30
 
 
 class Limiter(Protocol):
@@ -225,10 +228,13 @@ class RedisLimiter:
 
 @dataclass(slots=True)
 class Limits:
-    """The app's two limiters, and the Redis connection they share (if any)."""
+    """The app's limiters, and the Redis connection they share (if any)."""
 
     join: Limiter
     login: Limiter
+    """Sign-in attempts per account."""
+    login_address: Limiter
+    """Sign-in attempts per client address."""
     client: Redis | None = None
 
     async def aclose(self) -> None:
@@ -254,6 +260,7 @@ def make_limits(redis_url: str = "") -> Limits:
         return Limits(
             join=MemoryLimiter.of(JOIN_LIMIT, JOIN_WINDOW),
             login=MemoryLimiter.of(LOGIN_LIMIT, LOGIN_WINDOW),
+            login_address=MemoryLimiter.of(LOGIN_ADDRESS_LIMIT, LOGIN_WINDOW),
         )
     problem = redis_url_problem(redis_url)
     if problem is not None:
@@ -263,5 +270,8 @@ def make_limits(redis_url: str = "") -> Limits:
     return Limits(
         join=RedisLimiter(client, "join", JOIN_LIMIT, JOIN_WINDOW, where=where),
         login=RedisLimiter(client, "login", LOGIN_LIMIT, LOGIN_WINDOW, where=where),
+        login_address=RedisLimiter(
+            client, "login_address", LOGIN_ADDRESS_LIMIT, LOGIN_WINDOW, where=where
+        ),
         client=client,
     )

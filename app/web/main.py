@@ -22,7 +22,7 @@ from app.services.accounts import AccountService
 from app.services.clock import ClockRunner
 from app.services.reviews import ReviewService
 from app.services.runtime import open_service
-from app.web import api, asyncapi, health, pages, reports, setup, ws
+from app.web import accounts, api, asyncapi, health, pages, reports, setup, ws
 from app.web.errors import add_error_handlers
 from app.web.forms import STATIC
 from app.web.limits import make_limits
@@ -50,7 +50,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             service.revocation_listeners.append(bus.revoke)
         app.state.service = service
         app.state.accounts = AccountService(
-            service.sessions, writing=service.writing, announce=service.announce_revoked
+            service.sessions,
+            writing=service.writing,
+            announce=service.announce_revoked,
+            session_seconds=settings.session_hours * 3600,
+            idle_seconds=settings.session_idle_minutes * 60,
         )
         app.state.reviews = ReviewService(service.sessions, service)
         app.state.hub = hub
@@ -77,13 +81,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings = settings or get_settings()
     app.state.allowed_origins = tuple(settings.allowed_origins)
     # Guessing a 49-bit join code: 20 wrong codes a minute per address. Sign-in: 10 per 5
-    # minutes. Counted in Redis, shared by every worker, when there is one.
+    # minutes per account, 30 per address. Counted in Redis, shared by every worker, when
+    # there is one.
     app.state.limits = limits = make_limits(settings.redis_url)
     app.state.join_limiter = limits.join
     app.state.login_limiter = limits.login
+    app.state.login_address_limiter = limits.login_address
     for router in (api.router, ws.router, pages.router, reports.router, reports.api_router):
         app.include_router(router)
     app.include_router(setup.router)
+    app.include_router(accounts.router)
     app.include_router(health.router)
     app.include_router(asyncapi.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -31,16 +31,15 @@ from app.realtime.visibility import decision_options
 from app.services import library
 from app.services.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.services.security import format_join_code
+from app.web import signin
 from app.web.auth import facilitator, is_reviewer, signed_in
 from app.web.briefing import briefing_for, span, story_seconds
 from app.web.deps import (
     SESSION_COOKIE,
     TooManyWrongCodes,
     accounts,
-    client_key,
     drill_for_join_code,
     drills,
-    limiter,
     participant_cookie,
     participant_of,
     set_secret_cookie,
@@ -139,14 +138,14 @@ async def login(
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     check_csrf(request, csrf)
-    key = f"{client_key(request)}:{username.lower()}"
-    if not await limiter(request, "login_limiter").allow(key):
-        error = "Too many sign-in attempts. Wait a few minutes and try again."
-        return render(request, "login.html", {"next": next, "error": error}, 429)
-    token = await accounts(request).sign_in(username, password)
-    if token is None:
-        error = "Wrong user name or password."
-        return render(request, "login.html", {"next": next, "error": error}, 401)
+    try:
+        token = await signin.sign_in(request, username, password)
+    except HTTPException as refused:
+        error = str(refused.detail)
+        error = error[0].upper() + error[1:] + "."
+        page = render(request, "login.html", {"next": next, "error": error}, refused.status_code)
+        page.headers.update(refused.headers or {})
+        return page
     response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
     set_secret_cookie(response, request, SESSION_COOKIE, token)
     return response
@@ -155,7 +154,7 @@ async def login(
 @router.post("/logout")
 async def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     check_csrf(request, csrf)
-    await accounts(request).sign_out(request.cookies.get(SESSION_COOKIE))
+    await accounts(request).sign_out(request.cookies.get(SESSION_COOKIE), signin.actor(request))
     response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

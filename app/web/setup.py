@@ -1,7 +1,9 @@
-"""The first-run setup link: the first facilitator chooses a name and password.
+"""One-time links to choose a password: the first run's, and those an admin makes.
 
-`tabletop serve` prints `/setup#token=...` when there is no account yet. The token is
-random, stored only as its hash, valid for a day and used once. It rides in the link's
+`tabletop serve` prints `/setup#token=...` when there is no account yet: it creates the
+first account, an admin, and stops working once any account exists. An admin's link
+(a new account, or a reset) sets that account's password. The token is random, stored
+only as its hash, valid for a day and used once. It rides in the link's
 fragment, which browsers never send: it reaches no access log, proxy or Referer. The
 page's script copies it into the form (and out of the address bar); without script, the
 code can be pasted into the form's field. Only the POST body carries it to the server.
@@ -17,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.services.accounts import AccountError
 from app.web.deps import SESSION_COOKIE, accounts, set_secret_cookie
 from app.web.forms import check_csrf, render
+from app.web.signin import actor
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -40,7 +43,7 @@ async def setup(
     if password != confirm:
         return render(request, "setup.html", {**context, "error": "the passwords differ"}, 400)
     try:
-        await accounts(request).use_setup_token(token, username, password)
+        await accounts(request).use_setup_token(token, username, password, actor(request))
     except AccountError as exc:
         return render(request, "setup.html", {**context, "error": str(exc)}, 400)
     session = await accounts(request).sign_in(username, password)

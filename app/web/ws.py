@@ -25,10 +25,11 @@ from app.realtime.protocol import (
     to_command,
 )
 from app.realtime.visibility import Viewer, decision_options, visible_log
+from app.services.accounts import TOUCH_SECONDS
 from app.services.drills import DrillNotFound, DrillService, StorageUnavailable
 from app.web.auth import drill_credential
 from app.web.console_view import facilitator_context
-from app.web.deps import drills, same_origin
+from app.web.deps import accounts, drills, same_origin
 
 log = logging.getLogger("tabletop.ws")
 router = APIRouter()
@@ -193,8 +194,19 @@ async def _snapshot(
 
 async def _receive(ws: WebSocket, service: DrillService, hub: Hub, conn: Connection) -> None:
     bucket = TokenBucket(stamp=time.monotonic())
+    session = conn.credential if conn.credential and conn.credential.kind == "session" else None
+    touched = time.monotonic()
     while True:
         raw = await ws.receive_text()
+        if session is not None and time.monotonic() - touched >= TOUCH_SECONDS:
+            # An open console (its keepalive pings, its commands) is activity: the
+            # facilitator's session does not end idle while the page is on screen.
+            touched = time.monotonic()
+            try:
+                await accounts(ws).touch(session.token_hash)
+            except Exception as exc:  # the database restarting: the next message tries again
+                if StorageUnavailable.behind(exc) is None:
+                    raise
         if len(raw.encode()) > MAX_MESSAGE_BYTES:
             await conn.finish(
                 Close.message_too_big, f"messages are limited to {MAX_MESSAGE_BYTES} bytes"

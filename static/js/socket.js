@@ -10,6 +10,10 @@ const REFUSED = new Set(["unauthorized", "forbidden_origin", "drill_not_found", 
 }));
 
 const MAX_BACKOFF_MS = 15000;
+// A ping while the page is open: it keeps a facilitator's session from ending idle while
+// the console is on screen, and keeps proxies from closing a quiet socket (nginx's
+// default is 60 s).
+const KEEPALIVE_MS = 45000;
 
 export class DrillSocket {
   constructor(drillId, handlers) {
@@ -21,6 +25,11 @@ export class DrillSocket {
     this.sock = null;
     this.closedForGood = false;
     this.connect();
+    setInterval(() => {
+      if (this.sock && this.sock.readyState === WebSocket.OPEN) {
+        this.sock.send(JSON.stringify({ type: "ping" }));
+      }
+    }, KEEPALIVE_MS);
   }
 
   url() {

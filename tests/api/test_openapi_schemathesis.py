@@ -75,7 +75,7 @@ FUZZ = settings(
 
 # The fuzzer's own accounts. The suite's hashes are cheap (tests/__init__.py), so a sign-in
 # costs microseconds instead of argon2's 0.2 s: the sign-out operation needs a session per call.
-FACILITATOR, REVIEWER, PASSWORD = "fuzz-fac", "fuzz-rev", "fuzz password"
+FACILITATOR, REVIEWER, PASSWORD = "fuzz-fac", "fuzz-rev", "fuzzing pass phrase 42"
 Case = AnyCase[Any]
 # Stand-ins the hook writes and the test swaps for this run's real drill ids and code.
 RUNNING, ENDED, CODE, TYPED_CODE = "<running>", "<ended>", "<code>", "<typed code>"

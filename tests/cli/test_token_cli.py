@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.live import FIXTURES, running_server
+from tests.live import FIXTURES, PASSWORD, running_server
 
 TABLETOP = str(Path(sys.executable).with_name("tabletop"))
 
@@ -55,3 +55,26 @@ def test_an_operator_makes_lists_and_revokes_a_token(tmp_path: Path) -> None:
             assert "revoked" in _tabletop(tmp_path, "token", "list").stdout
             twice = _tabletop(tmp_path, "token", "revoke", "ci-bot")
             assert twice.returncode == 1 and "no active token" in twice.stderr
+
+
+def test_an_operator_lists_disables_and_enables_accounts(tmp_path: Path) -> None:
+    with (
+        running_server(tmp_path) as live,
+        httpx.Client(base_url=live.url, headers={"Origin": live.origin}) as http,
+    ):
+        signed = {"username": "fac", "password": PASSWORD}
+        assert http.post("/api/session", json=signed).status_code == 200
+        made = _tabletop(tmp_path, "user", "create", "ada", "--role", "admin", "--password-stdin")
+        assert made.returncode == 1 and "at least 10 characters" in made.stderr  # empty stdin
+        listed = _tabletop(tmp_path, "user", "list")
+        assert listed.returncode == 0 and listed.stdout == "fac\tfacilitator\tactive\n"
+        off = _tabletop(tmp_path, "user", "disable", "fac")
+        assert off.returncode == 0 and "'fac' is disabled" in off.stdout
+        assert "fac\tfacilitator\tdisabled" in _tabletop(tmp_path, "user", "list").stdout
+        assert http.get("/api/scenarios").status_code == 401  # its session ended
+        assert http.post("/api/session", json=signed).status_code == 403
+        on = _tabletop(tmp_path, "user", "enable", "fac")
+        assert on.returncode == 0
+        assert http.post("/api/session", json=signed).status_code == 200
+        nobody = _tabletop(tmp_path, "user", "disable", "nobody")
+        assert nobody.returncode == 1 and "no user called 'nobody'" in nobody.stderr

@@ -1,6 +1,6 @@
 """The first-run setup link in real Chromium: its code rides after "#", which the browser
 never sends, is copied into the form by the page's script and out of the address bar, and
-creates the first facilitator."""
+creates the first account (an admin)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from tests.live import LiveServer
 
 
 def test_the_setup_link_fills_the_form_and_its_code_never_reaches_the_server(
-    browser: Browser, live_server: LiveServer
+    browser: Browser, fresh_server: LiveServer
 ) -> None:
-    token = live_server.run(live_server.app.state.accounts.new_setup_token())
+    token = fresh_server.run(fresh_server.app.state.accounts.new_setup_token())
     page = browser.new_page()
     sent: list[str] = []
 
@@ -20,9 +20,9 @@ def test_the_setup_link_fills_the_form_and_its_code_never_reaches_the_server(
         sent.append(f"{request.url} {request.headers.get('referer', '')}")
 
     page.on("request", on_request)
-    page.goto(f"{live_server.url}/setup#token={token}")
+    page.goto(f"{fresh_server.url}/setup#token={token}")
     expect(page.locator('input[name="token"]')).to_have_value(token)
-    assert page.url == f"{live_server.url}/setup"  # the code left the address bar too
+    assert page.url == f"{fresh_server.url}/setup"  # the code left the address bar too
     page.fill('input[name="username"]', "first")
     page.fill('input[name="password"]', "a new password")
     page.fill('input[name="confirm"]', "a new password")

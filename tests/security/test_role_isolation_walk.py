@@ -101,6 +101,7 @@ def everyone(expect: Expect) -> dict[str, Expect]:
 
 FACILITATOR_PAGE = row(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, OK)
 STAFF_PAGE = row(LOGIN, LOGIN, LOGIN, LOGIN, OK, OK)
+ADMIN_PAGE = row(LOGIN, LOGIN, LOGIN, LOGIN, 403, 403)
 REPORT_FILE = row(401, 401, 401, 401, 403, OK)
 REPORT_EDIT = row(401, 401, 401, 401, 403, ALLOWED)
 REPORT_ENDED: dict[str, Expect] = {REV: OK}
@@ -197,6 +198,18 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/items/{item_id}/status"): Access(
         row(401, 401, 401, 401, ALLOWED, ALLOWED), body="status"
     ),
+    # ---- accounts: your own for any account; the rest for admins only (no caller here
+    # is one: tests/web/test_accounts_pages.py walks them as an admin)
+    ("GET", "/account"): Access(STAFF_PAGE),
+    ("POST", "/account/password"): Access(
+        row(LOGIN, LOGIN, LOGIN, LOGIN, ALLOWED, ALLOWED), body="account form"
+    ),
+    ("GET", "/admin/accounts"): Access(ADMIN_PAGE),
+    ("GET", "/admin/audit"): Access(ADMIN_PAGE),
+    ("POST", "/admin/accounts"): Access(ADMIN_PAGE, body="account form"),
+    ("POST", "/admin/accounts/{username}/{change}"): Access(ADMIN_PAGE, body="account form"),
+    ("POST", "/admin/tokens"): Access(ADMIN_PAGE, body="account form"),
+    ("POST", "/admin/tokens/{name}/revoke"): Access(ADMIN_PAGE, body="account form"),
 }
 
 VARIANTS = {"fmt": ("html", "pdf", "md", "json", "csv"), "kind": ("objectives", "roles")}
@@ -352,6 +365,8 @@ def _paths(world: World, template: str, abroad: bool = False) -> list[str]:
         "objective_id": "comms",
         "item_id": world.other_item_id,
         "participant_id": "no-such-participant",
+        "username": "fac",
+        "change": "disable",
     }
     paths = [template]
     for key, options in VARIANTS.items():
@@ -393,6 +408,10 @@ def _request(world: World, caller: str, method: str, path: str, access: Access) 
             return client.post(url, data={"csrf": token, "status": "closed"})
         case "new role json":
             return client.post(url, json={"role": "executive"})
+        case "account form":  # a wrong current password: nobody's password changes
+            fields = {"username": "walker", "role": "reviewer", "name": "walk-token"}
+            fields |= {"current": "not it", "password": "x" * 12, "confirm": "x" * 12}
+            return client.post(url, data={"csrf": token, **fields})
     raise AssertionError(f"no body of kind {access.body!r}")
 
 

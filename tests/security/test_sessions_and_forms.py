@@ -34,15 +34,15 @@ from websockets.sync.client import connect
 
 from app.engine import commands as c
 from app.realtime.codes import Close
-from app.services import accounts as accounts_module
 from app.services import security
 from app.services.accounts import AccountRole, AccountService
+from app.services.audit import SHELL
 from app.services.drills import DrillService, new_drill_id
 from app.services.reviews import ItemDraft, ReviewService
 from app.services.security import format_join_code
 from app.web.deps import SESSION_COOKIE, require_same_origin
 from app.web.forms import CSRF_COOKIE
-from app.web.limits import JOIN_LIMIT, LOGIN_LIMIT
+from app.web.limits import JOIN_LIMIT, LOGIN_ADDRESS_LIMIT, LOGIN_LIMIT
 from tests.live import FIXTURES, PASSWORD, LiveServer, join, sign_in
 from tests.security.test_role_isolation_walk import served_routes
 
@@ -86,9 +86,11 @@ def _api_sign_in(client: httpx.Client, username: str, password: str) -> httpx.Re
 # ------------------------------------------------------------------ sign-in throttle
 
 
-def test_the_form_and_the_api_share_one_sign_in_limit_that_refuses_even_the_right_password(
+def test_the_form_and_the_api_share_one_sign_in_limit_per_account_from_any_address(
     live_server: LiveServer,
 ) -> None:
+    """Counted per account, whatever the address: guesses at one password from many
+    machines add up. The refusal says when to come back (Retry-After)."""
     live = live_server
     live.run(_accounts(live).create_user("lee", LEE_PASSWORD, AccountRole.facilitator))
     attacker = live.client()
@@ -104,17 +106,52 @@ def test_the_form_and_the_api_share_one_sign_in_limit_that_refuses_even_the_righ
     assert form.status_code == 429 and "Too many sign-in attempts" in form.text
     api = _api_sign_in(attacker, "fac", PASSWORD)
     assert api.status_code == 429 and "too many sign-in attempts" in api.text
+    for refused in (form, api):
+        assert 0 < int(refused.headers["retry-after"]) <= 300
     assert SESSION_COOKIE not in attacker.cookies  # throttled means not signed in
 
-    # Another user from the same address, and the same user from another address.
+    # The same account from another address is refused too; another account is not.
+    desk = live.client()
+    desk.headers.update(ELSEWHERE)
+    assert _form_sign_in(desk, "fac", PASSWORD, **ELSEWHERE).status_code == 429
+    assert _api_sign_in(desk, "fac", PASSWORD).status_code == 429
     lee = live.client()
     assert _form_sign_in(lee, "lee", LEE_PASSWORD).status_code == 303
     assert _api_sign_in(live.client(), "lee", LEE_PASSWORD).status_code == 200
+
+
+def test_fresh_names_from_one_address_are_throttled_too(live_server: LiveServer) -> None:
+    """Throttling by address and name let an address try a new name each time, never
+    throttled. Per address now, whatever the names; other addresses are not affected."""
+    live = live_server
+    attacker = live.client()
+    answers = [
+        _api_sign_in(attacker, f"name{n}", "guess").status_code
+        for n in range(LOGIN_ADDRESS_LIMIT + 1)
+    ]
+    assert answers == [401] * LOGIN_ADDRESS_LIMIT + [429]
     desk = live.client()
     desk.headers.update(ELSEWHERE)
-    assert _form_sign_in(desk, "fac", PASSWORD, **ELSEWHERE).status_code == 303
     assert _api_sign_in(desk, "fac", PASSWORD).status_code == 200
-    assert desk.get("/api/scenarios").status_code == 200
+
+
+def test_sign_ins_failures_and_throttles_are_audited(live_server: LiveServer) -> None:
+    live = live_server
+    client = live.client()
+    assert _api_sign_in(client, "fac", "a wrong guess").status_code == 401
+    assert _api_sign_in(client, "fac", PASSWORD).status_code == 200
+    for n in range(LOGIN_LIMIT):
+        _api_sign_in(live.client(), "fac", f"guess {n}")
+    entries = live.run(_accounts(live).audit_entries(50))
+    actions = [(e.action, e.target or e.actor) for e in reversed(entries)]
+    assert actions[:3] == [
+        ("account_created", "fac"),
+        ("sign_in_failed", "fac"),
+        ("sign_in", "fac"),
+    ]
+    assert ("sign_in_throttled", "fac") in actions
+    assert all(e.address == "127.0.0.1" for e in entries if e.action != "account_created")
+    assert not [e for e in entries if PASSWORD in e.detail or "guess" in e.detail]
 
 
 # ------------------------------------------------------------------ join-code guessing
@@ -304,6 +341,8 @@ class World:
     closed_item: str
     setup_token: str
     participant: httpx.Client
+    password: str = PASSWORD
+    """fac's password: the walk's own password change changes it for the cases after."""
 
 
 @pytest.fixture
@@ -326,7 +365,12 @@ def world(live_server: LiveServer, tmp_path: Path) -> Iterator[World]:
     live.run(reviews.set_item_status(closed_item, "closed", "fac"))
     code = format_join_code(service.join_code(lobby))
     participant = join(live, code, "Pat", "legal")
-    setup_token = live.run(_accounts(live).new_setup_token())
+    accounts = _accounts(live)
+    # fac manages accounts too, so the admin pages' forms are walked as well.
+    live.run(accounts.set_role("fac", AccountRole.admin, SHELL))
+    setup_token = live.run(accounts.create_with_link("second", AccountRole.reviewer, SHELL)).secret
+    live.run(accounts.create_user("victim", LEE_PASSWORD, AccountRole.reviewer))
+    live.run(accounts.create_api_token("walk-old", "fac"))
     yield World(
         live,
         tmp_path / "tabletop.db",
@@ -368,7 +412,24 @@ NEW_PASSWORD = "the second facilitator's password"
 CASES: dict[tuple[str, str], Callable[[World], tuple[str, Payload]]] = {
     ("POST", "/login"): lambda w: (
         "/login",
-        {"data": {"username": "fac", "password": PASSWORD, "next": "/"}},
+        {"data": {"username": "fac", "password": w.password, "next": "/"}},
+    ),
+    ("POST", "/account/password"): lambda w: _new_password(w),
+    ("POST", "/admin/accounts"): lambda w: (
+        "/admin/accounts",
+        {"data": {"username": "walked", "role": "reviewer"}},
+    ),
+    ("POST", "/admin/accounts/{username}/{change}"): lambda w: (
+        "/admin/accounts/victim/disable",
+        {"data": {}},
+    ),
+    ("POST", "/admin/tokens"): lambda w: (
+        "/admin/tokens",
+        {"data": {"name": "walk-new", "username": "fac"}},
+    ),
+    ("POST", "/admin/tokens/{name}/revoke"): lambda w: (
+        "/admin/tokens/walk-old/revoke",
+        {"data": {}},
     ),
     ("POST", "/logout"): lambda w: ("/logout", {"data": {}}),
     ("POST", "/setup"): lambda w: (
@@ -416,7 +477,7 @@ CASES: dict[tuple[str, str], Callable[[World], tuple[str, Payload]]] = {
     ),
     ("POST", "/api/session"): lambda w: (
         "/api/session",
-        {"json": {"username": "fac", "password": PASSWORD}},
+        {"json": {"username": "fac", "password": w.password}},
     ),
     ("DELETE", "/api/session"): lambda w: ("/api/session", {}),
     ("POST", "/api/drills"): lambda w: (
@@ -436,6 +497,13 @@ CASES: dict[tuple[str, str], Callable[[World], tuple[str, Payload]]] = {
         {"json": {"role": "executive"}},
     ),
 }
+
+
+def _new_password(w: World) -> tuple[str, Payload]:
+    """fac's own password change: later cases sign in with the new one."""
+    current, w.password = w.password, NEW_PASSWORD
+    fields = {"current": current, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    return "/account/password", {"data": fields}
 
 
 def _someone_to_remove(w: World) -> str:
@@ -529,9 +597,9 @@ def test_the_csrf_walk_every_state_changing_route_refuses_a_forged_request(
             problems.append(f"{method} {template}: no case (see the test above)")
             continue
         walked += 1
-        path, payload = case(world)
-        session = live.run(_accounts(live).sign_in("fac", PASSWORD))
+        session = live.run(_accounts(live).sign_in("fac", world.password))
         assert session is not None
+        path, payload = case(world)
         browser = live.client()
         browser.cookies.set(SESSION_COOKIE, session, domain="127.0.0.1")
         token = _csrf(browser)
@@ -716,8 +784,8 @@ def test_an_unknown_user_name_costs_a_password_check_like_a_known_one(
         work.append(("hash", cost(hashed), password))
         return hashed
 
-    monkeypatch.setattr(accounts_module, "verify_password", verify)
-    monkeypatch.setattr(accounts_module, "hash_password", hashing)
+    monkeypatch.setattr(security, "verify_password", verify)
+    monkeypatch.setattr(security, "hash_password", hashing)
     client = live_server.client()
     per_attempt = []
     for username in ("fac", "nobody", "no\x00body"):
