@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         description="How long participants' join tokens keep working after their drill "
         "ends (the hot wash, the released scores); then they stop.",
     )
+    max_body_mib: float = Field(
+        default=4,
+        gt=0,
+        description="The largest request body accepted, in MiB (a scenario upload is at "
+        "most 2 MiB); larger ones are refused with 413 before they are read.",
+    )
     sqlite_busy_timeout_ms: int = 5000
     tick_seconds: float = Field(default=0.25, gt=0, description="How often drill clocks tick.")
     redis_url: str = Field(
@@ -126,7 +132,7 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret_key"
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
         path.touch(mode=0o600)
         path.write_text(key)

@@ -12,12 +12,26 @@ from app.db.session import is_sqlite, make_engine, make_sessionmaker
 from app.services.drills import DrillService
 
 
+def private_data_dir(settings: Settings) -> None:
+    """The data folder (0700) and the database file (0600) readable by this user alone:
+    they hold every drill, account hash and session. SQLite gives its -wal and -shm files
+    the database file's mode."""
+    folder = settings.data_dir
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    if created:
+        folder.chmod(0o700)
+    database = folder / "tabletop.db"
+    if not database.exists():
+        database.touch(mode=0o600)
+
+
 @asynccontextmanager
 async def open_service(settings: Settings) -> AsyncIterator[DrillService]:
     """Connect, migrate to the latest schema, and hand out the drills service."""
     url = settings.resolved_database_url()
-    if is_sqlite(url):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if is_sqlite(url) and not settings.database_url:
+        private_data_dir(settings)
     engine = make_engine(url, settings.sqlite_busy_timeout_ms)
     try:
         await upgrade(engine)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from app.services.drills import StorageUnavailable
 from app.web.forms import error_page, wants_page
+from app.web.middleware import security_headers
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -99,7 +100,17 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
     return await storage_unavailable(request, down)
 
 
+async def server_error(request: Request, exc: Exception) -> Response:
+    """An unexpected error (a bug): a plain 500 with no detail of the inside, carrying the
+    security headers itself. Starlette answers it from its outermost layer, outside every
+    middleware, so SecurityHeaders never sees this response (and raises the error on to
+    the server, which logs it)."""
+    body = "Something went wrong on the server; it is logged. Try again, or tell the admin."
+    return PlainTextResponse(body, 500, headers=security_headers(request.url.path))
+
+
 def add_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, server_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StorageUnavailable, storage_unavailable)

@@ -26,7 +26,7 @@ from app.web import accounts, api, asyncapi, health, pages, reports, setup, ws
 from app.web.errors import add_error_handlers
 from app.web.forms import STATIC
 from app.web.limits import make_limits
-from app.web.middleware import RefuseNul, SecurityHeaders
+from app.web.middleware import CapBody, RefuseNul, SecurityHeaders
 
 
 @asynccontextmanager
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(asyncapi.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     add_error_handlers(app)
+    app.add_middleware(CapBody, max_bytes=int(settings.max_body_mib * 1024 * 1024))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RefuseNul)  # outermost: before anything reads the address
     return app

@@ -15,12 +15,32 @@ SECURITY_HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
+    # No page needs a camera, a microphone, a location or a payment; none may ask.
+    "Permissions-Policy": (
+        "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+        "interest-cohort=(), browsing-topics=()"
+    ),
+    # No other site's window keeps a handle on ours (window.opener), nor embeds our files.
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
-_HEADER_BYTES = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+NO_STORE = {"Cache-Control": "no-store"}
+"""Everything but the static files: signed-in pages, the API, report downloads and join
+pages hold what a shared computer's cache must not keep."""
+
+
+def security_headers(path: str) -> dict[str, str]:
+    """The headers every response to `path` carries."""
+    return SECURITY_HEADERS if path.startswith("/static/") else SECURITY_HEADERS | NO_STORE
+
+
+_STATIC_BYTES = [(k.lower().encode(), v.encode()) for k, v in security_headers("/static/").items()]
+_PAGE_BYTES = [(k.lower().encode(), v.encode()) for k, v in security_headers("/").items()]
 
 
 class SecurityHeaders:
-    """Adds SECURITY_HEADERS to every HTTP response that does not set them itself."""
+    """Adds the security headers to every HTTP response that does not set them itself
+    (the 500 handler, which answers from outside every middleware, adds its own)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -30,11 +50,13 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        extra = _STATIC_BYTES if scope["path"].startswith("/static/") else _PAGE_BYTES
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                headers += [(k, v) for k, v in _HEADER_BYTES if k not in present]
+                headers += [(k, v) for k, v in extra if k not in present]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -68,3 +90,55 @@ class RefuseNul:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+class CapBody:
+    """Refuse a request body over `max_bytes` with 413 before any route reads it: an
+    unauthenticated 30 MiB upload was read in full before its 403. A declared length over
+    the cap is refused at once, unread; a body without one (chunked) is read up to the cap
+    here, then handed on, or refused once it passes the cap."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        if b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body at all
+            return
+        chunks: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunks.append(message)
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return chunks.pop(0) if chunks else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        mib = self.max_bytes / (1024 * 1024)
+        detail = (
+            f"the request is larger than this server accepts ({mib:g} MiB); send less, or "
+            "raise TABLETOP_MAX_BODY_MIB on the server"
+        )
+        response = JSONResponse({"detail": detail}, 413, headers={"Connection": "close"})
+        await response(scope, receive, send)

@@ -34,7 +34,7 @@ from app.services.reviews import (
 from app.web.api import DrillIdPath
 from app.web.auth import report_refusal, require_staff, staff
 from app.web.deps import refusals
-from app.web.forms import check_csrf, to_login
+from app.web.forms import attachment, check_csrf, to_login
 from app.web.forms import render as render_page
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -229,6 +229,7 @@ async def _report_for(request: Request, drill_id: str) -> tuple[Report, Scenario
 
 def _file_name(report: Report, extension: str, suffix: str = "") -> str:
     safe = "".join(ch if ch.isalnum() else "-" for ch in report.overview.name.lower()).strip("-")
+    # In any script: the header carries it encoded (forms.attachment).
     day = utc_date(report.overview.created_at).isoformat()
     return f"after-action-{safe[:40] or 'drill'}-{day}{suffix}.{extension}"
 
@@ -255,7 +256,7 @@ async def download(
     return Response(
         body,
         media_type=MEDIA[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers=attachment(name),
     )
 
 
