@@ -60,6 +60,23 @@ class Drill(Base):
     """Epoch seconds; past it, another worker may take the clock over."""
 
 
+class DrillFacilitator(Base):
+    """An account that may run a drill: its creator (the owner), and the co-facilitators
+    the owner adds. A drill with none (made before owners, or from the shell) is open to
+    every facilitator."""
+
+    __tablename__ = "drill_facilitators"
+
+    drill_id: Mapped[str] = mapped_column(
+        ForeignKey("drills.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    added_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    added_at: Mapped[float] = mapped_column(Float)
+
+
 class DrillEvent(Base):
     """The append-only log. (drill_id, seq) is unique: two writers can never both win."""
 

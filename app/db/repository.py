@@ -6,10 +6,17 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import CommandReceipt, Drill, DrillEvent, ParticipantRow, ScenarioVersion
+from app.db.models import (
+    CommandReceipt,
+    Drill,
+    DrillEvent,
+    DrillFacilitator,
+    ParticipantRow,
+    ScenarioVersion,
+)
 from app.engine.events import Event, event_type
 
 
@@ -31,10 +38,19 @@ async def get_drill(session: AsyncSession, drill_id: str) -> Drill | None:
     return await session.get(Drill, drill_id)
 
 
-async def list_drills(session: AsyncSession, statuses: Sequence[str] | None = None) -> list[Drill]:
+async def list_drills(
+    session: AsyncSession, statuses: Sequence[str] | None = None, run_by: int | None = None
+) -> list[Drill]:
+    """`run_by`: only the drills this account may run (its own, those it co-facilitates,
+    and those open to every facilitator)."""
     query = select(Drill).order_by(Drill.created_at.desc(), Drill.id)
     if statuses is not None:
         query = query.where(Drill.status.in_(statuses))
+    if run_by is not None:
+        runs = select(DrillFacilitator.drill_id).where(DrillFacilitator.drill_id == Drill.id)
+        query = query.where(
+            or_(~runs.exists(), runs.where(DrillFacilitator.user_id == run_by).exists())
+        )
     return list(await session.scalars(query))
 
 
@@ -152,6 +168,19 @@ def add_receipt(
 
 async def drill_by_join_code_hash(session: AsyncSession, code_hash: str) -> Drill | None:
     return await session.scalar(select(Drill).where(Drill.join_code_hash == code_hash))
+
+
+async def may_facilitate(session: AsyncSession, drill_id: str, user_id: int) -> bool:
+    """The account runs this drill, or the drill has no facilitators (open to all). The
+    rows are read FOR SHARE: a removal waits for a command that read them, and a command
+    after the removal committed finds it (credentials.check)."""
+    rows = await session.scalars(
+        select(DrillFacilitator.user_id)
+        .where(DrillFacilitator.drill_id == drill_id)
+        .with_for_update(read=True)
+    )
+    ids = set(rows.all())
+    return not ids or user_id in ids
 
 
 async def participant_by_token_hash(session: AsyncSession, digest: str) -> ParticipantRow | None:

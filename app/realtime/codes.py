@@ -20,6 +20,8 @@ class Close(IntEnum):
     """The page that opened the socket is not served by this Tabletop."""
     drill_not_found = 4004
     """No such drill."""
+    not_drill_facilitator = 4030
+    """A facilitator account that does not run this drill (its owner has not added it)."""
     too_many_messages = 4008
     """The client kept sending faster than allowed after being told to slow down."""
     too_slow = 4009
@@ -37,13 +39,18 @@ WHEN: dict[Close, str] = {
     Close.unauthorized: "no valid participant token, facilitator session or API token "
     "(`Authorization: Bearer ...`) for this drill when it opens; or, while it is open, the "
     "one it was opened with ended: the session was signed out, expired or its account's "
-    "password changed, or the participant's token was replaced by a re-join or they were "
-    "removed from the roster or given another role (on every worker, within a second)",
+    "password changed, the account was disabled or given another role, the session sat idle "
+    "past its limit, the account was removed as the drill's co-facilitator, or the "
+    "participant's token was replaced by a re-join or they were removed from the roster or "
+    "given another role (on every worker, within a second)",
     Close.forbidden_origin: "no `Origin` header, or one that is not this server's own scheme, "
     "host and port (nor in `TABLETOP_ALLOWED_ORIGINS`): browsers always send it; a script "
     "sends an API token (`Authorization: Bearer ...`, `tabletop token create`), for which "
     "the Origin is not checked",
     Close.drill_not_found: "no such drill",
+    Close.not_drill_facilitator: "a facilitator's session or API token, but the drill is "
+    "another's: its owner adds co-facilitators (`POST /api/drills/{id}/facilitators`); the "
+    "reason names the owner",
     Close.too_many_messages: "kept sending faster than 10 a second (bursts of 20) after "
     "being told to slow down (`rate_limited`)",
     Close.too_slow: "could not keep up with the events; reconnect with `since` to catch up",

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import repository as repo
 from app.db.models import ApiToken, ParticipantRow, User, WebSession
 
 RevocationListener = Callable[[list[str]], Awaitable[None]]
@@ -51,6 +52,11 @@ def api_token_key(digest: str) -> str:
     return f"apitoken:{digest}"
 
 
+def facilitator_key(drill_id: str, user_id: int) -> str:
+    """An account's sockets on one drill: removed as its co-facilitator."""
+    return f"facilitator:{drill_id}:{user_id}"
+
+
 def participant_key(participant_id: str) -> str:
     """Every token of a participant: removed from the roster, or re-roled."""
     return f"participant:{participant_id}"
@@ -71,13 +77,19 @@ class Credential:
     """A session's end, epoch seconds."""
     idle_seconds: float | None = None
     """A session's idle limit: a command after this long without activity is refused."""
+    drill_id: str | None = None
+    """An account's credential is checked for the drill its socket is on (co-facilitators
+    removed from it are refused)."""
 
     def keys(self) -> frozenset[str]:
         if self.kind in ("api", "session"):
             assert self.user_id is not None
             # The account's key too: disabling it (or a new role) ends its tokens' sockets.
             own = api_token_key if self.kind == "api" else session_key
-            return frozenset({own(self.token_hash), user_key(self.user_id)})
+            keys = {own(self.token_hash), user_key(self.user_id)}
+            if self.drill_id is not None:
+                keys.add(facilitator_key(self.drill_id, self.user_id))
+            return frozenset(keys)
         assert self.participant_id is not None
         return frozenset({token_key(self.token_hash), participant_key(self.participant_id)})
 
@@ -103,6 +115,7 @@ async def check(session: AsyncSession, credential: Credential, drill_id: str, no
             and token.revoked_at is None
             and token.user_id == credential.user_id
             and await _enabled(session, token.user_id)
+            and await repo.may_facilitate(session, drill_id, token.user_id)
         )
     if credential.kind == "session":
         found = await session.scalar(
@@ -114,7 +127,11 @@ async def check(session: AsyncSession, credential: Credential, drill_id: str, no
             return False
         last_seen = found.last_seen_at if found.last_seen_at is not None else found.created_at
         idle = credential.idle_seconds
-        return (idle is None or last_seen + idle >= now) and await _enabled(session, found.user_id)
+        return (
+            (idle is None or last_seen + idle >= now)
+            and await _enabled(session, found.user_id)
+            and await repo.may_facilitate(session, drill_id, found.user_id)
+        )
     row = await session.scalar(
         select(ParticipantRow)
         .where(ParticipantRow.token_hash == credential.token_hash)

@@ -27,13 +27,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.authoring.loader import Loaded, load_scenario_text, parse_stored_scenario
 from app.db import repository as repo
-from app.db.models import Drill, ParticipantRow, ScenarioVersion
+from app.db.models import Drill, DrillFacilitator, ParticipantRow, ScenarioVersion, User
 from app.db.session import describe, is_unavailable
 from app.engine import commands as c
 from app.engine import scoring
@@ -43,7 +43,13 @@ from app.engine.events import Event
 from app.engine.scenario import Scenario
 from app.engine.state import DrillState, Status
 from app.services import credentials
-from app.services.credentials import Credential, RevocationListener, participant_key, token_key
+from app.services.credentials import (
+    Credential,
+    RevocationListener,
+    facilitator_key,
+    participant_key,
+    token_key,
+)
 from app.services.security import join_code_for, new_token, normalise_join_code, token_hash
 
 log = logging.getLogger("tabletop.drills")
@@ -341,10 +347,80 @@ class DrillService:
                 ),
             )
             await session.flush()
+            if created_by is not None:
+                owner = await session.scalar(select(User.id).where(User.username == created_by))
+                if owner is not None:  # its creator owns it (an import's may be unknown here)
+                    session.add(
+                        DrillFacilitator(
+                            drill_id=drill_id,
+                            user_id=owner,
+                            added_by=created_by,
+                            added_at=self.clock(),
+                        )
+                    )
             repo.append_events(session, drill_id, events)
             session.add_all(also or [])
             await self._commit(session)
         return state
+
+    # ------------------------------------------------------------------ who runs a drill
+
+    async def facilitators(self, drill_id: str) -> list[str]:
+        """The accounts that may run the drill, the owner first; empty: open to every
+        facilitator (a drill from before owners, or made from the shell)."""
+        async with self.sessions() as session:
+            drill = await session.get(Drill, drill_id)
+            if drill is None:
+                raise DrillNotFound(drill_id)
+            rows = await session.execute(
+                select(User.username)
+                .join(DrillFacilitator, DrillFacilitator.user_id == User.id)
+                .where(DrillFacilitator.drill_id == drill_id)
+                .order_by(DrillFacilitator.added_at, User.username)
+            )
+            names = [name for (name,) in rows.all()]
+        owner = drill.created_by
+        return sorted(names, key=lambda name: name != owner)
+
+    async def may_facilitate(self, drill_id: str, user_id: int) -> bool:
+        async with self.sessions() as session:
+            return await repo.may_facilitate(session, drill_id, user_id)
+
+    async def add_facilitator(self, drill_id: str, username: str, by: str) -> None:
+        """A co-facilitator: an account that runs drills (not a reviewer)."""
+        async with self._write_session() as session:
+            user = await session.scalar(select(User).where(User.username == username))
+            if user is None or user.disabled_at is not None:
+                raise DomainError(Code.invalid_input, f"there is no active account {username!r}")
+            if user.role not in ("admin", "facilitator"):
+                raise DomainError(
+                    Code.invalid_input,
+                    f"{username!r} is a {user.role}; only facilitators and admins run drills",
+                )
+            if await session.get(DrillFacilitator, (drill_id, user.id)) is not None:
+                raise DomainError(Code.invalid_input, f"{username!r} already runs this drill")
+            session.add(
+                DrillFacilitator(
+                    drill_id=drill_id, user_id=user.id, added_by=by, added_at=self.clock()
+                )
+            )
+            await self._commit(session)
+
+    async def remove_facilitator(self, drill_id: str, username: str) -> None:
+        """Remove a co-facilitator: their open sockets on the drill close (4001) and a
+        command they sent after is refused (credentials.check reads the row)."""
+        async with self._write_session() as session:
+            drill = await session.get(Drill, drill_id)
+            if drill is not None and drill.created_by == username:
+                raise DomainError(Code.invalid_input, "the drill's owner cannot be removed")
+            user = await session.scalar(select(User).where(User.username == username))
+            row = None if user is None else await session.get(DrillFacilitator, (drill_id, user.id))
+            if user is None or row is None:
+                raise DomainError(Code.invalid_input, f"{username!r} is not running this drill")
+            await session.delete(row)
+            await self._commit(session)
+            user_id = user.id
+        await self.announce_revoked([facilitator_key(drill_id, user_id)])
 
     async def execute(
         self,
@@ -837,9 +913,11 @@ class DrillService:
             assert version is not None
             return version
 
-    async def list_drills(self, statuses: list[str] | None = None) -> list[Drill]:
+    async def list_drills(
+        self, statuses: list[str] | None = None, run_by: int | None = None
+    ) -> list[Drill]:
         async with self.sessions() as session:
-            return await repo.list_drills(session, statuses)
+            return await repo.list_drills(session, statuses, run_by)
 
     async def running_drill_ids(self) -> list[str]:
         drills = await self.list_drills([str(Status.running)])

@@ -17,7 +17,14 @@ from app.services import library
 from app.services.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.services.security import format_join_code
 from app.web import signin
-from app.web.auth import Facilitator, require_drill_viewer, score_refusal, signed_in
+from app.web.auth import (
+    DrillFacilitatorUser,
+    Facilitator,
+    require_drill_viewer,
+    run_refusal,
+    score_refusal,
+    signed_in,
+)
 from app.web.deps import (
     SESSION_COOKIE,
     SameOrigin,
@@ -237,7 +244,7 @@ async def remove_participant(
     drill_id: DrillIdPath,
     participant_id: Annotated[str, Path(pattern=NO_NUL, max_length=64)],
     request: Request,
-    user: Facilitator,
+    user: DrillFacilitatorUser,
 ) -> None:
     """Take a participant off the drill's roster: their token stops working at once, every
     websocket they have open closes with 4001 (on every worker), and the log records
@@ -277,7 +284,7 @@ async def rerole_participant(
     participant_id: Annotated[str, Path(pattern=NO_NUL, max_length=64)],
     body: NewRole,
     request: Request,
-    user: Facilitator,
+    user: DrillFacilitatorUser,
 ) -> Reroled:
     """Give a participant another role (`null`: observer). The log records it as their
     join with the new role (under a new participant id) and the old id's leaving; every
@@ -309,11 +316,97 @@ async def drill_score(drill_id: DrillIdPath, request: Request) -> Scorecard:
     if user is None and participant is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in, or join this drill first")
     service = drills(request)
+    not_theirs = await run_refusal(request, user, drill_id)
+    if not_theirs is not None and participant is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, not_theirs)
     try:
         _, state = await service.state(drill_id)
-        refusal = score_refusal(user, participant, state)
+        refusal = score_refusal(None if not_theirs else user, participant, state)
         if refusal is not None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
         return await service.scorecard(drill_id)
     except DrillNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+class Facilitators(BaseModel):
+    owner: str | None
+    """Who made the drill (None: made from the shell, or before drills had owners)."""
+    facilitators: list[str]
+    """Everyone who runs it, the owner first; empty: open to every facilitator."""
+
+
+class NewFacilitator(BaseModel):
+    username: Text = Field(max_length=80)
+
+
+@router.get("/drills/{drill_id}/facilitators", responses=refusals(401, 403, 404))
+async def list_facilitators(
+    drill_id: DrillIdPath, request: Request, user: DrillFacilitatorUser
+) -> Facilitators:
+    """Who runs the drill: its owner and the co-facilitators they added."""
+    return await _facilitators(request, drill_id)
+
+
+async def _facilitators(request: Request, drill_id: str) -> Facilitators:
+    service = drills(request)
+    try:
+        drill = await service.drill(drill_id)
+        names = await service.facilitators(drill_id)
+    except DrillNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return Facilitators(owner=drill.created_by, facilitators=names)
+
+
+@router.post(
+    "/drills/{drill_id}/facilitators",
+    dependencies=[SameOrigin],
+    status_code=201,
+    responses=refusals(400, 401, 403, 404, 503),
+)
+async def add_facilitator(
+    drill_id: DrillIdPath, body: NewFacilitator, request: Request, user: DrillFacilitatorUser
+) -> Facilitators:
+    """Add a co-facilitator (the owner only): an active facilitator or admin account."""
+    await _require_owner(request, drill_id, user.username)
+    try:
+        await drills(request).add_facilitator(drill_id, body.username, user.username)
+    except DomainError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.message) from exc
+    return await _facilitators(request, drill_id)
+
+
+@router.delete(
+    "/drills/{drill_id}/facilitators/{username}",
+    dependencies=[SameOrigin],
+    responses=refusals(400, 401, 403, 404, 503),
+)
+async def remove_facilitator(
+    drill_id: DrillIdPath, username: str, request: Request, user: DrillFacilitatorUser
+) -> Facilitators:
+    """Remove a co-facilitator (the owner only): their open sockets on the drill close
+    with 4001 at once, and nothing they send after is applied."""
+    await _require_owner(request, drill_id, user.username)
+    try:
+        await drills(request).remove_facilitator(drill_id, username)
+    except DomainError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.message) from exc
+    return await _facilitators(request, drill_id)
+
+
+async def _require_owner(request: Request, drill_id: str, username: str) -> None:
+    try:
+        drill = await drills(request).drill(drill_id)
+    except DrillNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    if drill.created_by is None:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            "this drill has no owner (it was made from the shell or before drills had "
+            "owners): every facilitator runs it, so there is no one to add",
+        )
+    if drill.created_by != username:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"only the drill's owner, {drill.created_by}, adds or removes its facilitators",
+        )

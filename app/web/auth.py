@@ -22,8 +22,16 @@ from app.engine.state import DrillState, Status
 from app.realtime.visibility import FACILITATOR_VIEW, Viewer
 from app.services.accounts import AccountRole
 from app.services.credentials import Credential
+from app.services.drills import DrillNotFound
 from app.services.security import token_hash
-from app.web.deps import SESSION_COOKIE, accounts, bearer_token, participant_cookie, participant_of
+from app.web.deps import (
+    SESSION_COOKIE,
+    accounts,
+    bearer_token,
+    drills,
+    participant_cookie,
+    participant_of,
+)
 
 RUNS_DRILLS = frozenset({AccountRole.admin, AccountRole.facilitator})
 STAFF = RUNS_DRILLS | {AccountRole.reviewer}
@@ -78,6 +86,15 @@ async def _require(request: Request, allowed: Callable[[User], bool], who: str) 
     return user
 
 
+async def require_drill_facilitator(request: Request, drill_id: str) -> User:
+    """A facilitator who runs this drill (routes with a `drill_id` path parameter)."""
+    user = await _require(request, is_facilitator, "a facilitator")
+    refusal = await run_refusal(request, user, drill_id)
+    if refusal is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
+    return user
+
+
 async def require_facilitator(request: Request) -> User:
     return await _require(request, is_facilitator, "a facilitator")
 
@@ -91,6 +108,7 @@ async def require_admin(request: Request) -> User:
 
 
 Facilitator = Annotated[User, Depends(require_facilitator)]
+DrillFacilitatorUser = Annotated[User, Depends(require_drill_facilitator)]
 Admin = Annotated[User, Depends(require_admin)]
 
 
@@ -100,13 +118,38 @@ def participant_view(participant: ParticipantRow) -> Viewer:
     return Viewer(kind, participant.role, participant.id)
 
 
+class NotYourDrill(Exception):
+    """A facilitator account that does not run this drill (HTTP 403; on a websocket,
+    close code `not_drill_facilitator`). The message names who does."""
+
+
+async def run_refusal(conn: HTTPConnection, user: User | None, drill_id: str) -> str | None:
+    """Why this facilitator may not run this drill, or None: its owner and the
+    co-facilitators they added run it (a drill with none is open to every facilitator).
+    None too for anyone who is not a facilitator: other rules decide for them."""
+    if user is None or not is_facilitator(user):
+        return None
+    service = drills(conn)
+    if await service.may_facilitate(drill_id, user.id):
+        return None
+    try:
+        runners = await service.facilitators(drill_id)
+    except DrillNotFound:
+        return None  # the route says "no such drill"
+    return f"this drill is run by {runners[0]}; ask them to add you as a co-facilitator"
+
+
 async def drill_viewer(conn: HTTPConnection, drill_id: str) -> Viewer | None:
     """How this caller sees the drill: as its facilitator (named, for the audit trail), as
-    the participant whose cookie this is, or None when they may not see it at all."""
+    the participant whose cookie this is, or None when they may not see it at all.
+    NotYourDrill for a facilitator of other drills (who is not a participant of this)."""
     user = await signed_in(conn)
-    if user is not None and is_facilitator(user):
+    refusal = await run_refusal(conn, user, drill_id)
+    if user is not None and is_facilitator(user) and refusal is None:
         return replace(FACILITATOR_VIEW, user=user.username)
     participant = await participant_of(conn, drill_id)
+    if participant is None and refusal is not None:
+        raise NotYourDrill(refusal)
     return None if participant is None else participant_view(participant)
 
 
@@ -119,21 +162,30 @@ async def drill_credential(conn: HTTPConnection, drill_id: str) -> tuple[Viewer,
         by_token = await accounts(conn).user_for_api_token(secret)
         if by_token is None or not is_facilitator(by_token):
             return None
-        api = Credential("api", token_hash(secret), user_id=by_token.id)
+        refusal = await run_refusal(conn, by_token, drill_id)
+        if refusal is not None:
+            raise NotYourDrill(refusal)
+        api = Credential("api", token_hash(secret), user_id=by_token.id, drill_id=drill_id)
         return replace(FACILITATOR_VIEW, user=by_token.username), api
     token = conn.cookies.get(SESSION_COOKIE)
     found = await accounts(conn).session_of(token)
+    refusal = None
     if found is not None and is_facilitator(found[0]) and token:
         user, row = found
-        credential = Credential(
-            "session",
-            row.token_hash,
-            user_id=user.id,
-            expires_at=row.expires_at,
-            idle_seconds=accounts(conn).idle_seconds,
-        )
-        return replace(FACILITATOR_VIEW, user=user.username), credential
+        refusal = await run_refusal(conn, user, drill_id)
+        if refusal is None:
+            credential = Credential(
+                "session",
+                row.token_hash,
+                user_id=user.id,
+                expires_at=row.expires_at,
+                idle_seconds=accounts(conn).idle_seconds,
+                drill_id=drill_id,
+            )
+            return replace(FACILITATOR_VIEW, user=user.username), credential
     participant = await participant_of(conn, drill_id)
+    if participant is None and refusal is not None:
+        raise NotYourDrill(refusal)
     if participant is None:
         return None
     secret = conn.cookies.get(participant_cookie(drill_id), "")
@@ -147,7 +199,10 @@ async def drill_credential(conn: HTTPConnection, drill_id: str) -> tuple[Viewer,
 
 
 async def require_drill_viewer(request: Request, drill_id: str) -> Viewer:
-    viewer = await drill_viewer(request, drill_id)
+    try:
+        viewer = await drill_viewer(request, drill_id)
+    except NotYourDrill as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
     if viewer is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "join this drill first")
     return viewer

@@ -32,7 +32,7 @@ from app.services import library
 from app.services.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.services.security import format_join_code
 from app.web import signin
-from app.web.auth import facilitator, is_reviewer, signed_in
+from app.web.auth import facilitator, is_reviewer, run_refusal, signed_in
 from app.web.briefing import briefing_for, span, story_seconds
 from app.web.deps import (
     SESSION_COOKIE,
@@ -44,7 +44,7 @@ from app.web.deps import (
     participant_of,
     set_secret_cookie,
 )
-from app.web.forms import check_csrf, render, to_login
+from app.web.forms import check_csrf, error_page, render, to_login
 from app.web.join_link import join_link
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -182,9 +182,8 @@ async def _home(
     uploaded: str | None = None,
     code: int = 200,
 ) -> Response:
-    recent = sorted(await drills(request).list_drills(), key=lambda d: d.created_at, reverse=True)[
-        :20
-    ]
+    mine = await drills(request).list_drills(run_by=user.id)  # those this account runs
+    recent = sorted(mine, key=lambda d: d.created_at, reverse=True)[:20]
     context = {
         "user": user,
         "library": await _library(request),
@@ -394,9 +393,20 @@ async def console(request: Request, drill_id: str) -> Response:
     user = await facilitator(request)
     if user is None:
         return to_login(request)
+    return await _console(request, user, drill_id)
+
+
+async def _console(
+    request: Request, user: User, drill_id: str, facilitator_error: str | None = None
+) -> Response:
+    refusal = await run_refusal(request, user, drill_id)
+    if refusal is not None:
+        return error_page(request, 403, refusal)
     scenario, state = await _load(request, drill_id)
-    code = format_join_code(drills(request).join_code(drill_id))
+    service = drills(request)
+    code = format_join_code(service.join_code(drill_id))
     link = join_link(request.app.state.settings.public_url, str(request.base_url), code)
+    owner = (await service.drill(drill_id)).created_by
     return render(
         request,
         "console.html",
@@ -412,8 +422,66 @@ async def console(request: Request, drill_id: str) -> Response:
             "qr": qr_svg(link.url),
             "objectives": json.dumps({k: o.title for k, o in scenario.objectives.items()}),
             "channels": [str(ch) for ch in Channel],
+            "owner": owner,
+            "is_owner": owner is not None and owner == user.username,
+            "facilitators": await service.facilitators(drill_id),
+            "facilitator_error": facilitator_error,
         },
+        400 if facilitator_error else 200,
     )
+
+
+@router.post("/drills/{drill_id}/facilitators")
+async def add_co_facilitator(
+    request: Request,
+    drill_id: str,
+    username: Annotated[str, Form(max_length=80)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    return await _change_facilitators(request, drill_id, csrf, add=username)
+
+
+@router.post("/drills/{drill_id}/facilitators/{username}/remove")
+async def remove_co_facilitator(
+    request: Request, drill_id: str, username: str, csrf: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    return await _change_facilitators(request, drill_id, csrf, remove=username)
+
+
+async def _change_facilitators(
+    request: Request, drill_id: str, csrf: str, add: str = "", remove: str = ""
+) -> Response:
+    """The owner adds or removes a co-facilitator from the console (the JSON API's
+    /api/drills/{id}/facilitators does the same)."""
+    check_csrf(request, csrf)
+    user = await facilitator(request)
+    if user is None:
+        return to_login(request)
+    refusal = await run_refusal(request, user, drill_id)
+    if refusal is not None:
+        return error_page(request, 403, refusal)
+    service = drills(request)
+    drill = await _drill_or_404(request, drill_id)
+    if drill.created_by != user.username:
+        who = drill.created_by or "nobody (it is open to every facilitator)"
+        return error_page(
+            request, 403, f"only the drill's owner adds or removes facilitators: {who}"
+        )
+    try:
+        if add:
+            await service.add_facilitator(drill_id, add, user.username)
+        else:
+            await service.remove_facilitator(drill_id, remove)
+    except DomainError as exc:
+        return await _console(request, user, drill_id, exc.message)
+    return RedirectResponse(f"/drills/{drill_id}/console", status.HTTP_303_SEE_OTHER)
+
+
+async def _drill_or_404(request: Request, drill_id: str) -> Drill:
+    try:
+        return await drills(request).drill(drill_id)
+    except DrillNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "there is no such drill") from exc
 
 
 # ------------------------------------------------------------------ participants

@@ -32,7 +32,7 @@ from app.services.reviews import (
     utc_date,
 )
 from app.web.api import DrillIdPath
-from app.web.auth import report_refusal, require_staff, staff
+from app.web.auth import report_refusal, require_staff, run_refusal, staff
 from app.web.deps import refusals
 from app.web.forms import attachment, check_csrf, to_login
 from app.web.forms import render as render_page
@@ -61,7 +61,7 @@ async def _open_drill(request: Request, user: User, drill_id: str) -> Drill:
         drill = await reviews(request).drills.drill(drill_id)
     except DrillNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "there is no such drill") from exc
-    refusal = report_refusal(user, drill)
+    refusal = report_refusal(user, drill) or await run_refusal(request, user, drill_id)
     if refusal is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
     return drill

@@ -27,7 +27,7 @@ from app.realtime.protocol import (
 from app.realtime.visibility import Viewer, decision_options, visible_log
 from app.services.accounts import TOUCH_SECONDS
 from app.services.drills import DrillNotFound, DrillService, StorageUnavailable
-from app.web.auth import drill_credential
+from app.web.auth import NotYourDrill, drill_credential
 from app.web.console_view import facilitator_context
 from app.web.deps import accounts, drills, same_origin
 
@@ -133,7 +133,11 @@ async def drill_socket(ws: WebSocket, drill_id: str) -> None:
         except DrillNotFound:
             await ws.close(Close.drill_not_found, "there is no such drill")
             return
-        found = await drill_credential(ws, drill_id)
+        try:
+            found = await drill_credential(ws, drill_id)
+        except NotYourDrill as exc:
+            await ws.close(Close.not_drill_facilitator, str(exc)[:120])
+            return
         if found is None:
             await ws.close(Close.unauthorized, "join this drill first")
             return

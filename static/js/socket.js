@@ -4,7 +4,7 @@
 // The close codes are the server's (app/realtime/codes.py), rendered into the page by
 // app/web/client.py: the page keeps no copy of the numbers.
 const CLOSE = JSON.parse(document.getElementById("tabletop-client").textContent).close;
-const REFUSED = new Set(["unauthorized", "forbidden_origin", "drill_not_found", "invalid_since"].map((name) => {
+const REFUSED = new Set(["unauthorized", "forbidden_origin", "drill_not_found", "not_drill_facilitator", "invalid_since"].map((name) => {
   if (!(name in CLOSE)) throw new Error(`the page lacks the close code ${name}`);
   return CLOSE[name];
 }));

@@ -198,6 +198,20 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/items/{item_id}/status"): Access(
         row(401, 401, 401, 401, ALLOWED, ALLOWED), body="status"
     ),
+    # ---- who runs the drill: its facilitators read the list; its owner changes it
+    ("GET", "/api/drills/{drill_id}/facilitators"): Access(row(401, 401, 401, 401, 403, OK)),
+    ("POST", "/api/drills/{drill_id}/facilitators"): Access(
+        row(401, 401, 401, 401, 403, ALLOWED), body="facilitator json"
+    ),
+    ("DELETE", "/api/drills/{drill_id}/facilitators/{username}"): Access(
+        row(401, 401, 401, 401, 403, ALLOWED)
+    ),
+    ("POST", "/drills/{drill_id}/facilitators"): Access(
+        row(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, ALLOWED), body="account form"
+    ),
+    ("POST", "/drills/{drill_id}/facilitators/{username}/remove"): Access(
+        row(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, ALLOWED), body="account form"
+    ),
     # ---- accounts: your own for any account; the rest for admins only (no caller here
     # is one: tests/web/test_accounts_pages.py walks them as an admin)
     ("GET", "/account"): Access(STAFF_PAGE),
@@ -408,6 +422,8 @@ def _request(world: World, caller: str, method: str, path: str, access: Access) 
             return client.post(url, data={"csrf": token, "status": "closed"})
         case "new role json":
             return client.post(url, json={"role": "executive"})
+        case "facilitator json":  # fac runs it already: refused, but let through
+            return client.post(url, json={"username": "fac"})
         case "account form":  # a wrong current password: nobody's password changes
             fields = {"username": "walker", "role": "reviewer", "name": "walk-token"}
             fields |= {"current": "not it", "password": "x" * 12, "confirm": "x" * 12}

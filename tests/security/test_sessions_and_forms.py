@@ -352,7 +352,9 @@ def world(live_server: LiveServer, tmp_path: Path) -> Iterator[World]:
     live = live_server
     service = _service(live)
     reviews: ReviewService = live.app.state.reviews
-    lobby = live.run(service.create_drill(MINI, "mini.yaml", c.CreateDrill(new_drill_id(), "L")))
+    lobby = live.run(
+        service.create_drill(MINI, "mini.yaml", c.CreateDrill(new_drill_id(), "L"), "fac")
+    )
     ended = live.run(service.create_drill(MINI, "mini.yaml", c.CreateDrill(new_drill_id(), "E")))
     live.run(service.execute(ended, c.StartClock()))
     live.run(service.execute(ended, c.EndDrill()))
@@ -371,6 +373,10 @@ def world(live_server: LiveServer, tmp_path: Path) -> Iterator[World]:
     setup_token = live.run(accounts.create_with_link("second", AccountRole.reviewer, SHELL)).secret
     live.run(accounts.create_user("victim", LEE_PASSWORD, AccountRole.reviewer))
     live.run(accounts.create_api_token("walk-old", "fac"))
+    for name in ("cofac", "cofac2", "cofac3", "cofac4"):
+        live.run(accounts.create_user(name, LEE_PASSWORD, AccountRole.facilitator))
+    for name in ("cofac2", "cofac4"):  # to be removed by the walk
+        live.run(service.add_facilitator(lobby, name, "fac"))
     yield World(
         live,
         tmp_path / "tabletop.db",
@@ -474,6 +480,22 @@ CASES: dict[tuple[str, str], Callable[[World], tuple[str, Payload]]] = {
     ("POST", "/items/{item_id}/status"): lambda w: (
         f"/items/{w.closed_item}/status",
         {"data": {"status": "open"}},
+    ),
+    ("POST", "/drills/{drill_id}/facilitators"): lambda w: (
+        f"/drills/{w.lobby}/facilitators",
+        {"data": {"username": "cofac"}},
+    ),
+    ("POST", "/drills/{drill_id}/facilitators/{username}/remove"): lambda w: (
+        f"/drills/{w.lobby}/facilitators/cofac2/remove",
+        {"data": {}},
+    ),
+    ("POST", "/api/drills/{drill_id}/facilitators"): lambda w: (
+        f"/api/drills/{w.lobby}/facilitators",
+        {"json": {"username": "cofac3"}},
+    ),
+    ("DELETE", "/api/drills/{drill_id}/facilitators/{username}"): lambda w: (
+        f"/api/drills/{w.lobby}/facilitators/cofac4",
+        {},
     ),
     ("POST", "/api/session"): lambda w: (
         "/api/session",

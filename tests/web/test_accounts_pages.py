@@ -130,8 +130,8 @@ def test_disabling_an_account_ends_its_sockets_sessions_and_tokens_at_once(
         "/api/session", json={"username": "dana", "password": DANA_PASSWORD}
     )
     assert refused.status_code == 403 and "disabled" in refused.json()["detail"]
-    events = admin.get(f"/api/drills/{drill['id']}/events").json()
-    assert not [e for e in events if e["data"].get("title") == "after the disable"]
+    events = live.run(live.app.state.service.events(drill["id"]))
+    assert not [e for e in events if e.data.get("title") == "after the disable"]
     # Enabled again: the password works, the old session stays ended.
     assert _post(admin, "/admin/accounts/dana/enable").status_code == 200
     assert dana.get("/api/scenarios").status_code == 401
