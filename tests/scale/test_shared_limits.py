@@ -84,7 +84,8 @@ async def test_two_workers_share_the_join_code_and_sign_in_limits(tmp_path: Path
         )
         assert sorted(r.status_code for r in burst) == [404] * JOIN_LIMIT + [429] * 40
 
-        # Wrong passwords, alternating: 10 in total, then 429 even for the right one.
+        # Wrong passwords, alternating: 10 in total, then 429 even for the right one, from
+        # any address (counted per account), while another account signs in.
         tries = []
         for n in range(LOGIN_LIMIT + 2):
             client = on_a if n % 2 == 0 else on_b
@@ -94,12 +95,14 @@ async def test_two_workers_share_the_join_code_and_sign_in_limits(tmp_path: Path
         for client in (on_a, on_b):
             assert (await client.post("/api/session", json=RIGHT)).status_code == 429
             elsewhere = await client.post("/api/session", json=RIGHT, headers=ANOTHER_CLIENT)
-            assert elsewhere.status_code == 200, elsewhere.text
+            assert elsewhere.status_code == 429, elsewhere.text
+            assert int(elsewhere.headers["retry-after"]) > 0
 
         # The counts live in Redis, under the limiter's names, and expire.
         keys = await _keys(redis)
         assert f"{KEY_PREFIX}:join:127.0.0.1" in keys
-        assert f"{KEY_PREFIX}:login:127.0.0.1:fac" in keys
+        assert f"{KEY_PREFIX}:login:fac" in keys
+        assert f"{KEY_PREFIX}:login_address:127.0.0.1" in keys
         assert all(ttl > 0 for ttl in keys.values()), keys
 
         # Redis gone: sign-in is neither a 500 nor locked for everyone. Each worker
