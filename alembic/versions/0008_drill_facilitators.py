@@ -1,6 +1,6 @@
 """Drills have owners: who may run each drill (its creator, and the co-facilitators they
-add). Existing drills get their creator, when that account still exists; a drill with no
-known creator stays open to every facilitator, as every drill was before.
+add). Existing drills get their creator, when that account still exists and runs drills; a
+drill with no such creator stays open to every facilitator, as every drill was before.
 
 Revision ID: 0008
 Revises: 0007
@@ -35,7 +35,8 @@ def upgrade() -> None:
     op.execute(
         "INSERT INTO drill_facilitators (drill_id, user_id, added_by, added_at) "
         "SELECT drills.id, users.id, drills.created_by, 0 FROM drills "
-        "JOIN users ON users.username = drills.created_by"
+        "JOIN users ON users.username = drills.created_by "
+        "AND users.role IN ('admin', 'facilitator')"
     )
 
 

@@ -348,7 +348,11 @@ class DrillService:
             )
             await session.flush()
             if created_by is not None:
-                owner = await session.scalar(select(User.id).where(User.username == created_by))
+                owner = await session.scalar(
+                    select(User.id).where(
+                        User.username == created_by, User.role.in_(("admin", "facilitator"))
+                    )
+                )
                 if owner is not None:  # its creator owns it (an import's may be unknown here)
                     session.add(
                         DrillFacilitator(

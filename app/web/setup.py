@@ -46,7 +46,7 @@ async def setup(
         await accounts(request).use_setup_token(token, username, password, actor(request))
     except AccountError as exc:
         return render(request, "setup.html", {**context, "error": str(exc)}, 400)
-    session = await accounts(request).sign_in(username, password)
+    session = await accounts(request).sign_in(username, password, actor(request))
     response = RedirectResponse("/", status.HTTP_303_SEE_OTHER)
     if session is not None:
         set_secret_cookie(response, request, SESSION_COOKIE, session)

@@ -210,6 +210,12 @@ async def _check_people(
         assert token is not None, f"{name} can no longer sign in"
         user = await accounts.user_for_session(token)
         assert user is not None and (user.username, user.role) == (name, account["role"])
+    # Drills have owners now: each old drill is run by its creator when that account runs
+    # drills; one made by a reviewer's account stays open to every facilitator.
+    for drill_id, drill in expected["drills"].items():
+        creator = drill["created_by"]
+        runs = expected["accounts"].get(creator, {}).get("role") in ("admin", "facilitator")
+        assert await service.facilitators(drill_id) == ([creator] if runs else []), drill_id
     # New rows after the upgrade: the id sequences carried on past the old rows.
     await accounts.create_user("new.after.upgrade", "a password of today", AccountRole.reviewer)
     # Participants of the drills still open can come back with their tokens, and newcomers
