@@ -28,8 +28,11 @@ Csrf = Annotated[str, Form(max_length=200)]
 AUDIT_PAGE = 100
 
 
-async def _admin(request: Request) -> User | Response:
-    """The signed-in admin, or the page that says why not."""
+async def _admin(request: Request, csrf: str | None = None) -> User | Response:
+    """The signed-in admin, or the page that says why not. A form's post (`csrf` given)
+    must carry its CSRF token first."""
+    if csrf is not None:
+        check_csrf(request, csrf)
     user = await signed_in(request)
     if user is None:
         return to_login(request)
@@ -80,8 +83,7 @@ async def accounts_page(request: Request) -> Response:
 async def create_account(
     request: Request, username: Field80 = "", role: Field80 = "", csrf: Csrf = ""
 ) -> Response:
-    check_csrf(request, csrf)
-    admin = await _admin(request)
+    admin = await _admin(request, csrf)
     if isinstance(admin, Response):
         return admin
     if role not in {r.value for r in AccountRole}:
@@ -105,8 +107,7 @@ async def change_account(
     csrf: Csrf = "",
 ) -> Response:
     """disable, enable, reset (a new one-time link) or role."""
-    check_csrf(request, csrf)
-    admin = await _admin(request)
+    admin = await _admin(request, csrf)
     if isinstance(admin, Response):
         return admin
     service, by = accounts(request), actor(request, admin.username)
@@ -137,8 +138,7 @@ async def change_account(
 async def create_token(
     request: Request, name: Field80 = "", username: Field80 = "", csrf: Csrf = ""
 ) -> Response:
-    check_csrf(request, csrf)
-    admin = await _admin(request)
+    admin = await _admin(request, csrf)
     if isinstance(admin, Response):
         return admin
     try:
@@ -153,8 +153,7 @@ async def create_token(
 
 @router.post("/admin/tokens/{name}/revoke")
 async def revoke_token(request: Request, name: str, csrf: Csrf = "") -> Response:
-    check_csrf(request, csrf)
-    admin = await _admin(request)
+    admin = await _admin(request, csrf)
     if isinstance(admin, Response):
         return admin
     if not await accounts(request).revoke_api_token(name, actor(request, admin.username)):

@@ -43,6 +43,12 @@ def _admin(live: LiveServer) -> httpx.Client:
     return _signed_in(live, "boss", ADMIN_PASSWORD)
 
 
+def _dana(live: LiveServer) -> httpx.Client:
+    """A facilitator, signed in."""
+    live.run(_accounts(live).create_user("dana", DANA_PASSWORD, AccountRole.facilitator))
+    return _signed_in(live, "dana", DANA_PASSWORD)
+
+
 def _post(client: httpx.Client, path: str, **fields: str) -> httpx.Response:
     token = _csrf(client, "/admin/accounts")
     return client.post(path, data={"csrf": token, **fields})
@@ -109,9 +115,7 @@ def test_disabling_an_account_ends_its_sockets_sessions_and_tokens_at_once(
     live_server: LiveServer,
 ) -> None:
     live = live_server
-    admin = _admin(live)
-    live.run(_accounts(live).create_user("dana", DANA_PASSWORD, AccountRole.facilitator))
-    dana = _signed_in(live, "dana", DANA_PASSWORD)
+    admin, dana = _admin(live), _dana(live)
     secret = live.run(_accounts(live).create_api_token("dana-bot", "dana"))
     drill = dana.post("/api/drills", json={"scenario": "mini.yaml", "name": "Dana's"}).json()
     sock = _open(live, drill["id"], dict(dana.cookies.items()))
@@ -142,9 +146,7 @@ def test_a_reset_ends_the_old_password_and_sessions_and_gives_a_new_link(
     live_server: LiveServer,
 ) -> None:
     live = live_server
-    admin = _admin(live)
-    live.run(_accounts(live).create_user("dana", DANA_PASSWORD, AccountRole.facilitator))
-    dana = _signed_in(live, "dana", DANA_PASSWORD)
+    admin, dana = _admin(live), _dana(live)
     reset = _post(admin, "/admin/accounts/dana/reset")
     assert reset.status_code == 200 and "no longer works" in reset.text
     assert dana.get("/api/scenarios").status_code == 401

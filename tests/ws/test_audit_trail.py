@@ -46,6 +46,8 @@ def test_the_drill_log_names_the_account_behind_every_facilitator_action(
     assert co.post("/api/session", json={"username": "co", "password": PASSWORD}).is_success
     created = fac.post("/api/drills", json={"scenario": "mini.yaml", "name": "Audit"}).json()
     drill_id = created["id"]
+    added = fac.post(f"/api/drills/{drill_id}/facilitators", json={"username": "co"})
+    assert added.status_code == 201, added.text  # the owner shares the drill
     dana = join(live_server, created["join_code"], "Dana", "legal")
     join(live_server, created["join_code"], "Eve", "executive")
     fac_console, co_console = open_socket(live_server, drill_id, fac), None
