@@ -76,6 +76,18 @@ class Settings(BaseSettings):
         description="How long participants' join tokens keep working after their drill "
         "ends (the hot wash, the released scores); then they stop.",
     )
+    api_docs: bool = Field(
+        default=True,
+        description="Serve the interactive API documentation (/docs, /redoc) and "
+        "/openapi.json. Production servers that do not want to advertise their API: false.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="The host names this server answers to, as a JSON list, e.g. "
+        '["drills.example.org"] (a leading "*." allows subdomains). Empty: any. Set in '
+        "production: a request naming another Host gets 400, so links built from the "
+        "Host header (the console's join link and QR code) never point elsewhere.",
+    )
     max_body_mib: float = Field(
         default=4,
         gt=0,

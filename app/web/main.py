@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from app.config import Settings, get_settings
 from app.db.session import is_sqlite
@@ -77,8 +78,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="Tabletop", version="0.1.0", lifespan=lifespan)
-    app.state.settings = settings = settings or get_settings()
+    settings = settings or get_settings()
+    docs = settings.api_docs
+    app = FastAPI(
+        title="Tabletop",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.state.settings = settings
     app.state.allowed_origins = tuple(settings.allowed_origins)
     # Guessing a 49-bit join code: 20 wrong codes a minute per address. Sign-in: 10 per 5
     # minutes per account, 30 per address. Counted in Redis, shared by every worker, when
@@ -96,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     add_error_handlers(app)
     app.add_middleware(CapBody, max_bytes=int(settings.max_body_mib * 1024 * 1024))
+    if settings.allowed_hosts:  # inside SecurityHeaders: its 400 carries them too
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RefuseNul)  # outermost: before anything reads the address
     return app

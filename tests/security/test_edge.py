@@ -118,3 +118,19 @@ def test_data_files_are_created_private(tmp_path: Path, fresh: str) -> None:
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     for name in ("tabletop.db", "secret_key"):
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
+
+
+@pytest.mark.live_settings(allowed_hosts=["127.0.0.1"], api_docs=False)
+def test_production_settings_refuse_other_hosts_and_hide_the_api_docs(
+    live_server: LiveServer,
+) -> None:
+    """A Host header naming another site would have put that site in the console's join
+    link and QR code; the API's documentation advertises every route."""
+    client = live_server.client()
+    assert client.get("/login").status_code == 200
+    forged = client.get("/login", headers={"Host": "evil.example"})
+    assert forged.status_code == 400
+    assert forged.headers["x-content-type-options"] == "nosniff"
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/asyncapi.json").status_code == 200  # the protocol stays documented
