@@ -164,9 +164,20 @@ def render_pdf(report: Report, scenario: Scenario) -> bytes:
 # --------------------------------------------------------------------------- Markdown
 
 
+_TARGET = r"(?:[^()]|\([^()]*\))*"  # a link's target, with one level of parentheses
+_IMAGE = re.compile(rf"!\[([^\]]*)\]\({_TARGET}\)")
+_SCRIPT_LINK = re.compile(
+    rf"\[([^\]]*)\]\(\s*<?\s*(?:javascript|vbscript|data|file):{_TARGET}\)", re.I
+)
+
+
 def _md(text: str) -> str:
-    """Report text for Markdown: no raw HTML gets through (a `<` is an entity); a browser
-    form's CRLF line ends become LF."""
+    """Report text for Markdown: no raw HTML gets through (a `<` is an entity); an image
+    becomes its alt text (a remote one would tell its host who opened the report, and
+    when) and a javascript:, data: or file: link its text; a browser form's CRLF line ends
+    become LF."""
+    text = _IMAGE.sub(lambda m: f"[image: {m.group(1)}]", text)
+    text = _SCRIPT_LINK.sub(lambda m: m.group(1), text)
     return text.replace("\r\n", "\n").replace("<", "&lt;")
 
 

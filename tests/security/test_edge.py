@@ -134,3 +134,27 @@ def test_production_settings_refuse_other_hosts_and_hide_the_api_docs(
     for path in ("/docs", "/redoc", "/openapi.json"):
         assert client.get(path).status_code == 404, path
     assert client.get("/asyncapi.json").status_code == 200  # the protocol stays documented
+
+
+def test_exports_neutralise_script_links_and_remote_images(live_server: LiveServer) -> None:
+    """A reviewer's summary with a javascript: link and a tracking image: the Markdown
+    kept both for whatever viewer opens the file next."""
+    fac = sign_in(live_server)
+    drill = fac.post("/api/drills", json={"scenario": "mini.yaml", "name": "Links"}).json()
+    live_server.run(live_server.app.state.service.execute(drill["id"], c.EndDrill()))
+    fac.get(f"/drills/{drill['id']}/report")
+    hostile = (
+        "Read [the runbook](javascript:alert(document.cookie)) and "
+        "![pixel](https://tracker.example/p.png?who=ciso) or [the wiki](https://wiki.example)"
+    )
+    saved = fac.post(
+        f"/drills/{drill['id']}/report/summary",
+        data={"csrf": fac.cookies["tt_csrf"], "summary": hostile},
+    )
+    assert saved.status_code < 400, saved.text
+    markdown = fac.get(f"/drills/{drill['id']}/report.md").text
+    assert "Read the runbook and [image: pixel]" in markdown
+    assert "[the wiki](https://wiki.example)" in markdown  # ordinary links stay
+    assert "javascript:" not in markdown and "tracker.example" not in markdown
+    html = fac.get(f"/drills/{drill['id']}/report.html").text  # the text shown as text
+    assert 'href="javascript' not in html and 'src="https://tracker' not in html
