@@ -49,8 +49,9 @@ def sign_in_page(page: Page, live: LiveServer) -> Page:
 
 
 def join_page(page: Page, live: LiveServer, code: str, name: str, role_title: str) -> None:
-    """Join a drill through the join form, as a participant would, and wait until live."""
-    page.goto(f"{live.url}/join?code={code}")
+    """Join a drill from its link (the code after "#", as the QR code has it), as a
+    participant would, and wait until live."""
+    page.goto(f"{live.url}/join#code={code}")
     page.get_by_label("Your name").fill(name)
     page.locator(".role-choice", has_text=role_title).locator("input").check()
     page.get_by_role("button", name="Join drill").click()

@@ -37,7 +37,9 @@ def is_loopback_host(host: str) -> bool:
 def join_link(public_url: str, requested_base: str, code: str) -> JoinLink:
     base = (public_url or requested_base).rstrip("/")
     host = urlsplit(base).hostname or ""
-    return JoinLink(f"{base}/join?code={code}", is_loopback_host(host))
+    # After "#": the browser never sends it, so the code reaches no access log or proxy
+    # (the page's script posts it). `/join?code=` still works for links already printed.
+    return JoinLink(f"{base}/join#code={code}", is_loopback_host(host))
 
 
 def _interface_addresses() -> set[str]:

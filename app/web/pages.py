@@ -494,6 +494,21 @@ async def join_page(request: Request, code: str = "") -> Response:
     return await _join_form(request, code)
 
 
+@router.post("/join/code")
+async def join_code_form(
+    request: Request,
+    code: Annotated[str, Form(max_length=40)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """The code typed (or taken from the link's fragment by the page's script), posted:
+    in the body, it reaches no access log. Then the name-and-role form."""
+    check_csrf(request, csrf)
+    if not code.strip():
+        message = "Type the code your facilitator shows on screen."
+        return render(request, "join_code.html", {"error": message, "code": ""}, 400)
+    return await _join_form(request, code)
+
+
 @router.get("/join/{code}")
 async def join_with_code(request: Request, code: str) -> Response:
     return await _join_form(request, code)

@@ -140,6 +140,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/logout"): Access(everyone(SKIP)),
     ("POST", "/setup"): Access(everyone(SKIP)),
     ("POST", "/join"): Access(everyone(SKIP)),
+    ("POST", "/join/code"): Access(everyone(SKIP)),
     ("POST", "/api/join"): Access(everyone(SKIP)),
     ("POST", "/api/session"): Access(everyone(SKIP)),
     ("DELETE", "/api/session"): Access(everyone(SKIP)),

@@ -412,6 +412,10 @@ ITEM = {
 }
 NEW_PASSWORD = "the second facilitator's password"
 
+# Posts that look something up without storing anything (the join code rides in a body to
+# stay out of URLs): done properly, the answer shows this text instead of a changed row.
+LOOKUPS = {"/join/code": "Your name"}
+
 # Every state-changing route, with a request that changes something when it carries its
 # CSRF token (forms) or this server's Origin (the JSON API). A route the app serves
 # without a row here fails test_every_state_changing_route_has_a_csrf_case.
@@ -457,6 +461,7 @@ CASES: dict[tuple[str, str], Callable[[World], tuple[str, Payload]]] = {
         "/drills/new",
         {"data": {"scenario": "mini.yaml", "name": "Forged"}},
     ),
+    ("POST", "/join/code"): lambda w: ("/join/code", {"data": {"code": w.code}}),
     ("POST", "/join"): lambda w: (
         "/join",
         {"data": {"code": w.code, "name": "Mallory", "role": "legal"}},
@@ -661,6 +666,9 @@ def test_the_csrf_walk_every_state_changing_route_refuses_a_forged_request(
         done = _send(live, method, path, payload, cookies=cookies, **proper)
         if done.status_code in (401, 403, 422) or done.status_code >= 500:
             problems.append(f"{method} {path} done properly: {done.status_code} {done.text[:200]}")
+        elif template in LOOKUPS:
+            if LOOKUPS[template] not in done.text:
+                problems.append(f"{method} {path} done properly did not answer: the case is wrong")
         elif database(world.database) == before:
             problems.append(f"{method} {path} done properly changed nothing: the case is wrong")
         browser.close()

@@ -36,7 +36,7 @@ def test_the_public_url_is_the_link_and_the_qr_code(live_server: LiveServer) -> 
     link = re.search(r'id="join-link" href="([^"]+)"', page)
     assert link is not None
     assert re.fullmatch(
-        r"http://192\.0\.2\.10:8000/join\?code=[A-Z0-9]{5}-[A-Z0-9]{5}", link.group(1)
+        r"http://192\.0\.2\.10:8000/join#code=[A-Z0-9]{5}-[A-Z0-9]{5}", link.group(1)
     )
     assert 'id="loopback-warning"' not in page
 
