@@ -88,6 +88,14 @@ class Settings(BaseSettings):
         "production: a request naming another Host gets 400, so links built from the "
         "Host header (the console's join link and QR code) never point elsewhere.",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="The addresses of the TLS proxies in front of this server, comma "
+        "separated (IPs or networks, e.g. 10.0.0.5,10.1.0.0/16; * for any): their "
+        "X-Forwarded-Proto and X-Forwarded-For are believed, so cookies are Secure and "
+        "__Host- prefixed, the Origin check expects https, and throttles count real client "
+        "addresses. Empty: uvicorn's FORWARDED_ALLOW_IPS, or loopback only.",
+    )
     max_body_mib: float = Field(
         default=4,
         gt=0,

@@ -91,7 +91,10 @@ def running_server(
         migrated_sqlite(database)  # the server's own migration then finds nothing to do
     app = create_app(settings)
     port = free_port()
-    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, log_level="warning"))
+    config = uvicorn_config(
+        app, "127.0.0.1", port, log_level="warning", trusted_proxies=settings.trusted_proxies
+    )
+    server = uvicorn.Server(config)
     loops: list[asyncio.AbstractEventLoop] = []
 
     def serve() -> None:

@@ -68,12 +68,20 @@ def serve(
         err(line)
     if workers > 1:
         # Each worker builds its own app from the environment it inherits.
-        run(uvicorn_config(FACTORY, host, port, workers=workers))
+        run(
+            uvicorn_config(
+                FACTORY, host, port, workers=workers, trusted_proxies=settings.trusted_proxies
+            )
+        )
     else:
         if not settings.clock_worker_id:
             worker_id = serve_worker_id(host, port)
             settings = settings.model_copy(update={"clock_worker_id": worker_id})
-        run(uvicorn_config(create_app(settings), host, port))
+        run(
+            uvicorn_config(
+                create_app(settings), host, port, trusted_proxies=settings.trusted_proxies
+            )
+        )
 
 
 def serve_worker_id(host: str, port: int) -> str:

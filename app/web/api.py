@@ -30,6 +30,8 @@ from app.web.deps import (
     SameOrigin,
     TooManyWrongCodes,
     accounts,
+    cookie,
+    delete_secret_cookie,
     drill_for_join_code,
     drills,
     participant_cookie,
@@ -71,8 +73,8 @@ async def sign_in(body: Credentials, request: Request, response: Response) -> Si
 
 @router.delete("/session", dependencies=[SameOrigin], status_code=204, responses=refusals(403, 503))
 async def sign_out(request: Request, response: Response) -> None:
-    await accounts(request).sign_out(request.cookies.get(SESSION_COOKIE), signin.actor(request))
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    await accounts(request).sign_out(cookie(request, SESSION_COOKIE), signin.actor(request))
+    delete_secret_cookie(response, request, SESSION_COOKIE)
 
 
 class ScenarioSummary(BaseModel):

@@ -28,6 +28,7 @@ from app.web.deps import (
     SESSION_COOKIE,
     accounts,
     bearer_token,
+    cookie,
     drills,
     participant_cookie,
     participant_of,
@@ -44,7 +45,7 @@ async def signed_in(conn: HTTPConnection) -> User | None:
     secret = bearer_token(conn)
     if secret is not None:
         return await accounts(conn).user_for_api_token(secret)
-    return await accounts(conn).user_for_session(conn.cookies.get(SESSION_COOKIE))
+    return await accounts(conn).user_for_session(cookie(conn, SESSION_COOKIE))
 
 
 def is_facilitator(user: User | None) -> bool:
@@ -167,7 +168,7 @@ async def drill_credential(conn: HTTPConnection, drill_id: str) -> tuple[Viewer,
             raise NotYourDrill(refusal)
         api = Credential("api", token_hash(secret), user_id=by_token.id, drill_id=drill_id)
         return replace(FACILITATOR_VIEW, user=by_token.username), api
-    token = conn.cookies.get(SESSION_COOKIE)
+    token = cookie(conn, SESSION_COOKIE)
     found = await accounts(conn).session_of(token)
     refusal = None
     if found is not None and is_facilitator(found[0]) and token:
@@ -188,7 +189,7 @@ async def drill_credential(conn: HTTPConnection, drill_id: str) -> tuple[Viewer,
         raise NotYourDrill(refusal)
     if participant is None:
         return None
-    secret = conn.cookies.get(participant_cookie(drill_id), "")
+    secret = cookie(conn, participant_cookie(drill_id))
     credential = Credential(
         "participant",
         token_hash(secret),

@@ -19,23 +19,50 @@ PARTICIPANT_COOKIE_PREFIX = "tt_p_"
 
 
 SECRET_COOKIE_SECONDS = 12 * 3600
+HOST_ONLY_PREFIX = "__Host-"
 
 
-def set_secret_cookie(response: Response, request: Request, name: str, value: str) -> None:
+def cookie_name(conn: HTTPConnection, base: str) -> str:
+    """Over HTTPS every cookie is named `__Host-...`: a browser then keeps it only when
+    set with Secure, Path=/ and no Domain, so neither a plain-http page on the same host
+    nor a sibling subdomain can plant or overwrite it (session fixation, a forced CSRF
+    token). Only the name for the scheme in use is read."""
+    return f"{HOST_ONLY_PREFIX}{base}" if public_scheme(conn) == "https" else base
+
+
+def cookie(conn: HTTPConnection, base: str) -> str:
+    """The value of the cookie `base` under its name for this scheme, or ''."""
+    return conn.cookies.get(cookie_name(conn, base), "")
+
+
+def set_secret_cookie(response: Response, request: Request, base: str, value: str) -> None:
     """A session or participant token: HttpOnly (scripts never see it), SameSite=Lax,
-    Secure over HTTPS."""
+    Secure and `__Host-` over HTTPS."""
     response.set_cookie(
-        name,
+        cookie_name(request, base),
         value,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=public_scheme(request) == "https",
         max_age=SECRET_COOKIE_SECONDS,
         path="/",
     )
 
 
+def delete_secret_cookie(response: Response, request: Request, base: str) -> None:
+    # With the same attributes it was set with: a browser ignores a `__Host-` cookie
+    # (even one that expires it) without Secure.
+    response.delete_cookie(
+        cookie_name(request, base),
+        path="/",
+        secure=public_scheme(request) == "https",
+        httponly=True,
+        samesite="lax",
+    )
+
+
 def participant_cookie(drill_id: str) -> str:
+    """The base name of a drill's participant cookie (see cookie_name for the prefix)."""
     return f"{PARTICIPANT_COOKIE_PREFIX}{drill_id}"
 
 
@@ -119,7 +146,7 @@ def same_origin(conn: HTTPConnection) -> bool:
 
 
 async def participant_of(conn: HTTPConnection, drill_id: str) -> ParticipantRow | None:
-    token = conn.cookies.get(participant_cookie(drill_id), "")
+    token = cookie(conn, participant_cookie(drill_id))
     return await drills(conn).participant_for_token(drill_id, token)
 
 

@@ -25,6 +25,7 @@ from app.resources import resource_dir
 from app.services.security import constant_time_equal
 from app.web.auth import is_admin, is_facilitator
 from app.web.client import client_constants
+from app.web.deps import cookie, cookie_name, public_scheme
 
 TEMPLATES = resource_dir("templates")
 STATIC = resource_dir("static")
@@ -48,13 +49,13 @@ templates.env.globals["utc_time"] = lambda at: datetime.fromtimestamp(at, UTC).s
 
 def csrf_token(request: Request) -> str:
     """The browser's CSRF token: the cookie's, or a new one (set by render)."""
-    existing = request.cookies.get(CSRF_COOKIE, "")
+    existing = cookie(request, CSRF_COOKIE)
     return existing if len(existing) >= 32 else secrets.token_urlsafe(32)
 
 
 def check_csrf(request: Request, sent: str) -> None:
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not cookie or not sent or not constant_time_equal(cookie, sent):
+    kept = cookie(request, CSRF_COOKIE)
+    if not kept or not sent or not constant_time_equal(kept, sent):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "the form has expired; reload the page and try again"
         )
@@ -66,14 +67,14 @@ def render(request: Request, name: str, context: dict[str, Any], code: int = 200
     response = templates.TemplateResponse(
         request, name, {"csrf": token, "user": user, **context}, status_code=code
     )
-    if request.cookies.get(CSRF_COOKIE) != token:
+    if cookie(request, CSRF_COOKIE) != token:
         # Strict: the token cookie never travels on a cross-site request at all.
         response.set_cookie(
-            CSRF_COOKIE,
+            cookie_name(request, CSRF_COOKIE),
             token,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=public_scheme(request) == "https",
             path="/",
         )
     return response

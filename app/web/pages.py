@@ -38,6 +38,8 @@ from app.web.deps import (
     SESSION_COOKIE,
     TooManyWrongCodes,
     accounts,
+    cookie,
+    delete_secret_cookie,
     drill_for_join_code,
     drills,
     participant_cookie,
@@ -154,9 +156,9 @@ async def login(
 @router.post("/logout")
 async def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     check_csrf(request, csrf)
-    await accounts(request).sign_out(request.cookies.get(SESSION_COOKIE), signin.actor(request))
+    await accounts(request).sign_out(cookie(request, SESSION_COOKIE), signin.actor(request))
     response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    delete_secret_cookie(response, request, SESSION_COOKIE)
     return response
 
 

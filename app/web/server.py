@@ -14,9 +14,15 @@ FACTORY = "app.web.server:factory"
 
 
 def uvicorn_config(
-    app: FastAPI | str, host: str, port: int, log_level: str = "info", workers: int = 1
+    app: FastAPI | str,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    workers: int = 1,
+    trusted_proxies: str = "",
 ) -> uvicorn.Config:
-    """`app` is an app, or an import string of an app factory (needed for workers > 1)."""
+    """`app` is an app, or an import string of an app factory (needed for workers > 1).
+    `trusted_proxies`: TABLETOP_TRUSTED_PROXIES (empty: uvicorn's own default)."""
     return uvicorn.Config(
         app,
         host=host,
@@ -24,6 +30,7 @@ def uvicorn_config(
         log_level=log_level,
         ws_max_size=MAX_MESSAGE_BYTES,  # the websocket layer refuses bigger frames: 1009
         proxy_headers=True,
+        forwarded_allow_ips=trusted_proxies or None,
         lifespan="on",
         factory=isinstance(app, str),
         workers=workers,

@@ -113,9 +113,9 @@ def test_behind_a_trusted_tls_proxy_the_expected_origin_is_https(
     live_server: LiveServer,
     drill: dict[str, Any],  # noqa: F811
 ) -> None:
-    """The test client is on loopback, which uvicorn trusts for X-Forwarded-Proto by
-    default: it plays the TLS proxy."""
-    cookie = _cookie_header(drill["facilitator"])
+    """The test client is on loopback, which is trusted for X-Forwarded-Proto by
+    default: it plays the TLS proxy. Over https the session cookie is `__Host-` named."""
+    cookie = "__Host-" + _cookie_header(drill["facilitator"])
     https = live_server.origin.replace("http://", "https://")
     path = f"/ws/drills/{drill['id']}?since=0"
     proxied = {"X-Forwarded-Proto": "https", "Cookie": cookie}
