@@ -38,8 +38,9 @@ def simulate_command(
     scenario: Annotated[
         str | None,
         typer.Option(
-            help="Or create a drill from this library scenario and start it "
-            "(needs --user; the password comes from TABLETOP_PASSWORD)."
+            help="Or create a drill from this library scenario and start it, as the "
+            "facilitator whose API token is in TABLETOP_API_TOKEN (or --user, with the "
+            "password in TABLETOP_PASSWORD)."
         ),
     ] = None,
     user: Annotated[str, typer.Option(help="Facilitator user name, with --scenario.")] = "",
@@ -63,8 +64,12 @@ def simulate_command(
     if (code is None) == (scenario is None):
         raise fail("give either --code (join a drill) or --scenario (create one)")
     password = os.environ.get("TABLETOP_PASSWORD", "")
-    if scenario is not None and not (user and password):
-        raise fail("--scenario creates a drill: give --user and set TABLETOP_PASSWORD")
+    api_token = os.environ.get("TABLETOP_API_TOKEN", "")
+    if scenario is not None and not (api_token or (user and password)):
+        raise fail(
+            "--scenario creates a drill as a facilitator: set TABLETOP_API_TOKEN to their "
+            "API token (tabletop token create), or give --user and set TABLETOP_PASSWORD"
+        )
     plan = Plan(
         url=url,
         bots=bots,
@@ -72,6 +77,7 @@ def simulate_command(
         scenario=scenario,
         username=user,
         password=password,
+        api_token=api_token,
         roles=tuple(r.strip() for r in roles.split(",") if r.strip()),
         behaviour=Behaviour(think=_think(think), message=not no_messages),
         duration=duration,

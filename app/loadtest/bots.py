@@ -34,6 +34,7 @@ from app.realtime.visibility import Viewer, visible
 
 SESSION_COOKIE = "tt_session"
 PARTICIPANT_COOKIE_PREFIX = "tt_p_"
+HOST_ONLY_PREFIX = "__Host-"
 _ROSTER = frozenset({EventType.participant_joined, EventType.participant_left})
 PROTOCOL_ERRORS = frozenset({"invalid_message", "rate_limited"})
 """Error codes that mean the bot itself misbehaved (a violation), not a refusal of play."""
@@ -45,14 +46,43 @@ class SimulationError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class Auth:
+    """The one header a bot proves who it is with: a cookie (a participant's token, a
+    facilitator's session) or `Authorization: Bearer` (an API token)."""
+
+    header: str
+    value: str
+
+    @classmethod
+    def cookie(cls, name: str, value: str) -> Auth:
+        return cls("Cookie", f"{name}={value}")
+
+    @classmethod
+    def bearer(cls, token: str) -> Auth:
+        return cls("Authorization", f"Bearer {token}")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {self.header: self.value}
+
+
+def _cookie(response: httpx.Response, base: str) -> Auth:
+    """The cookie `base` as the server set it: `__Host-` prefixed over HTTPS."""
+    for name in (HOST_ONLY_PREFIX + base, base):
+        if name in response.cookies:
+            return Auth.cookie(name, response.cookies[name])
+    raise SimulationError(f"{response.request.url.path} set no {base} cookie")
+
+
+@dataclass(frozen=True, slots=True)
 class Identity:
-    """Who a websocket speaks for: a participant's cookie, or the facilitator's session."""
+    """Who a websocket speaks for: a participant, or the facilitator (session or token)."""
 
     drill_id: str
     name: str
     role: str | None
     participant_id: str | None
-    cookie: str
+    auth: Auth
 
     @property
     def viewer(self) -> Viewer:
@@ -86,21 +116,21 @@ class Tabletop:
     def ws_base(self) -> str:
         return "ws" + self.base_url.removeprefix("http")
 
-    async def sign_in(self, username: str, password: str) -> str:
+    async def sign_in(self, username: str, password: str) -> Auth:
         """A facilitator's session cookie."""
         response = await self._call(
             "POST", "/api/session", json={"username": username, "password": password}
         )
-        return f"{SESSION_COOKIE}={response.cookies[SESSION_COOKIE]}"
+        return _cookie(response, SESSION_COOKIE)
 
     async def create_drill(
-        self, session: str, scenario: str, name: str, speed: float | None = None
+        self, facilitator: Auth, scenario: str, name: str, speed: float | None = None
     ) -> tuple[str, str]:
         """A new drill from a library scenario: its id and its join code."""
         body: dict[str, Any] = {"scenario": scenario, "name": name}
         if speed is not None:
             body["speed"] = speed
-        response = await self._call("POST", "/api/drills", json=body, cookie=session)
+        response = await self._call("POST", "/api/drills", json=body, auth=facilitator)
         created = response.json()
         return str(created["id"]), str(created["join_code"])
 
@@ -110,12 +140,9 @@ class Tabletop:
         )
         joined = response.json()
         drill_id = str(joined["drill_id"])
-        cookie_name = PARTICIPANT_COOKIE_PREFIX + drill_id
-        token = response.cookies[cookie_name]
+        token = _cookie(response, PARTICIPANT_COOKIE_PREFIX + drill_id)
         self.http.cookies.clear()  # each bot carries its own cookie, never the jar's
-        return Identity(
-            drill_id, name, role, str(joined["participant_id"]), f"{cookie_name}={token}"
-        )
+        return Identity(drill_id, name, role, str(joined["participant_id"]), token)
 
     async def join_info(self, code: str) -> dict[str, Any]:
         """What the code opens: the drill's id, name, status and roles."""
@@ -126,15 +153,15 @@ class Tabletop:
     async def visible_events(self, identity: Identity) -> list[dict[str, Any]]:
         """The drill's log as this participant may read it: the reference bots check against."""
         response = await self._call(
-            "GET", f"/api/drills/{identity.drill_id}/events", cookie=identity.cookie
+            "GET", f"/api/drills/{identity.drill_id}/events", auth=identity.auth
         )
         events: list[dict[str, Any]] = response.json()
         return events
 
     async def _call(
-        self, method: str, path: str, *, json: Any = None, cookie: str | None = None
+        self, method: str, path: str, *, json: Any = None, auth: Auth | None = None
     ) -> httpx.Response:
-        headers = {"Cookie": cookie} if cookie else {}
+        headers = auth.headers if auth else {}
         try:
             response = await self.http.request(method, path, json=json, headers=headers)
         except httpx.HTTPError as exc:
@@ -252,7 +279,7 @@ class Client:
 
     async def _connect(self) -> None:
         url = f"{self.server.ws_base}/ws/drills/{self.identity.drill_id}?since={self.last_seq}"
-        headers = {"Origin": self.server.base_url, "Cookie": self.identity.cookie}
+        headers = {"Origin": self.server.base_url, **self.identity.auth.headers}
         self._ws = await connect(
             url,
             additional_headers=headers,
@@ -562,6 +589,8 @@ class Plan:
     scenario: str | None = None
     username: str = ""
     password: str = ""
+    api_token: str = ""
+    """With `scenario`: the facilitator's API token, instead of username and password."""
     roles: tuple[str, ...] = ()
     behaviour: Behaviour = Behaviour()
     duration: float = 60.0
@@ -686,11 +715,15 @@ async def simulate(plan: Plan) -> Summary:
     bots: list[Bot] = []
     try:
         if plan.scenario:
-            session = await server.sign_in(plan.username, plan.password)
-            drill_id, code = await server.create_drill(
-                session, plan.scenario, "Simulated drill", plan.speed
+            auth = (
+                Auth.bearer(plan.api_token)
+                if plan.api_token
+                else await server.sign_in(plan.username, plan.password)
             )
-            facilitator = Client(server, Identity(drill_id, "facilitator", None, None, session))
+            drill_id, code = await server.create_drill(
+                auth, plan.scenario, "Simulated drill", plan.speed
+            )
+            facilitator = Client(server, Identity(drill_id, "facilitator", None, None, auth))
             await connect_all([facilitator])
         elif plan.code:
             code = plan.code

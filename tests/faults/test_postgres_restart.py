@@ -42,6 +42,7 @@ from app.engine import commands as c
 from app.engine.core import replay
 from app.engine.events import Event
 from app.loadtest.bots import (
+    Auth,
     Behaviour,
     Bot,
     Client,
@@ -309,7 +310,7 @@ async def _play(postgres: PrivatePostgres, server: Worker, api: Tabletop, starte
 async def _while_down(
     api: Tabletop,
     server: Worker,
-    session: str,
+    session: Auth,
     drill_id: str,
     probe: Recorded,
     identity: Identity,
@@ -323,7 +324,7 @@ async def _while_down(
     assert refused.code == "storage_unavailable", refused
     assert NOTHING_RECORDED in refused.text and "send it again" in refused.text, refused
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
-        response = await client.get(f"/api/drills/{drill_id}/events", headers={"Cookie": session})
+        response = await client.get(f"/api/drills/{drill_id}/events", headers=session.headers)
         assert response.status_code == 503, response.text
         assert response.headers["Retry-After"] == "2"
         assert "try again" in response.json()["detail"]
@@ -335,7 +336,7 @@ async def _while_down(
 async def _open_socket(api: Tabletop, identity: Identity) -> int | None:
     """Open a websocket; the code it was closed with, or None if it opened."""
     url = f"{api.ws_base}/ws/drills/{identity.drill_id}?since=0"
-    headers = {"Origin": api.base_url, "Cookie": identity.cookie}
+    headers = {"Origin": api.base_url, **identity.auth.headers}
     async with connect(url, additional_headers=headers) as ws:
         try:
             await asyncio.wait_for(ws.recv(), 10)
@@ -366,7 +367,7 @@ def _probe_message(tag: str) -> dict[str, Any]:
 
 
 async def _probe_http(
-    server: Worker, session: str, drill_id: str, code: str, log: HttpLog, stop: asyncio.Event
+    server: Worker, session: Auth, drill_id: str, code: str, log: HttpLog, stop: asyncio.Event
 ) -> None:
     """Reads and joins over HTTP all along: 200, or 503 with Retry-After; never a 500."""
     headers = {"Origin": server.url}
@@ -374,7 +375,7 @@ async def _probe_http(
         n = 0
         while not stop.is_set():
             n += 1
-            calls: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
+            calls: list[tuple[str, str, dict[str, Any] | None, Auth | None]] = [
                 ("readyz", "/readyz", None, None),
                 ("events", f"/api/drills/{drill_id}/events", None, session),
                 ("score", f"/api/drills/{drill_id}/score", None, session),
@@ -383,8 +384,8 @@ async def _probe_http(
                 name = f"Walk-in {n:04d}"
                 join = {"code": code, "name": name, "role": "legal"}
                 calls.append((name, "/api/join", join, None))
-            for what, path, body, cookie in calls:
-                request_headers = {"Cookie": cookie} if cookie else {}
+            for what, path, body, auth in calls:
+                request_headers = auth.headers if auth else {}
                 if body is None:
                     response = await client.get(path, headers=request_headers)
                 else:
@@ -401,8 +402,8 @@ async def _probe_http(
             await asyncio.sleep(0.1)
 
 
-async def _score(api: Tabletop, session: str, drill_id: str) -> dict[str, Any]:
-    response = await api.http.get(f"/api/drills/{drill_id}/score", headers={"Cookie": session})
+async def _score(api: Tabletop, session: Auth, drill_id: str) -> dict[str, Any]:
+    response = await api.http.get(f"/api/drills/{drill_id}/score", headers=session.headers)
     assert response.status_code == 200, response.text
     score: dict[str, Any] = response.json()
     return score

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from app.cli.main import cli
 from app.loadtest.bots import (
+    Auth,
     Behaviour,
     Client,
     Identity,
@@ -18,6 +19,7 @@ from app.loadtest.bots import (
     Tabletop,
     simulate,
 )
+from app.services.accounts import AccountService
 from tests.live import PASSWORD, LiveServer, sign_in
 
 runner = CliRunner()
@@ -72,6 +74,24 @@ def test_bots_join_an_existing_drill_by_code_in_the_roles_asked(live_server: Liv
     assert joined == ["legal"] * 3
 
 
+def test_bots_run_a_drill_with_an_api_token_instead_of_a_password(
+    live_server: LiveServer,
+) -> None:
+    """A script creates and starts its drill with a bearer token, as `tabletop token
+    create` gives one; once the token is revoked the same plan is refused."""
+    accounts: AccountService = live_server.app.state.accounts
+    token = live_server.run(accounts.create_api_token("simulator", "fac"))
+    summary = asyncio.run(
+        simulate(_plan(live_server, username="", password="", api_token=token, duration=1.0))
+    )
+    assert summary.violations == 0 and summary.figures()["commands_acknowledged"] > 0
+    owners = sign_in(live_server).get(f"/api/drills/{summary.drill_id}/facilitators")
+    assert owners.json()["owner"] == "fac"  # the token's account owns it
+    live_server.run(accounts.revoke_api_token("simulator"))
+    with pytest.raises(SimulationError, match="POST /api/drills: 401"):
+        asyncio.run(simulate(_plan(live_server, username="", password="", api_token=token)))
+
+
 def test_an_unknown_role_or_code_is_a_clear_error(live_server: LiveServer) -> None:
     with pytest.raises(SimulationError, match="roles are: incident_manager, executive, legal"):
         asyncio.run(simulate(_plan(live_server, roles=("ciso",))))
@@ -97,7 +117,7 @@ def test_join_info_lists_the_roles_a_code_opens(live_server: LiveServer) -> None
 
 def _client(role: str = "legal") -> Client:
     server = Tabletop("http://127.0.0.1:9")
-    return Client(server, Identity("d", "Bot", role, "p1", "tt_p_d=x"))
+    return Client(server, Identity("d", "Bot", role, "p1", Auth.cookie("tt_p_d", "x")))
 
 
 def _inject(seq: int, recipients: list[str]) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.loadtest.bench.servers import PASSWORD, USER, Server
+from app.loadtest.bench.servers import Server
 from app.loadtest.bots import (
+    Auth,
     Behaviour,
     Bot,
     Client,
@@ -107,7 +108,7 @@ class Room:
 
 async def open_room(
     servers: list[Tabletop],
-    session: str,
+    session: Auth,
     participants: int,
     *,
     name: str,
@@ -173,8 +174,9 @@ async def fire_and_collect(
         await asyncio.sleep(gap)
 
 
-async def sign_in(server: Tabletop) -> str:
-    return await server.sign_in(USER, PASSWORD)
+def facilitator_auth(server: Server) -> Auth:
+    """The bench runs its drills as scripts do: with an API token, no sign-in."""
+    return Auth.bearer(server.api_token)
 
 
 # --------------------------------------------------------------------------- fan-out
@@ -190,7 +192,7 @@ class FanOut:
 async def fan_out(servers: list[Server], participants: int, injects: int, backend: str) -> FanOut:
     """One drill, `participants` connected; the facilitator sends injects to everyone."""
     clients_of = [Tabletop(s.url) for s in servers]
-    session = await sign_in(clients_of[0])
+    session = facilitator_auth(servers[0])
     before = servers[0].rss_kib() if len(servers) == 1 else None
     room = await open_room(clients_of, session, participants, name=f"Fan-out {participants}")
     memory = None
@@ -235,12 +237,12 @@ async def fan_out_baseline(
     clients = [
         Client(
             base,
-            Identity(drill, f"P{n}", ROLES[n % len(ROLES)], f"p{n}", "x=y"),
+            Identity(drill, f"P{n}", ROLES[n % len(ROLES)], f"p{n}", Auth.cookie("x", "y")),
             record_arrivals=True,
         )
         for n in range(participants)
     ]
-    sender = Client(base, Identity(drill, "sender", None, None, "x=y"))
+    sender = Client(base, Identity(drill, "sender", None, None, Auth.cookie("x", "y")))
     await connect_all([sender, *clients])
     delivery = Delivery()
 
@@ -276,7 +278,7 @@ async def commands(
     """`participants` each sending a command every `period` seconds (messages to other
     roles and parties); acknowledgement latency and commands per second."""
     base = Tabletop(server.url)
-    session = await sign_in(base)
+    session = facilitator_auth(server)
     behaviour = Behaviour(think=(period * 0.5, period * 1.5), answer=False)
     room = await open_room([base], session, participants, name="Commands", bots=behaviour)
     try:
@@ -317,7 +319,7 @@ async def many_drills(
     """`drills` drills of `participants` each at once; every facilitator sends injects at
     the same time as the others."""
     base = Tabletop(server.url)
-    session = await sign_in(base)
+    session = facilitator_auth(server)
     rooms: list[Room] = []
     try:
         for n in range(drills):

@@ -87,6 +87,8 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    api_token: str = ""
+    """The bench facilitator's bearer token: drills are created and run with it."""
 
     @property
     def pid(self) -> int:
@@ -134,7 +136,18 @@ class Fleet:
         )
         if created.returncode != 0 and b"already" not in created.stderr:
             raise BenchError(f"could not create the bench user: {created.stderr.decode()}")
+        token = await asyncio.to_thread(
+            subprocess.run,
+            [_tabletop(), "token", "create", f"bench-{uuid.uuid4().hex[:8]}", "--user", USER],
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+        if token.returncode != 0:
+            raise BenchError(f"could not make the bench's API token: {token.stderr.decode()}")
         started = [self._spawn(env, data_dir, n) for n in range(count)]
+        for server in started:
+            server.api_token = token.stdout.decode().strip()
         for server in started:
             await wait_ready(server)
         return started
