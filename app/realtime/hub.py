@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ Send = Callable[[str], Awaitable[None]]
 Encoded = dict[tuple[Any, ...], str | None]
 """Per publish: (seq, view key) -> the event message as sent, or None when not shown."""
 CloseFn = Callable[[int, str], Awaitable[None]]
+SessionEnd = Callable[[], Awaitable[float | None]]
+"""When a session ends (epoch seconds), read afresh; None when it has ended already."""
+SESSION_RETRY_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +79,8 @@ class Connection:
     """Set by Hub.attach for viewers who see everything: their events are told in words."""
     credential: Credential | None = None
     """What the socket was opened with: a revocation of one of its keys closes it (4001)."""
-    expiry: asyncio.TimerHandle | None = None
+    watcher: asyncio.Task[None] | None = None
+    """Closes a session's socket when the session ends (Hub.watch_session)."""
 
     def offer(self, message: dict[str, Any]) -> bool:
         """Queue a message; False when the client cannot keep up. Every snapshot passes
@@ -253,17 +258,31 @@ class Hub:
         self._ending.add(task)
         task.add_done_callback(self._ending.discard)
 
-    def watch_expiry(self, connection: Connection, seconds: float) -> None:
-        """Close the connection with 4001 when its session expires."""
+    def watch_session(self, connection: Connection, ends_at: SessionEnd) -> None:
+        """Close the connection with 4001 when its session ends: at its absolute end, or
+        when it has gone unused for its idle limit. `ends_at` reads when that is now (None:
+        the session is gone); activity anywhere (a page, another worker's socket) moves
+        it, so the watcher sleeps until the time it read and then reads it again."""
 
-        def expire() -> None:
-            self._spawn(self.end(connection, "your session expired; sign in again"))
+        async def watch() -> None:
+            while True:
+                try:
+                    ends = await ends_at()
+                except Exception:  # the database restarting: read it again soon
+                    log.warning("could not read a session's end; trying again", exc_info=True)
+                    await asyncio.sleep(SESSION_RETRY_SECONDS)
+                    continue
+                wait = 0.0 if ends is None else ends - time.time()
+                if wait <= 0:
+                    await self.end(connection, "your session has ended; sign in again")
+                    return
+                await asyncio.sleep(wait)
 
-        connection.expiry = asyncio.get_running_loop().call_later(max(seconds, 0.0), expire)
+        connection.watcher = asyncio.create_task(watch())
 
     def unregister(self, connection: Connection) -> None:
-        if connection.expiry is not None:
-            connection.expiry.cancel()
+        if connection.watcher is not None:
+            connection.watcher.cancel()
         peers = self._connections.get(connection.drill_id)
         if peers is not None:
             peers.discard(connection)

@@ -364,6 +364,17 @@ class AccountService:
             found.last_seen_at = now
         return user, found
 
+    async def session_ends_at(self, digest: str) -> float | None:
+        """When the session ends if it goes on unused: its absolute end, or its idle
+        limit after it was last used, whichever is first; None when it is gone (signed
+        out, its password changed)."""
+        async with self.sessions() as session:
+            row = await session.scalar(select(WebSession).where(WebSession.token_hash == digest))
+        if row is None:
+            return None
+        last_seen = row.last_seen_at if row.last_seen_at is not None else row.created_at
+        return min(row.expires_at, last_seen + self.idle_seconds)
+
     async def touch(self, digest: str) -> None:
         """The session was used now (a request, a command on its websocket)."""
         async with self.writing(), self.sessions() as session:

@@ -153,8 +153,9 @@ async def drill_socket(ws: WebSocket, drill_id: str) -> None:
         # with 4001 on every worker (hub.revoke, told through the bus), and each command
         # is checked against it again in its own write transaction (credentials.check).
         connection = Connection(drill_id, viewer, send, close, credential=credential)
-        if credential.expires_at is not None:
-            hub.watch_expiry(connection, credential.expires_at - time.time())
+        if credential.kind == "session":
+            digest = credential.token_hash
+            hub.watch_session(connection, lambda: accounts(ws).session_ends_at(digest))
 
         async def snapshot() -> dict[str, Any]:
             return await _snapshot(service, drill_id, viewer, since)

@@ -27,6 +27,7 @@ from app.services.security import token_hash
 from tests.live import PASSWORD
 from tests.scale.cluster import (
     TABLETOP,
+    Cluster,
     Worker,
     create_drill,
     http,
@@ -38,6 +39,7 @@ from tests.scale.cluster import (
 
 WITHIN = 1.0
 """Seconds from the revocation's commit (its HTTP answer) to the socket's 4001."""
+IDLE_MINUTES = 0.05
 
 
 class Tab:
@@ -377,3 +379,121 @@ async def test_a_re_role_closes_the_old_sockets_and_changes_what_they_see(
         print(f"re-role: closed after {took:.3f} s; {how}")
         await new.close()
         await control_tab.close()
+
+
+async def _tabletop(cluster: Cluster, tmp: Path, *args: str, stdin: str = "") -> str:
+    """Run the real CLI against the cluster's database (it tells the workers via Redis)."""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [str(TABLETOP), *args],
+        input=stdin.encode(),
+        env=dict(cluster.started.env),
+        cwd=tmp,
+        capture_output=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout.decode()
+
+
+async def _co_facilitator(
+    cluster: Cluster, tmp: Path, control: httpx.AsyncClient, drill_id: str
+) -> tuple[httpx.AsyncClient, httpx.AsyncClient]:
+    """A second facilitator, `sam`, added to the drill, signed in on each worker."""
+    await _tabletop(cluster, tmp, "user", "create", "sam", "--password-stdin", stdin=PASSWORD)
+    added = await control.post(f"/api/drills/{drill_id}/facilitators", json={"username": "sam"})
+    assert added.status_code == 201, added.text
+    signed_in = []
+    for worker in (cluster.a, cluster.b):
+        client = http(worker)
+        answer = await client.post("/api/session", json={"username": "sam", "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        signed_in.append(client)
+    return signed_in[0], signed_in[1]
+
+
+async def test_disabling_an_account_closes_its_sockets_on_every_worker(tmp_path: Path) -> None:
+    async with two_workers(tmp_path) as cluster:
+        control, drill, control_tab = await running_drill(cluster.b)
+        on_a_client, on_b_client = await _co_facilitator(cluster, tmp_path, control, drill["id"])
+        on_a = await Tab(cluster.a, drill["id"], on_a_client).open()
+        on_b = await Tab(cluster.b, drill["id"], on_b_client).open()
+        await on_a.command(inject("before the account is disabled"))
+
+        said = await _tabletop(cluster, tmp_path, "user", "disable", "sam")
+        assert "'sam' is disabled" in said
+        revoked_at = time.monotonic()
+        late = await on_b.send(inject("from a disabled account"))
+        took_a = await on_a.closed_4001_within(revoked_at)
+        took_b = await on_b.closed_4001_within(revoked_at)
+        how = refused(on_b, late)
+        again = await http(cluster.a).post(
+            "/api/session", json={"username": "sam", "password": PASSWORD}
+        )
+        assert again.status_code == 403 and "disabled" in again.json()["detail"]
+        log = await log_of(control, drill["id"])
+        assert mentions(log, "before the account is disabled")
+        assert not mentions(log, "from a disabled account")
+        await still_works(control_tab)
+        print(f"disable: closed after {took_a:.3f} s / {took_b:.3f} s; {how}")
+        await control_tab.close()
+
+
+async def test_removing_a_co_facilitator_closes_their_sockets_on_that_drill(
+    tmp_path: Path,
+) -> None:
+    async with two_workers(tmp_path) as cluster:
+        control, drill, control_tab = await running_drill(cluster.b)
+        on_a_client, on_b_client = await _co_facilitator(cluster, tmp_path, control, drill["id"])
+        own = await create_drill(on_a_client, speed=1)  # sam's own drill is not touched
+        on_a = await Tab(cluster.a, drill["id"], on_a_client).open()
+        on_b = await Tab(cluster.b, drill["id"], on_b_client).open()
+        own_tab = await Tab(cluster.a, own["id"], on_a_client).open()
+        await on_a.command(inject("by the co-facilitator"))
+
+        removed = await control.delete(f"/api/drills/{drill['id']}/facilitators/sam")
+        assert removed.status_code == 200, removed.text
+        revoked_at = time.monotonic()
+        late = await on_a.send(inject("after the removal"))
+        took_a = await on_a.closed_4001_within(revoked_at)
+        took_b = await on_b.closed_4001_within(revoked_at)
+        how = refused(on_a, late)
+        refused_read = await on_b_client.get(f"/api/drills/{drill['id']}/events")
+        assert refused_read.status_code == 403
+        assert "ask them to add you as a co-facilitator" in refused_read.json()["detail"]
+        log = await log_of(control, drill["id"])
+        assert mentions(log, "by the co-facilitator") and not mentions(log, "after the removal")
+        await own_tab.command({"type": "start", "confirm_unfilled": True})
+        assert own_tab.closed_at is None
+        await still_works(control_tab)
+        print(f"co-facilitator removal: closed after {took_a:.3f} s / {took_b:.3f} s; {how}")
+        await own_tab.close()
+        await control_tab.close()
+
+
+async def test_an_idle_session_closes_its_sockets(tmp_path: Path) -> None:
+    """No page, request or message for the idle limit (3 s here): every socket of the
+    session closes with 4001 then, not at its next command."""
+    async with two_workers(tmp_path, session_idle_minutes=str(IDLE_MINUTES)) as cluster:
+        idle = IDLE_MINUTES * 60
+        control = await sign_in(cluster.b)
+        drill = await create_drill(control, speed=1)
+        joined = await join(cluster.b, drill["join_code"], "Ezra", "executive")
+        stays = await Tab(cluster.b, drill["id"], joined).open()
+        idling = await sign_in(cluster.a)
+        signed_in_at = time.monotonic()
+        on_a = await Tab(cluster.a, drill["id"], idling).open()
+        on_b = await Tab(cluster.b, drill["id"], idling).open()
+        await on_a.command({"type": "start", "confirm_unfilled": True})
+        # The idle limit counts from the sign-in (the last recorded use): a close before
+        # it would end a session in use, one well after it would leave a forgotten one open.
+        took_a = await on_a.closed_4001_within(signed_in_at + idle)
+        took_b = await on_b.closed_4001_within(signed_in_at + idle)
+        assert min(took_a, took_b) > -0.5, "closed before the session was idle"
+        late = await on_a.send(inject("after the idle limit"))
+        assert on_a.answer(late) is None
+        assert (await idling.get(f"/api/drills/{drill['id']}/events")).status_code == 401
+        await stays.command(message("the participant goes on"))
+        assert stays.closed_at is None
+        print(f"idle: closed {took_a:.3f} s / {took_b:.3f} s after the idle limit")
+        await stays.close()

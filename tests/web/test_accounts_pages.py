@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
 
 from app.engine import commands as c
 from app.realtime.codes import Close
@@ -216,17 +217,27 @@ def test_the_admin_pages_make_and_revoke_api_tokens(live_server: LiveServer) -> 
     assert live.client().get("/api/scenarios", headers=bearer).status_code == 401
 
 
+def _read_until_closed(sock: ClientConnection) -> None:
+    while True:
+        sock.recv(5)
+
+
 @pytest.mark.live_settings(session_idle_minutes=0.05)
-def test_an_idle_session_ends_and_its_socket_commands_are_refused(live_server: LiveServer) -> None:
+def test_an_idle_session_ends_and_closes_its_socket(live_server: LiveServer) -> None:
     """Idle limit 3 s here (two hours by default): no request and no command for that long
-    and the session is over, on HTTP and on the socket it had open."""
+    and the session is over, on HTTP and on the socket it had open, which closes then
+    rather than at its next command."""
     live = live_server
     fac = _signed_in(live, "fac", PASSWORD)
+    signed_in_at = time.monotonic()
     drill = fac.post("/api/drills", json={"scenario": "mini.yaml", "name": "Idle"}).json()
     sock = _open(live, drill["id"], dict(fac.cookies.items()))
-    time.sleep(3.5)
-    answer = _answer(sock, _send(sock, _inject("after the idle limit")))
-    assert answer["type"] == "error" and answer["code"] == "credential_revoked"
+    with pytest.raises(ConnectionClosed) as closed:
+        _read_until_closed(sock)
+    took = time.monotonic() - signed_in_at
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == Close.unauthorized
+    assert "session has ended" in closed.value.rcvd.reason
+    assert 2.5 < took < 4.0, f"closed {took:.2f} s after sign-in, idle limit 3 s"
     assert fac.get("/api/scenarios").status_code == 401
     fresh = _signed_in(live, "fac", PASSWORD)
     events = fresh.get(f"/api/drills/{drill['id']}/events").json()
