@@ -32,7 +32,7 @@ from app.services.reviews import (
     utc_date,
 )
 from app.web.api import DrillIdPath
-from app.web.auth import report_refusal, require_staff, run_refusal, staff
+from app.web.auth import is_facilitator, report_refusal, require_staff, run_refusal, staff
 from app.web.deps import refusals
 from app.web.forms import attachment, check_csrf, to_login
 from app.web.forms import render as render_page
@@ -288,6 +288,7 @@ async def programme(request: Request) -> Response:
     last = max((utc_date(r.drill.created_at) for r in records), default=None)
     next_due = add_months(last, months) if last else today
     drill_names = {r.drill.id: r.drill.name for r in records}
+    closed = await _closed_reports(request, user, [r.drill for r in records])
     items = await service.items()
     open_items = [i for i in items if i.status is not ItemStatus.closed]
     context = {
@@ -301,9 +302,25 @@ async def programme(request: Request) -> Response:
         "closed_items": [i for i in items if i.status is ItemStatus.closed][-20:],
         "late": {i.id: days_late(i, today) for i in open_items},
         "drill_names": drill_names,
+        "closed_reports": closed,
         "utc_date": utc_date,
     }
     return render_page(request, "programme.html", context)
+
+
+async def _closed_reports(request: Request, user: User, drills: list[Drill]) -> dict[str, str]:
+    """The drills whose report this account may not open, each with a short why, so the
+    programme page links only what opens (the rules of _open_drill, in one query)."""
+    own: set[str] | None = None
+    if is_facilitator(user):
+        own = {d.id for d in await reviews(request).drills.list_drills(run_by=user.id)}
+    closed: dict[str, str] = {}
+    for drill in drills:
+        if own is not None and drill.id not in own:
+            closed[drill.id] = "run by another facilitator"
+        elif report_refusal(user, drill) is not None:
+            closed[drill.id] = "report once it ends"
+    return closed
 
 
 @router.get("/programme/trends/{kind}.svg")

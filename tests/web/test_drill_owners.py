@@ -12,6 +12,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from app.engine import commands as c
 from app.realtime.codes import Close
 from app.services.accounts import AccountRole
 from tests.live import PASSWORD, LiveServer, sign_in
@@ -176,3 +177,30 @@ def test_the_console_form_adds_a_co_facilitator(live_server: LiveServer) -> None
         "/api/session", json={"username": "fac", "password": PASSWORD}
     )
     assert fac_password_still_works.status_code == 200
+
+
+def test_the_programme_links_only_the_reports_an_account_may_open(
+    live_server: LiveServer,
+) -> None:
+    """Every facilitator sees the team's programme (its drills, scores and trends), but a
+    link to another facilitator's report would only answer 403: it is named, not linked."""
+    live = live_server
+    fac = sign_in(live)
+    fac_drill = _drill(fac, "Fac's drill")
+    sam = _sam(live)
+    sam_drill = _drill(sam, "Sam's drill")
+    for drill_id in (fac_drill, sam_drill):
+        live.run(live.app.state.service.execute(drill_id, c.EndDrill()))
+    page = sam.get("/programme")
+    assert page.status_code == 200
+    assert f'href="/drills/{sam_drill}/report"' in page.text
+    assert f'href="/drills/{fac_drill}/report"' not in page.text
+    assert "Fac&#39;s drill" in page.text and "run by another facilitator" in page.text
+    assert sam.get(f"/drills/{fac_drill}/report").status_code == 403  # what the link hid
+    live.run(live.app.state.accounts.create_user("rita", SAM_PASSWORD, AccountRole.reviewer))
+    rita = live.client()
+    rita.post("/api/session", json={"username": "rita", "password": SAM_PASSWORD})
+    shown = rita.get("/programme").text
+    for drill_id in (fac_drill, sam_drill):  # a reviewer opens every finished drill
+        assert f'href="/drills/{drill_id}/report"' in shown
+        assert rita.get(f"/drills/{drill_id}/report").status_code == 200
