@@ -11,7 +11,7 @@ import threading
 
 import typer
 
-from app.cli import archive, authoring, reports, scale, serve
+from app.cli import archive, authoring, regimes, reports, scale, serve
 from app.cli.common import err
 from app.config import get_settings
 
@@ -22,7 +22,7 @@ cli = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for group in (serve.cli, authoring.cli, reports.cli, archive.cli, scale.cli):
+for group in (serve.cli, authoring.cli, regimes.cli, reports.cli, archive.cli, scale.cli):
     cli.registered_commands.extend(group.registered_commands)
     cli.registered_groups.extend(group.registered_groups)
 

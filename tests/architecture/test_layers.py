@@ -17,6 +17,8 @@ def layer(module: str) -> str:
 # What each layer may import from the others (its own modules always). The adapters sit on
 # top; nothing below imports them.
 ALLOWED: dict[str, set[str]] = {
+    # Notification regimes: data and pure deadline arithmetic, beneath everything.
+    "regimes": set(),
     "engine": set(),
     "resources": set(),
     "config": {"resources"},
@@ -33,7 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "cli": {
         "engine", "authoring", "db", "reports", "services", "realtime", "web", "loadtest",
-        "config", "resources",
+        "config", "resources", "regimes",
     },
 }  # fmt: skip
 
