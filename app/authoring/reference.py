@@ -124,14 +124,3 @@ def _default(prop: dict[str, Any]) -> str:
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     return f"`{value}`"
-
-
-def splice(readme: str, reference: str) -> str:
-    """The README with its reference block replaced by `reference`."""
-    head, found, rest = readme.partition(START)
-    if not found:
-        raise ValueError("the README has no format-reference block")
-    _, found_end, tail = rest.partition(END)
-    if not found_end:
-        raise ValueError("the README's format-reference block is not closed")
-    return head + reference.rstrip("\n") + tail

@@ -23,7 +23,14 @@ import typer
 
 from app.authoring.graph import branch_graph, render_svg, taken_path
 from app.authoring.loader import SCENARIO_SUFFIXES, Loaded, load_scenario_file, scenario_files
-from app.cli.common import commands, err, fail, load_or_exit, parse_choices
+from app.cli.common import (
+    commands,
+    err,
+    fail,
+    load_or_exit,
+    parse_choices,
+    update_readme_block,
+)
 from app.config import get_settings
 from app.engine.commands import MAX_NAME_CHARS
 from app.engine.durations import format_duration
@@ -110,11 +117,10 @@ def schema(
     ] = None,
 ) -> None:
     """Print the scenario format's JSON Schema (Draft 2020-12) for editors."""
-    from app.authoring.reference import render_reference, splice
+    from app.authoring.reference import END, START, render_reference
 
     if update_readme is not None:
-        update_readme.write_text(splice(update_readme.read_text(), render_reference()))
-        typer.echo(f"updated the format reference in {update_readme}")
+        update_readme_block(update_readme, render_reference(), START, END, "format reference")
     elif markdown:
         typer.echo(render_reference(), nl=False)
     else:
@@ -135,13 +141,12 @@ def protocol(
 ) -> None:
     """The websocket protocol's reference: messages, error codes, close codes."""
     from app.realtime.asyncapi import asyncapi_json
-    from app.realtime.reference import render_reference, splice
+    from app.realtime.reference import END, START, render_reference
 
     if asyncapi:
         typer.echo(asyncapi_json(), nl=False)
     elif update_readme is not None:
-        update_readme.write_text(splice(update_readme.read_text(), render_reference()))
-        typer.echo(f"updated the protocol reference in {update_readme}")
+        update_readme_block(update_readme, render_reference(), START, END, "protocol reference")
     else:
         typer.echo(render_reference(), nl=False)
 

@@ -52,3 +52,20 @@ def parse_choices(scenario: Scenario, raw: list[str]) -> dict[str, str]:
             )
         choices[decision_id] = option_id
     return choices
+
+
+def update_readme_block(readme: Path, block: str, start: str, end: str, what: str) -> None:
+    """Replace the README's generated block (from its `start` marker to its `end` marker)
+    with `block`, which carries both markers; a missing marker is a clear error."""
+    try:
+        text = readme.read_text()
+    except OSError as exc:
+        raise fail(f"cannot read {readme}: {exc.strerror or exc}") from None
+    head, found, rest = text.partition(start)
+    if not found:
+        raise fail(f"{readme} has no {what} block (its first line is: {start})")
+    _, closed, tail = rest.partition(end)
+    if not closed:
+        raise fail(f"the {what} block in {readme} is not closed (its last line is: {end})")
+    readme.write_text(head + block.rstrip("\n") + tail)
+    typer.echo(f"updated the {what} in {readme}")

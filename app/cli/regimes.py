@@ -8,10 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli.common import commands, fail
+from app.cli.common import commands, fail, update_readme_block
 from app.regimes.library import RegimeError, regime, regimes
 from app.regimes.model import Regime, regime_json_schema
-from app.regimes.reference import DISCLAIMER, render_regime, render_table, splice, when
+from app.regimes.reference import (
+    DISCLAIMER,
+    END,
+    START,
+    render_regime,
+    render_table,
+    when,
+)
 
 cli = commands()
 regimes_cli = commands("Notification regimes: who must be told, by when (drill material).")
@@ -45,8 +52,7 @@ def list_regimes(
 ) -> None:
     """Every regime with its duties and deadlines."""
     if update_readme is not None:
-        update_readme.write_text(splice(update_readme.read_text(), render_table()))
-        typer.echo(f"updated the regimes table in {update_readme}")
+        update_readme_block(update_readme, render_table(), START, END, "regimes table")
         return
     if markdown:
         typer.echo(render_table(), nl=False)

@@ -129,14 +129,3 @@ def render_reference() -> str:
             out.append(_row(str(int(close)), f"`{close.name}`", WHEN[close]))
     out += ["", END, ""]
     return "\n".join(out)
-
-
-def splice(readme: str, reference: str) -> str:
-    """The README with its protocol reference block replaced by `reference`."""
-    head, found, rest = readme.partition(START)
-    if not found:
-        raise ValueError("the README has no protocol-reference block")
-    _, closed, tail = rest.partition(END)
-    if not closed:
-        raise ValueError("the README's protocol-reference block is not closed")
-    return head + reference.rstrip("\n") + tail

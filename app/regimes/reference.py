@@ -82,13 +82,3 @@ def render_regime(regime: Regime) -> str:
             lines.append(f"- {field.label}{need} [{field.source}]")
     lines += ["", DISCLAIMER]
     return "\n".join(lines) + "\n"
-
-
-def splice(readme: str, table: str) -> str:
-    head, found, rest = readme.partition(START)
-    if not found:
-        raise ValueError("the README has no regimes block")
-    _, found_end, tail = rest.partition(END)
-    if not found_end:
-        raise ValueError("the README's regimes block is not closed")
-    return head + table.rstrip("\n") + tail

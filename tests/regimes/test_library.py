@@ -124,3 +124,17 @@ def test_regimes_list_and_show_on_the_command_line() -> None:
     assert "there is no regime 'ccpa'; the regimes are: cra, dora, gdpr" in unknown.output
     schema = runner.invoke(cli, ["regimes", "schema"])
     assert json.loads(schema.stdout)["$schema"].endswith("2020-12/schema")
+
+
+def test_updating_a_readme_without_the_block_says_so(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# A README without the table\n")
+    refused = runner.invoke(cli, ["regimes", "list", "--update-readme", str(readme)])
+    assert refused.exit_code == 2 and "has no regimes table block" in refused.output
+    assert readme.read_text() == "# A README without the table\n"
+    readme.write_text(f"before\n{START}\nold\n{END}\nafter\n")
+    done = runner.invoke(cli, ["regimes", "list", "--update-readme", str(readme)])
+    assert done.exit_code == 0
+    assert readme.read_text() == f"before\n{render_table().rstrip()}\nafter\n"
+    missing = runner.invoke(cli, ["regimes", "list", "--update-readme", str(tmp_path / "no.md")])
+    assert missing.exit_code == 2 and "cannot read" in missing.output
