@@ -32,6 +32,7 @@ SECTIONS: list[type[BaseModel]] = [
     fmt.OptionMessage,
     fmt.Expectation,
     fmt.Statement,
+    fmt.RegimeUse,
 ]
 
 

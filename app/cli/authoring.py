@@ -36,6 +36,7 @@ from app.engine.commands import MAX_NAME_CHARS
 from app.engine.durations import format_duration
 from app.engine.events import Event
 from app.engine.filled import filled_scenario
+from app.engine.regulatory import clock_summary, regimes_in_play
 from app.engine.scenario import Scenario
 from app.engine.scoring import scorecard
 from app.engine.simulate import Communication, play
@@ -186,6 +187,11 @@ def dry_run(
     expectations = {
         r.expectation_id: str(r.status) for r in scorecard(scenario, result.events).communications
     }
+    clocks = [
+        clock_summary(clock)
+        for use in regimes_in_play(scenario, result.events, result.state.last_scenario_time)
+        for clock in use.clocks
+    ]
     if as_json:
         typer.echo(
             json.dumps(
@@ -197,6 +203,7 @@ def dry_run(
                     "flags": result.state.flags,
                     "expectations": expectations,
                     "points": result.state.points,
+                    "regulatory_clocks": clocks,
                     "ended": result.state.end_reason,
                     "stalled": result.stalled,
                     "drill_id": drill_id,
@@ -224,6 +231,10 @@ def dry_run(
             f"Expectations: {met} of {len(expectations)} met ({told or 'none expected'})"
             + (f"; never expected on this path: {', '.join(never)}" if never else "")
         )
+        if clocks:
+            typer.echo("Regulatory clocks (story time):")
+            for row in clocks:
+                typer.echo(f"  {_clock_line(row)}")
         reason = end_reason(scenario, result.state.end_reason) if result.state.end_reason else "no"
         typer.echo(
             f"Ended: {reason} at {format_duration(result.state.last_scenario_time)} scenario time"
@@ -232,6 +243,17 @@ def dry_run(
             typer.echo(f"Saved as drill {drill_id}")
     if result.stalled or result.runaway:
         raise typer.Exit(1)
+
+
+def _clock_line(row: dict[str, str | None]) -> str:
+    state = row["state"]
+    if state in ("filed", "late"):
+        when = f"{state} {row['filed']} (due {row['due']})"
+    elif state in ("running", "missed"):
+        when = f"{state}, due {row['due'] or 'without undue delay (no target set)'}"
+    else:
+        when = str(state)
+    return f"{row['title']} -> {row['owed_to']}: {when}"
 
 
 @dataclass(frozen=True, slots=True)

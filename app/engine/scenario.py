@@ -486,6 +486,40 @@ class Statement(Strict):
     approved_by: ShortText | None = Field(default=None, description="Who approved it.")
 
 
+class RegimeUse(Strict):
+    """A notification regime the story plays (`tabletop regimes list`): its clocks start
+    from what happens in play, and a message to the party bound to a duty's recipient
+    files the most urgent running duty owed to that recipient."""
+
+    regime: Id = Field(description="A shipped regime's id, e.g. gdpr, nis2, dora, sec_8k.")
+    starts: dict[Id, Trigger] = Field(
+        min_length=1,
+        description="Each of the regime's events bound to what starts it in play, e.g. "
+        "`aware: {inject: exfil_confirmed}`.",
+    )
+    authority: Id | None = Field(
+        default=None, description="The party that notifications to the authority go to."
+    )
+    people: Id | None = Field(
+        default=None, description="The party that stands for the people affected."
+    )
+    media: Id | None = Field(default=None, description="The party that stands for the media.")
+    jurisdiction: ShortText | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$",
+        description="The public holidays business days skip (e.g. DE-BE, US-NY) when the "
+        "regime names none.",
+    )
+    undue_delay: Duration | None = Field(
+        default=None,
+        description='The target a duty due "without undue delay" is scored against.',
+    )
+    facts: dict[Id, int] = Field(
+        default_factory=dict,
+        description="Figures of the story that thresholds read, e.g. `people_affected: 1200`.",
+    )
+
+
 class Scenario(Strict):
     """A tabletop scenario, format version 1."""
 
@@ -534,6 +568,11 @@ class Scenario(Strict):
     statements: list[Statement] = Field(default_factory=list, description="Drawer statements.")
     facts: dict[Id, ShortText] = Field(
         default_factory=dict, description="Key facts of the story, e.g. breach_confirmed."
+    )
+    regimes: list[RegimeUse] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Notification regimes whose clocks run in the drill.",
     )
     briefing: Text | None = Field(default=None, description="Read to everyone at the start.")
     notes: Text | None = Field(default=None, description="Facilitator guide for the whole drill.")

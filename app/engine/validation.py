@@ -19,12 +19,17 @@ from app.engine.scenario import (
     Condition,
     MessageMatch,
     OptionMessage,
+    RegimeUse,
     Scenario,
     Trigger,
     fill,
     variables_in,
 )
 from app.engine.simulate import Exploration, explore
+from app.regimes.clocks import CalendarError, public_holidays
+from app.regimes.library import RegimeError
+from app.regimes.library import regime as shipped_regime
+from app.regimes.model import Unit
 
 MAX_CONDITION_ATOMS = 12
 
@@ -122,6 +127,8 @@ class _References:
             yield from self._roles_exist(statement.roles, (*loc, "roles"))
             for j, recipient in enumerate(statement.to):
                 yield from self._recipient(recipient, (*loc, "to", j))
+        for i, use in enumerate(self.s.regimes):
+            yield from self._regime(use, ("regimes", i))
 
     def _duplicates(self) -> Iterator[Finding]:
         sections: dict[str, list[str]] = {
@@ -323,6 +330,69 @@ class _References:
             yield from self._option_ref(trigger.option, (*loc, "option"))
         elif trigger.message is not None:
             yield from self._match(trigger.message, (*loc, "message"))
+
+    def _regime(self, use: RegimeUse, loc: Loc) -> Iterator[Finding]:
+        """The regime exists; each bound event is one of its events and its trigger
+        refers to what is in the scenario; each recipient a duty is owed to has a party;
+        business days have a holiday calendar. Warnings where a duty can never start."""
+        try:
+            found = shipped_regime(use.regime)
+        except RegimeError as exc:
+            yield error((*loc, "regime"), str(exc))
+            return
+        for event, trigger in use.starts.items():
+            if event not in found.events:
+                yield error(
+                    (*loc, "starts", event),
+                    f"{found.name} has no event {event!r}; its events are: "
+                    f"{', '.join(found.events)}",
+                )
+            else:
+                yield from self._trigger(trigger, (*loc, "starts", event))
+        for event, words in found.events.items():
+            if event not in use.starts:
+                yield warning(
+                    (*loc, "starts"),
+                    f"{found.name}'s event {event!r} ({words}) is not bound, so the duties "
+                    f"that start on it never start; bind it, e.g. `{event}: {{inject: ID}}`",
+                )
+        for key in ("authority", "people", "media"):
+            party = getattr(use, key)
+            if party is not None and party not in self.s.parties:
+                yield error(
+                    (*loc, key),
+                    f"{party!r} is not a party; add it under `parties:` or use one of: "
+                    f"{', '.join(self.s.parties) or '(none yet)'}",
+                )
+        kinds = {"authority": "authority", "affected people": "people", "media": "media"}
+        for duty in found.duties:
+            key = kinds[str(duty.recipient)]
+            if getattr(use, key) is None:
+                yield warning(
+                    (*loc, key),
+                    f"{found.name}'s duty {duty.id!r} is owed to {duty.recipient_name}; "
+                    f"name the party that stands for them (`{key}: PARTY`) or it can "
+                    "never be filed",
+                )
+            calendar = found.calendar or use.jurisdiction
+            if duty.within.unit is Unit.business_days and calendar is None:
+                yield error(
+                    (*loc, "jurisdiction"),
+                    f"{found.name}'s duty {duty.id!r} counts business days: name the "
+                    "jurisdiction whose public holidays they skip, e.g. DE-BE",
+                )
+            if duty.threshold is not None and duty.threshold.fact not in use.facts:
+                yield warning(
+                    (*loc, "facts"),
+                    f"{found.name}'s duty {duty.id!r} applies only if "
+                    f"{duty.threshold.fact} >= {duty.threshold.at_least}; give the figure "
+                    f"(`facts: {{{duty.threshold.fact}: N}}`) or its clock always runs",
+                )
+        if use.jurisdiction is not None:
+            try:
+                public_holidays(use.jurisdiction)
+            except CalendarError as exc:
+                yield error((*loc, "jurisdiction"), str(exc))
 
     def _condition(self, cond: Condition, loc: Loc) -> Iterator[Finding]:
         if cond.flag is not None and cond.flag not in self.flags_set:

@@ -1,0 +1,183 @@
+"""The scenario's notification regimes in play: when each regime's events happened (the
+triggers the scenario binds them to), which messages filed which duty, and every duty's
+clock at a moment of the story. Pure: the log and the time are arguments.
+
+A message to the party bound to a recipient (the authority, the people affected, the
+media) files the most urgent duty owed to that recipient that is running or overdue; a
+follow-up's clock starts when the duty it follows is filed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from app.engine import payloads as p
+from app.engine.core import apply, message_pairs
+from app.engine.events import Event, EventType
+from app.engine.scenario import RegimeUse, Scenario, Trigger
+from app.engine.state import DrillState
+from app.engine.timeline import story_datetime
+from app.regimes.clocks import ClockState, DutyClock, Situation, regime_clocks
+from app.regimes.library import regime as shipped_regime
+from app.regimes.model import Duty, Recipient, Regime
+
+OPEN = (ClockState.running, ClockState.missed)
+
+
+@dataclass(frozen=True, slots=True)
+class Filing:
+    """A message that filed a duty."""
+
+    regime: str
+    duty: str
+    seq: int
+    scenario_time: float
+    from_role: str
+
+
+@dataclass(frozen=True, slots=True)
+class RegimeInPlay:
+    use: RegimeUse
+    regime: Regime
+    clocks: list[DutyClock]
+    filings: list[Filing]
+
+
+def _recipient_party(use: RegimeUse, duty: Duty) -> str | None:
+    return {
+        Recipient.authority: use.authority,
+        Recipient.affected_people: use.people,
+        Recipient.media: use.media,
+    }[duty.recipient]
+
+
+class _Replay:
+    """The log replayed once: when each trigger first fired, and every message with the
+    parties it reached, in order."""
+
+    def __init__(self, scenario: Scenario, events: Sequence[Event]) -> None:
+        self.delivered: dict[str, float] = {}
+        self.closed: dict[str, float] = {}
+        self.chosen: dict[str, float] = {}
+        self.messages: list[tuple[Event, set[str]]] = []
+        state = DrillState()
+        for event in events:
+            self._note(scenario, state, event)
+            apply(scenario, state, event)
+        self.first_sent = state.first_sent
+
+    def _note(self, scenario: Scenario, state: DrillState, event: Event) -> None:
+        at = event.scenario_time
+        if event.type is EventType.inject_delivered:
+            inject_id = p.inject_delivered(event)["inject_id"]
+            if inject_id is not None:
+                self.delivered.setdefault(inject_id, at)
+        elif event.type in (EventType.decision_answered, EventType.decision_timed_out):
+            data = p.decision_answered(event)  # the keys read here are the same in both
+            self.chosen.setdefault(f"{data['decision_id']}.{data['option_id']}", at)
+            per_role = scenario.decision(data["decision_id"]).per_role
+            if event.type is EventType.decision_timed_out or not per_role:
+                self.closed.setdefault(data["decision_id"], at)
+        elif event.type is EventType.decision_closed:
+            self.closed.setdefault(p.decision_closed(event)["decision_id"], at)
+        elif event.type is EventType.message_sent:
+            message = p.message_sent(event)
+            pairs = message_pairs(state, message["from_role"], list(message["to"]))
+            self.messages.append((event, {to for _, to in pairs}))
+
+    def fired(self, trigger: Trigger) -> float | None:
+        if trigger.inject is not None:
+            return self.delivered.get(trigger.inject)
+        if trigger.decision is not None:
+            return self.closed.get(trigger.decision)
+        if trigger.option is not None:
+            return self.chosen.get(trigger.option)
+        match = trigger.message
+        assert match is not None
+        times = [t for (f, to), t in self.first_sent.items() if match.accepts(f, to)]
+        return min(times, default=None)
+
+
+def regimes_in_play(
+    scenario: Scenario, events: Sequence[Event], scenario_time: float
+) -> list[RegimeInPlay]:
+    """Every regime the scenario plays, with its duties' clocks at `scenario_time`."""
+    if not scenario.regimes:
+        return []
+    replay = _Replay(scenario, events)
+    now = story_datetime(scenario, scenario_time)
+    return [_in_play(scenario, use, replay, now) for use in scenario.regimes]
+
+
+def _in_play(scenario: Scenario, use: RegimeUse, replay: _Replay, now: datetime) -> RegimeInPlay:
+    found = shipped_regime(use.regime)
+    started = {
+        event: story_datetime(scenario, at)
+        for event, trigger in use.starts.items()
+        if (at := replay.fired(trigger)) is not None
+    }
+    situation = Situation(
+        events=started,
+        filed={},
+        facts=use.facts,
+        zone=ZoneInfo(scenario.clock.timezone),
+        calendar=use.jurisdiction,
+        undue_delay=None if use.undue_delay is None else timedelta(seconds=use.undue_delay),
+    )
+    filings: list[Filing] = []
+    filed: dict[str, datetime] = {}
+    for message, reached in replay.messages:
+        sent_at = story_datetime(scenario, message.scenario_time)
+        if sent_at > now:
+            break
+        so_far = replace(situation, filed=dict(filed))
+        duty = _duty_filed_by(use, regime_clocks(found, so_far, sent_at), reached)
+        if duty is not None:
+            filed[duty.id] = sent_at
+            filings.append(
+                Filing(
+                    found.id,
+                    duty.id,
+                    message.seq,
+                    message.scenario_time,
+                    p.message_sent(message)["from_role"],
+                )
+            )
+    final = replace(situation, filed=filed)
+    return RegimeInPlay(use, found, regime_clocks(found, final, now), filings)
+
+
+def _duty_filed_by(use: RegimeUse, clocks: list[DutyClock], reached: set[str]) -> Duty | None:
+    """The most urgent open duty owed to a party this message reached (the earliest
+    deadline; one without a deadline last, then the regime's order)."""
+    candidates = [
+        clock
+        for clock in clocks
+        if clock.state in OPEN and _recipient_party(use, clock.duty) in reached
+    ]
+    if not candidates:
+        return None
+    # min() is stable: among equals the regime's order decides.
+    best = min(candidates, key=lambda c: (c.due_at is None, c.due_at or datetime.min))
+    return best.duty
+
+
+def clock_summary(clock: DutyClock) -> dict[str, str | None]:
+    """One duty's clock for people and JSON: times in the story's own zone."""
+
+    def shown(at: datetime | None) -> str | None:
+        return None if at is None else at.isoformat(timespec="minutes")
+
+    return {
+        "regime": clock.regime.id,
+        "duty": clock.duty.id,
+        "title": f"{clock.regime.name}: {clock.duty.title}",
+        "owed_to": clock.duty.recipient_name,
+        "state": str(clock.state),
+        "started": shown(clock.started_at),
+        "due": shown(clock.due_at),
+        "filed": shown(clock.filed_at),
+        "source": clock.duty.source,
+    }

@@ -1,0 +1,159 @@
+"""Regimes in play: the scenario binds each regime's events to what happens in the story,
+a message to the party bound to a recipient files the most urgent open duty owed to it,
+follow-ups start when what they follow is filed, and every clock is read at a moment of
+the story. Driven through decide/apply/due on a fake clock, as a drill runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.engine import commands as c
+from app.engine.regulatory import regimes_in_play
+from app.engine.simulate import Communication, play
+from app.regimes.clocks import ClockState
+from tests.conftest import ROOT
+
+from .harness import MINUTE, Drill, as_participant, load
+
+PAYMENTS = """\
+id: payments-outage
+title: Payments outage
+summary: A payments firm's core platform fails; DORA and NIS2 clocks start.
+duration: 1h
+clock:
+  start: 2026-12-24T09:00:00
+  timezone: Europe/Berlin
+  speed: 60
+  end: 40d
+roles:
+  incident_manager: {}
+  legal: {}
+parties:
+  bafin: {name: BaFin, kind: regulator}
+  csirt: {name: CERT-Bund, kind: regulator}
+objectives:
+  report: {title: Report on time, phase: post_incident}
+injects:
+  - id: outage
+    title: Card payments fail across the EU
+    body: Every card payment since 09:00 has failed.
+    to: [all]
+    at: 0m
+    opens: classify
+  - id: wrap-up
+    title: Six weeks on
+    body: The reports are in; the drill ends here.
+    to: [all]
+    at: 39d
+    ends_drill: true
+decisions:
+  - id: classify
+    prompt: Is this a major ICT-related incident?
+    to: [legal]
+    time_limit: 2h
+    default: minor
+    options:
+      - {id: major, label: Major, score: {report: 5}}
+      - {id: minor, label: Not major}
+regimes:
+  - regime: dora
+    starts:
+      aware: {inject: outage}
+      classified_major: {option: classify.major}
+    authority: bafin
+  - regime: nis2
+    starts:
+      aware: {inject: outage}
+    authority: csirt
+"""
+
+
+def _drill() -> Drill:
+    drill = Drill(load(PAYMENTS)).create()
+    drill.join("p1", "legal")
+    drill.start()
+    drill.tick()
+    return drill
+
+
+def _clocks(drill: Drill) -> dict[str, dict[str, ClockState]]:
+    now = drill.scenario_time()
+    return {
+        use.regime.id: {clock.duty.id: clock.state for clock in use.clocks}
+        for use in regimes_in_play(drill.scenario, drill.events, now)
+    }
+
+
+def _send(drill: Drill, to: str, body: str) -> None:
+    drill.run(c.SendMessage([to], body), as_participant("p1"))
+
+
+def test_clocks_start_from_the_bound_events_and_run_in_parallel() -> None:
+    drill = _drill()
+    clocks = _clocks(drill)
+    assert clocks["dora"]["initial_notification"] is ClockState.waiting  # not classified yet
+    assert clocks["nis2"]["early_warning"] is ClockState.running
+    drill.advance(30)  # 30 scenario minutes at speed 60
+    drill.run(c.Answer("classify", "major"), as_participant("p1"))
+    assert _clocks(drill)["dora"]["initial_notification"] is ClockState.running
+    drill.advance(4 * MINUTE)  # 4 story hours after the classification: due now, not late
+    assert _clocks(drill)["dora"]["initial_notification"] is ClockState.running
+    drill.advance(1)  # a story minute more
+    assert _clocks(drill)["dora"]["initial_notification"] is ClockState.missed
+    assert _clocks(drill)["nis2"]["early_warning"] is ClockState.running
+
+
+def test_a_message_to_the_bound_party_files_the_most_urgent_duty_and_chains_the_next() -> None:
+    drill = _drill()
+    drill.run(c.Answer("classify", "major"), as_participant("p1"))
+    drill.advance(MINUTE)  # one story hour
+    _send(drill, "bafin", "Initial notification: card payments down since 09:00.")
+    clocks = _clocks(drill)["dora"]
+    assert clocks["initial_notification"] is ClockState.filed
+    assert clocks["intermediate_report"] is ClockState.running  # 72 h from the filing
+    assert clocks["final_report"] is ClockState.waiting
+    assert _clocks(drill)["nis2"]["early_warning"] is ClockState.running  # another party
+    _send(drill, "csirt", "Early warning: suspected malicious, cross-border impact.")
+    _send(drill, "csirt", "Incident notification: severity high.")
+    nis2 = _clocks(drill)["nis2"]
+    assert nis2["early_warning"] is ClockState.filed
+    assert nis2["incident_notification"] is ClockState.filed
+    assert nis2["final_report"] is ClockState.running
+    drill.advance(80 * MINUTE)  # 80 story hours: the intermediate report is overdue
+    assert _clocks(drill)["dora"]["intermediate_report"] is ClockState.missed
+    _send(drill, "bafin", "Intermediate report, late.")
+    dora = _clocks(drill)["dora"]
+    assert dora["intermediate_report"] is ClockState.late
+    assert dora["final_report"] is ClockState.running
+
+
+def test_a_message_to_someone_else_files_nothing() -> None:
+    drill = _drill()
+    _send(drill, "incident_manager", "Should we tell BaFin?")
+    _send(drill, "bafin", "Before anything started? No: the NIS2 clock runs, DORA waits.")
+    clocks = _clocks(drill)
+    assert clocks["dora"]["initial_notification"] is ClockState.waiting
+    assert clocks["nis2"]["early_warning"] is ClockState.running
+
+
+def test_clocks_read_at_an_earlier_moment_ignore_later_filings() -> None:
+    drill = _drill()
+    drill.advance(MINUTE)
+    _send(drill, "csirt", "Early warning.")
+    in_play = regimes_in_play(drill.scenario, drill.events, 30 * MINUTE)
+    nis2 = next(u for u in in_play if u.regime.id == "nis2")
+    assert nis2.clocks[0].state is ClockState.running and nis2.filings == []
+
+
+def test_the_shipped_data_theft_scenario_files_gdpr_on_time_only_when_the_team_does() -> None:
+    loaded = load((ROOT / "scenarios" / "customer-database-theft.yaml").read_text())
+    for communication, expected in (
+        (Communication.diligent, ClockState.filed),
+        (Communication.silent, ClockState.missed),
+    ):
+        result = play(loaded, {}, communication)
+        (gdpr,) = regimes_in_play(loaded, result.events, result.state.last_scenario_time)
+        assert [clock.state for clock in gdpr.clocks] == [expected, expected], communication
+        authority = gdpr.clocks[0]
+        assert authority.due_at is not None and authority.started_at is not None
+        assert authority.due_at - authority.started_at == timedelta(hours=72)
