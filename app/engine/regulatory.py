@@ -164,6 +164,18 @@ def _duty_filed_by(use: RegimeUse, clocks: list[DutyClock], reached: set[str]) -
     return best.duty
 
 
+def story_seconds(scenario: Scenario, at: datetime | None) -> float | None:
+    """Seconds on the scenario's clock (since its start) of a moment of the story."""
+    if at is None:
+        return None
+    return (at - story_datetime(scenario, 0.0)).total_seconds()
+
+
+def visible_to(use: RegimeUse, role: str | None) -> bool:
+    """A participant sees a regime's clocks when the scenario names their role for it."""
+    return role is not None and role in use.roles
+
+
 def clock_summary(clock: DutyClock) -> dict[str, str | None]:
     """One duty's clock for people and JSON: times in the story's own zone."""
 

@@ -518,6 +518,11 @@ class RegimeUse(Strict):
         default_factory=dict,
         description="Figures of the story that thresholds read, e.g. `people_affected: 1200`.",
     )
+    roles: list[Id] = Field(
+        default_factory=list,
+        description="The roles that see these clocks on their page (e.g. legal, dpo, "
+        "communications); the facilitator and observers always do.",
+    )
 
 
 class Scenario(Strict):

@@ -364,6 +364,7 @@ class _References:
                     f"{party!r} is not a party; add it under `parties:` or use one of: "
                     f"{', '.join(self.s.parties) or '(none yet)'}",
                 )
+        yield from self._roles_exist(use.roles, (*loc, "roles"))
         kinds = {"authority": "authority", "affected people": "people", "media": "media"}
         for duty in found.duties:
             key = kinds[str(duty.recipient)]

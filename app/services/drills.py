@@ -40,6 +40,7 @@ from app.engine import scoring
 from app.engine.core import apply, decide, due, next_due
 from app.engine.errors import Code, DomainError
 from app.engine.events import Event
+from app.engine.regulatory import RegimeInPlay, regimes_in_play
 from app.engine.scenario import Scenario
 from app.engine.state import DrillState, Status
 from app.services import credentials
@@ -894,6 +895,12 @@ class DrillService:
             if await repo.get_drill(session, drill_id) is None:
                 raise DrillNotFound(drill_id)
             return await repo.load_events(session, drill_id, after_seq, limit)
+
+    async def regulatory(self, drill_id: str) -> tuple[Scenario, list[RegimeInPlay], float]:
+        """The drill's regimes with every duty's clock as of now, and that scenario time."""
+        scenario, state = await self.state(drill_id)
+        now = state.scenario_now(self.clock())
+        return scenario, regimes_in_play(scenario, await self.events(drill_id), now), now
 
     async def scorecard(self, drill_id: str) -> scoring.Scorecard:
         """The drill's scores as of now, folded from its whole log (every view: console,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from app.db.models import Drill
 from app.engine import commands as c
 from app.engine.errors import Code, DomainError
+from app.engine.regulatory import clock_summary, story_seconds, visible_to
 from app.engine.scenario import MAX_SPEED
 from app.engine.scoring import Scorecard
 from app.realtime.visibility import visible_log
@@ -329,6 +330,54 @@ async def drill_score(drill_id: DrillIdPath, request: Request) -> Scorecard:
         return await service.scorecard(drill_id)
     except DrillNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+class DutyClockOut(BaseModel):
+    regime: str
+    duty: str
+    title: str
+    owed_to: str
+    state: str
+    """waiting, running, filed, late, missed or not required."""
+    started: str | None
+    due: str | None
+    filed: str | None
+    """Moments of the story, ISO 8601 in the scenario's time zone."""
+    due_scenario_time: float | None
+    """The deadline on the scenario clock (seconds since its start), for countdowns."""
+    source: str
+
+
+class RegulatoryClocks(BaseModel):
+    scenario_time: float
+    clocks: list[DutyClockOut]
+
+
+@router.get("/drills/{drill_id}/regulatory", responses=refusals(401, 403, 404))
+async def regulatory_clocks(drill_id: DrillIdPath, request: Request) -> RegulatoryClocks:
+    """Every notification duty's clock as of now: the facilitator and observers see every
+    regime's; a participant those the scenario names their role for (403 otherwise)."""
+    viewer = await require_drill_viewer(request, drill_id)
+    try:
+        scenario, in_play, now = await drills(request).regulatory(drill_id)
+    except DrillNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    sees_all = viewer.kind in ("facilitator", "observer")
+    shown = [u for u in in_play if sees_all or visible_to(u.use, viewer.role)]
+    if in_play and not shown:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "the regulatory clocks are for the roles the scenario names for them",
+        )
+    clocks = [
+        DutyClockOut(
+            **clock_summary(clock),
+            due_scenario_time=story_seconds(scenario, clock.due_at),
+        )
+        for use in shown
+        for clock in use.clocks
+    ]
+    return RegulatoryClocks(scenario_time=now, clocks=clocks)
 
 
 class Facilitators(BaseModel):

@@ -25,6 +25,7 @@ from app.engine import commands as c
 from app.engine.durations import format_clock, format_duration
 from app.engine.errors import DomainError
 from app.engine.filled import drill_values, filled_scenario
+from app.engine.regulatory import visible_to
 from app.engine.scenario import EVERYONE, MAX_SPEED, Channel, Inject, Scenario
 from app.engine.state import DrillState
 from app.realtime.visibility import decision_options
@@ -423,6 +424,7 @@ async def _console(
             "join_link_is_loopback": link.loopback,
             "qr": qr_svg(link.url),
             "objectives": json.dumps({k: o.title for k, o in scenario.objectives.items()}),
+            "regulatory": bool(scenario.regimes),
             "channels": [str(ch) for ch in Channel],
             "owner": owner,
             "is_owner": owner is not None and owner == user.username,
@@ -588,5 +590,6 @@ async def play(request: Request, drill_id: str) -> Response:
             "role_title": scenario.role_title(participant.role) if participant.role else None,
             "decisions": json.dumps(decision_options(scenario, state, participant.role)),
             "briefing": briefing_for(scenario, state, participant.role),
+            "regulatory": any(visible_to(u, participant.role) for u in scenario.regimes),
         },
     )

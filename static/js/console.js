@@ -4,6 +4,7 @@
 import { formatCountdown, pauseBanner, tplus } from "./clock.js";
 import { $, el, errorBox } from "./dom.js";
 import { DrillPage } from "./drill_page.js";
+import { CLOCK_EVENTS, RegulatoryPanel } from "./regulatory.js";
 import { SCORE_EVENTS, scorePanel } from "./scores.js";
 
 const root = document.getElementById("console");
@@ -237,6 +238,7 @@ function track(e) {
   if (e.type === "participant_joined") people.set(d.participant_id, { name: d.name, role: d.role });
   if (e.type === "participant_left" && people.has(d.participant_id)) people.get(d.participant_id).present = false;
   if (SCORE_EVENTS.has(e.type)) scores.soon();
+  if (CLOCK_EVENTS.has(e.type)) regulatory?.soon();
   if (e.type === "scores_released") releasedNow();
   if (e.type.startsWith("clock_") || e.type === "drill_ended") setStatus(clock.status);
   trackDecision(e);
@@ -280,6 +282,11 @@ function removeButton(id, name) {
 
 // The server's scorecard, fetched on load and again shortly after anything that scores.
 const scores = scorePanel(drillId, () => objectives);
+
+// The regulatory clocks, where the scenario plays a regime this page may see.
+const regulatory = $("regulatory")
+  ? new RegulatoryPanel(drillId, $("regulatory"), clock, errorBox($("regulatory-error")))
+  : null;
 
 function releasedNow() {
   $("released").hidden = false;
@@ -398,6 +405,8 @@ page.connect({
     $("wall-clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
     for (const dec of open.values()) dec.countdown.update();
     tickUpNext();
+    regulatory?.tick();
   },
 });
 scores.now();
+regulatory?.now();

@@ -3,6 +3,7 @@
 import { pauseBanner, span, tplus } from "./clock.js";
 import { $, el, errorBox } from "./dom.js";
 import { DrillPage } from "./drill_page.js";
+import { CLOCK_EVENTS, RegulatoryPanel } from "./regulatory.js";
 import { SCORE_EVENTS, scorePanel } from "./scores.js";
 
 const root = document.getElementById("play");
@@ -327,6 +328,7 @@ function onEvent(e) {
     default: break;
   }
   if (SCORE_EVENTS.has(e.type) && seesScores()) scores.soon();
+  if (CLOCK_EVENTS.has(e.type)) regulatory?.soon();
   if (e.type.startsWith("clock_") || e.type === "drill_ended") {
     setStatus(clock.status);
     pauseBanner($("paused"), clock);
@@ -364,6 +366,11 @@ function hotWashDone() {
 const seesScores = () => released || !myRole; // observers see every score as it happens
 
 const scores = scorePanel(drillId, () => objectives);
+
+// The regulatory clocks, where the scenario names this role for a regime.
+const regulatory = $("regulatory")
+  ? new RegulatoryPanel(drillId, $("regulatory"), clock, errorBox($("regulatory-error")))
+  : null;
 
 function showScores() {
   if (!seesScores()) return;
@@ -494,5 +501,7 @@ page.connect({
     $("scenario-clock").textContent = clock.label(now);
     $("scenario-elapsed").textContent = tplus(now);
     for (const dec of decisions.values()) if (!dec.closed) dec.countdown.update();
+    regulatory?.tick();
   },
 });
+regulatory?.now();

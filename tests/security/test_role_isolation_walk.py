@@ -169,6 +169,9 @@ ACCESS: dict[tuple[str, str], Access] = {
     # ---- the drill as it is played
     ("GET", "/drills/{drill_id}/play"): Access(row(JOIN, OK, JOIN, OK, JOIN, JOIN)),
     ("GET", "/api/drills/{drill_id}/events"): Access(row(401, OK, 401, OK, 401, OK)),
+    # Regulatory clocks: the walk's drill plays no regime, so whoever sees the drill gets
+    # an empty list (tests/api/test_regulatory_api.py covers the roles a regime names).
+    ("GET", "/api/drills/{drill_id}/regulatory"): Access(row(401, OK, 401, OK, 401, OK)),
     ("GET", "/api/drills/{drill_id}/score"): Access(
         row(401, 403, 401, OK, 403, OK), ended={LEGAL: OK, REV: OK}
     ),
