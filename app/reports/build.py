@@ -15,6 +15,7 @@ from app.authoring.graph import taken_path
 from app.engine import payloads as p
 from app.engine.events import FACILITATOR, SYSTEM, Event, EventType, is_facilitator_actor
 from app.engine.index import index_of
+from app.engine.regulatory import regimes_in_play, story_seconds
 from app.engine.scenario import PartyKind, Scenario
 from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard
 from app.engine.timeline import end_reason, story_datetime, timeline
@@ -30,6 +31,7 @@ from app.reports.model import (
     Overview,
     ParticipantLine,
     Rating,
+    RegulatoryDuty,
     Report,
     Review,
     RoadNotTaken,
@@ -90,6 +92,7 @@ def build_report(inputs: Inputs, now: float) -> Report:
         timeline=_timeline(scenario, events),
         path=sorted(taken_path(scenario, events)),
         knowledge=_knowledge(scenario, events),
+        regulatory=_regulatory(scenario, events),
         road_not_taken=_road_not_taken(scenario, scores),
         hot_wash=_hot_wash(events, names),
         hot_wash_by_role=_hot_wash_by_role(scenario, events),
@@ -99,6 +102,60 @@ def build_report(inputs: Inputs, now: float) -> Report:
             scenario, p.drill_created(events[0])["drill_id"], inputs.earlier_open_items
         ),
     )
+
+
+# --------------------------------------------------------------------------- regulatory
+
+STATE_LABELS = {
+    "waiting": "Never started",
+    "running": "Not filed; due after the drill",
+    "filed": "Filed on time",
+    "late": "Filed late",
+    "missed": "Missed",
+    "not required": "Not required (below its threshold)",
+}
+WHILE_RUNNING = {"waiting": "Not started yet", "running": "Not filed yet; still due"}
+"""A draft report of a drill still running words the open clocks differently."""
+
+
+def _regulatory(scenario: Scenario, events: Sequence[Event]) -> list[RegulatoryDuty]:
+    """Every duty's clock as of the log's last event (the drill's end once it ended)."""
+    last = max(e.scenario_time for e in events)
+    ended = any(e.type is EventType.drill_ended for e in events)
+    by_seq = {e.seq: e for e in events}
+    rows: list[RegulatoryDuty] = []
+    for use in regimes_in_play(scenario, events, last):
+        filings = {f.duty: f for f in use.filings}
+        for clock in use.clocks:
+            filing = filings.get(clock.duty.id)
+            message = by_seq.get(filing.seq) if filing is not None else None
+            text = None
+            if message is not None:
+                sent = p.message_sent(message)
+                text = "\n\n".join(part for part in (sent["subject"], sent["body"]) if part)
+            state = str(clock.state)
+            label = STATE_LABELS[state] if ended else WHILE_RUNNING.get(state, STATE_LABELS[state])
+            rows.append(
+                RegulatoryDuty(
+                    regime=clock.regime.id,
+                    regime_name=clock.regime.name,
+                    duty=clock.duty.id,
+                    title=clock.duty.title,
+                    owed_to=clock.duty.recipient_name,
+                    source=clock.duty.source,
+                    state=state,
+                    state_label=label,
+                    started_at=story_seconds(scenario, clock.started_at),
+                    due_at=story_seconds(scenario, clock.due_at),
+                    filed_at=None if filing is None else filing.scenario_time,
+                    story_due=None
+                    if clock.due_at is None
+                    else clock.due_at.isoformat(timespec="minutes"),
+                    filed_by=None if filing is None else scenario.role_title(filing.from_role),
+                    filed_text=text,
+                )
+            )
+    return rows
 
 
 # --------------------------------------------------------------------------- overview

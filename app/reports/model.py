@@ -172,6 +172,28 @@ class KnowledgeLine(_Model):
     )
 
 
+class RegulatoryDuty(_Model):
+    """One notification duty of a regime the scenario played, as the drill left it."""
+
+    regime: str
+    regime_name: str
+    duty: str
+    title: str
+    owed_to: str
+    source: str = Field(description="The article or section the duty comes from.")
+    state: str = Field(
+        description="waiting, running, filed (on time), late, missed or not required, "
+        "as of the report's last event."
+    )
+    state_label: str = Field(description="The state as the report words it.")
+    started_at: float | None = Field(description="Scenario time its clock started.")
+    due_at: float | None = Field(description="Scenario time of its deadline.")
+    filed_at: float | None = Field(description="Scenario time it was filed.")
+    story_due: str | None = Field(description="The deadline, ISO 8601 in the scenario's zone.")
+    filed_by: str | None = Field(description="The role that filed it.")
+    filed_text: str | None = Field(description="The message that filed it, as sent.")
+
+
 class RoadOption(_Model):
     option_id: str
     label: str
@@ -221,6 +243,10 @@ class Report(_Model):
     timeline: list[TimelineLine]
     path: list[str] = Field(description="Branch-graph node ids the drill went through.")
     knowledge: list[KnowledgeLine]
+    regulatory: list[RegulatoryDuty] = Field(
+        default_factory=list,
+        description="Every duty of the notification regimes the scenario plays, in order.",
+    )
     road_not_taken: list[RoadNotTaken]
     hot_wash: list[HotWashResponse]
     hot_wash_by_role: list[HotWashRole]

@@ -36,6 +36,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("metrics", "Incident metrics and first updates"),
     ("decisions", "Decisions"),
     ("communications", "Communications"),
+    ("regulatory", "Regulatory readiness"),
     ("path", "Path taken"),
     ("knowledge", "Who knew what when"),
     ("road", "The road not taken"),
@@ -240,6 +241,7 @@ class _Markdown:
             self.metrics,
             self.decisions,
             self.communications,
+            self.regulatory,
             self.path,
             self.knowledge,
             self.road,
@@ -457,6 +459,37 @@ class _Markdown:
         ]
         headers = ("Expectation", "To", "Deadline", "Sent", "Delta", "Status", "Points")
         return _table(headers, rows)
+
+    def regulatory(self) -> list[str]:
+        duties = self.report.regulatory
+        if not duties:
+            return _empty("The scenario plays no notification regime.")
+        lines = [
+            "Each notification duty of the regimes the scenario plays: when its clock started, "
+            "its deadline, when and by whom it was filed (a message to the party that stands "
+            "for the recipient). Drill material, not legal advice.",
+            "",
+        ]
+        rows = [
+            (
+                f"{d.regime_name}: {d.title} ({d.source})",
+                d.owed_to,
+                _at(d.started_at),
+                fmt.NONE if d.due_at is None else fmt.clock(d.due_at),
+                fmt.NONE
+                if d.filed_at is None
+                else f"{fmt.clock(d.filed_at)} by {d.filed_by or 'the facilitator'}",
+                d.state_label,
+            )
+            for d in duties
+        ]
+        lines += _table(("Duty", "Owed to", "Started", "Due", "Filed", "Status"), rows)
+        filed = [d for d in duties if d.filed_text]
+        for d in filed:
+            lines += [f"### Filed: {_md(d.regime_name)}, {_md(d.title)}", ""]
+            lines += [f"> {_md(line)}" if line else ">" for line in (d.filed_text or "").split("\n")]
+            lines.append("")
+        return lines
 
     def path(self) -> list[str]:
         path = self.report.path

@@ -39,6 +39,7 @@ REPORT_SECTIONS = [
     ("metrics", "Incident metrics and first updates"),
     ("decisions", "Decisions"),
     ("communications", "Communications"),
+    ("regulatory", "Regulatory readiness"),
     ("path", "Path taken"),
     ("knowledge", "Who knew what when"),
     ("road", "The road not taken"),

@@ -1,0 +1,66 @@
+"""The report's "Regulatory readiness": each duty of the regimes the scenario plays, with
+its start, deadline, filing and status, and the filed text, in every export format. A
+team that files on time and one that never files read differently in all of them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.authoring.loader import load_scenario_file
+from app.engine.simulate import Communication, play
+from app.reports import render
+from app.reports.build import DrillMeta, Inputs, build_report
+from app.reports.model import Report
+from tests.reports.sample import NOW, SCENARIOS
+from tests.reports.test_render import pdf_text
+
+
+def _report(communication: Communication) -> tuple[Report, Inputs]:
+    loaded = load_scenario_file(SCENARIOS / "customer-database-theft.yaml")
+    assert loaded.scenario is not None
+    result = play(loaded.scenario, communication=communication)
+    inputs = Inputs(loaded.scenario, result.events, DrillMeta(facilitator="dry-run"))
+    return build_report(inputs, NOW), inputs
+
+
+@pytest.mark.parametrize(
+    ("communication", "status", "filed"),
+    [(Communication.diligent, "Filed on time", True), (Communication.silent, "Missed", False)],
+)
+def test_every_format_says_whether_the_gdpr_duties_were_met(
+    communication: Communication, status: str, filed: bool, tmp_path: Path
+) -> None:
+    report, inputs = _report(communication)
+    duties = {d.duty: d for d in report.regulatory}
+    assert list(duties) == ["supervisory_authority", "data_subjects"]
+    authority = duties["supervisory_authority"]
+    assert authority.state_label == status
+    assert authority.due_at is not None and authority.started_at is not None
+    assert authority.due_at - authority.started_at == 72 * 3600
+    assert (authority.filed_at is not None) is filed
+    if filed:
+        assert authority.filed_by is not None and authority.filed_text
+
+    as_json = json.loads(render.render_json(report))
+    assert [d["state_label"] for d in as_json["regulatory"]] == [status, status]
+    markdown = render.render_markdown(report, inputs.scenario)
+    section = markdown.split("## Regulatory readiness", 1)[1].split("\n## ", 1)[0]
+    assert "GDPR: Notify the supervisory authority (GDPR Art. 33(1))" in section
+    assert section.count(status) == 2
+    html = render.render_html(report, inputs.scenario)
+    assert 'id="aar-regulatory"' in html and html.count(f"<td>{status}</td>") == 2
+    assert ("Filed: GDPR, Notify the supervisory authority" in html) is filed
+    text = pdf_text(render.render_pdf(report, inputs.scenario), tmp_path)
+    assert "Regulatory readiness" in text and status in text
+
+
+def test_a_scenario_without_regimes_says_so() -> None:
+    loaded = load_scenario_file(SCENARIOS / "ransomware-holiday-weekend.yaml")
+    assert loaded.scenario is not None
+    result = play(loaded.scenario)
+    report = build_report(Inputs(loaded.scenario, result.events, DrillMeta()), NOW)
+    assert report.regulatory == []
+    assert "The scenario plays no notification regime." in render.render_markdown(report)
