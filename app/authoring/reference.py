@@ -33,6 +33,7 @@ SECTIONS: list[type[BaseModel]] = [
     fmt.Expectation,
     fmt.Statement,
     fmt.RegimeUse,
+    fmt.DutyScore,
 ]
 
 

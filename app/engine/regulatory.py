@@ -16,9 +16,8 @@ from zoneinfo import ZoneInfo
 from app.engine import payloads as p
 from app.engine.core import apply, message_pairs
 from app.engine.events import Event, EventType
-from app.engine.scenario import RegimeUse, Scenario, Trigger
+from app.engine.scenario import RegimeUse, Scenario, Trigger, story_datetime
 from app.engine.state import DrillState
-from app.engine.timeline import story_datetime
 from app.regimes.clocks import ClockState, DutyClock, Situation, regime_clocks
 from app.regimes.library import regime as shipped_regime
 from app.regimes.model import Duty, Recipient, Regime
@@ -45,7 +44,8 @@ class RegimeInPlay:
     filings: list[Filing]
 
 
-def _recipient_party(use: RegimeUse, duty: Duty) -> str | None:
+def recipient_party(use: RegimeUse, duty: Duty) -> str | None:
+    """The party the scenario binds to the duty's recipient, if it binds one."""
     return {
         Recipient.authority: use.authority,
         Recipient.affected_people: use.people,
@@ -155,7 +155,7 @@ def _duty_filed_by(use: RegimeUse, clocks: list[DutyClock], reached: set[str]) -
     candidates = [
         clock
         for clock in clocks
-        if clock.state in OPEN and _recipient_party(use, clock.duty) in reached
+        if clock.state in OPEN and recipient_party(use, clock.duty) in reached
     ]
     if not candidates:
         return None

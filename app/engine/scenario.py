@@ -9,7 +9,7 @@ format reference in the README are generated from them, docstrings included.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -486,6 +486,13 @@ class Statement(Strict):
     approved_by: ShortText | None = Field(default=None, description="Who approved it.")
 
 
+class DutyScore(Strict):
+    """What filing one duty is worth, and the objective it counts to."""
+
+    points: float = Field(default=10, ge=0, description="Earned in full when filed on time.")
+    objective: Id | None = Field(default=None, description="The objective the points count to.")
+
+
 class RegimeUse(Strict):
     """A notification regime the story plays (`tabletop regimes list`): its clocks start
     from what happens in play, and a message to the party bound to a duty's recipient
@@ -523,6 +530,19 @@ class RegimeUse(Strict):
         description="The roles that see these clocks on their page (e.g. legal, dpo, "
         "communications); the facilitator and observers always do.",
     )
+    score: dict[Id, DutyScore] = Field(
+        default_factory=dict,
+        description="Points per duty, e.g. `supervisory_authority: {points: 25, objective: "
+        "regulator}`; a duty not listed is worth 10 points to no objective. On time earns "
+        "them all, late half, missed none; a duty not yet due when the drill ends, never "
+        "started or below its threshold is not counted.",
+    )
+
+    def duty_score(self, duty_id: str) -> DutyScore:
+        return self.score.get(duty_id, DEFAULT_DUTY_SCORE)
+
+
+DEFAULT_DUTY_SCORE = DutyScore()
 
 
 class Scenario(Strict):
@@ -617,6 +637,14 @@ class Scenario(Strict):
         if recipient in self.parties:
             return self.parties[recipient].name
         return self.role_title(recipient)
+
+
+def story_datetime(scenario: Scenario, scenario_time: float) -> datetime:
+    """The moment of the story `scenario_time` seconds after its start, in its zone."""
+    start = scenario.clock.start
+    zone = ZoneInfo(scenario.clock.timezone)
+    start = start.replace(tzinfo=zone) if start.tzinfo is None else start.astimezone(zone)
+    return start + timedelta(seconds=scenario_time)
 
 
 def option_of(decision: Decision, option_id: str) -> Option:

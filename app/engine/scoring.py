@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.engine import payloads as p
 from app.engine.core import apply, message_pairs
 from app.engine.events import Event, EventType
+from app.engine.regulatory import Filing, regimes_in_play
 from app.engine.scenario import (
     Decision,
     Expectation,
@@ -33,11 +34,13 @@ from app.engine.scenario import (
     option_of,
 )
 from app.engine.state import DrillState
+from app.regimes.clocks import ClockState, DutyClock
 
 
 class Dimension(StrEnum):
     decisions = "decisions"
     communication = "communication"
+    regulatory = "regulatory"
     adjustments = "adjustments"
 
 
@@ -573,6 +576,59 @@ def _comm_detail(
 # --------------------------------------------------------------------------- adjustments
 
 
+SCORED = {
+    ClockState.filed: 1.0,
+    ClockState.late: 0.5,
+    ClockState.missed: 0.0,
+}
+"""The share of a duty's points each settled state earns; open, unstarted and
+not-required duties are not counted."""
+
+
+def _regulatory_items(
+    scenario: Scenario, events: Sequence[Event], now: float | None
+) -> list[ScoreItem]:
+    """One item per notification duty settled by the log's last event: filed on time
+    (all its points), late (half) or missed (none), credited to the role that filed it."""
+    if not scenario.regimes or not events:
+        return []
+    last = max(e.scenario_time for e in events)
+    at = last if now is None or any(e.type is EventType.drill_ended for e in events) else now
+    items: list[ScoreItem] = []
+    for use in regimes_in_play(scenario, events, max(at, last)):
+        filings = {f.duty: f for f in use.filings}
+        for clock in use.clocks:
+            share = SCORED.get(clock.state)
+            if share is None:
+                continue
+            score = use.use.duty_score(clock.duty.id)
+            filing = filings.get(clock.duty.id)
+            items.append(
+                ScoreItem(
+                    dimension=Dimension.regulatory,
+                    ref=f"{clock.regime.id}.{clock.duty.id}",
+                    title=f"{clock.regime.name}: {clock.duty.title}",
+                    objective=score.objective,
+                    role=None if filing is None else filing.from_role,
+                    points=round(score.points * share, 2),
+                    max_points=score.points,
+                    status=str(clock.state),
+                    detail=_duty_detail(clock, filing),
+                    seqs=[] if filing is None else [filing.seq],
+                )
+            )
+    return items
+
+
+def _duty_detail(clock: DutyClock, filing: Filing | None) -> str:
+    if filing is None or clock.due_at is None or clock.filed_at is None:
+        return f"not filed by its deadline ({clock.duty.source})"
+    margin = (clock.due_at - clock.filed_at).total_seconds()
+    if margin >= 0:
+        return f"filed {_minutes(margin)} before its deadline ({clock.duty.source})"
+    return f"filed {_minutes(-margin)} late: half the points ({clock.duty.source})"
+
+
 def _adjustment_items(scenario: Scenario, events: Sequence[Event]) -> list[ScoreItem]:
     return [
         _adjustment_item(e.seq, p.score_adjusted(e))
@@ -752,8 +808,10 @@ def _metric(key: str, label: str, event: Event | None, trigger: Event | None) ->
 # --------------------------------------------------------------------------- the scorecard
 
 
-def scorecard(scenario: Scenario, events: Sequence[Event]) -> Scorecard:
-    """Fold a drill's log into its scores. Pure: same log, same numbers, everywhere."""
+def scorecard(scenario: Scenario, events: Sequence[Event], now: float | None = None) -> Scorecard:
+    """Fold a drill's log into its scores. Pure: same log, same numbers, everywhere.
+    `now` (scenario time) settles the notification duties whose deadline passed after the
+    last event (they have no event of their own); default: the last event's time."""
     log = _Log(events)
     decisions, decision_items = _decision_results(scenario, log)
     communications, comm_items = _communication_results(scenario, events, log)
@@ -761,7 +819,10 @@ def scorecard(scenario: Scenario, events: Sequence[Event]) -> Scorecard:
     values: dict[str, str] = p.drill_created(events[0]).get("variables", {}) if events else {}
     items = [
         i.model_copy(update={"title": fill(i.title, values), "detail": fill(i.detail, values)})
-        for i in decision_items + comm_items + _adjustment_items(scenario, events)
+        for i in decision_items
+        + comm_items
+        + _regulatory_items(scenario, events, now)
+        + _adjustment_items(scenario, events)
     ]
     communications = [
         r.model_copy(update={"title": fill(r.title, values), "to_name": fill(r.to_name, values)})

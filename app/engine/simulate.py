@@ -14,8 +14,10 @@ from app.engine import commands as c
 from app.engine import payloads as p
 from app.engine.core import advance, apply, decide, next_due
 from app.engine.events import Event, EventType
+from app.engine.regulatory import recipient_party, regimes_in_play
 from app.engine.scenario import Scenario, fill
 from app.engine.state import DrillState, Status
+from app.regimes.clocks import ClockState
 
 DRY_RUN_EPOCH = 1_800_000_000.0
 """Wall time at which simulated drills start: fixed, so dry-runs are reproducible."""
@@ -123,6 +125,7 @@ class _Player:
                     self.opened.pop(0)
             if self.communication is Communication.diligent:
                 self._send_expected()
+                self._file_duties()
             if (
                 len(self.events) > MAX_EVENTS
                 or self.state.last_scenario_time > MAX_SCENARIO_SECONDS
@@ -154,6 +157,37 @@ class _Player:
                 c.SendMessage(
                     to=[spec.to],
                     body=f"Dry run: {title}",
+                    subject=title,
+                    from_role=self.state.acting_role(sender),
+                )
+            )
+
+    def _file_duties(self) -> None:
+        """A diligent team files every notification duty the moment its clock starts,
+        from a role the regime names (or any role in play), follow-ups included."""
+        if not self.scenario.regimes:
+            return
+        while self.state.status is Status.running:
+            now = self.state.last_scenario_time
+            open_duty = next(
+                (
+                    (use.use, clock, party)
+                    for use in regimes_in_play(self.scenario, self.events, now)
+                    for clock in use.clocks
+                    if clock.state in (ClockState.running, ClockState.missed)
+                    and (party := recipient_party(use.use, clock.duty)) is not None
+                ),
+                None,
+            )
+            if open_duty is None:
+                return
+            use, clock, party = open_duty
+            sender = next(r for r in [*use.roles, *self.state.roles] if r in self.state.roles)
+            title = f"{clock.regime.name}: {clock.duty.title}"
+            self.run(
+                c.SendMessage(
+                    to=[party],
+                    body=f"Dry run: {title} ({clock.duty.source})",
                     subject=title,
                     from_role=self.state.acting_role(sender),
                 )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from app.engine import payloads as p
 from app.engine.durations import format_clock, format_duration
 from app.engine.events import Event, EventType
-from app.engine.scenario import Scenario, fill
+from app.engine.scenario import Scenario, fill, story_datetime
 from app.engine.scoring import first_line, not_answered
 
 
@@ -31,13 +29,6 @@ class Entry:
             "kind": self.kind,
             "text": self.text,
         }
-
-
-def story_datetime(scenario: Scenario, scenario_time: float) -> datetime:
-    start = scenario.clock.start
-    zone = ZoneInfo(scenario.clock.timezone)
-    start = start.replace(tzinfo=zone) if start.tzinfo is None else start.astimezone(zone)
-    return start + timedelta(seconds=scenario_time)
 
 
 def _names(scenario: Scenario, ids: list[str]) -> str:

@@ -365,6 +365,15 @@ class _References:
                     f"{', '.join(self.s.parties) or '(none yet)'}",
                 )
         yield from self._roles_exist(use.roles, (*loc, "roles"))
+        duty_ids = [d.id for d in found.duties]
+        for duty_id, score in use.score.items():
+            if duty_id not in duty_ids:
+                yield error(
+                    (*loc, "score", duty_id),
+                    f"{found.name} has no duty {duty_id!r}; its duties are: {', '.join(duty_ids)}",
+                )
+            if score.objective is not None:
+                yield from self._objective(score.objective, (*loc, "score", duty_id, "objective"))
         kinds = {"authority": "authority", "affected people": "people", "media": "media"}
         for duty in found.duties:
             key = kinds[str(duty.recipient)]

@@ -16,9 +16,9 @@ from app.engine import payloads as p
 from app.engine.events import FACILITATOR, SYSTEM, Event, EventType, is_facilitator_actor
 from app.engine.index import index_of
 from app.engine.regulatory import regimes_in_play, story_seconds
-from app.engine.scenario import PartyKind, Scenario
+from app.engine.scenario import PartyKind, Scenario, story_datetime
 from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard
-from app.engine.timeline import end_reason, story_datetime, timeline
+from app.engine.timeline import end_reason, timeline
 from app.reports.model import (
     RATING_LABELS,
     HotWashResponse,

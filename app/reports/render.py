@@ -52,6 +52,7 @@ PLAN_COLUMNS = tuple(ImprovementItem.model_fields)
 DIMENSION_LABELS = {
     "decisions": "Decisions",
     "communication": "Communication timing",
+    "regulatory": "Regulatory notifications",
     "adjustments": "Facilitator adjustments",
 }
 
@@ -300,7 +301,9 @@ class _Markdown:
         if not report.summary:
             lines += _empty("The reviewer has not written an executive summary yet.")
         lines += [f"**Overall score: {fmt.score(scores.overall)}.**", ""]
-        for key in ("decisions", "communication"):
+        for key in ("decisions", "communication", "regulatory"):
+            if key == "regulatory" and not scores.dimensions[key].max_points:
+                continue  # no regime played: nothing to show, not "0 of 0"
             lines.append(f"- {DIMENSION_LABELS[key]}: {fmt.score(scores.dimensions[key])}")
         adjustments = scores.dimensions["adjustments"].points
         sign = "+" if adjustments > 0 else ""
@@ -358,7 +361,11 @@ class _Markdown:
             "### By dimension",
             "",
         ]
-        dimensions = [(DIMENSION_LABELS.get(k, k), t) for k, t in s.dimensions.items()]
+        dimensions = [
+            (DIMENSION_LABELS.get(k, k), t)
+            for k, t in s.dimensions.items()
+            if k != "regulatory" or t.max_points
+        ]
         lines += _totals("Dimension", [*dimensions, ("**Overall**", s.overall)])
         lines += ["### By role", ""]
         roles = [(self.role(r), t) for r, t in s.roles.items()]
@@ -487,7 +494,9 @@ class _Markdown:
         filed = [d for d in duties if d.filed_text]
         for d in filed:
             lines += [f"### Filed: {_md(d.regime_name)}, {_md(d.title)}", ""]
-            lines += [f"> {_md(line)}" if line else ">" for line in (d.filed_text or "").split("\n")]
+            lines += [
+                f"> {_md(line)}" if line else ">" for line in (d.filed_text or "").split("\n")
+            ]
             lines.append("")
         return lines
 

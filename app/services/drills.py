@@ -906,7 +906,9 @@ class DrillService:
         """The drill's scores as of now, folded from its whole log (every view: console,
         participants after release, reviewers, the report)."""
         live = await self._get_live(drill_id)
-        return scoring.scorecard(live.scenario, await self.events(drill_id))
+        _, state = await self.state(drill_id)
+        now = state.scenario_now(self.clock())
+        return scoring.scorecard(live.scenario, await self.events(drill_id), now)
 
     async def drill(self, drill_id: str) -> Drill:
         async with self.sessions() as session:

@@ -10,9 +10,8 @@ from markupsafe import Markup
 
 from app.authoring.markdown import render_markdown
 from app.engine.filled import filled_scenario
-from app.engine.scenario import ROLE_CATALOGUE, Scenario
+from app.engine.scenario import ROLE_CATALOGUE, Scenario, story_datetime
 from app.engine.state import DrillState
-from app.engine.timeline import story_datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ export const SCORE_EVENTS = new Set([
   "drill_ended",
 ]);
 
-export const DIMENSIONS = { decisions: "Decisions", communication: "Communication", adjustments: "Adjustments" };
+export const DIMENSIONS = { decisions: "Decisions", communication: "Communication", regulatory: "Regulatory notifications", adjustments: "Adjustments" };
 
 /** Fetches the scorecard; `onCard(card)` gets the newest, `onError(err)` a failure. Calls
  * within `delay` ms of each other make one request, and a slow stale answer never
@@ -89,7 +89,9 @@ export function overallText(total) {
 export function renderScorecard(card, titles, { overall, objectives, dimensions }) {
   overall.textContent = overallText(card.overall);
   renderTotals(objectives, Object.entries(card.objectives).map(([id, total]) => [titles[id] || id, total]));
-  renderTotals(dimensions, Object.entries(card.dimensions).map(([id, total]) => [DIMENSIONS[id] || id, total]));
+  // A dimension nothing in this scenario scores (no regime played) is left out, not "0 / 0".
+  const scored = Object.entries(card.dimensions).filter(([id, total]) => id !== "regulatory" || total.max_points > 0);
+  renderTotals(dimensions, scored.map(([id, total]) => [DIMENSIONS[id] || id, total]));
 }
 
 /** The score panel both pages share (#score-overall, #scores, #score-dimensions and

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from app.engine import commands as c
 from app.engine.regulatory import regimes_in_play
+from app.engine.scoring import Dimension, scorecard
 from app.engine.simulate import Communication, play
 from app.regimes.clocks import ClockState
 from tests.conftest import ROOT
@@ -157,3 +158,58 @@ def test_the_shipped_data_theft_scenario_files_gdpr_on_time_only_when_the_team_d
         authority = gdpr.clocks[0]
         assert authority.due_at is not None and authority.started_at is not None
         assert authority.due_at - authority.started_at == timedelta(hours=72)
+
+
+SCORED = PAYMENTS.replace(
+    """    authority: csirt
+""",
+    """    authority: csirt
+    score:
+      early_warning: {points: 10, objective: report}
+      incident_notification: {points: 20, objective: report}
+""",
+)
+
+
+def test_duties_score_on_time_late_and_missed_and_open_ones_are_not_counted() -> None:
+    drill = Drill(load(SCORED)).create()
+    drill.join("p1", "legal")
+    drill.start()
+    drill.tick()
+    drill.advance(MINUTE)  # a story hour: the NIS2 early warning goes on time
+    _send(drill, "csirt", "Early warning.")
+    drill.advance(80 * MINUTE)  # 81 h: the 72 h notification is late
+    _send(drill, "csirt", "Incident notification, late.")
+    card = scorecard(drill.scenario, drill.events)
+    items = {i.ref: i for i in card.items if i.dimension is Dimension.regulatory}
+    assert (items["nis2.early_warning"].points, items["nis2.early_warning"].max_points) == (10, 10)
+    assert items["nis2.early_warning"].role == "legal"
+    late = items["nis2.incident_notification"]
+    assert (late.status, late.points, late.max_points) == ("late", 10, 20)
+    assert "9 h late: half the points" in late.detail
+    # DORA: never classified, so never started; NIS2's final report is due a month after
+    # the notification, after this moment: neither is counted either way.
+    assert "dora.initial_notification" not in items and "nis2.final_report" not in items
+    assert card.objectives["report"].max_points == 30 + 5  # the duties and the option
+    assert card.dimensions["regulatory"].points == 20
+
+
+def test_a_duty_missed_scores_nothing_and_is_the_team_s() -> None:
+    drill = Drill(load(SCORED)).create()
+    drill.join("p1", "legal")
+    drill.start()
+    drill.tick()
+    drill.advance(25 * MINUTE)  # 25 story hours: the early warning's 24 h have passed
+    # Nothing happened since the start: the log alone has not reached the deadline, the
+    # moment asked about has (the live scores ask with the clock's time).
+    assert not [
+        i for i in scorecard(drill.scenario, drill.events).items if i.ref.startswith("nis2")
+    ]
+    card = scorecard(drill.scenario, drill.events, drill.scenario_time())
+    (missed,) = [i for i in card.items if i.ref == "nis2.early_warning"]
+    assert (missed.status, missed.points, missed.max_points, missed.role) == (
+        "missed",
+        0,
+        10,
+        None,
+    )

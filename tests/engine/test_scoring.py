@@ -790,6 +790,7 @@ def test_a_whole_drill_adds_up(sdrill: Drill) -> None:
     assert sc.dimensions == {
         "decisions": Total(points=8.0, max_points=12.0, percent=66.7),
         "communication": Total(points=12.67, max_points=16.0, percent=79.2),
+        "regulatory": Total(points=0.0, max_points=0.0, percent=None),  # no regime played
         "adjustments": Total(points=-1.5, max_points=0.0, percent=None),
     }
     assert sc.overall == Total(points=19.17, max_points=28.0, percent=68.5)
@@ -802,7 +803,7 @@ def test_the_roles_listed_are_the_roles_in_play() -> None:
     sc = card(drill)
     assert list(sc.roles) == ["soc_analyst", "incident_manager"]
     assert list(sc.objectives) == ["detect", "contain", "notify"]
-    assert list(sc.dimensions) == ["decisions", "communication", "adjustments"]
+    assert list(sc.dimensions) == ["decisions", "communication", "regulatory", "adjustments"]
 
 
 def test_an_empty_log_scores_nothing() -> None:
