@@ -34,6 +34,8 @@ class Filing:
     seq: int
     scenario_time: float
     from_role: str
+    to: tuple[str, ...] = ()
+    """Whom the message was addressed to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,9 @@ class RegimeInPlay:
     regime: Regime
     clocks: list[DutyClock]
     filings: list[Filing]
+    misdirected: dict[str, Filing]
+    """Duty id -> the first message that went to a party it is confused with (the police
+    instead of the authority) while the duty was open and before it was filed."""
 
 
 def recipient_party(use: RegimeUse, duty: Duty) -> str | None:
@@ -127,26 +132,35 @@ def _in_play(scenario: Scenario, use: RegimeUse, replay: _Replay, now: datetime)
         undue_delay=None if use.undue_delay is None else timedelta(seconds=use.undue_delay),
     )
     filings: list[Filing] = []
+    misdirected: dict[str, Filing] = {}
     filed: dict[str, datetime] = {}
     for message, reached in replay.messages:
         sent_at = story_datetime(scenario, message.scenario_time)
         if sent_at > now:
             break
-        so_far = replace(situation, filed=dict(filed))
-        duty = _duty_filed_by(use, regime_clocks(found, so_far, sent_at), reached)
+        so_far = regime_clocks(found, replace(situation, filed=dict(filed)), sent_at)
+
+        def sent(duty: Duty, event: Event = message) -> Filing:
+            data = p.message_sent(event)
+            return Filing(
+                found.id,
+                duty.id,
+                event.seq,
+                event.scenario_time,
+                data["from_role"],
+                tuple(data["to"]),
+            )
+
+        duty = _duty_filed_by(use, so_far, reached)
         if duty is not None:
             filed[duty.id] = sent_at
-            filings.append(
-                Filing(
-                    found.id,
-                    duty.id,
-                    message.seq,
-                    message.scenario_time,
-                    p.message_sent(message)["from_role"],
-                )
-            )
+            filings.append(sent(duty))
+        elif reached & set(use.confused_with):
+            wrong = _duty_filed_by(use, so_far, {use.authority} if use.authority else set())
+            if wrong is not None:
+                misdirected.setdefault(wrong.id, sent(wrong))
     final = replace(situation, filed=filed)
-    return RegimeInPlay(use, found, regime_clocks(found, final, now), filings)
+    return RegimeInPlay(use, found, regime_clocks(found, final, now), filings, misdirected)
 
 
 def _duty_filed_by(use: RegimeUse, clocks: list[DutyClock], reached: set[str]) -> Duty | None:

@@ -530,6 +530,12 @@ class RegimeUse(Strict):
         description="The roles that see these clocks on their page (e.g. legal, dpo, "
         "communications); the facilitator and observers always do.",
     )
+    confused_with: list[Id] = Field(
+        default_factory=list,
+        description="Parties a notice to the authority might go to by mistake (e.g. the "
+        "police instead of the data protection authority): a duty missed while one of them "
+        "was written to is shown and scored as sent to the wrong party.",
+    )
     score: dict[Id, DutyScore] = Field(
         default_factory=dict,
         description="Points per duty, e.g. `supervisory_authority: {points: 25, objective: "

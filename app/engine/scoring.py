@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.engine import payloads as p
 from app.engine.core import apply, message_pairs
 from app.engine.events import Event, EventType
-from app.engine.regulatory import Filing, regimes_in_play
+from app.engine.regulatory import Filing, RegimeInPlay, regimes_in_play
 from app.engine.scenario import (
     Decision,
     Expectation,
@@ -603,6 +603,7 @@ def _regulatory_items(
                 continue
             score = use.use.duty_score(clock.duty.id)
             filing = filings.get(clock.duty.id)
+            wrong = use.misdirected.get(clock.duty.id) if clock.state is ClockState.missed else None
             items.append(
                 ScoreItem(
                     dimension=Dimension.regulatory,
@@ -612,12 +613,21 @@ def _regulatory_items(
                     role=None if filing is None else filing.from_role,
                     points=round(score.points * share, 2),
                     max_points=score.points,
-                    status=str(clock.state),
-                    detail=_duty_detail(clock, filing),
-                    seqs=[] if filing is None else [filing.seq],
+                    status=CommStatus.wrong_party.value if wrong else str(clock.state),
+                    detail=_wrong_party(scenario, use, wrong)
+                    if wrong
+                    else _duty_detail(clock, filing),
+                    seqs=[f.seq for f in (filing, wrong) if f is not None],
                 )
             )
     return items
+
+
+def _wrong_party(scenario: Scenario, use: RegimeInPlay, wrong: Filing) -> str:
+    written = [p for p in wrong.to if p in use.use.confused_with] or use.use.confused_with
+    confused = ", ".join(scenario.recipient_name(p) for p in written)
+    authority = scenario.recipient_name(use.use.authority) if use.use.authority else "them"
+    return f"written to {confused} instead of {authority}; never filed"
 
 
 def _duty_detail(clock: DutyClock, filing: Filing | None) -> str:

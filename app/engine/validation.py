@@ -356,6 +356,13 @@ class _References:
                     f"{found.name}'s event {event!r} ({words}) is not bound, so the duties "
                     f"that start on it never start; bind it, e.g. `{event}: {{inject: ID}}`",
                 )
+        for j, party in enumerate(use.confused_with):
+            if party not in self.s.parties:
+                yield error(
+                    (*loc, "confused_with", j),
+                    f"{party!r} is not a party; add it under `parties:` or use one of: "
+                    f"{', '.join(self.s.parties) or '(none yet)'}",
+                )
         for key in ("authority", "people", "media"):
             party = getattr(use, key)
             if party is not None and party not in self.s.parties:

@@ -135,6 +135,10 @@ def _regulatory(scenario: Scenario, events: Sequence[Event]) -> list[RegulatoryD
                 text = "\n\n".join(part for part in (sent["subject"], sent["body"]) if part)
             state = str(clock.state)
             label = STATE_LABELS[state] if ended else WHILE_RUNNING.get(state, STATE_LABELS[state])
+            wrong = use.misdirected.get(clock.duty.id)
+            if state == "missed" and wrong is not None:
+                names = [scenario.recipient_name(t) for t in wrong.to if t in use.use.confused_with]
+                label = f"Missed: written to {', '.join(names)} instead"
             rows.append(
                 RegulatoryDuty(
                     regime=clock.regime.id,

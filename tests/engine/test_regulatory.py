@@ -213,3 +213,25 @@ def test_a_duty_missed_scores_nothing_and_is_the_team_s() -> None:
         10,
         None,
     )
+
+
+def test_a_notice_sent_to_the_party_it_is_confused_with_is_the_wrong_party() -> None:
+    text = SCORED.replace(
+        "    authority: bafin\n", "    authority: bafin\n    confused_with: [csirt]\n"
+    ).replace(
+        "      classified_major: {option: classify.major}\n",
+        "      classified_major: {inject: outage}\n",
+    )
+    drill = Drill(load(text)).create()
+    drill.join("p1", "legal")
+    drill.start()
+    drill.tick()
+    drill.advance(MINUTE)
+    _send(drill, "csirt", "Major incident: initial notification.")  # files NIS2, not DORA
+    drill.advance(24 * MINUTE)  # past DORA's 4 h (and 24 h)
+    card = scorecard(drill.scenario, drill.events, drill.scenario_time())
+    (dora,) = [i for i in card.items if i.ref == "dora.initial_notification"]
+    assert (dora.status, dora.points, dora.max_points) == ("wrong_party", 0, 10)
+    assert dora.detail == "written to CERT-Bund instead of BaFin; never filed"
+    nis2 = {i.ref: i.status for i in card.items if i.ref.startswith("nis2")}
+    assert nis2["nis2.early_warning"] == "filed"

@@ -223,6 +223,9 @@ def test_the_shipped_library_names_realistic_confusions() -> None:
         for expectation in scenario.expectations:
             if expectation.confused_with:
                 confused[expectation.to] = set(expectation.confused_with)
+        for use in scenario.regimes:  # notices to an authority, scored through a regime
+            if use.authority and use.confused_with:
+                confused.setdefault(use.authority, set()).update(use.confused_with)
     assert "law_enforcement" in confused.get("regulator", set())
     assert len(confused) >= 4
 
