@@ -187,9 +187,10 @@ def dry_run(
     expectations = {
         r.expectation_id: str(r.status) for r in scorecard(scenario, result.events).communications
     }
+    shown = filled_scenario(scenario, result.state.variables)
     clocks = [
-        clock_summary(clock)
-        for use in regimes_in_play(scenario, result.events, result.state.last_scenario_time)
+        clock_summary(shown, use.use, clock)
+        for use in regimes_in_play(shown, result.events, result.state.last_scenario_time)
         for clock in use.clocks
     ]
     if as_json:

@@ -190,7 +190,14 @@ def visible_to(use: RegimeUse, role: str | None) -> bool:
     return role is not None and role in use.roles
 
 
-def clock_summary(clock: DutyClock) -> dict[str, str | None]:
+def owed_to(scenario: Scenario, use: RegimeUse, duty: Duty) -> str:
+    """Whom the duty is owed to as this story names them (its party), else the regime's
+    words for the recipient."""
+    party = recipient_party(use, duty)
+    return duty.recipient_name if party is None else scenario.recipient_name(party)
+
+
+def clock_summary(scenario: Scenario, use: RegimeUse, clock: DutyClock) -> dict[str, str | None]:
     """One duty's clock for people and JSON: times in the story's own zone."""
 
     def shown(at: datetime | None) -> str | None:
@@ -200,7 +207,7 @@ def clock_summary(clock: DutyClock) -> dict[str, str | None]:
         "regime": clock.regime.id,
         "duty": clock.duty.id,
         "title": f"{clock.regime.name}: {clock.duty.title}",
-        "owed_to": clock.duty.recipient_name,
+        "owed_to": owed_to(scenario, use, clock.duty),
         "state": str(clock.state),
         "started": shown(clock.started_at),
         "due": shown(clock.due_at),

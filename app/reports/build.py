@@ -15,7 +15,7 @@ from app.authoring.graph import taken_path
 from app.engine import payloads as p
 from app.engine.events import FACILITATOR, SYSTEM, Event, EventType, is_facilitator_actor
 from app.engine.index import index_of
-from app.engine.regulatory import regimes_in_play, story_seconds
+from app.engine.regulatory import owed_to, regimes_in_play, story_seconds
 from app.engine.scenario import PartyKind, Scenario, story_datetime
 from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard
 from app.engine.timeline import end_reason, timeline
@@ -145,7 +145,7 @@ def _regulatory(scenario: Scenario, events: Sequence[Event]) -> list[RegulatoryD
                     regime_name=clock.regime.name,
                     duty=clock.duty.id,
                     title=clock.duty.title,
-                    owed_to=clock.duty.recipient_name,
+                    owed_to=owed_to(scenario, use.use, clock.duty),
                     source=clock.duty.source,
                     state=state,
                     state_label=label,

@@ -40,6 +40,7 @@ from app.engine import scoring
 from app.engine.core import apply, decide, due, next_due
 from app.engine.errors import Code, DomainError
 from app.engine.events import Event
+from app.engine.filled import filled_scenario
 from app.engine.regulatory import RegimeInPlay, regimes_in_play
 from app.engine.scenario import Scenario
 from app.engine.state import DrillState, Status
@@ -900,7 +901,8 @@ class DrillService:
         """The drill's regimes with every duty's clock as of now, and that scenario time."""
         scenario, state = await self.state(drill_id)
         now = state.scenario_now(self.clock())
-        return scenario, regimes_in_play(scenario, await self.events(drill_id), now), now
+        shown = filled_scenario(scenario, state.variables)  # parties named as in this drill
+        return shown, regimes_in_play(shown, await self.events(drill_id), now), now
 
     async def scorecard(self, drill_id: str) -> scoring.Scorecard:
         """The drill's scores as of now, folded from its whole log (every view: console,

@@ -371,7 +371,7 @@ async def regulatory_clocks(drill_id: DrillIdPath, request: Request) -> Regulato
         )
     clocks = [
         DutyClockOut(
-            **clock_summary(clock),
+            **clock_summary(scenario, use.use, clock),
             due_scenario_time=story_seconds(scenario, clock.due_at),
         )
         for use in shown

@@ -37,7 +37,8 @@ def test_the_gdpr_clocks_as_the_team_plays(live_server: LiveServer) -> None:
 
     before = _clocks(fac, drill["id"])
     assert [row["state"] for row in before.values()] == ["waiting", "waiting"]
-    assert before["supervisory_authority"]["owed_to"] == "the lead supervisory authority"
+    # The party this drill names (a scenario variable, filled in), not the regime's words.
+    assert before["supervisory_authority"]["owed_to"] == "Data Protection Commission"
 
     live.run(service.execute(drill["id"], c.FireInject("scoping-personal-data")))
     running = _clocks(legal, drill["id"])  # legal is a role the scenario names

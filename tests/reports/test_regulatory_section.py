@@ -64,3 +64,35 @@ def test_a_scenario_without_regimes_says_so() -> None:
     report = build_report(Inputs(loaded.scenario, result.events, DrillMeta()), NOW)
     assert report.regulatory == []
     assert "The scenario plays no notification regime." in render.render_markdown(report)
+
+
+def _played(file: str, communication: Communication) -> tuple[Report, Inputs]:
+    loaded = load_scenario_file(SCENARIOS / file)
+    assert loaded.scenario is not None
+    result = play(loaded.scenario, communication=communication)
+    inputs = Inputs(loaded.scenario, result.events, DrillMeta(facilitator="dry-run"))
+    return build_report(inputs, NOW), inputs
+
+
+def test_the_dora_scenario_diligent_files_every_duty_on_time_silent_misses_them(
+    tmp_path: Path,
+) -> None:
+    """Three regimes at once: DORA (BaFin), NIS2 (the BSI, for the hosting subsidiary) and
+    the GDPR. A diligent team scores 100 % on regulatory notifications; a silent one 0 %."""
+    diligent, inputs = _played("payments-major-ict-incident.yaml", Communication.diligent)
+    silent, _ = _played("payments-major-ict-incident.yaml", Communication.silent)
+    assert diligent.scores.dimensions["regulatory"].percent == 100.0
+    assert silent.scores.dimensions["regulatory"].percent == 0.0
+    assert {d.regime for d in diligent.regulatory} == {"dora", "nis2", "gdpr"}
+    assert all(d.state == "filed" for d in diligent.regulatory)
+    missed = {d.duty for d in silent.regulatory if d.regime == "dora" and d.state == "missed"}
+    assert missed == {"initial_notification"}
+    owed = {d.regime: d.owed_to for d in diligent.regulatory}
+    assert owed["dora"].startswith("BaFin") and owed["nis2"].startswith("BSI")
+    for report in (diligent, silent):
+        markdown = render.render_markdown(report, inputs.scenario)
+        assert "Regulatory notifications:" in markdown  # the dimension in the summary
+        html = render.render_html(report, inputs.scenario)
+        assert "Regulatory notifications" in html and 'id="aar-regulatory"' in html
+    text = pdf_text(render.render_pdf(silent, inputs.scenario), tmp_path)
+    assert "DORA: Initial notification" in text and "Missed" in text
