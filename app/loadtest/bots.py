@@ -256,6 +256,10 @@ class Client:
         self._seen: set[int] = set()
         self._roster_seqs: set[int] = set()
         self._pending: dict[str, _Pending] = {}
+        self._sent_ids: set[str] = set()
+        """Every command id this client sent: a refusal that arrives after the client
+        stopped waiting (its play was cancelled, or it timed out) is still an answer to
+        its own command, not a protocol violation."""
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._seq_waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -343,6 +347,7 @@ class Client:
         message = {**message, "id": command_id}
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending[command_id] = _Pending(message, time.perf_counter(), done)
+        self._sent_ids.add(command_id)
         self.tally.sent += 1
         await self._send(message)
         try:
@@ -431,7 +436,7 @@ class Client:
     def _error(self, message: dict[str, Any]) -> None:
         code = str(message.get("code"))
         pending = self._pending.get(str(message.get("id")))
-        if code in PROTOCOL_ERRORS or pending is None:
+        if code in PROTOCOL_ERRORS or str(message.get("id")) not in self._sent_ids:
             self.tally.errors.append(f"{code}: {message.get('message')}")
         else:
             self.tally.refused[code] = self.tally.refused.get(code, 0) + 1

@@ -142,6 +142,31 @@ def test_a_client_counts_duplicates_disorder_and_another_roles_injects() -> None
     assert client.tally.violations == 3
 
 
+def test_a_late_refusal_of_its_own_command_is_a_refusal_an_unknown_id_an_error() -> None:
+    """A bot stopped waiting for its answer (its play was cancelled as the decision
+    closed): the refusal that arrives after is an answer to its own command. An error for
+    an id it never sent is the server's mistake."""
+    client = _client()
+
+    async def cancelled_answer() -> None:
+        waiting = asyncio.create_task(client.command({"type": "answer_decision"}))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    asyncio.run(cancelled_answer())
+    (sent_id,) = client._sent_ids
+    client._receive(
+        {"type": "error", "id": sent_id, "code": "decision_closed", "message": "closed"}
+    )
+    assert client.tally.refused == {"decision_closed": 1} and client.tally.errors == []
+    client._receive(
+        {"type": "error", "id": "never-sent", "code": "decision_closed", "message": "x"}
+    )
+    assert client.tally.errors == ["decision_closed: x"]
+
+
 def test_a_client_finds_what_the_server_listed_but_never_arrived() -> None:
     client = _client()
     client._receive({"type": "event", "event": _inject(1, ["legal"])})

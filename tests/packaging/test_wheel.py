@@ -83,7 +83,21 @@ def test_the_library_ships_inside_the_wheel(installed: Path, tmp_path: Path) -> 
     assert Path(library["dir"]).parts[-3:] == ("app", "_data", "scenarios")
     ids = {entry["id"] for entry in library["scenarios"]}
     shipped = {path.stem for path in (ROOT / "scenarios").glob("*.yaml")}
-    assert ids == shipped and len(ids) == 8
+    assert ids == shipped and len(ids) >= 8  # the library's minimum
+
+
+def test_the_regimes_ship_inside_the_wheel(installed: Path, tmp_path: Path) -> None:
+    listed = subprocess.run(
+        [str(installed / "tabletop"), "regimes", "list", "--json"],
+        cwd=tmp_path,
+        env=_empty_folder(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ids = {regime["id"] for regime in json.loads(listed.stdout)}
+    shipped = {path.stem for path in (ROOT / "app" / "regimes" / "data").glob("*.yaml")}
+    assert ids == shipped and {"gdpr", "nis2", "dora", "sec_8k", "hipaa", "nydfs", "cra"} <= ids
 
 
 def test_validate_works_on_a_file_in_an_empty_folder(installed: Path, tmp_path: Path) -> None:
