@@ -422,8 +422,13 @@ class Client:
         return visible(parsed, self.viewer, self.scores_released) is not None
 
     def _acked(self, message: dict[str, Any]) -> None:
-        pending = self._pending.get(str(message.get("id")))
+        command_id = str(message.get("id"))
+        pending = self._pending.get(command_id)
         if pending is None or pending.done.done():
+            if message.get("repeated") and command_id in self._sent_ids:
+                # A resend answered after the bot stopped waiting (its play was stopped):
+                # still the proof that the server applied it once and knew it again.
+                self.tally.repeated_ids.append(command_id)
             return
         self.tally.acked += 1
         self.tally.repeated += bool(message.get("repeated"))

@@ -188,6 +188,9 @@ async def _play_through_kills(server: Server, env: dict[str, str], port: int, lo
             await wait_ready(server)
             outages.append((killed, time.time()))
         await asyncio.sleep(1.5)
+        # The caught commands' resends must be answered before the bots stop waiting for
+        # them; on a loaded machine a reconnect after the last restart takes seconds.
+        await _answered(bots, set(caught), within=30)
     finally:
         await stop_playing(playing)
     # The quiet phase: nobody sends anything; the clock alone must fire what falls due.
@@ -361,6 +364,15 @@ async def _commands_in_flight(
         if any(set(bot.in_flight_ids) - (exclude or set()) for bot in bots):
             return
         await asyncio.sleep(0.001)
+
+
+async def _answered(bots: list[Bot], commands: set[str], within: float) -> None:
+    """Return once none of `commands` is in flight any more, or after `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not any(commands & set(bot.in_flight_ids) for bot in bots):
+            return
+        await asyncio.sleep(0.05)
 
 
 def _check_resends(bots: list[Bot], caught: list[str]) -> None:

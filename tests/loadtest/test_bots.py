@@ -165,6 +165,11 @@ def test_a_late_refusal_of_its_own_command_is_a_refusal_an_unknown_id_an_error()
         {"type": "error", "id": "never-sent", "code": "decision_closed", "message": "x"}
     )
     assert client.tally.errors == ["decision_closed: x"]
+    # A resend acknowledged as repeated after the bot stopped waiting still proves the
+    # server knew it (the SIGKILL soak's check); an unknown id's ack proves nothing.
+    client._receive({"type": "ack", "id": sent_id, "seq": 7, "repeated": True})
+    client._receive({"type": "ack", "id": "never-sent", "seq": 8, "repeated": True})
+    assert client.tally.repeated_ids == [sent_id]
 
 
 def test_a_client_finds_what_the_server_listed_but_never_arrived() -> None:
