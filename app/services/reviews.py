@@ -24,7 +24,8 @@ from app.db.models import Drill, ImprovementItemRow, ReportReview
 from app.engine.events import Event
 from app.engine.filled import drill_values, filled_scenario
 from app.engine.scenario import Scenario
-from app.engine.scoring import Scorecard, scorecard
+from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard, total
+from app.regimes.library import regime
 from app.reports.build import DrillMeta, Inputs, build_report
 from app.reports.model import (
     Element,
@@ -329,6 +330,22 @@ def utc_date(moment: datetime | float) -> date:
     if isinstance(moment, datetime):
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).date()
     return datetime.fromtimestamp(moment, UTC).date()
+
+
+def regime_trends(records: Sequence[DrillRecord]) -> dict[str, list[float | None]]:
+    """Per notification regime (by name), the share of its duties' points each drill
+    earned, as a percentage; None where a drill did not play the regime or settled none
+    of its duties."""
+    series: dict[str, list[float | None]] = {}
+    for i, record in enumerate(records):
+        by_regime: dict[str, list[ScoreItem]] = {}
+        for item in record.scores.items:
+            if item.dimension is Dimension.regulatory:
+                by_regime.setdefault(item.ref.partition(".")[0], []).append(item)
+        for regime_id, items in by_regime.items():
+            name = regime(regime_id).name
+            series.setdefault(name, [None] * len(records))[i] = total(items).percent
+    return series
 
 
 def programme_trends(

@@ -29,6 +29,7 @@ from app.services.reviews import (
     add_months,
     days_late,
     programme_trends,
+    regime_trends,
     utc_date,
 )
 from app.web.api import DrillIdPath
@@ -303,6 +304,7 @@ async def programme(request: Request) -> Response:
         "late": {i.id: days_late(i, today) for i in open_items},
         "drill_names": drill_names,
         "closed_reports": closed,
+        "regimes_played": any(r.scenario.regimes for r in records),
         "utc_date": utc_date,
     }
     return render_page(request, "programme.html", context)
@@ -324,12 +326,19 @@ async def _closed_reports(request: Request, user: User, drills: list[Drill]) -> 
 
 
 @router.get("/programme/trends/{kind}.svg")
-async def programme_trend(request: Request, kind: Literal["objectives", "roles"]) -> Response:
+async def programme_trend(
+    request: Request, kind: Literal["objectives", "roles", "regimes"]
+) -> Response:
     await require_staff(request)
-    labels, objectives, roles = programme_trends(await reviews(request).records())
-    chosen = objectives if kind == "objectives" else roles
+    records = await reviews(request).records()
+    labels, objectives, roles = programme_trends(records)
+    chosen = {"objectives": objectives, "roles": roles, "regimes": regime_trends(records)}[kind]
     series = {name: list(zip(labels, values, strict=True)) for name, values in chosen.items()}
-    title = "Score per capability" if kind == "objectives" else "Score per role"
+    title = {
+        "objectives": "Score per capability",
+        "roles": "Score per role",
+        "regimes": "Regulatory notifications per regime",
+    }[kind]
     return Response(charts.trend_chart(series, title), media_type="image/svg+xml")
 
 

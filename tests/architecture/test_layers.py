@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "authoring": {"engine"},
     "db": {"engine", "resources"},
     "reports": {"engine", "authoring", "resources"},
-    "services": {"engine", "authoring", "db", "reports", "config"},
+    "services": {"engine", "authoring", "db", "reports", "config", "regimes"},
     "realtime": {"engine", "authoring", "services"},
     "web": {
         "engine", "authoring", "db", "reports", "services", "realtime", "config", "resources"

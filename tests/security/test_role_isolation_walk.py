@@ -230,7 +230,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/admin/tokens/{name}/revoke"): Access(ADMIN_PAGE, body="account form"),
 }
 
-VARIANTS = {"fmt": ("html", "pdf", "md", "json", "csv"), "kind": ("objectives", "roles")}
+VARIANTS = {"fmt": ("html", "pdf", "md", "json", "csv"), "kind": ("objectives", "roles", "regimes")}
 
 
 def _flatten(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -1,0 +1,62 @@
+"""The programme page follows each notification regime across drills: the share of its
+duties' points each drill earned. One team files every DORA report on time, another lets
+the 4-hour initial notification run out."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.engine import commands as c
+from app.services.accounts import AccountRole
+from app.services.reviews import ReviewService, regime_trends
+from tests.conftest import ROOT
+from tests.live import LiveServer, sign_in
+
+SCENARIO = "payments-major-ict-incident.yaml"
+
+
+def _classified_drill(live: LiveServer, name: str) -> str:
+    made = sign_in(live).post("/api/drills", json={"scenario": SCENARIO, "name": name})
+    assert made.status_code == 201, made.text
+    drill_id: str = made.json()["id"]
+    for command in (
+        c.StartClock(confirm_unfilled=True),
+        c.FireInject("classification-data"),
+        c.Answer("classify", "major", role="legal"),
+    ):
+        live.run(live.app.state.service.execute(drill_id, command))
+    return drill_id
+
+
+@pytest.mark.live_settings(scenarios_dir=ROOT / "scenarios")
+def test_the_programme_charts_each_regime_across_drills(live_server: LiveServer) -> None:
+    live = live_server
+    service = live.app.state.service
+    on_time = _classified_drill(live, "Reports on time")
+    for report in ("Initial notification", "Intermediate report", "Final report"):
+        notice = c.SendMessage(["bafin"], f"DORA {report}.", from_role="legal")
+        live.run(service.execute(on_time, notice))
+    live.run(service.execute(on_time, c.EndDrill()))
+    late = _classified_drill(live, "Reports forgotten")
+    # Jump from inject to inject until the 4 hours from the classification have run out.
+    while live.run(service.state(late))[1].last_scenario_time < 5 * 3600:
+        live.run(service.execute(late, c.JumpToNextInject()))
+    live.run(service.execute(late, c.EndDrill()))
+
+    reviews: ReviewService = live.app.state.reviews
+    records = live.run(reviews.records())
+    by_drill = dict(
+        zip([r.drill.name for r in records], regime_trends(records)["DORA"], strict=True)
+    )
+    assert by_drill == {"Reports on time": 100.0, "Reports forgotten": 0.0}
+
+    live.run(
+        live.app.state.accounts.create_user("rita", "reviews all the drills", AccountRole.reviewer)
+    )
+    rita = live.client()
+    rita.post("/api/session", json={"username": "rita", "password": "reviews all the drills"})
+    page = rita.get("/programme")
+    assert 'src="/programme/trends/regimes.svg"' in page.text
+    chart = rita.get("/programme/trends/regimes.svg")
+    assert chart.status_code == 200 and "Regulatory notifications per regime" in chart.text
+    assert "DORA" in chart.text
