@@ -96,3 +96,18 @@ def test_the_dora_scenario_diligent_files_every_duty_on_time_silent_misses_them(
         assert "Regulatory notifications" in html and 'id="aar-regulatory"' in html
     text = pdf_text(render.render_pdf(silent, inputs.scenario), tmp_path)
     assert "DORA: Initial notification" in text and "Missed" in text
+
+
+def test_the_hospital_scenario_counts_the_sec_s_business_days_over_thanksgiving() -> None:
+    """Determined material on Tuesday 24 November 2026 (the silent team's default at
+    18:00): Wednesday is day 1, Thanksgiving does not count, Friday 2, Monday 3, Tuesday
+    1 December 4. HIPAA's 60 calendar days run past the drill: not filed, still due."""
+    silent, _ = _played("hospital-ransomware-hipaa-sec.yaml", Communication.silent)
+    duties = {d.duty: d for d in silent.regulatory}
+    assert duties["item_1_05"].story_due == "2026-12-01T23:59-05:00"
+    assert duties["item_1_05"].state_label == "Missed"
+    for duty in ("individuals", "hhs", "media"):
+        assert duties[duty].state_label == "Not filed; due after the drill"
+        assert duties[duty].story_due == "2027-01-23T14:00-05:00"
+    diligent, _ = _played("hospital-ransomware-hipaa-sec.yaml", Communication.diligent)
+    assert diligent.scores.dimensions["regulatory"].percent == 100.0
