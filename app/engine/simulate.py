@@ -51,6 +51,18 @@ class Play:
     """Options (DECISION.OPTION) after which nothing more arrived."""
 
 
+STARTS_CLOCKS = frozenset(
+    {
+        EventType.inject_delivered,
+        EventType.decision_answered,
+        EventType.decision_timed_out,
+        EventType.decision_closed,
+        EventType.message_sent,
+    }
+)
+"""The events a regime's clock can start from (its bound trigger) or be filed by."""
+
+
 class _Player:
     """A simulated drill that can be forked at a decision."""
 
@@ -66,6 +78,8 @@ class _Player:
         self.dead_ends: list[str] = []
         self.stalled = False
         self.runaway = False
+        self.duties_checked = 0
+        """How many events the last look for notification duties had seen."""
 
     def fork(self) -> _Player:
         twin = _Player(self.scenario, self.communication)
@@ -76,6 +90,7 @@ class _Player:
         twin.last_option = self.last_option
         twin.delivered_since_option = self.delivered_since_option
         twin.dead_ends = list(self.dead_ends)
+        twin.duties_checked = self.duties_checked
         return twin
 
     def run(self, command: c.Command) -> None:
@@ -166,6 +181,13 @@ class _Player:
         """A diligent team files every notification duty the moment its clock starts,
         from a role the regime names (or any role in play), follow-ups included."""
         if not self.scenario.regimes:
+            return
+        # A clock starts only with an event that can fire a trigger or file a duty; the
+        # last look filed every open one, so without such an event there is nothing new
+        # (and the log is not replayed again: validation plays every path).
+        news = self.events[self.duties_checked :]
+        self.duties_checked = len(self.events)
+        if not any(e.type in STARTS_CLOCKS for e in news):
             return
         while self.state.status is Status.running:
             now = self.state.last_scenario_time
