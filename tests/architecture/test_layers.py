@@ -22,7 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "engine": {"regimes"},
     "resources": set(),
     "config": {"resources"},
-    "authoring": {"engine"},
+    "authoring": {"engine", "regimes"},
     "db": {"engine", "resources"},
     "reports": {"engine", "authoring", "resources"},
     "services": {"engine", "authoring", "db", "reports", "config", "regimes"},

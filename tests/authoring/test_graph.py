@@ -25,6 +25,7 @@ from tests.authoring.helpers import (
     shipped_files,
     svg_nodes,
 )
+from tests.conftest import SCENARIOS
 
 
 def _mini_svg(highlight: set[str] | None = None) -> str:
@@ -253,3 +254,23 @@ def test_the_styles_touch_only_the_graph_when_inlined_in_a_page() -> None:
     ]
     assert selectors and all(s.startswith(".branch-graph") for s in selectors)
     assert "branch-graph" in root.attrib["class"].split()
+
+
+def test_the_nodes_that_start_a_regulator_clock_say_which() -> None:
+    loaded = load_scenario_file(SCENARIOS / "payments-major-ict-incident.yaml")
+    assert loaded.scenario is not None
+    graph = branch_graph(loaded.scenario)
+    assert graph.nodes["inject:auth-failures"].starts == "starts the DORA clock (aware)"
+    assert graph.nodes["option:classify.major"].starts == (
+        "starts the DORA clock (classified major)"
+    )
+    assert graph.nodes["inject:hosting-customers-down"].starts == "starts the NIS2 clock (aware)"
+    assert graph.nodes["option:classify.wait"].starts is None
+    svg = render_svg(graph)
+    root = ET.fromstring(svg)
+    lines = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "clocks"]
+    assert "starts the GDPR clock (aware)" in lines
+    # The default marker stays on the option's label, not on its clock line.
+    major = next(g for g in root.iter(f"{SVG}g") if g.get("data-node") == "option:classify.major")
+    texts = list(major.iter(f"{SVG}text"))
+    assert texts[0].get("class") == "label" and "default" in "".join(texts[0].itertext())

@@ -53,7 +53,8 @@ def node_lines(node: Node) -> list[tuple[str, str]]:
     if node.kind is NodeKind.option:
         suffix = " · default" if node.default else ""
         room -= text_width(suffix, 10)
-        return [("label", line) for line in wrap(node.label, room, LABEL_SIZE)]
+        lines = [("label", line) for line in wrap(node.label, room, LABEL_SIZE)]
+        return lines + _clock_lines(node, _WIDTHS[node.kind] - 2 * text_inset(node))
     small = node.kind in (NodeKind.start, NodeKind.end, NodeKind.clock, NodeKind.message)
     label_size = 10.0 if node.kind is NodeKind.message else LABEL_SIZE
     out = [("label", line) for line in wrap(node.label, room, label_size, True, 1 if small else 2)]
@@ -61,7 +62,14 @@ def node_lines(node: Node) -> list[tuple[str, str]]:
         out.append(("detail", fit(node.detail, room, DETAIL_SIZE)))
     if node.condition:
         out += [("note", line) for line in wrap(node.condition, room, DETAIL_SIZE)]
-    return out
+    return out + _clock_lines(node, room)
+
+
+def _clock_lines(node: Node, room: float) -> list[tuple[str, str]]:
+    """The notification clocks the node starts, under its other lines."""
+    if not node.starts:
+        return []
+    return [("clocks", line) for line in wrap(node.starts, room, DETAIL_SIZE)]
 
 
 def text_inset(node: Node) -> float:

@@ -8,15 +8,18 @@ SQLAlchemy or asyncio.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from app.engine import payloads as p
 from app.engine.durations import format_clock, format_duration
 from app.engine.events import Event, EventType
 from app.engine.scenario import Condition, Inject, MessageMatch, Scenario, fill
+from app.regimes.library import RegimeError
+from app.regimes.library import regime as shipped_regime
 
 START = "start"
 END = "end"
@@ -60,6 +63,8 @@ class Node:
     default: bool = False
     """An option taken when nobody answers in time."""
     tooltip: str = ""
+    starts: str | None = None
+    """The notification clocks this node starts, e.g. 'starts DORA (classified_major)'."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +157,36 @@ def branch_graph(scenario: Scenario) -> Graph:
             )
         )
     _link_all(graph, scenario, messages)
+    _mark_clock_starts(graph, scenario)
     if any(e.target == END for e in graph.edges):
         graph.add(Node(END, NodeKind.end, "End", "drill ends"))
     return graph
+
+
+def _mark_clock_starts(graph: Graph, scenario: Scenario) -> None:
+    """Each inject, decision or option a regime's event is bound to says which clock it
+    starts (message triggers are drawn as their message nodes)."""
+    starts: dict[str, list[str]] = {}
+    for use in scenario.regimes:
+        name = use.regime.upper()
+        with contextlib.suppress(RegimeError):  # an unknown regime: the validator says so
+            name = shipped_regime(use.regime).name
+        for event, trigger in use.starts.items():
+            if trigger.inject is not None:
+                node = inject_node(trigger.inject)
+            elif trigger.decision is not None:
+                node = decision_node(trigger.decision)
+            elif trigger.option is not None:
+                node = option_node(trigger.option)
+            else:
+                continue
+            starts.setdefault(node, []).append(f"the {name} clock ({event.replace('_', ' ')})")
+    for node_id, clocks in starts.items():
+        found = graph.nodes.get(node_id)
+        if found is not None:
+            text = "starts " + "; ".join(clocks)
+            tip = f"{found.tooltip}\n{text}" if found.tooltip else text
+            graph.nodes[node_id] = replace(found, starts=text, tooltip=tip)
 
 
 def _link_all(graph: Graph, scenario: Scenario, messages: dict[str, Node]) -> None:

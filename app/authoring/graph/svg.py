@@ -42,6 +42,7 @@ _CSS = f"""
 .label {{ font-size: {LABEL_SIZE}px; font-weight: 600; fill: #1e293b; }}
 .detail {{ font-size: {DETAIL_SIZE}px; fill: #64748b; }}
 .note {{ font-size: {DETAIL_SIZE}px; font-style: italic; fill: #9a5b13; }}
+.clocks {{ font-size: {DETAIL_SIZE}px; font-weight: 600; fill: #1d4ed8; }}
 .inject .shape {{ fill: #ffffff; stroke: #cbd5e1; stroke-width: 1.2; }}
 .inject.cond .shape {{ stroke: #b7791f; stroke-dasharray: 5 3; fill: #fffdf7; }}
 .decision .shape {{ fill: #eef2ff; stroke: #6366f1; stroke-width: 1.4; }}
@@ -307,7 +308,8 @@ def _texts(node: Node, x0: float, y0: float, w: float, h: float) -> list[str]:
     inset = text_inset(node)
     x = x0 + w / 2 if centred else x0 + inset + (2.0 if node.kind is NodeKind.inject else 0.0)
     anchor = ' text-anchor="middle"' if centred else ""
-    sizes = {"label": LABEL_SIZE, "detail": DETAIL_SIZE, "note": DETAIL_SIZE}
+    sizes = {"label": LABEL_SIZE, "detail": DETAIL_SIZE, "note": DETAIL_SIZE, "clocks": DETAIL_SIZE}
+    last_label = max((i for i, (cls, _) in enumerate(lines) if cls == "label"), default=-1)
     if node.kind is NodeKind.message:
         sizes["label"] = 10.0
     if node.kind in (NodeKind.start, NodeKind.end, NodeKind.clock):
@@ -316,7 +318,7 @@ def _texts(node: Node, x0: float, y0: float, w: float, h: float) -> list[str]:
     out: list[str] = []
     for i, (cls, text) in enumerate(lines):
         extra = ""
-        if node.default and i == len(lines) - 1:
+        if node.default and i == last_label:
             extra = '<tspan class="default"> \u00b7 default</tspan>'
         out.append(
             f'<text class="{cls}" x="{x:.1f}" y="{_baseline(first + i * LINE, sizes[cls]):.1f}"'
