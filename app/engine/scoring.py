@@ -187,6 +187,15 @@ def total(items: Iterable[ScoreItem]) -> Total:
 # --------------------------------------------------------------------------- decisions
 
 
+def split(amount: float, parts: int) -> list[float]:
+    """`amount` shared by `parts` roles to the cent, the shares adding up to it exactly
+    (10 over 3: 3.34, 3.33, 3.33), so no total reads 9.99 of 10."""
+    cents = round(amount * 100)
+    base, extra = divmod(abs(cents), parts)
+    sign = -1 if cents < 0 else 1
+    return [sign * (base + (1 if i < extra else 0)) / 100 for i in range(parts)]
+
+
 def stakes(decision: Decision, chosen: Option | None = None) -> dict[str, float]:
     """What a decision puts at stake on each objective: what its best answer (the option
     with the most points in all) earns there, so that the best answer always scores 100 %.
@@ -309,7 +318,6 @@ def _decision_items(
     are never positive: the default drives the story, but nobody chose it, so it earns
     nothing while its negative points still count."""
     option = option_of(spec, option_id)
-    share = 1 / len(credited)
     latency = answer.scenario_time - opened.scenario_time
     how = (
         f"{not_answered(option.label)} when its {_minutes(spec.time_limit)} ran out"
@@ -323,7 +331,13 @@ def _decision_items(
         earned = option.score.get(objective, 0.0)
         if timed_out:
             earned = min(0.0, earned)
-        for role in credited:
+        shares = zip(
+            credited,
+            split(earned, len(credited)),
+            split(at_stake[objective], len(credited)),
+            strict=True,
+        )
+        for role, points, max_points in shares:
             items.append(
                 ScoreItem(
                     dimension=Dimension.decisions,
@@ -331,8 +345,8 @@ def _decision_items(
                     title=first_line(spec.prompt),
                     objective=objective,
                     role=role,
-                    points=round(earned * share, 2),
-                    max_points=round(at_stake[objective] * share, 2),
+                    points=points,
+                    max_points=max_points,
                     status="timed_out" if timed_out else "answered",
                     detail=how,
                     seqs=[opened.seq, answer.seq],
@@ -502,8 +516,9 @@ def _communication_results(
         ]
         met = status in (CommStatus.on_time, CommStatus.late)
         credited: list[str | None] = [result.sent_by_role] if met else [*(entry.owed_by or [])]
-        for role in credited or [None]:
-            share = 1 / len(credited or [None])
+        roles = credited or [None]
+        shares = zip(roles, split(points, len(roles)), split(spec.points, len(roles)), strict=True)
+        for role, earned, at_stake in shares:
             items.append(
                 ScoreItem(
                     dimension=Dimension.communication,
@@ -511,8 +526,8 @@ def _communication_results(
                     title=spec.title,
                     objective=spec.objective,
                     role=role,
-                    points=round(points * share, 2),
-                    max_points=round(spec.points * share, 2),
+                    points=earned,
+                    max_points=at_stake,
                     status=str(status),
                     detail=_comm_detail(scenario, spec, result, message),
                     seqs=sorted(seqs),

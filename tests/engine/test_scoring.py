@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.authoring.loader import load_scenario_file
 from app.engine import commands as c
 from app.engine.errors import DomainError
 from app.engine.events import Event, EventType
@@ -35,8 +36,11 @@ from app.engine.scoring import (
     audience_of,
     first_alert,
     scorecard,
+    split,
     total,
 )
+from app.engine.simulate import play
+from tests.conftest import SCENARIOS
 
 from .harness import MINUTE, Drill, as_participant, load
 from .scenarios import ransomware, short
@@ -1243,3 +1247,16 @@ def test_a_message_at_the_close_of_the_grace_is_missed(sdrill: Drill) -> None:
     send(sdrill, BREACH_AT + 60 * MINUTE, ["regulator"], LEGAL)  # 30m + 30m grace, exactly
     result = comm(card(sdrill), "tell-regulator")
     assert (result.status, result.points) == (CommStatus.missed, 0.0)
+
+
+def test_points_shared_by_three_roles_add_up_to_the_cent() -> None:
+    """10 points owed by three roles read 3.34 + 3.33 + 3.33, not 3 x 3.33 = 9.99: a
+    report said "0 of 44.99 points" for five expectations worth 45."""
+    assert split(10, 3) == [3.34, 3.33, 3.33] and sum(split(10, 3)) == 10
+    assert split(-10, 3) == [-3.34, -3.33, -3.33]
+    assert split(5, 1) == [5.0] and split(0, 4) == [0.0, 0.0, 0.0, 0.0]
+    scenario = load_scenario_file(SCENARIOS / "payments-major-ict-incident.yaml").scenario
+    assert scenario is not None
+    card = scorecard(scenario, play(scenario).events)
+    assert card.dimensions["communication"].max_points == 45.0  # 10 + 10 + 10 + 10 + 5
+    assert card.dimensions["decisions"].max_points == 40.0
