@@ -58,6 +58,28 @@ class Upgraded:
     url: str
 
 
+SCORES_CORRECTED_SINCE: dict[str, dict[str, Any]] = {
+    # Scores are folded from the log by today's code, so a deliberate correction of the
+    # scoring changes what 0.1.0 computed (the fixture's files stay as 0.1.0 wrote them).
+    # Points shared by several roles now split to the cent and add up: 0.1.0 read 26.01 of
+    # 92.01 points for 26 of 92, 5.01 for 5 and -9.99 for -10
+    # (tests/engine/test_scoring.py::test_points_shared_by_three_roles_add_up_to_the_cent).
+    "3f2a9c64-1d7e-4b8a-9c55-0e6f1a2b3c01": {
+        "score": {"max_points": 92.0, "percent": 28.3, "points": 26.0},
+        "objectives": {
+            "scoping": {"max_points": 5.0, "percent": 0.0, "points": 0.0},
+            "containment": {"max_points": 30.0, "percent": 0.0, "points": -10.0},
+        },
+    },
+}
+
+
+def _corrected(drill_id: str, want: dict[str, Any]) -> dict[str, Any]:
+    fix = SCORES_CORRECTED_SINCE.get(drill_id, {})
+    objectives = {**want["objectives"], **fix.get("objectives", {})}
+    return {**want, "score": fix.get("score", want["score"]), "objectives": objectives}
+
+
 def _expected(release: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / release / "expected.json").read_text("utf-8"))
     return data
@@ -158,6 +180,7 @@ async def _check_drills(
         assert state.scores_released == want["scores_released"], drill_id
         assert len(state.feedback_from) == want["feedback"], drill_id
         card = await service.scorecard(drill_id)
+        want = _corrected(drill_id, want)
         assert card.overall.model_dump(mode="json") == want["score"], drill_id
         assert {k: v.model_dump(mode="json") for k, v in card.objectives.items()} == want[
             "objectives"
