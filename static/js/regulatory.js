@@ -5,6 +5,7 @@
 // and in real time at the current speed.
 import { formatCountdown, span, tplus } from "./clock.js";
 import { el } from "./dom.js";
+import { LiveJson } from "./live_json.js";
 
 /** Events that can start a clock (an inject, a decision, a message), file a duty (a
  *  message) or move every deadline's real time (the clock's own events). */
@@ -33,35 +34,23 @@ const SHOWN = {
 
 export class RegulatoryPanel {
   constructor(drillId, list, clock, showError, delay = 300) {
-    this.url = `/api/drills/${encodeURIComponent(drillId)}/regulatory`;
     this.list = list;
     this.clock = clock;
-    this.showError = showError;
-    this.delay = delay;
-    this.timer = null;
-    this.asked = 0;
     this.running = [];
+    const url = `/api/drills/${encodeURIComponent(drillId)}/regulatory`;
+    const show = (body) => {
+      showError(null);
+      this.render(body.clocks);
+    };
+    this.source = new LiveJson(url, "the regulatory clocks", show, showError, delay);
   }
 
   soon() {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.now(), this.delay);
+    this.source.soon();
   }
 
-  async now() {
-    clearTimeout(this.timer);
-    const asked = ++this.asked;
-    try {
-      const response = await fetch(this.url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-      const body = await response.json().catch(() => ({}));
-      if (!response.ok) throw new Error(body.detail || `the regulatory clocks could not be loaded (${response.status})`);
-      if (asked === this.asked) {
-        this.showError(null);
-        this.render(body.clocks);
-      }
-    } catch (err) {
-      if (asked === this.asked) this.showError(err);
-    }
+  now() {
+    return this.source.now();
   }
 
   render(clocks) {

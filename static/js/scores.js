@@ -1,6 +1,7 @@
 // The server's scorecard (GET /api/drills/{id}/score), shown the same way on the console and
 // on the participants' page. The browser never adds points up itself: one fold, on the server.
 import { el } from "./dom.js";
+import { LiveJson } from "./live_json.js";
 
 /** Events after which the scores may have changed (clock ticks never change them). */
 export const SCORE_EVENTS = new Set([
@@ -15,35 +16,11 @@ export const SCORE_EVENTS = new Set([
 
 export const DIMENSIONS = { decisions: "Decisions", communication: "Communication", regulatory: "Regulatory notifications", adjustments: "Adjustments" };
 
-/** Fetches the scorecard; `onCard(card)` gets the newest, `onError(err)` a failure. Calls
- * within `delay` ms of each other make one request, and a slow stale answer never
- * overwrites a newer one. */
-export class Scorecard {
+/** The scorecard (GET /api/drills/{id}/score): `onCard(card)` gets the newest,
+ * `onError(err)` a failure. */
+export class Scorecard extends LiveJson {
   constructor(drillId, onCard, onError, delay = 300) {
-    this.url = `/api/drills/${encodeURIComponent(drillId)}/score`;
-    this.onCard = onCard;
-    this.onError = onError;
-    this.delay = delay;
-    this.timer = null;
-    this.asked = 0;
-  }
-
-  soon() {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.now(), this.delay);
-  }
-
-  async now() {
-    clearTimeout(this.timer);
-    const asked = ++this.asked;
-    try {
-      const response = await fetch(this.url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-      const body = await response.json().catch(() => ({}));
-      if (!response.ok) throw new Error(body.detail || `the scores could not be loaded (${response.status})`);
-      if (asked === this.asked) this.onCard(body);
-    } catch (err) {
-      if (asked === this.asked) this.onError(err);
-    }
+    super(`/api/drills/${encodeURIComponent(drillId)}/score`, "the scores", onCard, onError, delay);
   }
 }
 
