@@ -37,7 +37,7 @@ from app.db.models import Drill, DrillFacilitator, ParticipantRow, ScenarioVersi
 from app.db.session import describe, is_unavailable
 from app.engine import commands as c
 from app.engine import scoring
-from app.engine.core import apply, decide, due, next_due
+from app.engine.core import advance, apply, decide, due, next_due
 from app.engine.errors import Code, DomainError
 from app.engine.events import Event
 from app.engine.filled import filled_scenario
@@ -571,6 +571,10 @@ class DrillService:
         written, when the batch releases the scores (their event carries the scorecard)."""
         plan = _Plan(live.state.copy())
         now = self.clock()
+        # What fell due while the batch waited for the drill's lock is the clock's: fired
+        # first, at the scenario time it was due (not the batch's), so the log's story
+        # times go forward and no command acts on a decision whose time ran out.
+        plan.events.extend(advance(live.scenario, plan.state, now))
         in_batch: dict[str, tuple[Outcome, str | None]] = {}
         for request in batch:
             key = request.key

@@ -12,7 +12,7 @@ from app.db.models import DrillEvent, ScenarioVersion
 from app.db.session import make_sessionmaker
 from app.engine import commands as c
 from app.engine.errors import Code, DomainError
-from app.engine.events import EventType
+from app.engine.events import Event, EventType
 from app.engine.state import Status
 from app.services.drills import DrillNotFound, DrillService, ScenarioInvalid
 from tests.conftest import FakeClock
@@ -148,3 +148,35 @@ async def test_ending_a_drill_is_recorded_on_the_drill(service: DrillService) ->
     with pytest.raises(DomainError) as refused:
         await service.execute(drill_id, c.PauseClock())
     assert refused.value.code is Code.drill_ended
+
+
+async def test_a_timer_due_while_a_command_waited_keeps_its_own_time(
+    service: DrillService, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command ticks, then waits for the drill's lock; a timer that falls due in that
+    wait is the clock's: it keeps the scenario time it was due at and comes before the
+    command in the log (the SIGKILL soak saw the 10-minute inject stamped 600.28 s)."""
+    drill_id = await _drill(service)
+    await service.execute(drill_id, c.Join("p-exec", "Dana", "executive"), c.Actor("p-exec"))
+    await service.execute(drill_id, c.StartClock())
+    clock.advance(59.9)  # speed 10: 599 scenario seconds, the note is due at 600
+    real_tick = service.tick
+
+    async def tick_then_wait(drill: str) -> list[Event]:
+        fired = await real_tick(drill)
+        clock.advance(0.2)  # the command waits for the lock: the note falls due meanwhile
+        return fired
+
+    monkeypatch.setattr(service, "tick", tick_then_wait)
+    message = c.SendMessage(["incident_manager"], "Where are we?")
+    outcome = await service.execute(drill_id, message, c.Actor("p-exec"))
+    monkeypatch.undo()
+    log = await service.events(drill_id)
+    (note,) = [
+        e for e in log if e.type is EventType.inject_delivered and e.data["inject_id"] == "note"
+    ]
+    assert note.scenario_time == 600.0
+    assert note.seq < outcome.first_seq
+    assert outcome.events[0].scenario_time == pytest.approx(601.0)
+    times = [e.scenario_time for e in log]
+    assert times == sorted(times), "the log's story times go forward"
