@@ -48,6 +48,19 @@ class RegimeInPlay:
     """Duty id -> the first message that went to a party it is confused with (the police
     instead of the authority) while the duty was open and before it was filed."""
 
+    def filing(self, duty_id: str) -> Filing | None:
+        """The message that filed the duty, if one did."""
+        return next((f for f in self.filings if f.duty == duty_id), None)
+
+    def written_instead(self, scenario: Scenario, clock: DutyClock) -> list[str] | None:
+        """For a missed duty whose notice went to a party it is confused with: those
+        parties' names (the police, not the authority); else None."""
+        wrong = self.misdirected.get(clock.duty.id)
+        if clock.state is not ClockState.missed or wrong is None:
+            return None
+        confused = [t for t in wrong.to if t in self.use.confused_with] or self.use.confused_with
+        return [scenario.recipient_name(t) for t in confused]
+
 
 def recipient_party(use: RegimeUse, duty: Duty) -> str | None:
     """The party the scenario binds to the duty's recipient, if it binds one."""

@@ -611,14 +611,14 @@ def _regulatory_items(
     at = last if now is None or any(e.type is EventType.drill_ended for e in events) else now
     items: list[ScoreItem] = []
     for use in regimes_in_play(scenario, events, max(at, last)):
-        filings = {f.duty: f for f in use.filings}
         for clock in use.clocks:
             share = SCORED.get(clock.state)
             if share is None:
                 continue
             score = use.use.duty_score(clock.duty.id)
-            filing = filings.get(clock.duty.id)
-            wrong = use.misdirected.get(clock.duty.id) if clock.state is ClockState.missed else None
+            filing = use.filing(clock.duty.id)
+            written = use.written_instead(scenario, clock)
+            wrong = None if written is None else use.misdirected[clock.duty.id]
             items.append(
                 ScoreItem(
                     dimension=Dimension.regulatory,
@@ -629,8 +629,8 @@ def _regulatory_items(
                     points=round(score.points * share, 2),
                     max_points=score.points,
                     status=CommStatus.wrong_party.value if wrong else str(clock.state),
-                    detail=_wrong_party(scenario, use, wrong)
-                    if wrong
+                    detail=_wrong_party(scenario, use, written)
+                    if written is not None
                     else _duty_detail(clock, filing),
                     seqs=[f.seq for f in (filing, wrong) if f is not None],
                 )
@@ -638,9 +638,8 @@ def _regulatory_items(
     return items
 
 
-def _wrong_party(scenario: Scenario, use: RegimeInPlay, wrong: Filing) -> str:
-    written = [p for p in wrong.to if p in use.use.confused_with] or use.use.confused_with
-    confused = ", ".join(scenario.recipient_name(p) for p in written)
+def _wrong_party(scenario: Scenario, use: RegimeInPlay, written: list[str]) -> str:
+    confused = ", ".join(written)
     authority = scenario.recipient_name(use.use.authority) if use.use.authority else "them"
     return f"written to {confused} instead of {authority}; never filed"
 

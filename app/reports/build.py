@@ -125,9 +125,8 @@ def _regulatory(scenario: Scenario, events: Sequence[Event]) -> list[RegulatoryD
     by_seq = {e.seq: e for e in events}
     rows: list[RegulatoryDuty] = []
     for use in regimes_in_play(scenario, events, last):
-        filings = {f.duty: f for f in use.filings}
         for clock in use.clocks:
-            filing = filings.get(clock.duty.id)
+            filing = use.filing(clock.duty.id)
             message = by_seq.get(filing.seq) if filing is not None else None
             text = None
             if message is not None:
@@ -135,10 +134,9 @@ def _regulatory(scenario: Scenario, events: Sequence[Event]) -> list[RegulatoryD
                 text = "\n\n".join(part for part in (sent["subject"], sent["body"]) if part)
             state = str(clock.state)
             label = STATE_LABELS[state] if ended else WHILE_RUNNING.get(state, STATE_LABELS[state])
-            wrong = use.misdirected.get(clock.duty.id)
-            if state == "missed" and wrong is not None:
-                names = [scenario.recipient_name(t) for t in wrong.to if t in use.use.confused_with]
-                label = f"Missed: written to {', '.join(names)} instead"
+            written = use.written_instead(scenario, clock)
+            if written is not None:
+                label = f"Missed: written to {', '.join(written)} instead"
             rows.append(
                 RegulatoryDuty(
                     regime=clock.regime.id,

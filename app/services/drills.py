@@ -911,10 +911,9 @@ class DrillService:
     async def scorecard(self, drill_id: str) -> scoring.Scorecard:
         """The drill's scores as of now, folded from its whole log (every view: console,
         participants after release, reviewers, the report)."""
-        live = await self._get_live(drill_id)
-        _, state = await self.state(drill_id)
+        scenario, state = await self.state(drill_id)
         now = state.scenario_now(self.clock())
-        return scoring.scorecard(live.scenario, await self.events(drill_id), now)
+        return scoring.scorecard(scenario, await self.events(drill_id), now)
 
     async def drill(self, drill_id: str) -> Drill:
         async with self.sessions() as session:
