@@ -119,7 +119,11 @@ FACILITATOR_ONLY_KEYS: Mapping[str, frozenset[str]] = {
     "decision_opened": frozenset({"notes"}),  # README: a decision's notes
 }
 
-SCORING = frozenset({"expectation_met", "expectation_missed", "score_adjusted"})
+SCORING = frozenset(
+    {"expectation_met", "expectation_missed", "score_adjusted", "notice_field_rated"}
+)
+NOTICE_DRAFTS = frozenset({"notice_drafted", "notice_signed_off"})
+"""README: the notice drafts of the regimes a role drafts for (the event names them)."""
 EVERY_PARTICIPANT = frozenset(
     {
         "clock_started",
@@ -231,9 +235,13 @@ def judge(
         sees = role in facts.reached(data.get("to") or [])
     elif kind in DECISION_EVENTS:
         sees = role in facts.asked.get(data["decision_id"], frozenset())  # DECIDED D4
+    elif kind in NOTICE_DRAFTS:
+        sees = role in data.get("roles", ())
     elif kind == "message_sent":
         # README: the messages it sent or received; DECIDED D3 for an absent addressee.
         sees = role == data.get("from_role") or role in facts.reached(data.get("to") or [])
+        # README: a filed notice is its drafting roles' too.
+        sees = sees or role in (data.get("notice") or {}).get("roles", ())
     else:  # an event type the README does not name: nobody but the two who see all
         sees = False
     if not sees:

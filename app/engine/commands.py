@@ -14,6 +14,7 @@ MAX_NAME_CHARS = 80
 MAX_NOTE_CHARS = 5_000
 MAX_FEEDBACK_CHARS = 2_000
 MAX_ADJUSTMENT = 1_000.0
+MAX_FIELD_CHARS = 4_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,50 @@ class GiveFeedback:
     """How confident they felt in their role, 1 (not at all) to 5 (fully)."""
 
 
+@dataclass(frozen=True, slots=True)
+class DraftNotice:
+    """Saves an edit to a duty's notice form: the fields it sets (the others keep their
+    text) and, unless None, whether the notice promises to follow up what is not yet
+    known."""
+
+    regime: str
+    duty: str
+    fields: dict[str, str]
+    follow_up: bool | None = None
+    role: str | None = None
+    """Only the facilitator names it; a participant always drafts as their own role."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignOffNotice:
+    """The scenario's sign-off role approves the notice as it stands now."""
+
+    regime: str
+    duty: str
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileNotice:
+    """Files the notice: the message, with the form, to the party the duty is owed to."""
+
+    regime: str
+    duty: str
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateNoticeField:
+    """The facilitator overrides the completeness of one field of a filed notice (None
+    hands it back to the rules), with a reason the report shows."""
+
+    regime: str
+    duty: str
+    field: str
+    complete: bool | None
+    reason: str
+
+
 Command = (
     CreateDrill
     | Join
@@ -191,4 +236,8 @@ Command = (
     | AddNote
     | AdjustScore
     | GiveFeedback
+    | DraftNotice
+    | SignOffNotice
+    | FileNotice
+    | RateNoticeField
 )

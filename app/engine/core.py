@@ -22,6 +22,7 @@ from app.engine.blanks import blanks_in
 from app.engine.errors import Code, DomainError
 from app.engine.events import SYSTEM, Event, EventType
 from app.engine.index import expand_roles, index_of
+from app.engine.notices import notice_text
 from app.engine.scenario import (
     EVERYONE,
     MAX_SPEED,
@@ -30,6 +31,7 @@ from app.engine.scenario import (
     Expectation,
     Inject,
     MessageMatch,
+    RegimeUse,
     Scenario,
     fill,
     option_of,
@@ -38,11 +40,15 @@ from app.engine.state import (
     DecisionState,
     DrillState,
     ExpectationState,
+    NoticeDraft,
     Participant,
     Status,
     Timer,
     TimerKind,
+    notice_key,
 )
+from app.regimes.library import regime as shipped_regime
+from app.regimes.model import Duty, Recipient
 
 MAX_CATCH_UP_EVENTS = 100_000
 
@@ -119,12 +125,17 @@ def decide(
         _adjust(scenario, state, command, emit)
     elif isinstance(command, c.GiveFeedback):
         _feedback(state, command, actor, emit)
+    elif isinstance(command, c.RateNoticeField):  # during the drill or at the review
+        _require_facilitator(actor)
+        _rate_notice(scenario, state, command, emit)
     else:
         _refuse_after_end(state)
         if isinstance(command, c.Answer):
             _answer(scenario, state, command, actor, emit)
         elif isinstance(command, c.SendMessage):
             _send(scenario, state, command, actor, emit)
+        elif isinstance(command, c.DraftNotice | c.SignOffNotice | c.FileNotice):
+            _notice(scenario, state, command, actor, emit)
         else:
             _require_facilitator(actor)
             _facilitate(scenario, state, command, emit)
@@ -532,7 +543,11 @@ class _Message:
 
 
 def _emit_message(
-    emit: _Emitter, state: DrillState, m: _Message, via_option: str | None = None
+    emit: _Emitter,
+    state: DrillState,
+    m: _Message,
+    via_option: str | None = None,
+    notice: p.NoticeFiled | None = None,
 ) -> Event:
     data: p.MessageSentData = {
         "from_role": m.role,
@@ -547,6 +562,8 @@ def _emit_message(
     }
     if via_option is not None:
         data["via_option"] = via_option
+    if notice is not None:
+        data["notice"] = notice
     return emit(EventType.message_sent, data)
 
 
@@ -607,6 +624,185 @@ def _send(
     )
     message = _emit_message(emit, state, written)
     _meet_expectations(scenario, state, message, role, recipients, emit)
+
+
+NoticeCommand = c.DraftNotice | c.SignOffNotice | c.FileNotice
+
+
+def _notice(
+    scenario: Scenario, state: DrillState, cmd: NoticeCommand, actor: c.Actor, emit: _Emitter
+) -> None:
+    """Drafting, signing off and filing a duty's notice form: the roles the scenario names
+    for the regime (or whoever stands in for them) write it; filing sends it, with the
+    form, to the party the duty is owed to."""
+    _require_running(state)
+    use, duty = _notice_duty(scenario, cmd.regime, cmd.duty)
+    role = _speaking_role(state, actor, cmd.role)
+    # The roles the scenario names for the regime draft its notices; none named: anyone.
+    drafters = use.drafters() or list(state.roles)
+    if not state.stands_in_for(role) & set(drafters):
+        raise DomainError(
+            Code.unknown_notice,
+            f"{role} does not draft {cmd.regime} notices; {', '.join(drafters)} does",
+        )
+    key = notice_key(cmd.regime, cmd.duty)
+    draft = state.notices.get(key)
+    if draft is not None and draft.filed_seq is not None:
+        raise DomainError(Code.notice_filed, "this notice has been filed already")
+    if isinstance(cmd, c.DraftNotice):
+        _draft_notice(cmd, duty, role, drafters, draft, emit)
+        return
+    if draft is None or not any(v.strip() for v in draft.fields.values()):
+        raise DomainError(Code.invalid_input, "the notice is empty: fill in its form first")
+    if isinstance(cmd, c.SignOffNotice):
+        if use.sign_off is None or use.sign_off not in state.stands_in_for(role):
+            who = f"only {use.sign_off} signs them off" if use.sign_off else "none is needed"
+            raise DomainError(
+                Code.not_permitted, f"{role} cannot sign off {cmd.regime} notices: {who}"
+            )
+        signed: p.NoticeSignedOffData = {
+            "regime": cmd.regime,
+            "duty": cmd.duty,
+            "role": role,
+            "draft_seq": draft.draft_seq,
+            "roles": drafters,
+        }
+        emit(EventType.notice_signed_off, signed)
+        return
+    if use.sign_off is not None and not draft.signed_off:
+        raise DomainError(
+            Code.notice_not_signed_off,
+            f"{scenario.role_title(use.sign_off)} must sign off the notice as it stands "
+            "before it is filed",
+        )
+    _file_notice(scenario, state, use, duty, role, draft, emit)
+
+
+def _notice_duty(scenario: Scenario, regime_id: str, duty_id: str) -> tuple[RegimeUse, Duty]:
+    use = next((u for u in scenario.regimes if u.regime == regime_id), None)
+    if use is None:
+        played = ", ".join(u.regime for u in scenario.regimes) or "none"
+        raise DomainError(
+            Code.unknown_notice, f"this scenario plays no regime {regime_id!r}; it plays {played}"
+        )
+    found = shipped_regime(regime_id)
+    try:
+        return use, found.duty(duty_id)
+    except KeyError:
+        duties = ", ".join(d.id for d in found.duties)
+        raise DomainError(
+            Code.unknown_notice, f"{found.name} has no duty {duty_id!r}; its duties are {duties}"
+        ) from None
+
+
+def _draft_notice(
+    cmd: c.DraftNotice,
+    duty: Duty,
+    role: str,
+    drafters: list[str],
+    draft: NoticeDraft | None,
+    emit: _Emitter,
+) -> None:
+    known = {f.id for f in duty.fields}
+    unknown = sorted(set(cmd.fields) - known)
+    if unknown:
+        raise DomainError(
+            Code.unknown_notice,
+            f"the {duty.title.lower()} form has no field {', '.join(unknown)}; "
+            f"its fields are {', '.join(f.id for f in duty.fields)}",
+        )
+    fields = {k: v.strip() for k, v in cmd.fields.items()}
+    for field_id, text in fields.items():
+        if len(text) > c.MAX_FIELD_CHARS or _has_control(text.replace("\n", "").replace("\t", "")):
+            raise DomainError(
+                Code.invalid_input,
+                f"{field_id}: a field is plain text of at most {c.MAX_FIELD_CHARS:,} characters",
+            )
+    before = {} if draft is None else draft.fields
+    changed = {k: v for k, v in fields.items() if before.get(k, "") != v}
+    follow_up = (draft is not None and draft.follow_up) if cmd.follow_up is None else cmd.follow_up
+    if not changed and draft is not None and follow_up == draft.follow_up:
+        return  # nothing new: the log does not need an empty edit
+    drafted: p.NoticeDraftedData = {
+        "regime": cmd.regime,
+        "duty": cmd.duty,
+        "role": role,
+        "fields": changed,
+        "follow_up": follow_up,
+        "roles": drafters,
+    }
+    emit(EventType.notice_drafted, drafted)
+
+
+def _file_notice(
+    scenario: Scenario,
+    state: DrillState,
+    use: RegimeUse,
+    duty: Duty,
+    role: str,
+    draft: NoticeDraft,
+    emit: _Emitter,
+) -> None:
+    party = {
+        Recipient.authority: use.authority,
+        Recipient.affected_people: use.people,
+        Recipient.media: use.media,
+    }[duty.recipient]
+    if party is None:
+        raise DomainError(
+            Code.unknown_recipient,
+            f"this scenario names no party for {duty.recipient_name}, so the notice has "
+            "nowhere to go",
+        )
+    found = shipped_regime(use.regime)
+    fields = {k: v for k, v in draft.fields.items() if v}
+    message = _emit_message(
+        emit,
+        state,
+        _Message(
+            role,
+            [party],
+            f"{found.name}: {duty.title}"[: c.MAX_SUBJECT_CHARS],
+            notice_text(duty, fields, draft.follow_up),
+        ),
+        notice={
+            "regime": use.regime,
+            "duty": duty.id,
+            "fields": fields,
+            "edited_by": {k: v for k, v in draft.edited_by.items() if k in fields},
+            "follow_up": draft.follow_up,
+            "signed_off_by": draft.signed_off_by if draft.signed_off else None,
+            "roles": use.drafters() or list(state.roles),
+        },
+    )
+    _meet_expectations(scenario, state, message, role, [party], emit)
+
+
+def _rate_notice(
+    scenario: Scenario, state: DrillState, cmd: c.RateNoticeField, emit: _Emitter
+) -> None:
+    _, duty = _notice_duty(scenario, cmd.regime, cmd.duty)
+    if cmd.field not in {f.id for f in duty.fields}:
+        raise DomainError(
+            Code.unknown_notice,
+            f"the {duty.title.lower()} form has no field {cmd.field!r}; "
+            f"its fields are {', '.join(f.id for f in duty.fields)}",
+        )
+    reason = cmd.reason.strip()
+    if not reason or len(reason) > c.MAX_NOTE_CHARS:
+        raise DomainError(
+            Code.invalid_input,
+            f"give the reason for the rating (at most {c.MAX_NOTE_CHARS:,} characters): "
+            "the report shows it",
+        )
+    rated: p.NoticeFieldRatedData = {
+        "regime": cmd.regime,
+        "duty": cmd.duty,
+        "field": cmd.field,
+        "complete": cmd.complete,
+        "reason": reason,
+    }
+    emit(EventType.notice_field_rated, rated)
 
 
 def _message_reach(
@@ -1146,6 +1342,11 @@ def _on_closed(scenario: Scenario, state: DrillState, e: Event) -> None:
 
 def _on_message(scenario: Scenario, state: DrillState, e: Event) -> None:
     data = p.message_sent(e)
+    notice = data.get("notice")
+    if notice is not None:
+        key = notice_key(notice["regime"], notice["duty"])
+        draft = state.notices.get(key) or NoticeDraft(notice["fields"], {}, False, e.seq)
+        state.notices[key] = replace(draft, filed_seq=e.seq)
     pairs = message_pairs(state, data["from_role"], data["to"])
     state.sent_pairs |= pairs
     for pair in pairs:
@@ -1208,6 +1409,31 @@ def _on_ended(scenario: Scenario, state: DrillState, e: Event) -> None:
     state.timers.clear()
 
 
+def _on_notice_drafted(scenario: Scenario, state: DrillState, e: Event) -> None:
+    d = p.notice_drafted(e)
+    key = notice_key(d["regime"], d["duty"])
+    old = state.notices.get(key) or NoticeDraft({}, {}, False, e.seq)
+    state.notices[key] = replace(
+        old,
+        fields={**old.fields, **d["fields"]},
+        edited_by={**old.edited_by, **dict.fromkeys(d["fields"], d["role"])},
+        follow_up=d["follow_up"],
+        draft_seq=e.seq,
+    )
+
+
+def _on_notice_signed_off(scenario: Scenario, state: DrillState, e: Event) -> None:
+    d = p.notice_signed_off(e)
+    key = notice_key(d["regime"], d["duty"])
+    state.notices[key] = replace(
+        state.notices[key], signed_off_by=d["role"], signed_seq=d["draft_seq"]
+    )
+
+
+def _on_notice_field_rated(scenario: Scenario, state: DrillState, e: Event) -> None:
+    """Ratings are read from the log by the regulatory module; the state needs none."""
+
+
 _APPLY = {
     EventType.drill_created: _on_created,
     EventType.participant_joined: _on_joined,
@@ -1233,4 +1459,7 @@ _APPLY = {
     EventType.score_adjusted: _on_adjusted,
     EventType.feedback_given: _on_feedback,
     EventType.drill_ended: _on_ended,
+    EventType.notice_drafted: _on_notice_drafted,
+    EventType.notice_signed_off: _on_notice_signed_off,
+    EventType.notice_field_rated: _on_notice_field_rated,
 }

@@ -35,6 +35,9 @@ class Code(StrEnum):
     required_roles_unfilled = "required_roles_unfilled"
     unknown_inject = "unknown_inject"
     inject_not_scheduled = "inject_not_scheduled"
+    unknown_notice = "unknown_notice"
+    notice_not_signed_off = "notice_not_signed_off"
+    notice_filed = "notice_filed"
     command_id_reused = "command_id_reused"
     """A command id this sender already used for a different command."""
     credential_revoked = "credential_revoked"
@@ -77,6 +80,11 @@ MEANINGS: dict[Code, str] = {
     "(send `confirm_unfilled: true` to start anyway)",
     Code.unknown_inject: "no such inject in the scenario",
     Code.inject_not_scheduled: "the inject is not waiting to fire",
+    Code.unknown_notice: "no such regime in the scenario, duty in the regime or field in "
+    "the duty's form, or the role does not draft this regime's notices",
+    Code.notice_not_signed_off: "the scenario's sign-off role has not signed off the notice "
+    "as it stands now (an edit after the sign-off needs a new one)",
+    Code.notice_filed: "the notice has been filed already; it can no longer be edited",
     Code.command_id_reused: "the command's `id` was used before by this sender for a "
     "different command, which stands: send this one with a new id",
 }

@@ -32,6 +32,9 @@ class EventType(StrEnum):
     score_adjusted = "score_adjusted"
     feedback_given = "feedback_given"
     drill_ended = "drill_ended"
+    notice_drafted = "notice_drafted"
+    notice_signed_off = "notice_signed_off"
+    notice_field_rated = "notice_field_rated"
 
 
 _BY_VALUE: dict[str, EventType] = {kind.value: kind for kind in EventType}

@@ -175,6 +175,20 @@ class DecisionClosedData(TypedDict):
 # --------------------------------------------------------------------------- messages
 
 
+class NoticeFiled(TypedDict):
+    regime: str
+    duty: str
+    fields: dict[str, str]
+    """Every field's text as filed (blank ones left out)."""
+    edited_by: dict[str, str]
+    """Field id -> the role that last wrote it."""
+    follow_up: bool
+    """The notice promises to send what is not yet known."""
+    signed_off_by: str | None
+    roles: list[str]
+    """The roles that drafted it with the filer (the regime's): they see the filing too."""
+
+
 class MessageSentData(TypedDict):
     from_role: str
     to: list[str]
@@ -188,6 +202,37 @@ class MessageSentData(TypedDict):
     """The roles that read it (an addressed role, or its backup); older logs lack it."""
     via_option: NotRequired[str]
     """"DECISION.OPTION" when an answer sent it, not a person."""
+    notice: NotRequired[NoticeFiled]
+    """The notice form it files, when it was filed from one."""
+
+
+class NoticeDraftedData(TypedDict):
+    regime: str
+    duty: str
+    role: str
+    fields: dict[str, str]
+    """The fields this edit changed, with their new text ("" clears one)."""
+    follow_up: bool
+    roles: list[str]
+    """The roles that see the regime's notices (the drafters and the sign-off role)."""
+
+
+class NoticeSignedOffData(TypedDict):
+    regime: str
+    duty: str
+    role: str
+    draft_seq: int
+    """The seq of the draft edit it approves: a later edit needs a new sign-off."""
+    roles: list[str]
+
+
+class NoticeFieldRatedData(TypedDict):
+    regime: str
+    duty: str
+    field: str
+    complete: bool | None
+    """The facilitator's verdict; None hands the field back to the rules."""
+    reason: str
 
 
 class ExpectationMetData(TypedDict):
@@ -252,6 +297,9 @@ Payload = (
     | ScoreAdjustedData
     | FeedbackGivenData
     | DrillEndedData
+    | NoticeDraftedData
+    | NoticeSignedOffData
+    | NoticeFieldRatedData
 )
 """Any event's data, as the engine writes it."""
 
@@ -288,6 +336,9 @@ PAYLOADS: Mapping[EventType, PayloadType] = {
     EventType.score_adjusted: ScoreAdjustedData,
     EventType.feedback_given: FeedbackGivenData,
     EventType.drill_ended: DrillEndedData,
+    EventType.notice_drafted: NoticeDraftedData,
+    EventType.notice_signed_off: NoticeSignedOffData,
+    EventType.notice_field_rated: NoticeFieldRatedData,
 }
 """The payload type of every EventType (tests/engine/test_payloads.py holds it to that)."""
 
@@ -407,3 +458,15 @@ def score_adjusted(event: Event) -> ScoreAdjustedData:
 
 def feedback_given(event: Event) -> FeedbackGivenData:
     return cast(FeedbackGivenData, event.data)
+
+
+def notice_drafted(event: Event) -> NoticeDraftedData:
+    return cast(NoticeDraftedData, event.data)
+
+
+def notice_signed_off(event: Event) -> NoticeSignedOffData:
+    return cast(NoticeSignedOffData, event.data)
+
+
+def notice_field_rated(event: Event) -> NoticeFieldRatedData:
+    return cast(NoticeFieldRatedData, event.data)

@@ -493,10 +493,30 @@ class DutyScore(Strict):
     objective: Id | None = Field(default=None, description="The objective the points count to.")
 
 
+class Figure(Strict):
+    """A figure of the story (people affected, records taken) as a notice must state it:
+    its true value, and the scenario fact whose revealing tells the team it."""
+
+    value: int = Field(ge=0)
+    revealed_by: Id | None = Field(
+        default=None,
+        description="The scenario fact (`facts:`) an inject reveals it with; until then a "
+        "notice should say it is not yet known. None: the team knows it from the start.",
+    )
+    tolerance: int = Field(
+        default=20,
+        ge=0,
+        le=100,
+        description="How far, in percent, an approximate figure in a notice may stray.",
+    )
+
+
 class RegimeUse(Strict):
     """A notification regime the story plays (`tabletop regimes list`): its clocks start
-    from what happens in play, and a message to the party bound to a duty's recipient
-    files the most urgent running duty owed to that recipient."""
+    from what happens in play. Its roles draft each duty's notice form together and file
+    it (after `sign_off` signs it, if set) as the message to the duty's party; a
+    free-text message to that party files the most urgent running duty owed to it, with
+    none of the form's fields."""
 
     regime: Id = Field(description="A shipped regime's id, e.g. gdpr, nis2, dora, sec_8k.")
     starts: dict[Id, Trigger] = Field(
@@ -521,9 +541,15 @@ class RegimeUse(Strict):
         default=None,
         description='The target a duty due "without undue delay" is scored against.',
     )
-    facts: dict[Id, int] = Field(
+    facts: dict[Id, int | Figure] = Field(
         default_factory=dict,
-        description="Figures of the story that thresholds read, e.g. `people_affected: 1200`.",
+        description="Figures of the story that thresholds and notice forms read, e.g. "
+        "`people_affected: 1200` or `people_affected: {value: 1200, revealed_by: scope}`.",
+    )
+    sign_off: Id | None = Field(
+        default=None,
+        description="The role that must sign a notice off before it is filed (e.g. "
+        "executive); None: any of `roles` may file it.",
     )
     roles: list[Id] = Field(
         default_factory=list,
@@ -540,12 +566,25 @@ class RegimeUse(Strict):
         default_factory=dict,
         description="Points per duty, e.g. `supervisory_authority: {points: 25, objective: "
         "regulator}`; a duty not listed is worth 10 points to no objective. On time earns "
-        "them all, late half, missed none; a duty not yet due when the drill ends, never "
-        "started or below its threshold is not counted.",
+        "them all, late half, missed none, each times the share of the form's required "
+        "fields filed complete; a duty not yet due when the drill ends, never started or "
+        "below its threshold is not counted.",
     )
 
     def duty_score(self, duty_id: str) -> DutyScore:
         return self.score.get(duty_id, DEFAULT_DUTY_SCORE)
+
+    def figure(self, fact: str) -> Figure | None:
+        found = self.facts.get(fact)
+        return Figure(value=found) if isinstance(found, int) else found
+
+    def figures(self) -> dict[str, int]:
+        """Each figure's true value (what thresholds read)."""
+        return {k: v if isinstance(v, int) else v.value for k, v in self.facts.items()}
+
+    def drafters(self) -> list[str]:
+        """The roles that may draft, sign and file this regime's notices."""
+        return list(dict.fromkeys([*self.roles, *([self.sign_off] if self.sign_off else [])]))
 
 
 DEFAULT_DUTY_SCORE = DutyScore()

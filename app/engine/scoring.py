@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.engine import payloads as p
 from app.engine.core import apply, message_pairs
 from app.engine.events import Event, EventType
+from app.engine.notices import Completeness
 from app.engine.regulatory import Filing, RegimeInPlay, regimes_in_play
 from app.engine.scenario import (
     Decision,
@@ -619,6 +620,9 @@ def _regulatory_items(
             filing = use.filing(clock.duty.id)
             written = use.written_instead(scenario, clock)
             wrong = None if written is None else use.misdirected[clock.duty.id]
+            complete = use.completeness.get(clock.duty.id)
+            if complete is not None:
+                share *= complete.share
             items.append(
                 ScoreItem(
                     dimension=Dimension.regulatory,
@@ -631,7 +635,7 @@ def _regulatory_items(
                     status=CommStatus.wrong_party.value if wrong else str(clock.state),
                     detail=_wrong_party(scenario, use, written)
                     if written is not None
-                    else _duty_detail(clock, filing),
+                    else _duty_detail(clock, filing, complete),
                     seqs=[f.seq for f in (filing, wrong) if f is not None],
                 )
             )
@@ -644,13 +648,22 @@ def _wrong_party(scenario: Scenario, use: RegimeInPlay, written: list[str]) -> s
     return f"written to {confused} instead of {authority}; never filed"
 
 
-def _duty_detail(clock: DutyClock, filing: Filing | None) -> str:
-    if filing is None or clock.due_at is None or clock.filed_at is None:
+def _duty_detail(clock: DutyClock, filing: Filing | None, complete: Completeness | None) -> str:
+    if filing is None or clock.filed_at is None:
         return f"not filed by its deadline ({clock.duty.source})"
+    how = "" if complete is None else f"; {_completeness_words(filing, complete)}"
+    if clock.due_at is None:
+        return f"filed{how} ({clock.duty.source})"
     margin = (clock.due_at - clock.filed_at).total_seconds()
     if margin >= 0:
-        return f"filed {_minutes(margin)} before its deadline ({clock.duty.source})"
-    return f"filed {_minutes(-margin)} late: half the points ({clock.duty.source})"
+        return f"filed {_minutes(margin)} before its deadline{how} ({clock.duty.source})"
+    return f"filed {_minutes(-margin)} late: half the points{how} ({clock.duty.source})"
+
+
+def _completeness_words(filing: Filing, complete: Completeness) -> str:
+    if filing.notice is None and not any(c.rating for c in complete.checks):
+        return f"a free-text message, not the form: 0 of {complete.required} required fields"
+    return str(complete)
 
 
 def _adjustment_items(scenario: Scenario, events: Sequence[Event]) -> list[ScoreItem]:

@@ -14,10 +14,12 @@ from app.engine import commands as c
 from app.engine import payloads as p
 from app.engine.core import advance, apply, decide, next_due
 from app.engine.events import Event, EventType
+from app.engine.notices import NOT_YET_KNOWN
 from app.engine.regulatory import recipient_party, regimes_in_play
-from app.engine.scenario import Scenario, fill
+from app.engine.scenario import RegimeUse, Scenario, fill
 from app.engine.state import DrillState, Status
-from app.regimes.clocks import ClockState
+from app.regimes.clocks import ClockState, DutyClock
+from app.regimes.model import Duty
 
 DRY_RUN_EPOCH = 1_800_000_000.0
 """Wall time at which simulated drills start: fixed, so dry-runs are reproducible."""
@@ -204,16 +206,53 @@ class _Player:
             if open_duty is None:
                 return
             use, clock, party = open_duty
-            sender = next(r for r in [*use.roles, *self.state.roles] if r in self.state.roles)
-            title = f"{clock.regime.name}: {clock.duty.title}"
-            self.run(
-                c.SendMessage(
-                    to=[party],
-                    body=f"Dry run: {title} ({clock.duty.source})",
-                    subject=title,
-                    from_role=self.state.acting_role(sender),
-                )
+            if not self._file_form(use, clock.duty):
+                self._file_free_text(use, clock, party)
+
+    def _file_form(self, use: RegimeUse, duty: Duty) -> bool:
+        """Fill in every field with what the team knows now ("not yet known", with a
+        follow-up promised, for a figure nothing has revealed yet), have it signed off
+        and file it. False when no role in play can draft or sign it."""
+        drafter = next((r for r in use.roles if self._in_play(r)), None)
+        if drafter is None or (use.sign_off is not None and not self._in_play(use.sign_off)):
+            return False
+        revealed = {
+            fact
+            for inject_id in self.state.delivered
+            if self.scenario.has_inject(inject_id)
+            for fact in self.scenario.inject(inject_id).facts
+        }
+        fields: dict[str, str] = {}
+        for form_field in (f for f in duty.fields if f.required):
+            figure = use.figure(form_field.fact) if form_field.fact else None
+            if figure is None:
+                fields[form_field.id] = f"Dry run: {form_field.label}"
+            elif figure.revealed_by is None or figure.revealed_by in revealed:
+                fields[form_field.id] = f"about {figure.value:,}"
+            else:
+                fields[form_field.id] = NOT_YET_KNOWN
+        acting = self.state.acting_role
+        follow_up = NOT_YET_KNOWN in fields.values()
+        self.run(c.DraftNotice(use.regime, duty.id, fields, follow_up, acting(drafter)))
+        if use.sign_off is not None:
+            self.run(c.SignOffNotice(use.regime, duty.id, acting(use.sign_off)))
+        self.run(c.FileNotice(use.regime, duty.id, acting(drafter)))
+        return True
+
+    def _in_play(self, role: str) -> bool:
+        return self.state.acting_role(role) in self.state.roles
+
+    def _file_free_text(self, use: RegimeUse, clock: DutyClock, party: str) -> None:
+        sender = next(r for r in [*use.roles, *self.state.roles] if r in self.state.roles)
+        title = f"{clock.regime.name}: {clock.duty.title}"
+        self.run(
+            c.SendMessage(
+                to=[party],
+                body=f"Dry run: {title} ({clock.duty.source})",
+                subject=title,
+                from_role=self.state.acting_role(sender),
             )
+        )
 
     def result(self, choices: dict[str, str], unchosen: str | None = None) -> Play:
         dead_ends = list(self.dead_ends)

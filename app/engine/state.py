@@ -76,6 +76,30 @@ class ExpectationState:
     points: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class NoticeDraft:
+    """A duty's notice form as drafted so far. Replaced, never changed, by `apply`."""
+
+    fields: dict[str, str]
+    edited_by: dict[str, str]
+    """Field id -> the role that last wrote it."""
+    follow_up: bool
+    draft_seq: int
+    """The seq of the last edit."""
+    signed_off_by: str | None = None
+    signed_seq: int | None = None
+    """The draft edit the sign-off approved."""
+    filed_seq: int | None = None
+
+    @property
+    def signed_off(self) -> bool:
+        return self.signed_seq is not None and self.signed_seq == self.draft_seq
+
+
+def notice_key(regime: str, duty: str) -> str:
+    return f"{regime}.{duty}"
+
+
 @dataclass(slots=True)
 class DrillState:
     """Everything the engine needs to decide. Copy with `copy()` before a trial run."""
@@ -112,6 +136,8 @@ class DrillState:
     scores_released: bool = False
     feedback_from: set[str] = field(default_factory=set)
     """Participants who have filled in the hot-wash form."""
+    notices: dict[str, NoticeDraft] = field(default_factory=dict)
+    """`notice_key(regime, duty)` -> its notice form as drafted, signed and filed."""
 
     def copy(self) -> DrillState:
         """A copy that shares nothing mutable (the nested records are immutable)."""
@@ -135,6 +161,7 @@ class DrillState:
             expectations=dict(self.expectations),
             points=dict(self.points),
             feedback_from=set(self.feedback_from),
+            notices=dict(self.notices),
         )
 
     def scenario_now(self, now: float) -> float:

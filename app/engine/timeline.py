@@ -9,6 +9,8 @@ from app.engine.durations import format_clock, format_duration
 from app.engine.events import Event, EventType
 from app.engine.scenario import Scenario, fill, story_datetime
 from app.engine.scoring import first_line, not_answered
+from app.regimes.library import RegimeError
+from app.regimes.library import regime as shipped_regime
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,13 @@ def _drill_text(scenario: Scenario, event: Event) -> str | None:
             return f"Drill ended: {why or end_reason(scenario, ended['reason'])}"
         case EventType.score_adjusted:
             return _adjusted_text(scenario, p.score_adjusted(event))
+        case EventType.notice_field_rated:
+            rated = p.notice_field_rated(event)
+            verdict = {True: "complete", False: "incomplete", None: "back to the rules"}
+            return (
+                f"Notice {_notice_name(rated['regime'], rated['duty'])}, field "
+                f"{rated['field']!r} rated {verdict[rated['complete']]}: {rated['reason']}"
+            )
     return None  # feedback_given: hot-wash answers belong to the report's own section
 
 
@@ -131,7 +140,29 @@ def _story_text(scenario: Scenario, event: Event) -> str | None:
         case EventType.expectation_missed:
             missed = p.expectation_missed(event)
             return f"{_expectation_title(scenario, missed['expectation_id'])}: missed"
+        case EventType.notice_drafted:
+            drafted = p.notice_drafted(event)
+            edited = ", ".join(drafted["fields"]) or "the follow-up promise"
+            return (
+                f"{scenario.role_title(drafted['role'])} edited the notice "
+                f"{_notice_name(drafted['regime'], drafted['duty'])}: {edited}"
+            )
+        case EventType.notice_signed_off:
+            signed = p.notice_signed_off(event)
+            return (
+                f"{scenario.role_title(signed['role'])} signed off the notice "
+                f"{_notice_name(signed['regime'], signed['duty'])}"
+            )
     return None
+
+
+def _notice_name(regime_id: str, duty_id: str) -> str:
+    """ "GDPR: Notify the supervisory authority", or the ids for a regime no longer shipped."""
+    try:
+        found = shipped_regime(regime_id)
+        return repr(f"{found.name}: {found.duty(duty_id).title}")
+    except (RegimeError, KeyError):
+        return f"{regime_id}.{duty_id}"
 
 
 def _delivered_text(scenario: Scenario, d: p.InjectDeliveredData) -> str:
@@ -160,6 +191,8 @@ def _message_text(scenario: Scenario, d: p.MessageSentData) -> str:
     what = "message"
     if d["statement_id"]:
         what = f"drawer statement {_statement_title(scenario, d['statement_id'])!r}"
+    if d.get("notice"):
+        what = "the notice form"
     subject = f": {d['subject']}" if d["subject"] else ""
     blanks = d.get("blanks")
     left_in = f" (blanks left in: {', '.join(blanks)})" if blanks else ""

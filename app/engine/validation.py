@@ -372,6 +372,23 @@ class _References:
                     f"{', '.join(self.s.parties) or '(none yet)'}",
                 )
         yield from self._roles_exist(use.roles, (*loc, "roles"))
+        if use.sign_off is not None:
+            yield from self._roles_exist([use.sign_off], (*loc, "sign_off"))
+            if not use.roles:
+                yield warning(
+                    (*loc, "roles"),
+                    f"{use.sign_off} signs {found.name}'s notices off, but no role drafts "
+                    "them; name the drafting roles under `roles:` (e.g. legal)",
+                )
+        yield from self._figures(use, loc)
+        asked = {f.fact for d in found.duties for f in d.fields if f.fact and f.required}
+        for fact in sorted(asked - set(use.facts)):
+            yield warning(
+                (*loc, "facts"),
+                f"{found.name}'s notice forms ask for {fact}; give the figure (`facts: "
+                f"{{{fact}: {{value: N, revealed_by: FACT}}}}`) or any number filed for it "
+                "counts as right",
+            )
         duty_ids = [d.id for d in found.duties]
         for duty_id, score in use.score.items():
             if duty_id not in duty_ids:
@@ -410,6 +427,27 @@ class _References:
                 public_holidays(use.jurisdiction)
             except CalendarError as exc:
                 yield error((*loc, "jurisdiction"), str(exc))
+
+    def _figures(self, use: RegimeUse, loc: Loc) -> Iterator[Finding]:
+        revealed = {fact for inject in self.s.injects for fact in inject.facts}
+        for name in use.facts:
+            figure = use.figure(name)
+            fact = None if figure is None else figure.revealed_by
+            if fact is None:
+                continue
+            where = (*loc, "facts", name, "revealed_by")
+            if fact not in self.s.facts:
+                yield error(
+                    where,
+                    f"{fact!r} is not a fact of the scenario; add it under `facts:` or use "
+                    f"one of: {', '.join(self.s.facts) or '(none yet)'}",
+                )
+            elif fact not in revealed:
+                yield warning(
+                    where,
+                    f"no inject reveals {fact!r}, so the team never learns {name}; add "
+                    f"`facts: [{fact}]` to the inject that tells them",
+                )
 
     def _condition(self, cond: Condition, loc: Loc) -> Iterator[Finding]:
         if cond.flag is not None and cond.flag not in self.flags_set:

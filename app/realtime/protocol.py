@@ -69,6 +69,51 @@ class SendMessageMsg(_Command):
     from_role: Short | None = None
 
 
+FieldText = Annotated[str, Field(max_length=c.MAX_FIELD_CHARS)]
+
+
+class DraftNoticeMsg(_Command):
+    """Saves an edit to a duty's notice form: the fields it sets, and whether the notice
+    promises a follow-up (`role`: the facilitator drafting for a role)."""
+
+    type: Literal["draft_notice"]
+    regime: Short
+    duty: Short
+    fields: dict[Short, FieldText] = Field(default_factory=dict, max_length=30)
+    follow_up: bool | None = None
+    role: Short | None = None
+
+
+class SignOffNoticeMsg(_Command):
+    """The scenario's sign-off role approves the notice as it stands."""
+
+    type: Literal["sign_off_notice"]
+    regime: Short
+    duty: Short
+    role: Short | None = None
+
+
+class FileNoticeMsg(_Command):
+    """Files the notice: the message, with its form, to the party the duty is owed to."""
+
+    type: Literal["file_notice"]
+    regime: Short
+    duty: Short
+    role: Short | None = None
+
+
+class RateNoticeFieldMsg(_Command):
+    """The facilitator rates one field of a filed notice complete or not (`complete:
+    null` hands it back to the rules); the reason goes in the report."""
+
+    type: Literal["rate_notice_field"]
+    regime: Short
+    duty: Short
+    field: Short
+    complete: bool | None
+    reason: Reason
+
+
 class NoteMsg(_Command):
     """An observer note, optionally about an objective."""
 
@@ -183,6 +228,10 @@ ClientCommand = (
     | ManualInjectMsg
     | AdjustScoreMsg
     | FeedbackMsg
+    | DraftNoticeMsg
+    | SignOffNoticeMsg
+    | FileNoticeMsg
+    | RateNoticeFieldMsg
 )
 ClientMessage = Annotated[Ping | Sync | ClientCommand, Field(discriminator="type")]
 client_message = TypeAdapter(ClientMessage)
@@ -234,6 +283,19 @@ def to_command(message: ClientCommand) -> c.Command:
             return c.AdjustScore(message.objective_id, message.points, message.reason, message.role)
         case FeedbackMsg():
             return c.GiveFeedback(message.went_well, message.improve, message.confidence)
+        case DraftNoticeMsg():
+            fields = dict(message.fields)
+            return c.DraftNotice(
+                message.regime, message.duty, fields, message.follow_up, message.role
+            )
+        case SignOffNoticeMsg():
+            return c.SignOffNotice(message.regime, message.duty, message.role)
+        case FileNoticeMsg():
+            return c.FileNotice(message.regime, message.duty, message.role)
+        case RateNoticeFieldMsg():
+            return c.RateNoticeField(
+                message.regime, message.duty, message.field, message.complete, message.reason
+            )
 
 
 SENT_BY: dict[str, str] = {
@@ -241,6 +303,9 @@ SENT_BY: dict[str, str] = {
     "send_message": "a participant; the facilitator with `from_role`",
     "note": "the facilitator, an observer",
     "feedback": "a participant, after the end",
+    "draft_notice": "a role the scenario names for the regime; the facilitator with `role`",
+    "sign_off_notice": "the regime's sign-off role; the facilitator with `role`",
+    "file_notice": "a role the scenario names for the regime; the facilitator with `role`",
     "ping": "anyone",
     "sync": "anyone",
 }

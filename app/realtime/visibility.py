@@ -1,7 +1,8 @@
 """Who may see what. The one filter every path uses: websocket, pages, JSON API, exports.
 
 A participant sees the injects that reached their role, the decisions put to it, the
-messages it sent or received, the clock and their own joining; never another role's items,
+messages it sent or received, the notice drafts of the regimes it drafts for, the clock
+and their own joining; never another role's items,
 facilitator notes, skipped injects or, until the facilitator releases them, scores.
 Observers (evaluators) and the facilitator see everything.
 """
@@ -56,7 +57,14 @@ _DECISION = {
 # sent to everyone is a million messages nobody's screen shows; the facilitator and
 # observers see them all, and presence tells them who is connected.
 _ROSTER = {EventType.participant_joined, EventType.participant_left}
-_SCORING = {EventType.expectation_met, EventType.expectation_missed, EventType.score_adjusted}
+_SCORING = {
+    EventType.expectation_met,
+    EventType.expectation_missed,
+    EventType.score_adjusted,
+    EventType.notice_field_rated,
+}
+# A regime's notice drafts: the roles that draft and sign them (the event names them).
+_NOTICE = {EventType.notice_drafted, EventType.notice_signed_off}
 _PRIVATE_INJECT_KEYS = ("facts", "fired_by_facilitator")
 
 
@@ -92,6 +100,8 @@ def _participant_view(event: Event, viewer: Viewer, scores_released: bool) -> di
         return event.to_dict()
     if kind is EventType.message_sent and _to_or_from(p.message_sent(event), role):
         return event.to_dict()
+    if kind in _NOTICE and role in data.get("roles", ()):
+        return event.to_dict()
     if kind is EventType.feedback_given:  # hot-wash answers: the author and the facilitator
         mine = p.feedback_given(event)["participant_id"] == viewer.participant_id
         return event.to_dict() if mine else None
@@ -111,7 +121,10 @@ def _to_or_from(message: p.MessageSentData, role: str) -> bool:
     """The role sent the message, or receives it: `recipients` is the engine's answer
     (an addressed role, or the backup acting for it while it is away: like its injects,
     the message is not the absent role's to read). A log written before `recipients`
-    existed names only `to`."""
+    existed names only `to`. A filed notice is its drafting roles' too."""
+    notice = message.get("notice")
+    if notice is not None and role in notice["roles"]:
+        return True
     return role == message["from_role"] or role in message.get("recipients", message["to"])
 
 

@@ -26,6 +26,7 @@ from app.engine.payloads import PAYLOADS, PayloadType
 from app.engine.scenario import Scenario
 from app.engine.simulate import Communication, play
 from app.engine.state import TimerKind
+from app.regimes.library import regime as shipped_regime
 
 from .harness import Drill, as_participant
 from .test_format_features import away, newsroom
@@ -95,6 +96,15 @@ def _answer_open_decisions(drill: Drill) -> None:
             drill.run(c.Answer(decision.id, option, role=role, rationale="Scripted"))
 
 
+def _rate_a_notice(drill: Drill) -> None:
+    """The facilitator rates a field of a regime's notice (filed or not: the rating
+    waits for the filing)."""
+    for use in drill.scenario.regimes:
+        duty = shipped_regime(use.regime).duties[0]
+        drill.run(c.RateNoticeField(use.regime, duty.id, duty.fields[0].id, True, "Said so"))
+        return
+
+
 def _last_steps(drill: Drill) -> None:
     """Notes, a manual inject, an adjustment, a leaver, the end, the hot wash, the scores."""
     objective = next(iter(drill.scenario.objectives))
@@ -116,6 +126,7 @@ def _scripted(scenario: Scenario) -> list[Event]:
     _first_steps(drill)
     _statement_message(drill)
     _answer_open_decisions(drill)
+    _rate_a_notice(drill)
     _last_steps(drill)
     return drill.events
 

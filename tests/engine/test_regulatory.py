@@ -12,6 +12,7 @@ from app.engine.regulatory import regimes_in_play
 from app.engine.scoring import Dimension, scorecard
 from app.engine.simulate import Communication, play
 from app.regimes.clocks import ClockState
+from app.regimes.library import regime as shipped_regime
 from tests.conftest import ROOT
 
 from .harness import MINUTE, Drill, as_participant, load
@@ -62,6 +63,7 @@ regimes:
       aware: {inject: outage}
       classified_major: {option: classify.major}
     authority: bafin
+    facts: {clients_affected: 1200}
   - regime: nis2
     starts:
       aware: {inject: outage}
@@ -87,6 +89,14 @@ def _clocks(drill: Drill) -> dict[str, dict[str, ClockState]]:
 
 def _send(drill: Drill, to: str, body: str) -> None:
     drill.run(c.SendMessage([to], body), as_participant("p1"))
+
+
+def file_form(drill: Drill, regime: str, duty: str, participant: str = "p1") -> None:
+    """The participant fills in every field of the duty's form and files it."""
+    form = shipped_regime(regime).duty(duty)
+    fields = {f.id: f"{f.label}: 1200" for f in form.fields}
+    drill.run(c.DraftNotice(regime, duty, fields), as_participant(participant))
+    drill.run(c.FileNotice(regime, duty), as_participant(participant))
 
 
 def test_clocks_start_from_the_bound_events_and_run_in_parallel() -> None:
@@ -177,9 +187,9 @@ def test_duties_score_on_time_late_and_missed_and_open_ones_are_not_counted() ->
     drill.start()
     drill.tick()
     drill.advance(MINUTE)  # a story hour: the NIS2 early warning goes on time
-    _send(drill, "csirt", "Early warning.")
+    file_form(drill, "nis2", "early_warning")
     drill.advance(80 * MINUTE)  # 81 h: the 72 h notification is late
-    _send(drill, "csirt", "Incident notification, late.")
+    file_form(drill, "nis2", "incident_notification")
     card = scorecard(drill.scenario, drill.events)
     items = {i.ref: i for i in card.items if i.dimension is Dimension.regulatory}
     assert (items["nis2.early_warning"].points, items["nis2.early_warning"].max_points) == (10, 10)

@@ -31,6 +31,7 @@ def test_the_payments_scenario_binds_dora_and_nis2_cleanly() -> None:
         (
             {"regime": "ccpa", "starts": {"aware": {"inject": "outage"}}},
             "there is no regime 'ccpa'; the regimes are: cra, dora, gdpr, hipaa, nis2, nydfs, "
+            "ohio_breach, "
             "sec_8k (at regimes[0].regime)",
         ),
         (

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
+import pytest
+
 from app.realtime.protocol import ClientCommand
 from app.services.accounts import AccountRole
+from tests.conftest import ROOT
 from tests.live import PASSWORD, LiveServer, join, sign_in
 from tests.ws.test_protocol import command, open_socket, receive
 
@@ -30,11 +33,20 @@ FACILITATOR_COMMANDS: list[dict[str, Any]] = [
     {"type": "release_scores"},
 ]
 
+# The notice commands need a scenario that plays a regime: the shipped data theft.
+NOTICE = {"regime": "gdpr", "duty": "supervisory_authority"}
+NOTICE_COMMANDS: list[dict[str, Any]] = [
+    {"type": "draft_notice", **NOTICE, "fields": {"nature": "Theft"}, "role": "legal"},
+    {"type": "sign_off_notice", **NOTICE, "role": "executive"},
+    {"type": "file_notice", **NOTICE, "role": "legal"},
+    {"type": "rate_notice_field", **NOTICE, "field": "nature", "complete": True, "reason": "Ok"},
+]
+
 
 def test_the_drill_log_names_the_account_behind_every_facilitator_action(
     live_server: LiveServer,
 ) -> None:
-    sent = {c["type"] for c in FACILITATOR_COMMANDS}
+    sent = {c["type"] for c in [*FACILITATOR_COMMANDS, *NOTICE_COMMANDS]}
     every = {get_args(m.model_fields["type"].annotation)[0] for m in get_args(ClientCommand)}
     assert sent == every - PARTICIPANT_ONLY, "a facilitator command is not audited here"
 
@@ -92,3 +104,29 @@ def test_an_after_action_report_names_the_facilitator_account(live_server: LiveS
     report = fac.get(f"/drills/{created['id']}/report")
     assert report.status_code == 200
     assert "Facilitator (fac)" in report.text
+
+
+@pytest.mark.live_settings(scenarios_dir=ROOT / "scenarios")
+def test_notices_drafted_signed_filed_and_rated_by_the_facilitator_name_the_account(
+    live_server: LiveServer,
+) -> None:
+    fac = sign_in(live_server)
+    made = fac.post(
+        "/api/drills", json={"scenario": "customer-database-theft.yaml", "name": "Audit"}
+    ).json()
+    console = open_socket(live_server, made["id"], fac)
+    started = command(console, id="start", type="start", confirm_unfilled=True)
+    assert started["type"] == "ack", started
+    seqs = []
+    for n, body in enumerate(NOTICE_COMMANDS):
+        reply = command(console, id=f"n{n}", **body)
+        assert reply["type"] == "ack", (body, reply)
+        seqs.append(reply["seq"])
+    by_seq = {e["seq"]: e for e in fac.get(f"/api/drills/{made['id']}/events").json()}
+    assert [by_seq[s]["type"] for s in seqs] == [
+        "notice_drafted",
+        "notice_signed_off",
+        "message_sent",
+        "notice_field_rated",
+    ]
+    assert {by_seq[s]["actor"] for s in seqs} == {"facilitator:fac"}

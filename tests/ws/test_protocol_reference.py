@@ -52,6 +52,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "skip_inject": {"inject_id": "note"},
     "manual_inject": {"title": "t", "body": "b", "to": ["legal"]},
     "adjust_score": {"objective_id": "contain", "points": 1, "reason": "r"},
+    "rate_notice_field": {
+        "regime": "gdpr",
+        "duty": "supervisory_authority",
+        "field": "nature",
+        "complete": True,
+        "reason": "r",
+    },
 }
 
 
