@@ -234,3 +234,36 @@ def test_time_left_runs_down_and_stops_once_filed() -> None:
         T0 + timedelta(hours=2),
     )[0]
     assert filed.time_left(T0 + timedelta(hours=2)) is None
+
+
+def test_ohio_residents_within_45_days_then_the_agencies_once_they_are_told() -> None:
+    """A state notice beside HIPAA: 45 calendar days for the residents (R.C. 1349.19(B)),
+    and the consumer reporting agencies, when more than 1,000 residents are told, once
+    they are (held to the scenario's target for "without unreasonable delay")."""
+    discovered = {"discovered": T0}
+    many = {"ohio_residents": 198_000}
+    running = states("ohio_breach", T0 + timedelta(days=44), events=discovered, facts=many)
+    assert running["residents"] == (ClockState.running, T0 + timedelta(days=45))
+    assert running["consumer_reporting_agencies"] == (ClockState.waiting, None)
+    told = {"residents": T0 + timedelta(days=10)}
+    chained = states(
+        "ohio_breach",
+        T0 + timedelta(days=11),
+        events=discovered,
+        facts=many,
+        filed=told,
+        undue_delay=timedelta(days=2),
+    )
+    assert chained["residents"][0] is ClockState.filed
+    assert chained["consumer_reporting_agencies"] == (
+        ClockState.running,
+        T0 + timedelta(days=12),
+    )
+    few = states(
+        "ohio_breach",
+        T0 + timedelta(days=11),
+        events=discovered,
+        facts={"ohio_residents": 1_000},
+        filed=told,
+    )
+    assert few["consumer_reporting_agencies"][0] is ClockState.not_required
