@@ -36,7 +36,7 @@ from app.engine.commands import MAX_NAME_CHARS
 from app.engine.durations import format_duration
 from app.engine.events import Event
 from app.engine.filled import filled_scenario
-from app.engine.regulatory import clock_summary, regimes_in_play
+from app.engine.regulatory import RegimeInPlay, clock_summary, regimes_in_play
 from app.engine.scenario import Scenario
 from app.engine.scoring import scorecard
 from app.engine.simulate import Communication, play
@@ -189,7 +189,7 @@ def dry_run(
     }
     shown = filled_scenario(scenario, result.state.variables)
     clocks = [
-        clock_summary(shown, use.use, clock)
+        {**clock_summary(shown, use.use, clock), "complete": _completeness(use, clock.duty.id)}
         for use in regimes_in_play(shown, result.events, result.state.last_scenario_time)
         for clock in use.clocks
     ]
@@ -246,10 +246,16 @@ def dry_run(
         raise typer.Exit(1)
 
 
+def _completeness(use: RegimeInPlay, duty_id: str) -> str | None:
+    """"8 of 8 required fields complete" for a filed notice; None before it is filed."""
+    complete = use.completeness.get(duty_id)
+    return None if complete is None else str(complete)
+
+
 def _clock_line(row: dict[str, str | None]) -> str:
     state = row["state"]
     if state in ("filed", "late"):
-        when = f"{state} {row['filed']} (due {row['due']})"
+        when = f"{state} {row['filed']} (due {row['due']}), {row['complete']}"
     elif state in ("running", "missed"):
         when = f"{state}, due {row['due'] or 'without undue delay (no target set)'}"
     else:

@@ -15,6 +15,8 @@ from app.authoring.graph import taken_path
 from app.engine import payloads as p
 from app.engine.events import FACILITATOR, SYSTEM, Event, EventType, is_facilitator_actor
 from app.engine.index import index_of
+from app.engine.notices import FieldCheck
+from app.engine.payloads import NoticeFiled
 from app.engine.regulatory import owed_to, regimes_in_play, story_seconds
 from app.engine.scenario import PartyKind, Scenario, story_datetime
 from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard
@@ -27,6 +29,7 @@ from app.reports.model import (
     ItemStatus,
     KnowledgeLine,
     Note,
+    NoticeField,
     ObjectiveSection,
     Overview,
     ParticipantLine,
@@ -137,6 +140,8 @@ def _regulatory(scenario: Scenario, events: Sequence[Event]) -> list[RegulatoryD
             written = use.written_instead(scenario, clock)
             if written is not None:
                 label = f"Missed: written to {', '.join(written)} instead"
+            complete = use.completeness.get(clock.duty.id)
+            notice = None if filing is None else filing.notice
             rows.append(
                 RegulatoryDuty(
                     regime=clock.regime.id,
@@ -155,9 +160,36 @@ def _regulatory(scenario: Scenario, events: Sequence[Event]) -> list[RegulatoryD
                     else clock.due_at.isoformat(timespec="minutes"),
                     filed_by=None if filing is None else scenario.role_title(filing.from_role),
                     filed_text=text,
+                    filed_as=None if filing is None else ("form" if notice else "message"),
+                    signed_off_by=_title_of(scenario, notice["signed_off_by"] if notice else None),
+                    follow_up=bool(notice and notice["follow_up"]),
+                    complete=None if complete is None else complete.complete,
+                    required=sum(1 for f in clock.duty.fields if f.required),
+                    fields=[]
+                    if complete is None
+                    else [_notice_field(scenario, check, notice) for check in complete.checks],
                 )
             )
     return rows
+
+
+def _notice_field(scenario: Scenario, check: FieldCheck, notice: NoticeFiled | None) -> NoticeField:
+    editor = None if notice is None else notice["edited_by"].get(check.field.id)
+    return NoticeField(
+        label=check.field.label,
+        source=check.field.source,
+        required=check.field.required,
+        value=check.value,
+        status=str(check.status),
+        detail=check.detail,
+        counts=check.counts,
+        rated=None if check.rating is None else check.rating.reason,
+        edited_by=_title_of(scenario, editor),
+    )
+
+
+def _title_of(scenario: Scenario, role: str | None) -> str | None:
+    return None if role is None else scenario.role_title(role)
 
 
 # --------------------------------------------------------------------------- overview

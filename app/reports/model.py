@@ -172,6 +172,20 @@ class KnowledgeLine(_Model):
     )
 
 
+class NoticeField(_Model):
+    """One field of a filed notice's form, and whether it counted as complete."""
+
+    label: str
+    source: str = Field(description="The article or section of the template that asks for it.")
+    required: bool
+    value: str = Field(description="As filed; empty when left blank.")
+    status: str = Field(description="complete, not yet known, missing or inconsistent.")
+    detail: str = Field(description="Why, in words (e.g. the figure the team knew).")
+    counts: bool = Field(description="Counted complete (the facilitator's rating first).")
+    rated: str | None = Field(description="The facilitator's reason, when they rated it.")
+    edited_by: str | None = Field(description="The role that last wrote it.")
+
+
 class RegulatoryDuty(_Model):
     """One notification duty of a regime the scenario played, as the drill left it."""
 
@@ -192,6 +206,20 @@ class RegulatoryDuty(_Model):
     story_due: str | None = Field(description="The deadline, ISO 8601 in the scenario's zone.")
     filed_by: str | None = Field(description="The role that filed it.")
     filed_text: str | None = Field(description="The message that filed it, as sent.")
+    filed_as: str | None = Field(
+        default=None, description="`form`, or `message` for a free-text message."
+    )
+    signed_off_by: str | None = Field(default=None, description="The role that signed it off.")
+    follow_up: bool = Field(
+        default=False, description="It promised to follow up with what was not yet known."
+    )
+    complete: int | None = Field(
+        default=None, description="The required fields that counted as complete."
+    )
+    required: int = Field(default=0, description="The required fields of its form.")
+    fields: list[NoticeField] = Field(
+        default_factory=list, description="The form's fields as filed, each judged."
+    )
 
 
 class RoadOption(_Model):

@@ -23,7 +23,7 @@ from app.engine.scenario import Scenario
 from app.engine.scoring import Scorecard, Total, not_answered
 from app.reports import charts
 from app.reports import formats as fmt
-from app.reports.model import ImprovementItem, ObjectiveSection, Report
+from app.reports.model import ImprovementItem, ObjectiveSection, RegulatoryDuty, Report
 from app.resources import resource_dir
 
 TEMPLATES = resource_dir("templates")
@@ -473,8 +473,11 @@ class _Markdown:
             return _empty("The scenario plays no notification regime.")
         lines = [
             "Each notification duty of the regimes the scenario plays: when its clock started, "
-            "its deadline, when and by whom it was filed (a message to the party that stands "
-            "for the recipient). Drill material, not legal advice.",
+            "its deadline, when and by whom it was filed, and how complete the notice was: "
+            "each required field of the duty's form filled in and consistent with what the "
+            'team knew when it filed (a figure near the one revealed, or "not yet known" '
+            "with a follow-up promised). A free-text message to the authority files on time "
+            "but fills in no field. Drill material, not legal advice.",
             "",
         ]
         rows = [
@@ -487,18 +490,47 @@ class _Markdown:
                 if d.filed_at is None
                 else f"{fmt.clock(d.filed_at)} by {d.filed_by or 'the facilitator'}",
                 d.state_label,
+                fmt.NONE if d.complete is None else f"{d.complete} of {d.required} fields",
             )
             for d in duties
         ]
-        lines += _table(("Duty", "Owed to", "Started", "Due", "Filed", "Status"), rows)
-        filed = [d for d in duties if d.filed_text]
-        for d in filed:
-            lines += [f"### Filed: {_md(d.regime_name)}, {_md(d.title)}", ""]
+        headers = ("Duty", "Owed to", "Started", "Due", "Filed", "Status", "Complete")
+        lines += _table(headers, rows)
+        for d in duties:
+            if d.filed_text:
+                lines += self._filed_notice(d)
+        return lines
+
+    def _filed_notice(self, d: RegulatoryDuty) -> list[str]:
+        signed = f", signed off by {d.signed_off_by}" if d.signed_off_by else ""
+        lines = [f"### Filed: {_md(d.regime_name)}, {_md(d.title)}", ""]
+        if d.filed_as == "message":
+            lines += [
+                f"By {_md(d.filed_by or 'the facilitator')}: a free-text message, not the "
+                f"form ({d.complete} of {d.required} required fields).",
+                "",
+            ]
             lines += [
                 f"> {_md(line)}" if line else ">" for line in (d.filed_text or "").split("\n")
             ]
             lines.append("")
-        return lines
+            return lines
+        follow = "; promises a follow-up with what was not yet known" if d.follow_up else ""
+        lines += [
+            f"By {_md(d.filed_by or 'the facilitator')}{_md(signed)}: {d.complete} of "
+            f"{d.required} required fields complete{follow}.",
+            "",
+        ]
+        rows = [
+            (
+                f"{f.label} ({f.source})",
+                f.value or fmt.NONE,
+                ("Complete" if f.counts else "Not complete")
+                + (f": rated by the facilitator: {f.rated}" if f.rated else f": {f.detail}"),
+            )
+            for f in d.fields
+        ]
+        return [*lines, *_table(("Field", "As filed", "Judged"), rows), ""]
 
     def path(self) -> list[str]:
         path = self.report.path

@@ -901,12 +901,15 @@ class DrillService:
                 raise DrillNotFound(drill_id)
             return await repo.load_events(session, drill_id, after_seq, limit)
 
-    async def regulatory(self, drill_id: str) -> tuple[Scenario, list[RegimeInPlay], float]:
-        """The drill's regimes with every duty's clock as of now, and that scenario time."""
+    async def regulatory(
+        self, drill_id: str
+    ) -> tuple[Scenario, DrillState, list[RegimeInPlay], float]:
+        """The drill's regimes with every duty's clock as of now, the state (its notice
+        drafts) and that scenario time."""
         scenario, state = await self.state(drill_id)
         now = state.scenario_now(self.clock())
         shown = filled_scenario(scenario, state.variables)  # parties named as in this drill
-        return shown, regimes_in_play(shown, await self.events(drill_id), now), now
+        return shown, state, regimes_in_play(shown, await self.events(drill_id), now), now
 
     async def scorecard(self, drill_id: str) -> scoring.Scorecard:
         """The drill's scores as of now, folded from its whole log (every view: console,

@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field, StringConstraints
 from app.db.models import Drill
 from app.engine import commands as c
 from app.engine.errors import Code, DomainError
-from app.engine.regulatory import clock_summary, story_seconds, visible_to
+from app.engine.regulatory import clock_summary, notice_summary, story_seconds, visible_to
 from app.engine.scenario import MAX_SPEED
 from app.engine.scoring import Scorecard
+from app.engine.state import notice_key
 from app.realtime.visibility import visible_log
 from app.services import library
 from app.services.drills import DrillNotFound, ScenarioInvalid, new_drill_id
@@ -332,6 +333,52 @@ async def drill_score(drill_id: DrillIdPath, request: Request) -> Scorecard:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
 
+class NoticeRating(BaseModel):
+    complete: bool
+    reason: str
+
+
+class NoticeFieldOut(BaseModel):
+    id: str
+    label: str
+    kind: str
+    """text, number, datetime or contact."""
+    required: bool
+    source: str
+    """The article or section of the template that asks for it."""
+    value: str
+    """As drafted so far, or as filed."""
+    edited_by: str | None
+    """The role that last wrote it."""
+    status: str | None
+    """Once filed: complete, not yet known, missing or inconsistent."""
+    detail: str | None
+    counts: bool | None
+    """Once filed: whether it counts as complete (the facilitator's rating first)."""
+    rating: NoticeRating | None
+
+
+class NoticeOut(BaseModel):
+    fields: list[NoticeFieldOut]
+    follow_up: bool
+    """The notice promises to send what is not yet known."""
+    sign_off: str | None
+    """The role that must sign it off before it is filed (None: no sign-off)."""
+    sign_off_title: str | None
+    signed_off: bool
+    """Signed off as it stands now."""
+    signed_off_by: str | None
+    filed: bool
+    filed_by: str | None
+    filed_as: str | None
+    """`form`, or `message` when a free-text message filed the duty."""
+    filed_text: str | None
+    complete: int | None
+    """Once filed: the required fields complete (for participants once the scores are
+    released, like every score; None until then)."""
+    required: int
+
+
 class DutyClockOut(BaseModel):
     regime: str
     duty: str
@@ -346,20 +393,27 @@ class DutyClockOut(BaseModel):
     due_scenario_time: float | None
     """The deadline on the scenario clock (seconds since its start), for countdowns."""
     source: str
+    notice: NoticeOut
+    may_draft: bool
+    """This viewer's role drafts and files this regime's notices."""
+    may_sign_off: bool
 
 
 class RegulatoryClocks(BaseModel):
     scenario_time: float
     clocks: list[DutyClockOut]
+    may_rate: bool
+    """This viewer (the facilitator) may rate the fields of filed notices."""
 
 
 @router.get("/drills/{drill_id}/regulatory", responses=refusals(401, 403, 404))
 async def regulatory_clocks(drill_id: DrillIdPath, request: Request) -> RegulatoryClocks:
-    """Every notification duty's clock as of now: the facilitator and observers see every
-    regime's; a participant those the scenario names their role for (403 otherwise)."""
+    """Every notification duty's clock as of now, with its notice form as drafted or
+    filed: the facilitator and observers see every regime's; a participant those the
+    scenario names their role for (403 otherwise)."""
     viewer = await require_drill_viewer(request, drill_id)
     try:
-        scenario, in_play, now = await drills(request).regulatory(drill_id)
+        scenario, state, in_play, now = await drills(request).regulatory(drill_id)
     except DrillNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     sees_all = viewer.kind in ("facilitator", "observer")
@@ -369,15 +423,28 @@ async def regulatory_clocks(drill_id: DrillIdPath, request: Request) -> Regulato
             status.HTTP_403_FORBIDDEN,
             "the regulatory clocks are for the roles the scenario names for them",
         )
+    role = viewer.role if viewer.kind == "participant" else None
+    judged = role is None or state.scores_released  # how complete a notice was is a score
     clocks = [
         DutyClockOut(
             **clock_summary(scenario, use.use, clock),
             due_scenario_time=story_seconds(scenario, clock.due_at),
+            notice=NoticeOut.model_validate(
+                notice_summary(
+                    scenario,
+                    use,
+                    clock.duty,
+                    state.notices.get(notice_key(use.regime.id, clock.duty.id)),
+                    judged,
+                )
+            ),
+            may_draft=role is not None and role in use.use.drafters(),
+            may_sign_off=role is not None and role == use.use.sign_off,
         )
         for use in shown
         for clock in use.clocks
     ]
-    return RegulatoryClocks(scenario_time=now, clocks=clocks)
+    return RegulatoryClocks(scenario_time=now, clocks=clocks, may_rate=viewer.kind == "facilitator")
 
 
 class Facilitators(BaseModel):

@@ -285,7 +285,7 @@ const scores = scorePanel(drillId, () => objectives);
 
 // The regulatory clocks, where the scenario plays a regime this page may see.
 const regulatory = $("regulatory")
-  ? new RegulatoryPanel(drillId, $("regulatory"), clock, errorBox($("regulatory-error")))
+  ? new RegulatoryPanel(drillId, $("regulatory"), clock, errorBox($("regulatory-error")), 300, (body, show) => page.send(body, show))
   : null;
 
 function releasedNow() {

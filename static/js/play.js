@@ -180,11 +180,14 @@ function onInject(e) {
 
 function onMessage(e) {
   const d = e.data;
-  if (myRole && d.from_role === myRole) {
+  // A notice this role drafted with the one who filed it: the team's sent mail, not its inbox.
+  const teamNotice = d.notice && !(d.recipients || d.to).includes(myRole);
+  if (myRole && (d.from_role === myRole || teamNotice)) {
     const li = el("li", "sent-item");
     li.dataset.seq = e.seq;
     const head = el("div", "msg-head");
-    head.append(el("span", "", `To ${d.to.map(who).join(", ")}`), el("span", "time", tplus(e.scenario_time)));
+    const by = d.from_role === myRole ? "" : `Filed by ${who(d.from_role)}: `;
+    head.append(el("span", "", `${by}To ${d.to.map(who).join(", ")}`), el("span", "time", tplus(e.scenario_time)));
     li.append(head);
     if (d.subject) li.append(el("p", "subject", d.subject));
     li.append(el("p", "body", d.body));
@@ -369,7 +372,7 @@ const scores = scorePanel(drillId, () => objectives);
 
 // The regulatory clocks, where the scenario names this role for a regime.
 const regulatory = $("regulatory")
-  ? new RegulatoryPanel(drillId, $("regulatory"), clock, errorBox($("regulatory-error")))
+  ? new RegulatoryPanel(drillId, $("regulatory"), clock, errorBox($("regulatory-error")), 300, (body, show) => page.send(body, show))
   : null;
 
 function showScores() {

@@ -96,6 +96,23 @@ def test_the_dora_scenario_diligent_files_every_duty_on_time_silent_misses_them(
         assert "Regulatory notifications" in html and 'id="aar-regulatory"' in html
     text = pdf_text(render.render_pdf(silent, inputs.scenario), tmp_path)
     assert "DORA: Initial notification" in text and "Missed" in text
+    # Every diligent notice is a form, signed off where the scenario asks, and complete.
+    assert all(d.filed_as == "form" and d.complete == d.required for d in diligent.regulatory)
+    initial = next(d for d in diligent.regulatory if d.duty == "initial_notification")
+    assert initial.signed_off_by == "Executive sponsor (CISO)"
+    caption = "8 of 8 required fields complete"  # the GDPR's Art. 33(3) form
+    as_json = json.loads(render.render_json(diligent))
+    gdpr = next(d for d in as_json["regulatory"] if d["duty"] == "supervisory_authority")
+    assert (gdpr["complete"], gdpr["required"]) == (8, 8)
+    assert {f["status"] for f in gdpr["fields"]} == {"complete"}
+    markdown = render.render_markdown(diligent, inputs.scenario)
+    assert caption in markdown and "18,400, in line with the 18,400 known" in markdown
+    html = render.render_html(diligent, inputs.scenario)
+    assert caption in html and "18,400, in line with the 18,400 known" in html
+    text = pdf_text(render.render_pdf(diligent, inputs.scenario), tmp_path)
+    assert caption in " ".join(text.split())
+    # The silent team filed nothing: no notice, no completeness.
+    assert all(d.complete is None and not d.fields for d in silent.regulatory)
 
 
 def test_the_hospital_scenario_counts_the_sec_s_business_days_over_thanksgiving() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from app.engine import commands as c
+from app.regimes.library import regime as shipped_regime
 from app.services.accounts import AccountRole
 from app.services.reviews import ReviewService, regime_trends
 from tests.conftest import ROOT
@@ -33,9 +34,14 @@ def test_the_programme_charts_each_regime_across_drills(live_server: LiveServer)
     live = live_server
     service = live.app.state.service
     on_time = _classified_drill(live, "Reports on time")
-    for report in ("Initial notification", "Intermediate report", "Final report"):
-        notice = c.SendMessage(["bafin"], f"DORA {report}.", from_role="legal")
-        live.run(service.execute(on_time, notice))
+    for duty in shipped_regime("dora").duties:  # each form filled in, signed off, filed
+        fields = {f.id: "41,000" if f.fact else f"DORA {f.label}" for f in duty.fields}
+        for command in (
+            c.DraftNotice("dora", duty.id, fields, role="legal"),
+            c.SignOffNotice("dora", duty.id, role="executive"),
+            c.FileNotice("dora", duty.id, role="legal"),
+        ):
+            live.run(service.execute(on_time, command))
     live.run(service.execute(on_time, c.EndDrill()))
     late = _classified_drill(live, "Reports forgotten")
     # Jump from inject to inject until the 4 hours from the classification have run out.
