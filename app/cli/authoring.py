@@ -247,7 +247,8 @@ def dry_run(
 
 
 def _completeness(use: RegimeInPlay, duty_id: str) -> str | None:
-    """"8 of 8 required fields complete" for a filed notice; None before it is filed."""
+    """How complete the notice that filed the duty was ("8 of 8 required fields
+    complete"); None before it is filed."""
     complete = use.completeness.get(duty_id)
     return None if complete is None else str(complete)
 

@@ -142,7 +142,7 @@ def _story_text(scenario: Scenario, event: Event) -> str | None:
             return f"{_expectation_title(scenario, missed['expectation_id'])}: missed"
         case EventType.notice_drafted:
             drafted = p.notice_drafted(event)
-            edited = ", ".join(drafted["fields"]) or "the follow-up promise"
+            edited = ", ".join(f.replace("_", " ") for f in drafted["fields"]) or "the follow-up"
             return (
                 f"{scenario.role_title(drafted['role'])} edited the notice "
                 f"{_notice_name(drafted['regime'], drafted['duty'])}: {edited}"

@@ -10,7 +10,13 @@ from pydantic import BaseModel, Field, StringConstraints
 from app.db.models import Drill
 from app.engine import commands as c
 from app.engine.errors import Code, DomainError
-from app.engine.regulatory import clock_summary, notice_summary, story_seconds, visible_to
+from app.engine.regulatory import (
+    clock_summary,
+    notice_summary,
+    recipient_party,
+    story_seconds,
+    visible_to,
+)
 from app.engine.scenario import MAX_SPEED
 from app.engine.scoring import Scorecard
 from app.engine.state import notice_key
@@ -393,6 +399,8 @@ class DutyClockOut(BaseModel):
     due_scenario_time: float | None
     """The deadline on the scenario clock (seconds since its start), for countdowns."""
     source: str
+    party: str | None
+    """The scenario's party the notice goes to (None: the scenario names none)."""
     notice: NoticeOut
     may_draft: bool
     """This viewer's role drafts and files this regime's notices."""
@@ -429,6 +437,7 @@ async def regulatory_clocks(drill_id: DrillIdPath, request: Request) -> Regulato
         DutyClockOut(
             **clock_summary(scenario, use.use, clock),
             due_scenario_time=story_seconds(scenario, clock.due_at),
+            party=recipient_party(use.use, clock.duty),
             notice=NoticeOut.model_validate(
                 notice_summary(
                     scenario,

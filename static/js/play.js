@@ -374,6 +374,7 @@ const scores = scorePanel(drillId, () => objectives);
 const regulatory = $("regulatory")
   ? new RegulatoryPanel(drillId, $("regulatory"), clock, errorBox($("regulatory-error")), 300, (body, show) => page.send(body, show))
   : null;
+if (regulatory) regulatory.onDraw = showNoticeHint;
 
 function showScores() {
   if (!seesScores()) return;
@@ -417,6 +418,22 @@ function buildComposer() {
   });
   $("composer").elements.body.addEventListener("input", showBlanks);
   $("composer").elements.subject.addEventListener("input", showBlanks);
+  $("composer").addEventListener("change", showNoticeHint);
+}
+
+/** Writing to a party owed a notice this role drafts: the form files it in full, a
+ *  message here files it with none of the form's fields. */
+function showNoticeHint() {
+  const hint = $("notice-hint");
+  if (!hint || !regulatory) return;
+  const owed = regulatory.formParties();
+  const to = [...$("composer").querySelectorAll("input[name=to]:checked")].map((c) => c.value);
+  const named = to.filter((id) => owed.has(id));
+  hint.hidden = named.length === 0;
+  hint.textContent = named.length
+    ? `${named.map(who).join(", ")} ${named.length === 1 ? "is" : "are"} owed ${named.flatMap((id) => owed.get(id)).join("; ")}: ` +
+      "file it with its form under Regulatory clocks. Sent from here, it files the duty with none of the form's fields."
+    : "";
 }
 
 let sendWithBlanks = false; // the sender has seen the blanks and chosen to send anyway

@@ -60,6 +60,17 @@ export class RegulatoryPanel {
     this.source.soon();
   }
 
+  /** Parties owed a notice this viewer drafts and has not filed: party id -> its titles. */
+  formParties() {
+    const owed = new Map();
+    for (const row of this.rows || []) {
+      if (!row.party || !row.may_draft || row.notice.filed) continue;
+      if (!["running", "missed", "waiting"].includes(row.state)) continue;
+      owed.set(row.party, [...(owed.get(row.party) || []), row.title]);
+    }
+    return owed;
+  }
+
   now() {
     return this.source.now();
   }
@@ -78,6 +89,8 @@ export class RegulatoryPanel {
   }
 
   draw(clocks) {
+    this.rows = clocks;
+    this.onDraw?.();
     const before = this.forms;
     this.forms = new Map();
     this.list.replaceChildren();

@@ -60,6 +60,15 @@ def test_legal_drafts_the_executive_signs_off_and_the_filing_shows_everywhere(
     # Legal opens the form and writes every required field, then saves.
     duty = legal.locator("#regulatory .duty").first
     expect(duty.locator(".chip").first).to_have_text("Running")
+    # The message composer points a note to the regulator at the form instead.
+    regulator = legal.locator("#recipients-parties label", has_text="Data Protection Commission")
+    regulator.locator("input").check()
+    expect(legal.locator("#notice-hint")).to_contain_text(
+        "Data Protection Commission is owed GDPR: Notify the supervisory authority: file it "
+        "with its form under Regulatory clocks"
+    )
+    regulator.locator("input").uncheck()
+    expect(legal.locator("#notice-hint")).to_be_hidden()
     duty.locator("summary").click()
     for label, text in ART_33.items():
         duty.get_by_label(label, exact=True).fill(text)
