@@ -46,13 +46,13 @@ def test_the_gdpr_clocks_on_the_console_and_on_legal_s_phone(
     duties = console.locator("#regulatory .duty")
     expect(duties).to_have_count(2)
     expect(duties.first).to_contain_text("GDPR: Notify the supervisory authority")
-    expect(duties.first.locator(".chip")).to_have_text("Not started")
+    expect(duties.first.locator(".duty-head .chip")).to_have_text("Not started")
 
     live_server.run(service.execute(drill_id, c.StartClock(confirm_unfilled=True)))
     live_server.run(service.execute(drill_id, c.FireInject("scoping-personal-data")))
     for page in (console, phone):
         first = page.locator("#regulatory .duty").first
-        expect(first.locator(".chip")).to_have_text("Running")
+        expect(first.locator(".duty-head .chip")).to_have_text("Running")
         expect(first.locator(".duty-when")).to_have_text(LEFT)
     expect(hr.locator("#regulatory")).to_have_count(0)  # HR is not named for the GDPR
     phone.screenshot(path=str(SCREENS / "60-regulatory-phone-running.png"), full_page=True)
@@ -63,10 +63,15 @@ def test_the_gdpr_clocks_on_the_console_and_on_legal_s_phone(
     live_server.run(service.execute(drill_id, notice))
     for page in (console, phone):
         first = page.locator("#regulatory .duty").first
-        expect(first.locator(".chip")).to_have_text("Filed on time")
+        expect(first.locator(".duty-head .chip")).to_have_text("Filed on time")
         expect(first.locator(".duty-when")).to_contain_text("Filed ")
         # The people affected are still owed their notice.
-        expect(page.locator("#regulatory .duty").nth(1).locator(".chip")).to_have_text("Running")
+        people = page.locator("#regulatory .duty").nth(1)
+        expect(people.locator(".duty-head .chip")).to_have_text("Running")
+    # A message is not the form: on time, but none of the Art. 33(3) fields filled in.
+    expect(console.locator("#regulatory .duty").first.locator("summary")).to_have_text(
+        "Notice: a free-text message by Legal counsel, 0 of 8 fields"
+    )
     console.screenshot(path=str(SCREENS / "61-regulatory-console-filed.png"), full_page=True)
     phone.screenshot(path=str(SCREENS / "62-regulatory-phone-filed.png"), full_page=True)
     for page in (console, phone, hr):
