@@ -15,6 +15,7 @@ MAX_NOTE_CHARS = 5_000
 MAX_FEEDBACK_CHARS = 2_000
 MAX_ADJUSTMENT = 1_000.0
 MAX_FIELD_CHARS = 4_000
+MAX_ENGAGEMENT = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ class Join:
     name: str
     role: str | None
     """None joins as an observer (evaluator): sees everything, plays nothing."""
+    parties: tuple[str, ...] = ()
+    """With role None: a white-cell player, who plays these outside parties."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +220,31 @@ class RateNoticeField:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyAsParty:
+    """The white cell answers a role as an outside party, in that role's thread with it.
+    `reply_id`: the authored reply it sends (suggested to the white cell), if one."""
+
+    party: str
+    to: str
+    body: str
+    subject: str = ""
+    reply_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostToFeed:
+    """The white cell posts to the public feed as an outlet or an account."""
+
+    outlet: str
+    text: str
+    handle: str | None = None
+    tone: str = "negative"
+    likes: int = 0
+    shares: int = 0
+    replies: int = 0
+
+
 Command = (
     CreateDrill
     | Join
@@ -240,4 +268,6 @@ Command = (
     | SignOffNotice
     | FileNotice
     | RateNoticeField
+    | ReplyAsParty
+    | PostToFeed
 )

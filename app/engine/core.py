@@ -15,6 +15,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from app.engine import commands as c
 from app.engine import payloads as p
@@ -31,6 +32,7 @@ from app.engine.scenario import (
     Expectation,
     Inject,
     MessageMatch,
+    Party,
     RegimeUse,
     Scenario,
     fill,
@@ -42,6 +44,7 @@ from app.engine.state import (
     ExpectationState,
     NoticeDraft,
     Participant,
+    ReplyThread,
     Status,
     Timer,
     TimerKind,
@@ -136,6 +139,10 @@ def decide(
             _send(scenario, state, command, actor, emit)
         elif isinstance(command, c.DraftNotice | c.SignOffNotice | c.FileNotice):
             _notice(scenario, state, command, actor, emit)
+        elif isinstance(command, c.ReplyAsParty):
+            _reply_as_party(scenario, state, command, actor, emit)
+        elif isinstance(command, c.PostToFeed):
+            _post_to_feed(state, command, actor, emit)
         else:
             _require_facilitator(actor)
             _facilitate(scenario, state, command, emit)
@@ -300,11 +307,21 @@ def _join(scenario: Scenario, state: DrillState, cmd: c.Join, emit: _Emitter) ->
             Code.unknown_role,
             f"{cmd.role!r} is not in play in this drill; choose from {', '.join(state.roles)}",
         )
-    emit(
-        EventType.participant_joined,
-        {"participant_id": cmd.participant_id, "name": name, "role": cmd.role},
-        actor=cmd.participant_id,
-    )
+    unknown = [party for party in cmd.parties if party not in scenario.parties]
+    if unknown or (cmd.parties and cmd.role is not None):
+        raise DomainError(
+            Code.unknown_recipient,
+            "a white-cell player plays outside parties, not a role; this scenario's parties "
+            f"are {', '.join(scenario.parties) or 'none'}",
+        )
+    joined: p.ParticipantJoinedData = {
+        "participant_id": cmd.participant_id,
+        "name": name,
+        "role": cmd.role,
+    }
+    if cmd.parties:
+        joined["parties"] = list(dict.fromkeys(cmd.parties))
+    emit(EventType.participant_joined, joined, actor=cmd.participant_id)
 
 
 def _leave(state: DrillState, cmd: c.Leave, actor: c.Actor, emit: _Emitter) -> None:
@@ -623,7 +640,134 @@ def _send(
         role, recipients, cmd.subject.strip(), body, cmd.statement_id, statement_body
     )
     message = _emit_message(emit, state, written)
+    _publish(scenario, state, message, recipients, emit)
     _meet_expectations(scenario, state, message, role, recipients, emit)
+
+
+def _publish(
+    scenario: Scenario, state: DrillState, message: Event, recipients: list[str], emit: _Emitter
+) -> None:
+    """A message to a public party (the website, the company's accounts) is published:
+    it appears in the public feed under that party's name."""
+    for recipient in recipients:
+        party = scenario.parties.get(recipient)
+        if party is None or not party.public:
+            continue
+        data = p.message_sent(message)
+        text = "\n\n".join(part for part in (data["subject"], data["body"]) if part)
+        emit(
+            EventType.feed_posted,
+            {
+                "outlet": fill(party.name, state.variables),
+                "handle": None,
+                "text": text,
+                "tone": "neutral",
+                "likes": 0,
+                "shares": 0,
+                "replies": 0,
+                "by": "team",
+                "message_seq": message.seq,
+            },
+        )
+
+
+def _white_cell(state: DrillState, actor: c.Actor, party: str | None = None) -> None:
+    """Only the facilitator or a white-cell player (of `party`, when one is named)
+    speaks for the outside world."""
+    if actor.is_facilitator:
+        return
+    participant = _participant(state, actor)
+    if not participant.white_cell:
+        raise DomainError(
+            Code.not_permitted, "only the white cell and the facilitator speak for outside parties"
+        )
+    if party is not None and party not in participant.parties:
+        raise DomainError(
+            Code.not_permitted, f"you play {', '.join(participant.parties)}, not {party}"
+        )
+
+
+def _reply_as_party(
+    scenario: Scenario, state: DrillState, cmd: c.ReplyAsParty, actor: c.Actor, emit: _Emitter
+) -> None:
+    _require_running(state)
+    if cmd.party not in scenario.parties:
+        raise DomainError(
+            Code.unknown_recipient,
+            f"{cmd.party!r} is not an outside party of this scenario; its parties are "
+            f"{', '.join(scenario.parties) or 'none'}",
+        )
+    _white_cell(state, actor, cmd.party)
+    if cmd.to not in state.roles:
+        raise DomainError(
+            Code.unknown_role,
+            f"{cmd.to!r} is not a role in play; answer one of {', '.join(state.roles)}",
+        )
+    body = cmd.body.strip()
+    if not body or len(body) > c.MAX_MESSAGE_CHARS or len(cmd.subject) > c.MAX_SUBJECT_CHARS:
+        raise DomainError(
+            Code.invalid_input,
+            f"write the answer (at most {c.MAX_MESSAGE_CHARS:,} characters, the subject at "
+            f"most {c.MAX_SUBJECT_CHARS})",
+        )
+    if cmd.reply_id is not None and f"{cmd.party}.{cmd.reply_id}" not in state.suggested:
+        raise DomainError(
+            Code.invalid_input,
+            f"{cmd.reply_id!r} is not a suggested reply of {cmd.party} waiting to be sent",
+        )
+    replied: p.PartyRepliedData = {
+        "party": cmd.party,
+        "to": [cmd.to],
+        "recipients": _recipients(state, [cmd.to]),
+        "subject": cmd.subject.strip(),
+        "body": body,
+        "reply_to_seq": state.last_to_party.get((cmd.to, cmd.party)),
+        "reply_id": cmd.reply_id,
+        "by": "white_cell",
+    }
+    emit(EventType.party_replied, replied)
+
+
+TONES: dict[str, Literal["negative", "neutral", "positive"]] = {
+    "negative": "negative",
+    "neutral": "neutral",
+    "positive": "positive",
+}
+
+
+def _post_to_feed(state: DrillState, cmd: c.PostToFeed, actor: c.Actor, emit: _Emitter) -> None:
+    _require_running(state)
+    _white_cell(state, actor)
+    outlet, text = cmd.outlet.strip(), cmd.text.strip()
+    if not outlet or not text or len(outlet) > 300 or len(text) > c.MAX_MESSAGE_CHARS:
+        raise DomainError(
+            Code.invalid_input,
+            f"a post needs an outlet (at most 300 characters) and a text (at most "
+            f"{c.MAX_MESSAGE_CHARS:,})",
+        )
+    tone = TONES.get(cmd.tone)
+    if tone is None:
+        raise DomainError(Code.invalid_input, f"tone is one of {', '.join(TONES)}")
+    figures = (cmd.likes, cmd.shares, cmd.replies)
+    if any(n < 0 or n > c.MAX_ENGAGEMENT for n in figures):
+        raise DomainError(
+            Code.invalid_input, f"likes, shares and replies are 0 to {c.MAX_ENGAGEMENT:,}"
+        )
+    handle = (cmd.handle or "").strip()[:300] or None
+    emit(
+        EventType.feed_posted,
+        {
+            "outlet": outlet,
+            "handle": handle,
+            "text": text,
+            "tone": tone,
+            "likes": cmd.likes,
+            "shares": cmd.shares,
+            "replies": cmd.replies,
+            "by": "white_cell",
+            "message_seq": None,
+        },
+    )
 
 
 NoticeCommand = c.DraftNotice | c.SignOffNotice | c.FileNotice
@@ -1055,6 +1199,8 @@ def fire(scenario: Scenario, state: DrillState, timer: Timer, now: float) -> lis
                 {"decision_id": spec.id, "option_id": spec.default, "roles": list(decision.roles)},
             )
             _end_if_chosen(spec, [spec.default], emit, " (time ran out)")
+    elif timer.kind is TimerKind.reply:
+        _fire_reply(scenario, state, timer.ref, emit)
     elif timer.kind is TimerKind.expectation:
         pending = state.expectations[timer.ref]
         emit(
@@ -1099,6 +1245,16 @@ def _fire_inject(
     }
     if by_facilitator:
         delivered["fired_by_facilitator"] = True
+    if inject.post is not None:
+        post = inject.post
+        delivered["post"] = {
+            "outlet": fill(post.outlet, state.variables),
+            "handle": fill(post.handle, state.variables) if post.handle else None,
+            "likes": post.likes,
+            "shares": post.shares,
+            "replies": post.replies,
+            "tone": TONES[post.tone.value],
+        }
     emit(EventType.inject_delivered, delivered)
     for role in inject.unavailable:
         if role in state.roles and role not in state.unavailable:
@@ -1162,7 +1318,7 @@ def _on_created(scenario: Scenario, state: DrillState, e: Event) -> None:
 def _on_joined(scenario: Scenario, state: DrillState, e: Event) -> None:
     d = p.participant_joined(e)
     state.participants[d["participant_id"]] = Participant(
-        d["participant_id"], d["name"], d["role"], e.seq
+        d["participant_id"], d["name"], d["role"], e.seq, parties=tuple(d.get("parties", ()))
     )
 
 
@@ -1208,6 +1364,81 @@ def _on_speed(scenario: Scenario, state: DrillState, e: Event) -> None:
 def _on_jumped(scenario: Scenario, state: DrillState, e: Event) -> None:
     state.anchor_scenario = float(p.clock_jumped(e)["to"])
     state.anchor_wall = e.at
+
+
+def _arm_replies(
+    state: DrillState, party_id: str, party: Party, data: p.MessageSentData, e: Event
+) -> None:
+    """The first message to a party (from a role a reply waits for) arms that reply: it
+    falls due `delay` later, in the sender's thread. Each reply is armed once."""
+    for order, reply in enumerate(party.replies):
+        ref = f"{party_id}.{reply.id}"
+        if ref in state.reply_threads or (reply.from_ and data["from_role"] not in reply.from_):
+            continue
+        subject = data["subject"] or party.name
+        state.reply_threads[ref] = ReplyThread(data["from_role"], e.seq, f"Re: {subject}")
+        state.timers[f"reply:{ref}"] = Timer(
+            e.scenario_time + reply.delay, TimerKind.reply, ref, order
+        )
+
+
+def _fire_reply(scenario: Scenario, state: DrillState, ref: str, emit: _Emitter) -> None:
+    """An authored reply falls due: skipped if its condition is false; offered to the
+    white cell if someone plays the party; else sent, in the thread it answers."""
+    party_id, _, reply_id = ref.partition(".")
+    party = scenario.parties[party_id]
+    reply = next(r for r in party.replies if r.id == reply_id)
+    thread = state.reply_threads[ref]
+    if not holds(reply.when, state):
+        emit(
+            EventType.reply_skipped,
+            {"party": party_id, "reply_id": reply_id, "reason": "condition"},
+        )
+        return
+    subject = fill(reply.subject, state.variables) if reply.subject else thread.subject
+    body = fill(reply.body, state.variables)
+    if state.plays(party_id):
+        emit(
+            EventType.reply_suggested,
+            {
+                "party": party_id,
+                "reply_id": reply_id,
+                "to": [thread.role],
+                "subject": subject,
+                "body": body,
+                "reply_to_seq": thread.message_seq,
+            },
+        )
+        return
+    replied: p.PartyRepliedData = {
+        "party": party_id,
+        "to": [thread.role],
+        "recipients": _recipients(state, [thread.role]),
+        "subject": subject,
+        "body": body,
+        "reply_to_seq": state.last_to_party.get((thread.role, party_id)),
+        "reply_id": reply_id,
+        "by": "author",
+    }
+    emit(EventType.party_replied, replied)
+
+
+def _on_reply_event(scenario: Scenario, state: DrillState, e: Event) -> None:
+    """An authored reply fell due (sent, suggested or skipped): its timer is done; a
+    suggestion waits for the white cell, and a sent one is no longer waiting."""
+    reply_id = e.data.get("reply_id")
+    if reply_id is None:
+        return
+    ref = f"{e.data['party']}.{reply_id}"
+    state.timers.pop(f"reply:{ref}", None)
+    if e.type is EventType.reply_suggested:
+        state.suggested.add(ref)
+    else:
+        state.suggested.discard(ref)
+
+
+def _on_feed_posted(scenario: Scenario, state: DrillState, e: Event) -> None:
+    """A post changes nothing the engine decides on."""
 
 
 def _arm_inject(scenario: Scenario, state: DrillState, inject: Inject, at: float) -> None:
@@ -1342,6 +1573,12 @@ def _on_closed(scenario: Scenario, state: DrillState, e: Event) -> None:
 
 def _on_message(scenario: Scenario, state: DrillState, e: Event) -> None:
     data = p.message_sent(e)
+    for recipient in data["to"]:
+        party = scenario.parties.get(recipient)
+        if party is None:
+            continue
+        state.last_to_party[(data["from_role"], recipient)] = e.seq
+        _arm_replies(state, recipient, party, data, e)
     notice = data.get("notice")
     if notice is not None:
         key = notice_key(notice["regime"], notice["duty"])
@@ -1462,4 +1699,8 @@ _APPLY = {
     EventType.notice_drafted: _on_notice_drafted,
     EventType.notice_signed_off: _on_notice_signed_off,
     EventType.notice_field_rated: _on_notice_field_rated,
+    EventType.party_replied: _on_reply_event,
+    EventType.reply_suggested: _on_reply_event,
+    EventType.reply_skipped: _on_reply_event,
+    EventType.feed_posted: _on_feed_posted,
 }

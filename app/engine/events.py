@@ -35,6 +35,10 @@ class EventType(StrEnum):
     notice_drafted = "notice_drafted"
     notice_signed_off = "notice_signed_off"
     notice_field_rated = "notice_field_rated"
+    party_replied = "party_replied"
+    reply_suggested = "reply_suggested"
+    reply_skipped = "reply_skipped"
+    feed_posted = "feed_posted"
 
 
 _BY_VALUE: dict[str, EventType] = {kind.value: kind for kind in EventType}

@@ -48,7 +48,9 @@ class ParticipantJoinedData(TypedDict):
     participant_id: str
     name: str
     role: str | None
-    """None: an observer."""
+    """None: an observer, or a white-cell player (with `parties`)."""
+    parties: NotRequired[list[str]]
+    """The outside parties a white-cell player plays."""
 
 
 class ParticipantLeftData(TypedDict):
@@ -96,6 +98,15 @@ class DrillEndedData(TypedDict):
 # --------------------------------------------------------------------------- injects
 
 
+class PostData(TypedDict):
+    outlet: str
+    handle: str | None
+    likes: int
+    shares: int
+    replies: int
+    tone: Literal["negative", "neutral", "positive"]
+
+
 class InjectDeliveredData(TypedDict):
     inject_id: str | None
     """None: a manual inject the facilitator wrote."""
@@ -113,6 +124,8 @@ class InjectDeliveredData(TypedDict):
     facts: list[str]
     fired_by_facilitator: NotRequired[bool]
     """Only when the facilitator fired it ahead of its time."""
+    post: NotRequired[PostData]
+    """A public post: its outlet and reach (the scenario's `post:`)."""
 
 
 class InjectSkippedData(TypedDict):
@@ -226,6 +239,50 @@ class NoticeSignedOffData(TypedDict):
     roles: list[str]
 
 
+class PartyRepliedData(TypedDict):
+    party: str
+    to: list[str]
+    """The role whose thread with the party it answers."""
+    recipients: list[str]
+    """Who reads it: that role, or whoever acts for it now."""
+    subject: str
+    body: str
+    reply_to_seq: int | None
+    """The role's last message to the party, which it answers (None: it writes first)."""
+    reply_id: str | None
+    """The authored reply it is (sent by itself, or by the white cell from a suggestion)."""
+    by: Literal["author", "white_cell"]
+
+
+class ReplySuggestedData(TypedDict):
+    party: str
+    reply_id: str
+    to: list[str]
+    subject: str
+    body: str
+    reply_to_seq: int
+
+
+class ReplySkippedData(TypedDict):
+    party: str
+    reply_id: str
+    reason: Literal["condition"]
+
+
+class FeedPostedData(TypedDict):
+    outlet: str
+    handle: str | None
+    text: str
+    tone: Literal["negative", "neutral", "positive"]
+    likes: int
+    shares: int
+    replies: int
+    by: Literal["team", "white_cell"]
+    """The team's own statement (a message to a public party), or the white cell."""
+    message_seq: int | None
+    """The team's message it publishes."""
+
+
 class NoticeFieldRatedData(TypedDict):
     regime: str
     duty: str
@@ -300,6 +357,10 @@ Payload = (
     | NoticeDraftedData
     | NoticeSignedOffData
     | NoticeFieldRatedData
+    | PartyRepliedData
+    | ReplySuggestedData
+    | ReplySkippedData
+    | FeedPostedData
 )
 """Any event's data, as the engine writes it."""
 
@@ -339,6 +400,10 @@ PAYLOADS: Mapping[EventType, PayloadType] = {
     EventType.notice_drafted: NoticeDraftedData,
     EventType.notice_signed_off: NoticeSignedOffData,
     EventType.notice_field_rated: NoticeFieldRatedData,
+    EventType.party_replied: PartyRepliedData,
+    EventType.reply_suggested: ReplySuggestedData,
+    EventType.reply_skipped: ReplySkippedData,
+    EventType.feed_posted: FeedPostedData,
 }
 """The payload type of every EventType (tests/engine/test_payloads.py holds it to that)."""
 
@@ -470,3 +535,19 @@ def notice_signed_off(event: Event) -> NoticeSignedOffData:
 
 def notice_field_rated(event: Event) -> NoticeFieldRatedData:
     return cast(NoticeFieldRatedData, event.data)
+
+
+def party_replied(event: Event) -> PartyRepliedData:
+    return cast(PartyRepliedData, event.data)
+
+
+def reply_suggested(event: Event) -> ReplySuggestedData:
+    return cast(ReplySuggestedData, event.data)
+
+
+def reply_skipped(event: Event) -> ReplySkippedData:
+    return cast(ReplySkippedData, event.data)
+
+
+def feed_posted(event: Event) -> FeedPostedData:
+    return cast(FeedPostedData, event.data)

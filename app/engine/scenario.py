@@ -173,12 +173,41 @@ class Variable(Strict):
     description: ShortText | None = Field(default=None, description="What to fill in.")
 
 
+class PartyReply(Strict):
+    """What an outside party answers by itself, when no white cell plays it (with one, it
+    is a one-click suggestion): once, to the role whose message started it, `delay` after
+    the first message to the party (from one of `from`, if given), if `when` holds then."""
+
+    id: Id
+    body: Text = Field(description="The answer. {{variables}} are filled in per drill.")
+    subject: ShortText | None = Field(default=None, description="Default: 'Re: ' the message's.")
+    from_: list[Id] = Field(
+        default_factory=list,
+        alias="from",
+        description="Roles whose message starts it; empty: any role.",
+    )
+    delay: Duration = Field(default=0.0, description="How long after that message it comes.")
+    when: Condition | None = Field(
+        default=None, description="Sent only if this holds when it falls due."
+    )
+
+
 class Party(Strict):
     """Someone outside the response team that messages can be addressed to."""
 
     name: ShortText = Field(description="How it is shown, e.g. 'Information Commissioner'.")
     kind: PartyKind = Field(default=PartyKind.other, description="What sort of party.")
     description: Text | None = None
+    public: StrictBool = Field(
+        default=False,
+        description="Messages to it are published (the company's website, its social "
+        "accounts): they appear in the public feed for everyone.",
+    )
+    replies: list[PartyReply] = Field(
+        default_factory=list,
+        description="What it answers by itself, in order (e.g. the regulator acknowledges "
+        "10 minutes after a notification).",
+    )
 
 
 class Objective(Strict):
@@ -332,6 +361,24 @@ class Trigger(Strict):
 TRIGGER_KEYS = ("inject", "decision", "option", "message")
 
 
+class Tone(StrEnum):
+    negative = "negative"
+    neutral = "neutral"
+    positive = "positive"
+
+
+class FeedPost(Strict):
+    """An inject that is a public post: a news article or a social post in the feed
+    every participant sees, with the figures that show how far it travels."""
+
+    outlet: ShortText = Field(description="The paper, channel or network, e.g. 'The Times'.")
+    handle: ShortText | None = Field(default=None, description="The account, e.g. '@shopwatch'.")
+    likes: int = Field(default=0, ge=0)
+    shares: int = Field(default=0, ge=0)
+    replies: int = Field(default=0, ge=0)
+    tone: Tone = Field(default=Tone.negative, description="How it speaks of the organisation.")
+
+
 class Inject(Strict):
     """Something that arrives: an alert, a call, an email, a news story.
 
@@ -371,6 +418,11 @@ class Inject(Strict):
     notes: Text | None = Field(default=None, description="For the facilitator's eyes only.")
     questions: list[Text] = Field(
         default_factory=list, description="Discussion questions for the facilitator to ask."
+    )
+    post: FeedPost | None = Field(
+        default=None,
+        description="A public post (channel news or social, to all): shown in the public "
+        "feed with its outlet and engagement, and counted in the pressure gauge.",
     )
 
     @model_validator(mode="after")

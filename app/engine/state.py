@@ -20,6 +20,7 @@ class TimerKind(StrEnum):
     decision = "1-decision"
     expectation = "2-expectation"
     inject = "3-inject"
+    reply = "3-reply"
     end = "4-end"
 
 
@@ -42,10 +43,16 @@ class Participant:
     role: str | None
     joined_seq: int
     present: bool = True
+    parties: tuple[str, ...] = ()
+    """The outside parties a white-cell player plays (role None)."""
 
     @property
     def observer(self) -> bool:
-        return self.role is None
+        return self.role is None and not self.parties
+
+    @property
+    def white_cell(self) -> bool:
+        return bool(self.parties)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,15 @@ class NoticeDraft:
         return self.signed_seq is not None and self.signed_seq == self.draft_seq
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyThread:
+    """The message an authored reply answers: its sender's role, seq and subject."""
+
+    role: str
+    message_seq: int
+    subject: str
+
+
 def notice_key(regime: str, duty: str) -> str:
     return f"{regime}.{duty}"
 
@@ -138,6 +154,12 @@ class DrillState:
     """Participants who have filled in the hot-wash form."""
     notices: dict[str, NoticeDraft] = field(default_factory=dict)
     """`notice_key(regime, duty)` -> its notice form as drafted, signed and filed."""
+    reply_threads: dict[str, ReplyThread] = field(default_factory=dict)
+    """`party.reply` -> the message an authored reply answers, once it is armed."""
+    suggested: set[str] = field(default_factory=set)
+    """Authored replies offered to the white cell and not yet sent."""
+    last_to_party: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(role, party) -> the seq of the role's last message to that party."""
 
     def copy(self) -> DrillState:
         """A copy that shares nothing mutable (the nested records are immutable)."""
@@ -162,6 +184,9 @@ class DrillState:
             points=dict(self.points),
             feedback_from=set(self.feedback_from),
             notices=dict(self.notices),
+            reply_threads=dict(self.reply_threads),
+            suggested=set(self.suggested),
+            last_to_party=dict(self.last_to_party),
         )
 
     def scenario_now(self, now: float) -> float:
@@ -188,6 +213,10 @@ class DrillState:
             seen.add(backup)
             current = backup
         return current
+
+    def plays(self, party: str) -> bool:
+        """A white-cell player who is here plays this party."""
+        return any(p.present and party in p.parties for p in self.participants.values())
 
     def covered_roles(self) -> set[str]:
         """Roles whose work someone else may be doing now: those unavailable in the story,

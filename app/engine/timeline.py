@@ -147,6 +147,31 @@ def _story_text(scenario: Scenario, event: Event) -> str | None:
                 f"{scenario.role_title(drafted['role'])} edited the notice "
                 f"{_notice_name(drafted['regime'], drafted['duty'])}: {edited}"
             )
+        case EventType.party_replied:
+            replied = p.party_replied(event)
+            by = " (white cell)" if replied["by"] == "white_cell" else ""
+            subject = f": {replied['subject']}" if replied["subject"] else ""
+            return (
+                f"{scenario.recipient_name(replied['party'])} replied to "
+                f"{_names(scenario, replied['to'])}{by}{subject}"
+            )
+        case EventType.reply_suggested:
+            suggested = p.reply_suggested(event)
+            return (
+                f"Reply {suggested['reply_id']!r} of {scenario.recipient_name(suggested['party'])} "
+                f"suggested to the white cell, for {_names(scenario, suggested['to'])}"
+            )
+        case EventType.reply_skipped:
+            skipped = p.reply_skipped(event)
+            return (
+                f"Reply {skipped['reply_id']!r} of {scenario.recipient_name(skipped['party'])} "
+                "not sent: its condition was false"
+            )
+        case EventType.feed_posted:
+            posted = p.feed_posted(event)
+            who = f"{posted['outlet']} {posted['handle']}" if posted["handle"] else posted["outlet"]
+            how = " (the team's statement)" if posted["by"] == "team" else " (white cell)"
+            return f"Public feed, {who}{how}: {first_line(posted['text'])}"
         case EventType.notice_signed_off:
             signed = p.notice_signed_off(event)
             return (

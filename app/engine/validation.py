@@ -16,6 +16,7 @@ from app.engine.findings import Finding, Loc, error, warning
 from app.engine.scenario import (
     EVERYONE,
     ROLE_CATALOGUE,
+    Channel,
     Condition,
     MessageMatch,
     OptionMessage,
@@ -129,6 +130,18 @@ class _References:
                 yield from self._recipient(recipient, (*loc, "to", j))
         for i, use in enumerate(self.s.regimes):
             yield from self._regime(use, ("regimes", i))
+        for party_id, party in self.s.parties.items():
+            for j, reply in enumerate(party.replies):
+                loc = ("parties", party_id, "replies", j)
+                yield from self._roles_exist(reply.from_, (*loc, "from"))
+                if reply.when is not None:
+                    yield from self._condition(reply.when, (*loc, "when"))
+            ids = [r.id for r in party.replies]
+            for repeated in sorted({x for x in ids if ids.count(x) > 1}):
+                yield error(
+                    ("parties", party_id, "replies"),
+                    f"{party_id} has two replies with the id {repeated!r}; give each its own",
+                )
 
     def _duplicates(self) -> Iterator[Finding]:
         sections: dict[str, list[str]] = {
@@ -476,6 +489,17 @@ class _References:
         inject = self.s.injects[i]
         loc: Loc = ("injects", i)
         yield from self._roles_exist(inject.to, (*loc, "to"), allow_all=True)
+        if inject.post is not None and inject.to != [EVERYONE]:
+            yield error(
+                (*loc, "to"),
+                "a post is public: everyone in the drill sees it; write `to: [all]`",
+            )
+        if inject.post is not None and inject.channel not in (Channel.news, Channel.social):
+            yield error(
+                (*loc, "channel"),
+                "a post appears in the public feed as news or social: `channel: news` or "
+                "`channel: social`",
+            )
         yield from self._roles_exist(inject.unavailable, (*loc, "unavailable"))
         yield from self._roles_exist(inject.available, (*loc, "available"))
         if inject.after is not None:

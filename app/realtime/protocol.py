@@ -114,6 +114,31 @@ class RateNoticeFieldMsg(_Command):
     reason: Reason
 
 
+class ReplyAsPartyMsg(_Command):
+    """The white cell answers a role as an outside party, in their thread (`reply_id`:
+    the suggested authored reply it sends, edited or not)."""
+
+    type: Literal["reply_as_party"]
+    party: Short
+    to: Short
+    body: Long
+    subject: Short = ""
+    reply_id: Short | None = None
+
+
+class PostToFeedMsg(_Command):
+    """The white cell posts to the public feed as an outlet or an account."""
+
+    type: Literal["post_to_feed"]
+    outlet: Short
+    text: Long
+    handle: Short | None = None
+    tone: Literal["negative", "neutral", "positive"] = "negative"
+    likes: int = Field(default=0, ge=0, le=c.MAX_ENGAGEMENT)
+    shares: int = Field(default=0, ge=0, le=c.MAX_ENGAGEMENT)
+    replies: int = Field(default=0, ge=0, le=c.MAX_ENGAGEMENT)
+
+
 class NoteMsg(_Command):
     """An observer note, optionally about an objective."""
 
@@ -232,6 +257,8 @@ ClientCommand = (
     | SignOffNoticeMsg
     | FileNoticeMsg
     | RateNoticeFieldMsg
+    | ReplyAsPartyMsg
+    | PostToFeedMsg
 )
 ClientMessage = Annotated[Ping | Sync | ClientCommand, Field(discriminator="type")]
 client_message = TypeAdapter(ClientMessage)
@@ -296,6 +323,20 @@ def to_command(message: ClientCommand) -> c.Command:
             return c.RateNoticeField(
                 message.regime, message.duty, message.field, message.complete, message.reason
             )
+        case ReplyAsPartyMsg():
+            return c.ReplyAsParty(
+                message.party, message.to, message.body, message.subject, message.reply_id
+            )
+        case PostToFeedMsg():
+            return c.PostToFeed(
+                message.outlet,
+                message.text,
+                message.handle,
+                message.tone,
+                message.likes,
+                message.shares,
+                message.replies,
+            )
 
 
 SENT_BY: dict[str, str] = {
@@ -306,6 +347,8 @@ SENT_BY: dict[str, str] = {
     "draft_notice": "a role the scenario names for the regime; the facilitator with `role`",
     "sign_off_notice": "the regime's sign-off role; the facilitator with `role`",
     "file_notice": "a role the scenario names for the regime; the facilitator with `role`",
+    "reply_as_party": "a white-cell player of the party; the facilitator",
+    "post_to_feed": "a white-cell player; the facilitator",
     "ping": "anyone",
     "sync": "anyone",
 }

@@ -22,11 +22,13 @@ from app.engine.state import DrillState
 @dataclass(frozen=True, slots=True)
 class Viewer:
     kind: str
-    """"facilitator", "observer" or "participant"."""
+    """"facilitator", "observer", "participant" or "white_cell"."""
     role: str | None = None
     participant_id: str | None = None
     user: str | None = None
     """The facilitator's account: their commands' events name it (the audit trail)."""
+    parties: tuple[str, ...] = ()
+    """A white-cell player's outside parties."""
 
     @property
     def sees_everything(self) -> bool:
@@ -46,6 +48,7 @@ _EVERYONE = {
     EventType.role_available,
     EventType.scores_released,
     EventType.drill_ended,
+    EventType.feed_posted,  # the public feed: public
 }
 _DECISION = {
     EventType.decision_opened,
@@ -91,6 +94,8 @@ def _participant_view(event: Event, viewer: Viewer, scores_released: bool) -> di
         return _with(event, shown)
     if kind in _ROSTER:
         return event.to_dict() if _roster_id(event) == viewer.participant_id else None
+    if viewer.kind == "white_cell":
+        return _white_cell_view(event, viewer)
     if role is None:
         return None
     if kind is EventType.inject_delivered and role in p.inject_delivered(event)["recipients"]:
@@ -102,12 +107,38 @@ def _participant_view(event: Event, viewer: Viewer, scores_released: bool) -> di
         return event.to_dict()
     if kind in _NOTICE and role in data.get("roles", ()):
         return event.to_dict()
+    if kind is EventType.party_replied and role in p.party_replied(event)["recipients"]:
+        return event.to_dict()
     if kind is EventType.feedback_given:  # hot-wash answers: the author and the facilitator
         mine = p.feedback_given(event)["participant_id"] == viewer.participant_id
         return event.to_dict() if mine else None
     if kind in _SCORING and scores_released:
         return event.to_dict()
     return None
+
+
+_THREAD = {EventType.party_replied, EventType.reply_suggested, EventType.reply_skipped}
+
+
+def _white_cell_view(event: Event, viewer: Viewer) -> dict[str, Any] | None:
+    """A white-cell player sees the outside world they play: the messages to their
+    parties, the answers and suggested answers, and the public posts; nothing else of the
+    team's (no injects, decisions or messages between roles)."""
+    kind = event.type
+    if kind is EventType.inject_delivered and "post" in event.data:
+        return _public_post(event)
+    if kind is EventType.message_sent:
+        addressed = p.message_sent(event)["to"]
+        return event.to_dict() if set(addressed) & set(viewer.parties) else None
+    if kind in _THREAD and event.data["party"] in viewer.parties:
+        return event.to_dict()
+    return None
+
+
+def _public_post(event: Event) -> dict[str, Any]:
+    """A post (addressed to every role) as a participant sees it."""
+    shown = {k: v for k, v in event.data.items() if k not in _PRIVATE_INJECT_KEYS}
+    return _presented(_with(event, shown))
 
 
 def _roster_id(event: Event) -> str:

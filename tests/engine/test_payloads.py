@@ -96,6 +96,33 @@ def _answer_open_decisions(drill: Drill) -> None:
             drill.run(c.Answer(decision.id, option, role=role, rationale="Scripted"))
 
 
+def _outside_world(drill: Drill) -> None:
+    """A white-cell player joins for the first party that answers by itself; the team
+    publishes a statement, writes to that party, and the white cell sends the suggested
+    reply and posts to the feed."""
+    scenario = drill.scenario
+    answering = [pid for pid, party in scenario.parties.items() if party.replies]
+    if not answering:
+        return
+    party = answering[0]
+    drill.run(c.Join("wc", "White cell", None, (party,)), as_participant("wc"))
+    sender = drill.state.roles[0]
+    for public in [pid for pid, p in scenario.parties.items() if p.public]:
+        drill.run(c.SendMessage([public], "We are investigating.", "Statement", from_role=sender))
+    for other in answering:
+        drill.run(c.SendMessage([other], "What do you need from us?", from_role=sender))
+    for timer in sorted(drill.state.timers.values(), key=lambda t: t.due):
+        if timer.kind is TimerKind.reply:
+            drill.at_scenario(timer.due)
+    for ref in sorted(drill.state.suggested):
+        party_id, _, reply_id = ref.partition(".")
+        drill.run(
+            c.ReplyAsParty(party_id, sender, "As suggested.", "", reply_id), as_participant("wc")
+        )
+    drill.run(c.ReplyAsParty(party, sender, "And one more thing."), as_participant("wc"))
+    drill.run(c.PostToFeed("The Daily", "Company under pressure", "@daily"), as_participant("wc"))
+
+
 def _rate_a_notice(drill: Drill) -> None:
     """The facilitator rates a field of a regime's notice (filed or not: the rating
     waits for the filing)."""
@@ -126,6 +153,7 @@ def _scripted(scenario: Scenario) -> list[Event]:
     _first_steps(drill)
     _statement_message(drill)
     _answer_open_decisions(drill)
+    _outside_world(drill)
     _rate_a_notice(drill)
     _last_steps(drill)
     return drill.events

@@ -40,6 +40,8 @@ NOTICE_COMMANDS: list[dict[str, Any]] = [
     {"type": "sign_off_notice", **NOTICE, "role": "executive"},
     {"type": "file_notice", **NOTICE, "role": "legal"},
     {"type": "rate_notice_field", **NOTICE, "field": "nature", "complete": True, "reason": "Ok"},
+    {"type": "reply_as_party", "party": "press", "to": "communications", "body": "Deadline 21:00"},
+    {"type": "post_to_feed", "outlet": "The Dublin Ledger", "text": "Retailer silent"},
 ]
 
 
@@ -128,5 +130,7 @@ def test_notices_drafted_signed_filed_and_rated_by_the_facilitator_name_the_acco
         "notice_signed_off",
         "message_sent",
         "notice_field_rated",
+        "party_replied",
+        "feed_posted",
     ]
     assert {by_seq[s]["actor"] for s in seqs} == {"facilitator:fac"}
