@@ -136,6 +136,7 @@ EVERY_PARTICIPANT = frozenset(
         "scores_released",  # DECIDED D7
         "drill_ended",  # DECIDED D7
         "drill_created",  # DECIDED D1 (without its variables)
+        "feed_posted",  # README: the public feed is everyone's
     }
 )
 NEVER_TO_PARTICIPANTS = frozenset({"inject_skipped", "note_added"})
@@ -237,6 +238,8 @@ def judge(
         sees = role in facts.asked.get(data["decision_id"], frozenset())  # DECIDED D4
     elif kind in NOTICE_DRAFTS:
         sees = role in data.get("roles", ())
+    elif kind == "party_replied":  # README: a reply reaches the role in the thread
+        sees = role in data.get("recipients", ())
     elif kind == "message_sent":
         # README: the messages it sent or received; DECIDED D3 for an absent addressee.
         sees = role == data.get("from_role") or role in facts.reached(data.get("to") or [])
