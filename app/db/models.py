@@ -52,6 +52,10 @@ class Drill(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     join_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    white_cell_code_hash: Mapped[str | None] = mapped_column(
+        String(64), unique=True, index=True, nullable=True
+    )
+    """The code the white cell joins with (they play the outside parties)."""
     created_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     """The facilitator's user name, for the report's overview."""
     clock_holder: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -192,7 +196,13 @@ class ParticipantRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(80))
     role: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    parties: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    """A white-cell player's outside parties, comma-separated; None for everyone else."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    @property
+    def played_parties(self) -> tuple[str, ...]:
+        return tuple(p for p in (self.parties or "").split(",") if p)
 
 
 class ReportReview(Base):

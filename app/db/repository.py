@@ -167,7 +167,12 @@ def add_receipt(
 
 
 async def drill_by_join_code_hash(session: AsyncSession, code_hash: str) -> Drill | None:
-    return await session.scalar(select(Drill).where(Drill.join_code_hash == code_hash))
+    """The drill whose team code or white-cell code this is."""
+    return await session.scalar(
+        select(Drill).where(
+            or_(Drill.join_code_hash == code_hash, Drill.white_cell_code_hash == code_hash)
+        )
+    )
 
 
 async def may_facilitate(session: AsyncSession, drill_id: str, user_id: int) -> bool:

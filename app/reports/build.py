@@ -23,6 +23,7 @@ from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard
 from app.engine.timeline import end_reason, timeline
 from app.reports.model import (
     RATING_LABELS,
+    FeedItem,
     HotWashResponse,
     HotWashRole,
     ImprovementItem,
@@ -31,6 +32,7 @@ from app.reports.model import (
     Note,
     NoticeField,
     ObjectiveSection,
+    OutsideThread,
     Overview,
     ParticipantLine,
     Rating,
@@ -39,6 +41,7 @@ from app.reports.model import (
     Review,
     RoadNotTaken,
     RoadOption,
+    ThreadItem,
     TimelineLine,
 )
 
@@ -96,6 +99,8 @@ def build_report(inputs: Inputs, now: float) -> Report:
         path=sorted(taken_path(scenario, events)),
         knowledge=_knowledge(scenario, events),
         regulatory=_regulatory(scenario, events),
+        threads=_threads(scenario, events),
+        feed=_feed(events),
         road_not_taken=_road_not_taken(scenario, scores),
         hot_wash=_hot_wash(events, names),
         hot_wash_by_role=_hot_wash_by_role(scenario, events),
@@ -190,6 +195,100 @@ def _notice_field(scenario: Scenario, check: FieldCheck, notice: NoticeFiled | N
 
 def _title_of(scenario: Scenario, role: str | None) -> str | None:
     return None if role is None else scenario.role_title(role)
+
+
+# --------------------------------------------------------------------------- outside world
+
+
+def _threads(scenario: Scenario, events: Sequence[Event]) -> list[OutsideThread]:
+    """Each role's exchanges with each outside party (messages to it, its answers), in
+    the order the first one happened."""
+    threads: dict[tuple[str, str], list[ThreadItem]] = {}
+    for e in events:
+        if e.type is EventType.message_sent:
+            sent = p.message_sent(e)
+            for party in (t for t in sent["to"] if t in scenario.parties):
+                threads.setdefault((party, sent["from_role"]), []).append(
+                    ThreadItem(
+                        scenario_time=e.scenario_time,
+                        from_team=True,
+                        by=scenario.role_title(sent["from_role"]),
+                        subject=sent["subject"],
+                        body=sent["body"],
+                    )
+                )
+        elif e.type is EventType.party_replied:
+            replied = p.party_replied(e)
+            how = "white cell" if replied["by"] == "white_cell" else "sent by itself"
+            for role in replied["to"]:
+                threads.setdefault((replied["party"], role), []).append(
+                    ThreadItem(
+                        scenario_time=e.scenario_time,
+                        from_team=False,
+                        by=f"{scenario.recipient_name(replied['party'])} ({how})",
+                        subject=replied["subject"],
+                        body=replied["body"],
+                    )
+                )
+    return [
+        OutsideThread(
+            party=party,
+            party_name=scenario.recipient_name(party),
+            role=role,
+            role_title=scenario.role_title(role),
+            items=items,
+            unanswered=items[-1].from_team,
+        )
+        for (party, role), items in threads.items()
+        # A party that never answers and plays no part (the board, staff) is no thread.
+        if any(not i.from_team for i in items) or _answers(scenario, party)
+    ]
+
+
+def _answers(scenario: Scenario, party: str) -> bool:
+    """A party the story expects to answer: it has replies, or it is the press or a
+    regulator (whom a white cell would play)."""
+    found = scenario.parties[party]
+    return bool(found.replies) or found.kind in (PartyKind.press, PartyKind.regulator)
+
+
+def _feed(events: Sequence[Event]) -> list[FeedItem]:
+    items: list[FeedItem] = []
+    for e in events:
+        if e.type is EventType.inject_delivered and "post" in e.data:
+            delivered = p.inject_delivered(e)
+            post = delivered["post"]
+            items.append(
+                FeedItem(
+                    scenario_time=e.scenario_time,
+                    outlet=post["outlet"],
+                    handle=post["handle"],
+                    title=delivered["title"],
+                    text=delivered["body"],
+                    tone=post["tone"],
+                    likes=post["likes"],
+                    shares=post["shares"],
+                    replies=post["replies"],
+                    source="story",
+                )
+            )
+        elif e.type is EventType.feed_posted:
+            posted = p.feed_posted(e)
+            items.append(
+                FeedItem(
+                    scenario_time=e.scenario_time,
+                    outlet=posted["outlet"],
+                    handle=posted["handle"],
+                    title="",
+                    text=posted["text"],
+                    tone=posted["tone"],
+                    likes=posted["likes"],
+                    shares=posted["shares"],
+                    replies=posted["replies"],
+                    source="team" if posted["by"] == "team" else "white cell",
+                )
+            )
+    return items
 
 
 # --------------------------------------------------------------------------- overview

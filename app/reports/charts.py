@@ -648,3 +648,59 @@ def _trend_legend(
     parts.append("</g>")
     height = (y - top + 12) if series else 0.0
     return "".join(parts), height
+
+
+PRESSURE_WIDTH = 720.0
+TONE_COLOURS = {"negative": VERMILLION, "neutral": GREY, "positive": GREEN, "team": BLUE}
+
+
+def pressure_chart(report: Report) -> str:
+    """The public feed's pressure: posts per story hour, stacked by tone (the team's own
+    statements apart, in blue), from the drill's start to its last post."""
+    hours = int(max(f.scenario_time for f in report.feed) // 3600) + 1 if report.feed else 1
+    buckets: list[dict[str, int]] = [dict.fromkeys(TONE_COLOURS, 0) for _ in range(hours)]
+    for post in report.feed:
+        kind = "team" if post.source == "team" else post.tone
+        buckets[int(post.scenario_time // 3600)][kind] += 1
+    tallest = max((sum(b.values()) for b in buckets), default=1) or 1
+    plot_w, plot_h, left, top = PRESSURE_WIDTH - 80, 140.0, 50.0, 40.0
+    slot = plot_w / hours
+    title = "Public feed: posts per story hour"
+    aria = f"{title}: {len(report.feed)} posts over {hours} hours, by tone."
+    parts = _open_svg(PRESSURE_WIDTH, top + plot_h + 70, title, aria)
+    parts.append(_label(16, 24, title, 14, font_weight="600", fill=INK))
+    for i, bucket in enumerate(buckets):
+        y = top + plot_h
+        for kind, colour in TONE_COLOURS.items():
+            count = bucket[kind]
+            if not count:
+                continue
+            height = plot_h * count / tallest
+            y -= height
+            tip = escape_text(f"T+{i:02d}h: {count} {kind}")
+            parts.append(
+                f'<rect x="{left + i * slot + 1:.1f}" y="{y:.1f}" width="{max(slot - 2, 1):.1f}" '
+                f'height="{height:.1f}" fill="{colour}"><title>{tip}</title></rect>'
+            )
+        if hours <= 24 or i % max(hours // 12, 1) == 0:
+            parts.append(
+                _label(
+                    left + (i + 0.5) * slot,
+                    top + plot_h + 14,
+                    f"{i}h",
+                    10,
+                    text_anchor="middle",
+                    fill=MUTED,
+                )
+            )
+    parts.append(_label(left - 6, top + 8, str(tallest), 10, text_anchor="end", fill=MUTED))
+    parts.append(_label(left - 6, top + plot_h, "0", 10, text_anchor="end", fill=MUTED))
+    x = left
+    for kind, colour in TONE_COLOURS.items():
+        name = "the team's statements" if kind == "team" else kind
+        key_y = top + plot_h + 30
+        parts.append(f'<rect x="{x:.1f}" y="{key_y:.1f}" width="10" height="10" fill="{colour}"/>')
+        parts.append(_label(x + 14, top + plot_h + 39, name, 10.5, fill=INK))
+        x += text_width(name, 10.5) + 34
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"

@@ -222,6 +222,38 @@ class RegulatoryDuty(_Model):
     )
 
 
+class ThreadItem(_Model):
+    scenario_time: float
+    from_team: bool = Field(description="The team wrote it (else the party answered).")
+    by: str = Field(description="Who wrote it: the role, or the party (and how).")
+    subject: str
+    body: str
+
+
+class OutsideThread(_Model):
+    """The messages between one role and one outside party, both ways, in order."""
+
+    party: str
+    party_name: str
+    role: str
+    role_title: str
+    items: list[ThreadItem]
+    unanswered: bool = Field(description="The team had the last word: the party never answered.")
+
+
+class FeedItem(_Model):
+    scenario_time: float
+    outlet: str
+    handle: str | None
+    title: str
+    text: str
+    tone: str
+    likes: int
+    shares: int
+    replies: int
+    source: str = Field(description="story (the scenario), white cell, or team (a statement).")
+
+
 class RoadOption(_Model):
     option_id: str
     label: str
@@ -271,6 +303,13 @@ class Report(_Model):
     timeline: list[TimelineLine]
     path: list[str] = Field(description="Branch-graph node ids the drill went through.")
     knowledge: list[KnowledgeLine]
+    threads: list[OutsideThread] = Field(
+        default_factory=list,
+        description="Every exchange with an outside party, per party and role.",
+    )
+    feed: list[FeedItem] = Field(
+        default_factory=list, description="The public feed, in the order it was posted."
+    )
     regulatory: list[RegulatoryDuty] = Field(
         default_factory=list,
         description="Every duty of the notification regimes the scenario plays, in order.",

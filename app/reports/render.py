@@ -37,6 +37,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("decisions", "Decisions"),
     ("communications", "Communications"),
     ("regulatory", "Regulatory readiness"),
+    ("outside", "The outside world"),
     ("path", "Path taken"),
     ("knowledge", "Who knew what when"),
     ("road", "The road not taken"),
@@ -133,6 +134,7 @@ def render_html(report: Report, scenario: Scenario) -> str:
     so it opens offline and can be mailed on. It is also the PDF's source."""
     graph = render_svg(branch_graph(scenario), highlight=set(report.path), title=scenario.title)
     chart = charts.timeline_chart(report, scenario)
+    pressure = charts.pressure_chart(report) if report.feed else ""
     page, graph_w, graph_h = _graph_page(*_view_box(graph))
     chart_w, chart_h = _view_box(chart)
     width = GRAPH_ROOM_MM[page][0]
@@ -144,6 +146,7 @@ def render_html(report: Report, scenario: Scenario) -> str:
         # Both SVGs are drawn here, from escaped text: trusted markup, not user input.
         graph_svg=Markup(graph),  # noqa: S704
         timeline_svg=Markup(chart),  # noqa: S704
+        pressure_svg=Markup(pressure),  # noqa: S704
         graph_page=page,
         graph_size=(f"{graph_w:.1f}", f"{graph_h:.1f}"),
         chart_size=(f"{width:.1f}", f"{width * chart_h / chart_w:.1f}"),
@@ -243,6 +246,7 @@ class _Markdown:
             self.decisions,
             self.communications,
             self.regulatory,
+            self.outside,
             self.path,
             self.knowledge,
             self.road,
@@ -531,6 +535,42 @@ class _Markdown:
             for f in d.fields
         ]
         return [*lines, *_table(("Field", "As filed", "Judged"), rows), ""]
+
+    def outside(self) -> list[str]:
+        threads, feed = self.report.threads, self.report.feed
+        if not threads and not feed:
+            return _empty("Nobody wrote to an outside party that answers, and nothing was posted.")
+        lines: list[str] = []
+        for t in threads:
+            waiting = " (the party never answered the last message)" if t.unanswered else ""
+            lines += [f"### {_md(t.party_name)} and {_md(t.role_title)}{_md(waiting)}", ""]
+            rows = [
+                (fmt.clock(i.scenario_time), i.by, i.subject or fmt.NONE, i.body) for i in t.items
+            ]
+            lines += _table(("Time", "From", "Subject", "Message"), rows)
+        if feed:
+            negative = sum(1 for f in feed if f.tone == "negative" and f.source != "team")
+            lines += [
+                "### Public feed",
+                "",
+                f"{len(feed)} posts, {negative} of them negative about the organisation. "
+                "The pressure chart (posts per story hour by tone) is in the HTML and PDF "
+                "exports.",
+                "",
+            ]
+            posts = [
+                (
+                    fmt.clock(f.scenario_time),
+                    f"{f.outlet} {f.handle}" if f.handle else f.outlet,
+                    f.source,
+                    "\n".join(x for x in (f.title, f.text) if x),
+                    f.tone,
+                    f"{f.likes + f.shares + f.replies:,}",
+                )
+                for f in feed
+            ]
+            lines += _table(("Time", "Outlet", "From", "Post", "Tone", "Interactions"), posts)
+        return lines
 
     def path(self) -> list[str]:
         path = self.report.path

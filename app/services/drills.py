@@ -344,6 +344,7 @@ class DrillService:
                     last_seq=state.seq,
                     ended_at=self._ended_at(state),
                     join_code_hash=token_hash(self.join_code(drill_id)),
+                    white_cell_code_hash=token_hash(self.white_cell_code(drill_id)),
                     created_by=created_by,
                     **({} if created_at is None else {"created_at": created_at}),
                 ),
@@ -745,6 +746,22 @@ class DrillService:
         """The code people type to join: derived from the drill id, never stored."""
         return join_code_for(self.secret_key, drill_id)
 
+    def white_cell_code(self, drill_id: str) -> str:
+        """The code the white cell joins with, to play the outside parties."""
+        return join_code_for(self.secret_key, drill_id, "white-cell")
+
+    def is_white_cell_code(self, drill: Drill, typed: str) -> bool:
+        code = normalise_join_code(typed)
+        return bool(code) and drill.white_cell_code_hash == token_hash(code)
+
+    async def ensure_white_cell_code(self, drill_id: str) -> None:
+        """A drill made before the white cell gets its code's hash on first need."""
+        async with self._write_session() as session:
+            drill = await session.get(Drill, drill_id)
+            if drill is not None and drill.white_cell_code_hash is None:
+                drill.white_cell_code_hash = token_hash(self.white_cell_code(drill_id))
+                await self._commit(session)
+
     async def drill_for_code(self, typed: str) -> Drill | None:
         code = normalise_join_code(typed)
         if not code:
@@ -753,7 +770,12 @@ class DrillService:
             return await repo.drill_by_join_code_hash(session, token_hash(code))
 
     async def join(
-        self, drill_id: str, name: str, role: str | None, attempt: str | None = None
+        self,
+        drill_id: str,
+        name: str,
+        role: str | None,
+        attempt: str | None = None,
+        parties: tuple[str, ...] = (),
     ) -> tuple[str, str]:
         """A new participant: their id and their secret token (kept only as a hash).
 
@@ -771,10 +793,11 @@ class DrillService:
             token_hash=token_hash(token),
             name=" ".join(name.split())[:80],
             role=role,
+            parties=",".join(dict.fromkeys(parties)) or None,
         )
         outcome = await self.execute(
             drill_id,
-            c.Join(participant_id, name, role),
+            c.Join(participant_id, name, role, parties),
             c.Actor(participant_id),
             key=f"join:{attempt}" if attempt else None,
             also=[row],

@@ -77,9 +77,11 @@ class PasswordChecks:
             return await asyncio.to_thread(verify_password, stored_hash, password)
 
 
-def join_code_for(secret_key: str, drill_id: str) -> str:
-    """The drill's join code, derived (never stored): HMAC of the drill id."""
-    digest = hmac.new(secret_key.encode(), f"join:{drill_id}".encode(), hashlib.sha256).digest()
+def join_code_for(secret_key: str, drill_id: str, purpose: str = "join") -> str:
+    """The drill's join code, derived (never stored): HMAC of the drill id. `purpose`
+    "white-cell" gives the other code, for those who play the outside parties."""
+    message = f"{purpose}:{drill_id}".encode()
+    digest = hmac.new(secret_key.encode(), message, hashlib.sha256).digest()
     number = int.from_bytes(digest[:8], "big")
     symbols = []
     for _ in range(JOIN_CODE_LENGTH):

@@ -17,7 +17,7 @@ from app.engine.regulatory import (
     story_seconds,
     visible_to,
 )
-from app.engine.scenario import MAX_SPEED
+from app.engine.scenario import MAX_SPEED, fill
 from app.engine.scoring import Scorecard
 from app.engine.state import notice_key
 from app.realtime.visibility import visible_log
@@ -172,6 +172,11 @@ class JoinRequest(BaseModel):
         description="A random id for this join: sent again after a 503 or a lost answer, "
         "it joins the same participant once (with a new token), never a second one.",
     )
+    parties: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="With the white-cell code: the outside parties this person plays.",
+    )
 
 
 class Joined(BaseModel):
@@ -185,8 +190,17 @@ async def join(body: JoinRequest, request: Request, response: Response) -> Joine
     """Join a drill with its code; the participant token goes in an HttpOnly cookie."""
     service = drills(request)
     drill = await _drill_for_code(request, body.code)
+    white_cell = service.is_white_cell_code(drill, body.code)
+    if white_cell != bool(body.parties) or (white_cell and body.role is not None):
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            "the white-cell code joins to play outside parties: choose `parties` and no "
+            "role; the team's code joins with a role (or none, to observe) and no parties",
+        )
     try:
-        participant_id, token = await service.join(drill.id, body.name, body.role, body.attempt)
+        participant_id, token = await service.join(
+            drill.id, body.name, body.role, body.attempt, tuple(body.parties)
+        )
     except DomainError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{exc.code}: {exc.message}") from exc
     set_secret_cookie(response, request, participant_cookie(drill.id), token)
@@ -198,18 +212,31 @@ class JoinInfo(BaseModel):
     name: str
     status: str
     roles: dict[str, str] = Field(description="The roles in play: id to title.")
+    white_cell: bool = Field(
+        default=False, description="The white-cell code: join to play outside parties."
+    )
+    parties: dict[str, str] = Field(
+        default_factory=dict,
+        description="With the white-cell code: the outside parties, id to name.",
+    )
 
 
 @router.get("/join/{code}", responses=refusals(404, 429))
 async def join_info(code: str, request: Request) -> JoinInfo:
     """What a join code opens (what the join page shows): the drill and its roles."""
     drill = await _drill_for_code(request, code)
-    scenario, state = await drills(request).state(drill.id)
+    service = drills(request)
+    scenario, state = await service.state(drill.id)
+    white_cell = service.is_white_cell_code(drill, code)
     return JoinInfo(
         drill_id=drill.id,
         name=state.name,
         status=str(state.status),
-        roles={r: scenario.role_title(r) for r in state.roles},
+        roles={} if white_cell else {r: scenario.role_title(r) for r in state.roles},
+        white_cell=white_cell,
+        parties={k: fill(v.name, state.variables) for k, v in scenario.parties.items()}
+        if white_cell
+        else {},
     )
 
 

@@ -114,7 +114,11 @@ Admin = Annotated[User, Depends(require_admin)]
 
 
 def participant_view(participant: ParticipantRow) -> Viewer:
-    """A participant sees their role's share of the drill; one without a role observes."""
+    """A participant sees their role's share of the drill; a white-cell player the
+    outside world they play; one without either observes."""
+    parties = participant.played_parties
+    if parties:
+        return Viewer("white_cell", None, participant.id, parties=parties)
     kind = "observer" if participant.role is None else "participant"
     return Viewer(kind, participant.role, participant.id)
 

@@ -26,7 +26,7 @@ from app.engine.durations import format_clock, format_duration
 from app.engine.errors import DomainError
 from app.engine.filled import drill_values, filled_scenario
 from app.engine.regulatory import visible_to
-from app.engine.scenario import EVERYONE, MAX_SPEED, Channel, Inject, Scenario
+from app.engine.scenario import EVERYONE, MAX_SPEED, Channel, Inject, Scenario, fill
 from app.engine.state import DrillState
 from app.realtime.visibility import decision_options
 from app.services import library
@@ -409,6 +409,7 @@ async def _console(
     service = drills(request)
     code = format_join_code(service.join_code(drill_id))
     link = join_link(request.app.state.settings.public_url, str(request.base_url), code)
+    await service.ensure_white_cell_code(drill_id)
     owner = (await service.drill(drill_id)).created_by
     return render(
         request,
@@ -420,6 +421,7 @@ async def _console(
             "roles": {r: scenario.role_title(r) for r in state.roles},
             "roster": _roster(state),
             "code": code,
+            "white_cell_code": format_join_code(service.white_cell_code(drill_id)),
             "join_url": link.url,
             "join_link_is_loopback": link.loopback,
             "qr": qr_svg(link.url),
@@ -526,6 +528,16 @@ async def _join_form(request: Request, code: str, error: str | None = None) -> R
         message = "No drill has that code. Check it with your facilitator."
         return render(request, "join_code.html", {"error": message, "code": code}, 404)
     scenario, state = await _load(request, drill.id)
+    attempt = secrets.token_urlsafe(16)
+    if drills(request).is_white_cell_code(drill, code):
+        parties = [
+            {"id": k, "name": fill(v.name, state.variables), "kind": str(v.kind)}
+            for k, v in scenario.parties.items()
+        ]
+        context = {"drill": state, "code": code, "parties": parties, "error": error}
+        return render(
+            request, "join_white_cell.html", context | {"attempt": attempt}, 400 if error else 200
+        )
     taken: dict[str, int] = {}
     for p in state.participants.values():
         if p.role is not None:
@@ -534,7 +546,6 @@ async def _join_form(request: Request, code: str, error: str | None = None) -> R
         {"id": r, "title": scenario.role_title(r), "joined": taken.get(r, 0)} for r in state.roles
     ]
     # A new id per form: the same form posted twice (a retry after an error) joins once.
-    attempt = secrets.token_urlsafe(16)
     context = {"drill": state, "code": code, "roles": roles, "error": error, "attempt": attempt}
     return render(request, "join.html", context, 400 if error else 200)
 
@@ -556,6 +567,7 @@ async def join(
     csrf: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=64)] = "",
     attempt: Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = "",
+    parties: Annotated[list[Annotated[str, Form(max_length=64)]] | None, Form()] = None,
 ) -> Response:
     check_csrf(request, csrf)
     service = drills(request)
@@ -565,8 +577,13 @@ async def join(
     if drill is None:
         message = "No drill has that code. Check it with your facilitator."
         return render(request, "join_code.html", {"error": message, "code": code}, 404)
+    played = tuple(parties or ())
+    if service.is_white_cell_code(drill, code) and not played:
+        return await _join_form(request, code, "Choose at least one outside party to play.")
+    if not service.is_white_cell_code(drill, code):
+        played = ()  # the team's code joins with a role
     try:
-        _, token = await service.join(drill.id, name, role or None, attempt or None)
+        _, token = await service.join(drill.id, name, role or None, attempt or None, played)
     except DomainError as exc:
         return await _join_form(request, code, exc.message)
     response = RedirectResponse(f"/drills/{drill.id}/play", status.HTTP_303_SEE_OTHER)
@@ -580,6 +597,14 @@ async def play(request: Request, drill_id: str) -> Response:
     if participant is None:
         return RedirectResponse("/join", status.HTTP_303_SEE_OTHER)
     scenario, state = await _load(request, drill_id)
+    if participant.played_parties:
+        parties = {
+            k: fill(scenario.parties[k].name, state.variables)
+            for k in participant.played_parties
+            if k in scenario.parties
+        }
+        context = {"drill": state, "scenario": scenario, "me": participant, "parties": parties}
+        return render(request, "white_cell.html", context | {"parties_json": json.dumps(parties)})
     return render(
         request,
         "play.html",

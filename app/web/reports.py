@@ -274,6 +274,12 @@ async def report_timeline(request: Request, drill_id: str) -> Response:
     return Response(charts.timeline_chart(report), media_type="image/svg+xml")
 
 
+@router.get("/drills/{drill_id}/report/pressure.svg")
+async def report_pressure(request: Request, drill_id: str) -> Response:
+    report, _ = await _report_for(request, drill_id)
+    return Response(charts.pressure_chart(report), media_type="image/svg+xml")
+
+
 # ------------------------------------------------------------------ the programme
 
 

@@ -6,6 +6,8 @@ import { $, el, errorBox } from "./dom.js";
 import { DrillPage } from "./drill_page.js";
 import { CLOCK_EVENTS, RegulatoryPanel } from "./regulatory.js";
 import { SCORE_EVENTS, scorePanel } from "./scores.js";
+import { PublicFeed } from "./feed.js";
+import { Threads } from "./white_cell.js";
 
 const root = document.getElementById("console");
 const drillId = root.dataset.drillId;
@@ -38,6 +40,7 @@ const KIND = {
   decision_opened: "decision", decision_answered: "decision", decision_closed: "decision", decision_timed_out: "warn",
   role_unavailable: "warn", expectation_missed: "warn",
   message_sent: "message", note_added: "note", drill_ended: "end",
+  party_replied: "message", reply_suggested: "muted", reply_skipped: "muted", feed_posted: "inject",
   expectation_met: "score", scores_released: "score", score_adjusted: "score",
 };
 
@@ -46,6 +49,8 @@ function wordsOf(e) {
   const d = e.data;
   switch (e.type) {
     case "message_sent": return d.body;
+    case "party_replied": return d.body;
+    case "feed_posted": return d.text;
     case "decision_answered": return d.rationale ? `Why: ${d.rationale}` : "";
     case "feedback_given": return `Confidence ${d.confidence} of 5\nWent well: ${d.went_well || "—"}\nImprove: ${d.improve || "—"}`;
     default: return "";
@@ -233,8 +238,20 @@ function renderRoles() {
   $("unfilled-note").textContent = missing.length ? `Nobody plays ${missing.join(", ")} yet, which this scenario needs. Ask someone to join as it, or start without and confirm.` : "";
 }
 
+// The outside world: the facilitator may answer as any party (the snapshot names them).
+let threads = null;
+const feed = new PublicFeed($("public-feed"), $("pressure"), $("public-feed-empty"));
+const pendingThreadEvents = [];
+
+function outsideWorld(e) {
+  feed.add(e);
+  if (threads) threads.event(e);
+  else pendingThreadEvents.push(e);
+}
+
 function track(e) {
   const d = e.data;
+  outsideWorld(e);
   if (e.type === "participant_joined") people.set(d.participant_id, { name: d.name, role: d.role });
   if (e.type === "participant_left" && people.has(d.participant_id)) people.get(d.participant_id).present = false;
   if (SCORE_EVENTS.has(e.type)) scores.soon();
@@ -379,6 +396,10 @@ page.form($("note-form"), {
 
 page.connect({
   snapshot: (drill) => {
+    if (!threads && Object.keys(drill.parties).length) {
+      threads = new Threads($("threads"), drill.parties, (body, show) => page.send(body, show), who);
+      for (const e of pendingThreadEvents.splice(0)) threads.event(e);
+    }
     context = { ...context, ...drill };
     if (drill.scores_released) releasedNow();
     setStatus(drill.status);
@@ -406,6 +427,8 @@ page.connect({
     for (const dec of open.values()) dec.countdown.update();
     tickUpNext();
     regulatory?.tick();
+    threads?.tick(now);
+    feed.tick(now);
   },
 });
 scores.now();

@@ -3,6 +3,7 @@
 import { pauseBanner, span, tplus } from "./clock.js";
 import { $, el, errorBox } from "./dom.js";
 import { DrillPage } from "./drill_page.js";
+import { PublicFeed, postOf } from "./feed.js";
 import { CLOCK_EVENTS, RegulatoryPanel } from "./regulatory.js";
 import { SCORE_EVENTS, scorePanel } from "./scores.js";
 
@@ -118,6 +119,7 @@ function inboxItem(e, style, from, subject, body, severity, channel, bodyHtml = 
   $("inbox-empty").hidden = true;
   updateUnread();
   if (live) showNewAlert();
+  return li;
 }
 
 // A phone shows a screen or two: an inject that lands out of sight says so, and one tap
@@ -145,22 +147,30 @@ window.addEventListener("scroll", () => { if (inboxInView()) $("new-alert").hidd
 
 // ---------------------------------------------------------------- tabs: play, briefing
 
+const TABS = ["play", "public", "briefing"];
+
 function showTab(name) {
-  for (const tab of ["play", "briefing"]) {
+  for (const tab of TABS) {
     const on = tab === name;
     $(`tab-${tab}`).setAttribute("aria-selected", String(on));
     $(`tab-${tab}`).tabIndex = on ? 0 : -1;
     $(`panel-${tab}`).hidden = !on;
   }
+  if (name === "public") {
+    unseenPosts = 0;
+    showUnseenPosts();
+  }
 }
 $("tab-play").addEventListener("click", () => showTab("play"));
+$("tab-public").addEventListener("click", () => showTab("public"));
 // "Skip to decisions" must land on something visible, whichever tab is showing.
 document.querySelector('a.skip[href="#decisions-card"]')?.addEventListener("click", () => showTab("play"));
 $("tab-briefing").addEventListener("click", () => showTab("briefing"));
 for (const tab of document.querySelectorAll("[role=tab]")) {
   tab.addEventListener("keydown", (ev) => {
     if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
-    const next = tab.id === "tab-play" ? "briefing" : "play";
+    const step = ev.key === "ArrowRight" ? 1 : TABS.length - 1;
+    const next = TABS[(TABS.indexOf(tab.id.slice(4)) + step) % TABS.length];
     showTab(next);
     $(`tab-${next}`).focus();
   });
@@ -172,8 +182,51 @@ function showSchedule() {
   $("speed-now").textContent = `×${clock.speed}`;
 }
 
+// ---------------------------------------------------------------- the public feed
+
+const feed = new PublicFeed($("public-feed"), $("pressure"), $("public-feed-empty"));
+let unseenPosts = 0;
+
+function showUnseenPosts() {
+  const badge = $("public-new");
+  badge.hidden = unseenPosts === 0;
+  badge.textContent = `${unseenPosts} new`;
+}
+
+function onPost(e) {
+  if (!feed.add(e)) return;
+  if (live && $("panel-public").hidden) {
+    unseenPosts += 1;
+    showUnseenPosts();
+    announce(`New in the public feed: ${postOf(e).outlet}`);
+  }
+}
+
+/** An outside party's answer, in the inbox, with a button to answer it back. */
+function onPartyReply(e) {
+  const d = e.data;
+  const li = inboxItem(e, "email", who(d.party), d.subject, d.body, "info", "email");
+  const answer = el("button", "", `Reply to ${who(d.party)}`);
+  answer.type = "button";
+  answer.addEventListener("click", () => replyTo(d.party, d.subject));
+  li?.append(answer);
+}
+
+function replyTo(party, subject) {
+  const form = $("composer");
+  if (!form) return;
+  for (const c of form.querySelectorAll("input[name=to]")) c.checked = c.value === party;
+  form.elements.subject.value = subject && !subject.startsWith("Re: ") ? `Re: ${subject}` : subject || "";
+  showNoticeHint();
+  form.elements.body.focus();
+}
+
 function onInject(e) {
   const d = e.data;
+  if (d.post) {
+    onPost(e); // a public post goes to the public feed, not the inbox
+    return;
+  }
   const style = CHANNEL[d.channel] || "email";
   inboxItem(e, style, d.sender || "", d.title, d.body, d.severity, d.channel, d.body_html ?? null);
 }
@@ -299,6 +352,8 @@ function onEvent(e) {
   switch (e.type) {
     case "inject_delivered": onInject(e); break;
     case "message_sent": onMessage(e); break;
+    case "party_replied": onPartyReply(e); break;
+    case "feed_posted": onPost(e); break;
     case "note_added": onNote(e); break;
     case "decision_opened": onDecisionOpened(e); break;
     case "decision_answered": {
@@ -522,6 +577,7 @@ page.connect({
     $("scenario-elapsed").textContent = tplus(now);
     for (const dec of decisions.values()) if (!dec.closed) dec.countdown.update();
     regulatory?.tick();
+    feed.tick(now);
   },
 });
 regulatory?.now();

@@ -40,6 +40,7 @@ REPORT_SECTIONS = [
     ("decisions", "Decisions"),
     ("communications", "Communications"),
     ("regulatory", "Regulatory readiness"),
+    ("outside", "The outside world"),
     ("path", "Path taken"),
     ("knowledge", "Who knew what when"),
     ("road", "The road not taken"),

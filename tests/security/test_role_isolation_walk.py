@@ -185,6 +185,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/drills/{drill_id}/report.{fmt}"): Access(REPORT_FILE, ended=REPORT_ENDED),
     ("GET", "/drills/{drill_id}/report/graph.svg"): Access(REPORT_FILE, ended=REPORT_ENDED),
     ("GET", "/drills/{drill_id}/report/timeline.svg"): Access(REPORT_FILE, ended=REPORT_ENDED),
+    ("GET", "/drills/{drill_id}/report/pressure.svg"): Access(REPORT_FILE, ended=REPORT_ENDED),
     ("GET", "/api/drills/{drill_id}/report"): Access(REPORT_FILE, ended=REPORT_ENDED),
     ("POST", "/drills/{drill_id}/report/summary"): Access(
         REPORT_EDIT, ended=EDIT_ENDED, body="summary"
