@@ -12,7 +12,7 @@ import difflib
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from app.authoring.bundle import Asset, Bundle, BundleError, is_bundle_folder, read_folder, read_zip
 from app.engine import scenario as scenario_format
 from app.engine.findings import Finding, Level, Loc
 from app.engine.scenario import Scenario
@@ -59,6 +60,8 @@ class Loaded:
     findings: list[Finding]
     counts: Counts | None = None
     """Injects, decisions, expectations, roles and paths, for a scenario that plays."""
+    assets: dict[str, Asset] = field(default_factory=dict)
+    """A bundle's files (path in the bundle -> the file), for a scenario that is one."""
 
     @property
     def ok(self) -> bool:
@@ -303,8 +306,57 @@ def load_scenario_text(source: str, file: str = "<upload>") -> Loaded:
     return _load_scenario_text(source, file)
 
 
+Inventory = tuple[tuple[str, str], ...]
+"""A bundle's files as the validator needs them: (path, why refused or "")."""
+
+
+def load_bundle(bundle: Bundle) -> Loaded:
+    """A bundle's scenario, validated with its files: each attachment must name a file of
+    the bundle that was kept, or the finding says why not, at the inject's line."""
+    inventory = tuple(sorted([(p, "") for p in bundle.assets] + list(bundle.refused.items())))
+    loaded = _load_scenario_text(bundle.source, bundle.name, inventory)
+    return replace(loaded, assets=dict(bundle.assets))
+
+
+def load_scenario_path(path: Path) -> Loaded:
+    """A scenario file, a bundle folder or a bundle .zip."""
+    try:
+        if path.is_dir():
+            return load_bundle(read_folder(path))
+        if path.suffix == ".zip":
+            return load_bundle(read_zip(path.read_bytes(), path.name))
+    except BundleError as exc:
+        return Loaded(str(path), "", None, [Finding(Level.error, (), str(exc), str(path))])
+    except OSError as exc:
+        message = f"cannot read the bundle: {exc.strerror}"
+        return Loaded(str(path), "", None, [Finding(Level.error, (), message, str(path))])
+    return load_scenario_file(path)
+
+
+def _attachment_findings(scenario: Scenario, inventory: Inventory | None) -> list[Finding]:
+    files = dict(inventory or ())
+    found: list[Finding] = []
+    for i, inject in enumerate(scenario.injects):
+        for j, attachment in enumerate(inject.attachments):
+            loc: Loc = ("injects", i, "attachments", j, "file")
+            if inventory is None:
+                message = (
+                    "an attachment needs a bundle: put this YAML and an assets/ folder in a "
+                    "folder (or a .zip) and load that"
+                )
+            elif attachment.file not in files:
+                kept = ", ".join(p for p, why in files.items() if not why) or "none"
+                message = f"{attachment.file} is not in the bundle; its files are: {kept}"
+            elif files[attachment.file]:
+                message = f"{attachment.file} is refused: {files[attachment.file]}"
+            else:
+                continue
+            found.append(Finding(Level.error, loc, message))
+    return found
+
+
 @lru_cache(maxsize=64)
-def _load_scenario_text(source: str, file: str) -> Loaded:
+def _load_scenario_text(source: str, file: str, inventory: Inventory | None = None) -> Loaded:
     if len(source.encode("utf-8", errors="replace")) > MAX_SOURCE_BYTES:
         return Loaded(file, source, None, [_too_large(file, len(source.encode()))])
     data, source_map, findings = parse_yaml(source, file)
@@ -332,6 +384,7 @@ def _load_scenario_text(source: str, file: str) -> Loaded:
             file, source, None, [_place(f, file, source_map) for f in _pydantic_findings(exc)]
         )
     findings, counted = validate_scenario(scenario)
+    findings = [*findings, *_attachment_findings(scenario, inventory)]
     placed = sorted(
         (_place(f, file, source_map) for f in findings), key=lambda f: (f.line, f.column)
     )
@@ -390,10 +443,17 @@ def _too_large(file: str, size: int) -> Finding:
 
 
 def scenario_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files named directly, and every .yaml/.yml file below named folders, sorted."""
+    """Files and bundles named directly, and every .yaml/.yml file and bundle (a folder
+    with an assets/ folder) below named folders, sorted."""
     for path in paths:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix in SCENARIO_SUFFIXES)
+        if path.is_dir() and not is_bundle_folder(path):
+            bundles = sorted(p for p in path.rglob("*") if is_bundle_folder(p))
+            files = [
+                p
+                for p in path.rglob("*")
+                if p.suffix in SCENARIO_SUFFIXES and not any(b in p.parents for b in bundles)
+            ]
+            yield from sorted(files + bundles)
         else:
             yield path
 

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from app.authoring.graph import branch_graph, render_svg, taken_path
-from app.authoring.loader import SCENARIO_SUFFIXES, Loaded, load_scenario_file, scenario_files
+from app.authoring.loader import SCENARIO_SUFFIXES, Loaded, load_scenario_path, scenario_files
 from app.cli.common import (
     commands,
     err,
@@ -81,7 +81,7 @@ def validate(
     results: list[dict[str, Any]] = []
     failed = False
     for path in files:
-        loaded = load_scenario_file(path)
+        loaded = load_scenario_path(path)
         bad = bool(loaded.errors) or (strict and bool(loaded.warnings)) or not loaded.scenario
         failed |= bad
         entry: dict[str, Any] = {
@@ -361,7 +361,7 @@ def _entries(files: list[Path]) -> list[dict[str, Any]]:
 
 def _entry(path: Path) -> dict[str, Any]:
     """One file of the library: what it is and how big, or its first error."""
-    loaded = load_scenario_file(path)
+    loaded = load_scenario_path(path)
     scenario = loaded.scenario
     if scenario is None or loaded.errors or loaded.counts is None:
         first = loaded.errors[0] if loaded.errors else None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from app.authoring.loader import Loaded, load_scenario_file
+from app.authoring.loader import Loaded, load_scenario_path
 from app.engine.scenario import Scenario
 
 
@@ -27,7 +27,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def load_or_exit(path: Path) -> tuple[Loaded, Scenario]:
-    loaded = load_scenario_file(path)
+    loaded = load_scenario_path(path)
     for finding in loaded.errors:
         err(finding.render())
     if loaded.scenario is None or loaded.errors:

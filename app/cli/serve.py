@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from app.authoring.loader import load_scenario_file, scenario_files
+from app.authoring.loader import load_scenario_path, scenario_files
 from app.cli.common import commands, err, fail
 from app.config import get_settings
 from app.services.security import FAST_HASHES_FOR_TESTS
@@ -164,7 +164,7 @@ async def _first_run(settings: Any, base: str, demo: bool) -> list[str]:
             )
         if demo:
             path = next(
-                (p for p in scenario_files([settings.scenarios_dir]) if load_scenario_file(p).ok),
+                (p for p in scenario_files([settings.scenarios_dir]) if load_scenario_path(p).ok),
                 None,
             )
             if path is None:

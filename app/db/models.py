@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -39,6 +40,22 @@ class ScenarioVersion(Base):
     source: Mapped[str] = mapped_column(Text)
     origin: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ScenarioAsset(Base):
+    """A file of a scenario bundle (an image, a PDF, a log), kept with its version."""
+
+    __tablename__ = "scenario_assets"
+    __table_args__ = (
+        UniqueConstraint("scenario_version_id", "path", name="uq_scenario_assets_path"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scenario_version_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Drill(Base):

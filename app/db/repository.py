@@ -15,6 +15,7 @@ from app.db.models import (
     DrillEvent,
     DrillFacilitator,
     ParticipantRow,
+    ScenarioAsset,
     ScenarioVersion,
 )
 from app.engine.events import Event, event_type
@@ -225,3 +226,13 @@ async def uploaded_scenario_by_sha_prefix(
         )
     )
     return rows[0] if len(rows) == 1 else None
+
+
+async def scenario_assets(session: AsyncSession, version_id: int) -> list[ScenarioAsset]:
+    """The bundle files stored with a scenario version (none for a plain YAML)."""
+    rows = await session.scalars(
+        select(ScenarioAsset)
+        .where(ScenarioAsset.scenario_version_id == version_id)
+        .order_by(ScenarioAsset.path)
+    )
+    return list(rows)

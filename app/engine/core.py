@@ -1245,6 +1245,14 @@ def _fire_inject(
     }
     if by_facilitator:
         delivered["fired_by_facilitator"] = True
+    if inject.attachments:
+        delivered["attachments"] = [
+            {
+                "file": a.file,
+                "title": fill(a.title, state.variables) if a.title else a.file.rsplit("/", 1)[-1],
+            }
+            for a in inject.attachments
+        ]
     if inject.post is not None:
         post = inject.post
         delivered["post"] = {

@@ -98,6 +98,11 @@ class DrillEndedData(TypedDict):
 # --------------------------------------------------------------------------- injects
 
 
+class AttachmentData(TypedDict):
+    file: str
+    title: str
+
+
 class PostData(TypedDict):
     outlet: str
     handle: str | None
@@ -126,6 +131,9 @@ class InjectDeliveredData(TypedDict):
     """Only when the facilitator fired it ahead of its time."""
     post: NotRequired[PostData]
     """A public post: its outlet and reach (the scenario's `post:`)."""
+    attachments: NotRequired[list[AttachmentData]]
+    """Files of the scenario's bundle it carries, fetched at
+    /api/drills/{id}/attachments/{seq}/{index}."""
 
 
 class InjectSkippedData(TypedDict):

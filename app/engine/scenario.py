@@ -379,6 +379,18 @@ class FeedPost(Strict):
     tone: Tone = Field(default=Tone.negative, description="How it speaks of the organisation.")
 
 
+class Attachment(Strict):
+    """A file of the scenario's bundle an inject carries: an image shows inline, a PDF,
+    text, CSV or log file opens in a viewer or downloads."""
+
+    file: str = Field(
+        pattern=r"^assets/[A-Za-z0-9._/-]+$",
+        max_length=200,
+        description="Its path in the bundle, e.g. `assets/ransom-note.png`.",
+    )
+    title: ShortText | None = Field(default=None, description="Default: the file's name.")
+
+
 class Inject(Strict):
     """Something that arrives: an alert, a call, an email, a news story.
 
@@ -418,6 +430,11 @@ class Inject(Strict):
     notes: Text | None = Field(default=None, description="For the facilitator's eyes only.")
     questions: list[Text] = Field(
         default_factory=list, description="Discussion questions for the facilitator to ask."
+    )
+    attachments: list[Attachment] = Field(
+        default_factory=list,
+        description="Files of the scenario's bundle it carries (the scenario must be a "
+        "folder or .zip with an `assets/` folder).",
     )
     post: FeedPost | None = Field(
         default=None,

@@ -7,8 +7,9 @@ every export show the same numbers.
 
 from __future__ import annotations
 
+import base64
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app.authoring.graph import taken_path
@@ -27,6 +28,7 @@ from app.reports.model import (
     HotWashResponse,
     HotWashRole,
     ImprovementItem,
+    InjectFile,
     ItemStatus,
     KnowledgeLine,
     Note,
@@ -72,6 +74,8 @@ class Inputs:
     """This drill's improvement plan."""
     earlier_open_items: Sequence[ImprovementItem] = ()
     """Items still open from earlier drills, to find which ones this drill re-tested."""
+    assets: Mapping[str, tuple[str, bytes]] = field(default_factory=dict)
+    """The scenario bundle's files: path -> (media type, content)."""
 
 
 def derive_rating(percent: float | None) -> Rating | None:
@@ -99,6 +103,7 @@ def build_report(inputs: Inputs, now: float) -> Report:
         path=sorted(taken_path(scenario, events)),
         knowledge=_knowledge(scenario, events),
         regulatory=_regulatory(scenario, events),
+        files=_files(events, inputs.assets),
         threads=_threads(scenario, events),
         feed=_feed(events),
         road_not_taken=_road_not_taken(scenario, scores),
@@ -198,6 +203,32 @@ def _title_of(scenario: Scenario, role: str | None) -> str | None:
 
 
 # --------------------------------------------------------------------------- outside world
+
+
+def _files(events: Sequence[Event], assets: Mapping[str, tuple[str, bytes]]) -> list[InjectFile]:
+    """Each file a delivered inject carried; images embedded for the HTML and PDF."""
+    found: list[InjectFile] = []
+    for e in events:
+        if e.type is not EventType.inject_delivered:
+            continue
+        delivered = p.inject_delivered(e)
+        for item in delivered.get("attachments", ()):
+            media_type, data = assets.get(item["file"], ("application/octet-stream", b""))
+            image = media_type.startswith("image/") and data
+            found.append(
+                InjectFile(
+                    scenario_time=e.scenario_time,
+                    inject_title=delivered["title"],
+                    title=item["title"],
+                    file=item["file"],
+                    media_type=media_type,
+                    size=len(data),
+                    data_uri=f"data:{media_type};base64,{base64.b64encode(data).decode()}"
+                    if image
+                    else None,
+                )
+            )
+    return found
 
 
 def _threads(scenario: Scenario, events: Sequence[Event]) -> list[OutsideThread]:

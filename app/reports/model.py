@@ -254,6 +254,22 @@ class FeedItem(_Model):
     source: str = Field(description="story (the scenario), white cell, or team (a statement).")
 
 
+class InjectFile(_Model):
+    """A file an inject carried (a scenario bundle's asset)."""
+
+    scenario_time: float
+    inject_title: str
+    title: str
+    file: str
+    media_type: str
+    size: int
+    data_uri: str | None = Field(
+        default=None,
+        exclude=True,
+        description="An image, embedded (HTML and PDF); not in the JSON export.",
+    )
+
+
 class RoadOption(_Model):
     option_id: str
     label: str
@@ -303,6 +319,9 @@ class Report(_Model):
     timeline: list[TimelineLine]
     path: list[str] = Field(description="Branch-graph node ids the drill went through.")
     knowledge: list[KnowledgeLine]
+    files: list[InjectFile] = Field(
+        default_factory=list, description="The files the delivered injects carried."
+    )
     threads: list[OutsideThread] = Field(
         default_factory=list,
         description="Every exchange with an outside party, per party and role.",

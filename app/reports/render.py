@@ -538,9 +538,26 @@ class _Markdown:
 
     def outside(self) -> list[str]:
         threads, feed = self.report.threads, self.report.feed
-        if not threads and not feed:
-            return _empty("Nobody wrote to an outside party that answers, and nothing was posted.")
         lines: list[str] = []
+        if not threads and not feed:
+            lines = _empty("Nobody wrote to an outside party that answers, and nothing was posted.")
+        if self.report.files:
+            lines += ["### Files the injects carried", ""]
+            lines += _table(
+                ("Time", "Inject", "File", "Kind", "Bytes"),
+                [
+                    (
+                        fmt.clock(a.scenario_time),
+                        a.inject_title,
+                        f"{a.title} ({a.file})",
+                        a.media_type,
+                        f"{a.size:,}",
+                    )
+                    for a in self.report.files
+                ],
+            )
+        if not threads and not feed:
+            return lines
         for t in threads:
             waiting = " (the party never answered the last message)" if t.unanswered else ""
             lines += [f"### {_md(t.party_name)} and {_md(t.role_title)}{_md(waiting)}", ""]

@@ -13,18 +13,19 @@ improvement items) are written in ONE transaction, so a failed import leaves not
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Base64Bytes, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.authoring.loader import load_scenario_text
+from app.authoring.bundle import MAX_ENTRIES, Asset, Bundle, bundle_sha256, sniff
+from app.authoring.loader import Loaded, load_bundle, load_scenario_text
 from app.db.models import (
     Drill,
     ImprovementItemRow,
@@ -65,10 +66,20 @@ class ExportedDrillRow(_Strict):
     ended_at: datetime | None = None
 
 
+class ExportedAsset(_Strict):
+    """A bundle file the scenario came with, base64 in the JSON."""
+
+    path: str = Field(max_length=200)
+    media_type: str = Field(max_length=100)
+    data: Base64Bytes
+
+
 class ExportedScenario(_Strict):
     source: str
     origin: str = ""
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """Of the text, or for a bundle of the text and every file (app/authoring/bundle)."""
+    assets: list[ExportedAsset] = Field(default_factory=list, max_length=MAX_ENTRIES)
 
 
 class ExportedEvent(_Strict):
@@ -166,7 +177,14 @@ async def export_drill(
             ended_at=drill.ended_at,
         ),
         scenario=ExportedScenario(
-            source=version.source, origin=version.origin, sha256=version.sha256
+            source=version.source,
+            origin=version.origin,
+            sha256=version.sha256,
+            assets=[
+                # Base64Bytes takes the encoded form, as it reads it from a file.
+                ExportedAsset(path=a.path, media_type=a.media_type, data=base64.b64encode(a.data))
+                for a in await service.scenario_assets(drill_id)
+            ],
         ),
         events=[ExportedEvent.model_validate(e.to_dict()) for e in events],
         participants=[
@@ -233,7 +251,7 @@ def _events(export: DrillExport, drill_id: str) -> list[Event]:
         raise ArchiveError("the event log belongs to another drill than the file's drill.id")
     renamed: DrillCreatedData = {**drill_created(first), "drill_id": drill_id}
     events[0] = replace(first, data=stored(renamed))
-    loaded = load_scenario_text(export.scenario.source, export.scenario.origin or "export")
+    loaded = _loaded(export)
     if not loaded.ok or loaded.scenario is None:
         raise ArchiveError("the scenario text in the file does not validate")
     try:
@@ -243,6 +261,25 @@ def _events(export: DrillExport, drill_id: str) -> list[Event]:
     return events
 
 
+def _assets(export: DrillExport) -> dict[str, Asset]:
+    """The bundle files of the export, each checked by its content again."""
+    found: dict[str, Asset] = {}
+    for item in export.scenario.assets:
+        media_type, why = sniff(item.path, item.data)
+        if media_type is None:
+            raise ArchiveError(f"the file's asset {item.path} is refused: {why}")
+        found[item.path] = Asset(item.path, media_type, item.data)
+    return found
+
+
+def _loaded(export: DrillExport) -> Loaded:
+    origin = export.scenario.origin or "export"
+    assets = _assets(export)
+    if assets:
+        return load_bundle(Bundle(origin, export.scenario.source, assets, {}))
+    return load_scenario_text(export.scenario.source, origin)
+
+
 async def import_drill(
     service: DrillService, reviews: ReviewService, data: Any, as_new: bool = False
 ) -> str:
@@ -250,7 +287,8 @@ async def import_drill(
     `as_new`). Raises ArchiveError (DrillExists for a taken id) with nothing written."""
     export = parse_export(data)
     source = export.scenario.source
-    if hashlib.sha256(source.encode("utf-8")).hexdigest() != export.scenario.sha256:
+    assets = _assets(export)
+    if bundle_sha256(source, assets) != export.scenario.sha256:
         raise ArchiveError("the scenario text does not match its sha256: the file was edited")
     drill_id = new_drill_id() if as_new else export.drill.id
     events = _events(export, drill_id)
@@ -273,6 +311,7 @@ async def import_drill(
             created_by=meta.created_by,
             created_at=_aware(meta.created_at),
             also=_rows(export, drill_id, set(taken)),
+            assets=assets,
         )
     except ScenarioInvalid:
         raise ArchiveError("the scenario text in the file does not validate") from None

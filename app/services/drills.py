@@ -23,7 +23,7 @@ import math
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -31,9 +31,17 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.authoring.loader import Loaded, load_scenario_text, parse_stored_scenario
+from app.authoring.bundle import Asset, Bundle, bundle_sha256
+from app.authoring.loader import Loaded, load_bundle, load_scenario_text, parse_stored_scenario
 from app.db import repository as repo
-from app.db.models import Drill, DrillFacilitator, ParticipantRow, ScenarioVersion, User
+from app.db.models import (
+    Drill,
+    DrillFacilitator,
+    ParticipantRow,
+    ScenarioAsset,
+    ScenarioVersion,
+    User,
+)
 from app.db.session import describe, is_unavailable
 from app.engine import commands as c
 from app.engine import scoring
@@ -246,18 +254,25 @@ class DrillService:
 
     # ------------------------------------------------------------------ scenarios
 
-    async def store_scenario(self, source: str, origin: str) -> tuple[int, Scenario]:
-        """Validate and keep the exact text; the same text is stored once."""
-        loaded = load_scenario_text(source, origin)
+    async def store_scenario(
+        self, source: str, origin: str, assets: Mapping[str, Asset] | None = None
+    ) -> tuple[int, Scenario]:
+        """Validate and keep the exact text, with a bundle's files; the same text and files
+        are stored once."""
+        if assets:
+            loaded = load_bundle(Bundle(origin, source, dict(assets), {}))
+        else:
+            loaded = load_scenario_text(source, origin)
         if not loaded.ok or loaded.scenario is None:
             raise ScenarioInvalid(loaded)
+        digest = bundle_sha256(source, assets or {})
         async with self._write_session() as session:
-            found = await repo.scenario_by_sha(session, loaded.sha256)
+            found = await repo.scenario_by_sha(session, digest)
             if found is None:
                 found = await repo.add_scenario_version(
                     session,
                     ScenarioVersion(
-                        sha256=loaded.sha256,
+                        sha256=digest,
                         scenario_id=loaded.scenario.id,
                         version=loaded.scenario.version,
                         title=loaded.scenario.title,
@@ -265,6 +280,16 @@ class DrillService:
                         origin=origin[:300],
                     ),
                 )
+                for asset in (assets or {}).values():
+                    session.add(
+                        ScenarioAsset(
+                            scenario_version_id=found.id,
+                            path=asset.path,
+                            media_type=asset.media_type,
+                            sha256=asset.sha256,
+                            data=asset.data,
+                        )
+                    )
                 await self._commit(session)
             self._scenarios[found.id] = loaded.scenario
             return found.id, loaded.scenario
@@ -285,11 +310,16 @@ class DrillService:
     # ------------------------------------------------------------------ drills
 
     async def create_drill(
-        self, source: str, origin: str, command: c.CreateDrill, created_by: str | None = None
+        self,
+        source: str,
+        origin: str,
+        command: c.CreateDrill,
+        created_by: str | None = None,
+        assets: Mapping[str, Asset] | None = None,
     ) -> str:
-        """Create a drill from scenario text (validated and stored as it is); `created_by`
-        is the facilitator's user name, for the report."""
-        version_id, scenario = await self.store_scenario(source, origin)
+        """Create a drill from scenario text (validated and stored as it is, with a
+        bundle's files); `created_by` is the facilitator's user name, for the report."""
+        version_id, scenario = await self.store_scenario(source, origin, assets)
         events = decide(scenario, DrillState(), command, self.clock(), c.Actor(user=created_by))
         state = await self._insert_drill(scenario, version_id, command.drill_id, events, created_by)
         live = _Live(scenario, state)
@@ -308,12 +338,13 @@ class DrillService:
         created_by: str | None = None,
         created_at: datetime | None = None,
         also: list[object] | None = None,
+        assets: Mapping[str, Asset] | None = None,
     ) -> str:
         """Store a drill played elsewhere (a dry-run, an export) as it is: its log is
         replayed first, so a log that the rules would not produce is refused. `also`: rows
         restored in the same transaction (participants, a review, improvement items), so
         an import is all or nothing."""
-        version_id, scenario = await self.store_scenario(source, origin)
+        version_id, scenario = await self.store_scenario(source, origin, assets)
         await self._insert_drill(
             scenario, version_id, drill_id, events, created_by, created_at, also or []
         )
@@ -940,6 +971,25 @@ class DrillService:
         scenario, state = await self.state(drill_id)
         now = state.scenario_now(self.clock())
         return scoring.scorecard(scenario, await self.events(drill_id), now)
+
+    async def scenario_assets(self, drill_id: str) -> list[ScenarioAsset]:
+        """Every file of the bundle the drill's scenario came with (none for a YAML)."""
+        drill = await self.drill(drill_id)
+        async with self.sessions() as session:
+            return await repo.scenario_assets(session, drill.scenario_version_id)
+
+    async def attachment(self, drill_id: str, file: str) -> ScenarioAsset | None:
+        """A file of the bundle the drill's scenario came with."""
+        async with self.sessions() as session:
+            drill = await repo.get_drill(session, drill_id)
+            if drill is None:
+                raise DrillNotFound(drill_id)
+            return await session.scalar(
+                select(ScenarioAsset).where(
+                    ScenarioAsset.scenario_version_id == drill.scenario_version_id,
+                    ScenarioAsset.path == file,
+                )
+            )
 
     async def drill(self, drill_id: str) -> Drill:
         async with self.sessions() as session:

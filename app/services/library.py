@@ -9,8 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.authoring.loader import Loaded, load_scenario_file, load_scenario_text, scenario_files
+from app.authoring.bundle import Asset, Bundle
+from app.authoring.loader import (
+    Loaded,
+    load_bundle,
+    load_scenario_path,
+    load_scenario_text,
+    scenario_files,
+)
 from app.db import repository as repo
+from app.db.models import ScenarioVersion
 from app.services.drills import DrillService
 
 UPLOAD_PREFIX = "upload-"
@@ -42,16 +50,26 @@ async def library(folder: Path, service: DrillService) -> list[Found]:
     """Every scenario that validates: the shipped files, then the newest of each upload."""
     found = []
     for path in scenario_files([folder]):
-        loaded = load_scenario_file(path)
+        loaded = load_scenario_path(path)
         if loaded.ok and loaded.scenario is not None:
             found.append(Found(path.name, loaded.source, path.name, loaded))
     async with service.sessions() as session:
         rows = await repo.uploaded_scenarios(session)
     for row in rows:
-        loaded = load_scenario_text(row.source, row.origin)
+        loaded = await _load_stored(service, row)
         if loaded.ok and loaded.scenario is not None:
             found.append(Found(upload_key(row.sha256), row.source, row.origin, loaded))
     return found
+
+
+async def _load_stored(service: DrillService, row: ScenarioVersion) -> Loaded:
+    """An uploaded version, with the bundle files stored with it, if any."""
+    async with service.sessions() as session:
+        stored = await repo.scenario_assets(session, row.id)
+    if not stored:
+        return load_scenario_text(row.source, row.origin)
+    assets = {a.path: Asset(a.path, a.media_type, a.data) for a in stored}
+    return load_bundle(Bundle(row.origin, row.source, assets, {}))
 
 
 async def find(folder: Path, service: DrillService, key: str) -> Found | None:
@@ -64,13 +82,13 @@ async def find(folder: Path, service: DrillService, key: str) -> Found | None:
             row = await repo.uploaded_scenario_by_sha_prefix(session, prefix)
         if row is None:
             return None
-        loaded = load_scenario_text(row.source, row.origin)
+        loaded = await _load_stored(service, row)
         source, origin = row.source, row.origin
     else:
         path = next((p for p in scenario_files([folder]) if p.name == key), None)
         if path is None:
             return None
-        loaded = load_scenario_file(path)
+        loaded = load_scenario_path(path)
         source, origin = loaded.source, path.name
     if not loaded.ok or loaded.scenario is None:
         return None

@@ -134,8 +134,15 @@ class ReviewService:
         scenario = filled_scenario(
             scenario, drill_values(scenario, events[0].data if events else None)
         )
+        files = await self.drills.scenario_assets(drill_id)
         inputs = Inputs(
-            scenario, events, DrillMeta(facilitator=drill.created_by), review, items, earlier
+            scenario,
+            events,
+            DrillMeta(facilitator=drill.created_by),
+            review,
+            items,
+            earlier,
+            {f.path: (f.media_type, f.data) for f in files},
         )
         return build_report(inputs, self.clock()), scenario
 

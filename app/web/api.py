@@ -20,7 +20,7 @@ from app.engine.regulatory import (
 from app.engine.scenario import MAX_SPEED, fill
 from app.engine.scoring import Scorecard
 from app.engine.state import notice_key
-from app.realtime.visibility import visible_log
+from app.realtime.visibility import visible, visible_log
 from app.services import library
 from app.services.drills import DrillNotFound, ScenarioInvalid, new_drill_id
 from app.services.security import format_join_code
@@ -47,6 +47,7 @@ from app.web.deps import (
     refusals,
     set_secret_cookie,
 )
+from app.web.forms import attachment as download_headers
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -143,7 +144,11 @@ async def create_drill(body: NewDrill, request: Request, user: Facilitator) -> D
     )
     try:
         drill_id = await service.create_drill(
-            found.source, found.origin, command, created_by=user.username
+            found.source,
+            found.origin,
+            command,
+            created_by=user.username,
+            assets=found.loaded.assets,
         )
     except ScenarioInvalid as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
@@ -205,6 +210,45 @@ async def join(body: JoinRequest, request: Request, response: Response) -> Joine
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{exc.code}: {exc.message}") from exc
     set_secret_cookie(response, request, participant_cookie(drill.id), token)
     return Joined(drill_id=drill.id, participant_id=participant_id, role=body.role)
+
+
+@router.get(
+    "/drills/{drill_id}/attachments/{seq}/{index}",
+    responses=refusals(401, 403, 404),
+    response_class=Response,
+)
+async def inject_attachment(
+    drill_id: DrillIdPath,
+    seq: Annotated[int, Path(ge=1)],
+    index: Annotated[int, Path(ge=0, le=50)],
+    request: Request,
+) -> Response:
+    """A file an inject carried, for whoever may see that inject (404 for anyone else,
+    as for an inject that does not exist): its real media type, never sniffed by the
+    browser; images shown inline, every other kind downloaded."""
+    viewer = await require_drill_viewer(request, drill_id)
+    service = drills(request)
+    try:
+        events = await service.events(drill_id, seq - 1, limit=1)
+        _, state = await service.state(drill_id)
+    except DrillNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    shown = visible(events[0], viewer, state.scores_released) if events else None
+    files = (shown or {}).get("data", {}).get("attachments", []) if shown else []
+    if shown is None or shown["type"] != "inject_delivered" or index >= len(files):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such attachment")
+    asset = await service.attachment(drill_id, files[index]["file"])
+    if asset is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such attachment")
+    name = files[index]["file"].rsplit("/", 1)[-1]
+    inline = asset.media_type.startswith("image/")
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=3600",
+        **({} if inline else download_headers(name)),
+    }
+    return Response(asset.data, media_type=asset.media_type, headers=headers)
 
 
 class JoinInfo(BaseModel):

@@ -8,7 +8,6 @@ browser send the cookie but cannot read it to put it in the form.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import secrets
@@ -18,6 +17,7 @@ import segno
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile, status
 from fastapi.responses import RedirectResponse, Response
 
+from app.authoring.bundle import MAX_BUNDLE_BYTES, Asset, BundleError, bundle_sha256, read_zip
 from app.authoring.graph import branch_graph, describe_condition, render_svg
 from app.db import repository as repo
 from app.db.models import Drill, User
@@ -219,23 +219,36 @@ async def upload_scenario(
     if user is None:
         return to_login(request)
     name = _upload_name(file.filename)
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
+    bundle = name.lower().endswith(".zip")
+    cap = MAX_BUNDLE_BYTES if bundle else MAX_UPLOAD_BYTES
+    data = await file.read(cap + 1)
+    if len(data) > cap:
         message = (
-            f"{name} is too large: a scenario file may be at most "
-            f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MiB. Nothing was added."
+            f"{name} is too large: a scenario {'bundle' if bundle else 'file'} may be at most "
+            f"{cap // (1024 * 1024)} MiB. Nothing was added."
         )
         return await _home(request, user, upload_error=message, code=413)
     if not data.strip():
-        message = f"{name} is empty. Choose a scenario YAML file."
+        message = f"{name} is empty. Choose a scenario YAML file or a bundle (.zip)."
         return await _home(request, user, upload_error=message, code=400)
+    assets: dict[str, Asset] = {}
     try:
-        source = data.decode("utf-8")
+        if bundle:
+            read = read_zip(data, name)
+            source, assets = read.source, read.assets
+            if read.refused:
+                path, why = next(iter(sorted(read.refused.items())))
+                raise BundleError(f"{path} is refused: {why}")
+        else:
+            source = data.decode("utf-8")
     except UnicodeDecodeError:
         message = f"{name} is not UTF-8 text; save it as UTF-8 and upload it again."
         return await _home(request, user, upload_error=message, code=400)
+    except BundleError as exc:
+        message = f"{name} was refused, and nothing of it was added: {exc}"
+        return await _home(request, user, upload_error=message, code=400)
     try:
-        await drills(request).store_scenario(source, f"{repo.UPLOAD_ORIGIN}{name}")
+        await drills(request).store_scenario(source, f"{repo.UPLOAD_ORIGIN}{name}", assets)
     except ScenarioInvalid as exc:
         findings = [
             {
@@ -251,7 +264,7 @@ async def upload_scenario(
         message = f"{name} does not validate, so it was not added to the library."
         return await _home(request, user, upload_error=message, findings=findings, code=400)
     # Post/redirect/get: a reload must not send the file again. Read it first.
-    key = library.upload_key(hashlib.sha256(source.encode()).hexdigest())
+    key = library.upload_key(bundle_sha256(source, assets))
     return RedirectResponse(f"/scenarios/{key}?added=1", status.HTTP_303_SEE_OTHER)
 
 
@@ -382,7 +395,11 @@ async def create_drill(
     command = c.CreateDrill(new_drill_id(), name, pace, {}, roles or None, backups)
     try:
         drill_id = await drills(request).create_drill(
-            found.source, found.origin, command, created_by=user.username
+            found.source,
+            found.origin,
+            command,
+            created_by=user.username,
+            assets=found.loaded.assets,
         )
     except ScenarioInvalid as exc:
         return again(str(exc))

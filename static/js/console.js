@@ -6,6 +6,7 @@ import { $, el, errorBox } from "./dom.js";
 import { DrillPage } from "./drill_page.js";
 import { CLOCK_EVENTS, RegulatoryPanel } from "./regulatory.js";
 import { SCORE_EVENTS, scorePanel } from "./scores.js";
+import { attachmentsOf } from "./attachments.js";
 import { PublicFeed } from "./feed.js";
 import { Threads } from "./white_cell.js";
 
@@ -83,6 +84,8 @@ function addToFeed(e, description) {
     body.innerHTML = e.data.body_html; // rendered and sanitised (nh3) on the server
     li.append(body);
   }
+  const files = e.type === "inject_delivered" ? attachmentsOf(drillId, e) : null;
+  if (files) li.append(files);
   const guide = e.type === "inject_delivered" ? context.injects[e.data.inject_id] : null;
   if (guide && (guide.notes_html || guide.questions.length)) li.append(facilitatorNotes(guide));
   applyFilter(li);

@@ -4,6 +4,7 @@ import { pauseBanner, span, tplus } from "./clock.js";
 import { $, el, errorBox } from "./dom.js";
 import { DrillPage } from "./drill_page.js";
 import { PublicFeed, postOf } from "./feed.js";
+import { attachmentsOf } from "./attachments.js";
 import { CLOCK_EVENTS, RegulatoryPanel } from "./regulatory.js";
 import { SCORE_EVENTS, scorePanel } from "./scores.js";
 
@@ -105,6 +106,8 @@ function inboxItem(e, style, from, subject, body, severity, channel, bodyHtml = 
   } else {
     li.append(el("p", "body", body)); // people's own words: plain text, line breaks kept
   }
+  const files = e.type === "inject_delivered" ? attachmentsOf(drillId, e) : null;
+  if (files) li.append(files);
   if (live && !read.has(e.seq)) {
     li.classList.add("unread", "arrived");
     li.prepend(el("span", "unread-label", "New"));

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from app.authoring.loader import parse_yaml
+from app.authoring.loader import parse_yaml, scenario_files
 from app.engine.scenario import Scenario
 from tests.conftest import SCENARIOS
 
@@ -17,7 +17,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def shipped_files() -> list[Path]:
-    return sorted(SCENARIOS.glob("*.yaml"))
+    return sorted(scenario_files([SCENARIOS]))
 
 
 def parse_scenario(path: Path) -> Scenario | None:

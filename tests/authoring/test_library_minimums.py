@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from app.authoring.loader import load_scenario_file
+from app.authoring.loader import load_scenario_path, scenario_files
 from app.engine.index import index_of
 from app.engine.scenario import EVERYONE, Channel, Decision, Scenario
 from tests.conftest import SCENARIOS
 
-SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
+SHIPPED = sorted(scenario_files([SCENARIOS]))
 TECHNICAL = {Channel.siem, Channel.edr}
 
 
 def _load(path: Path) -> Scenario:
-    loaded = load_scenario_file(path)
+    loaded = load_scenario_path(path)
     assert loaded.scenario is not None and not loaded.findings, [
         f.render() for f in loaded.findings
     ]

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from app.authoring.loader import load_scenario_file
+from app.authoring.loader import load_scenario_path, scenario_files
 from app.cli.authoring import scenario_json_schema
 from app.cli.main import cli
 from app.engine.simulate import explore
@@ -22,7 +22,7 @@ from tests.scale.cluster import TABLETOP
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 MINI = FIXTURES / "mini.yaml"
-SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
+SHIPPED = sorted(scenario_files([SCENARIOS]))
 runner = CliRunner()
 
 
@@ -160,7 +160,7 @@ def test_dry_run_save_keeps_a_finished_drill(workdir: Path) -> None:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_every_branch_of_every_shipped_scenario_plays_to_a_clean_end(path: Path) -> None:
-    loaded = load_scenario_file(path)
+    loaded = load_scenario_path(path)
     assert loaded.scenario is not None, [f.render() for f in loaded.findings]
     exploration = explore(loaded.scenario)
     assert exploration.complete

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from app.authoring.loader import scenario_files
 from app.cli.main import cli
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
-SHIPPED = sorted(p.name for p in SCENARIOS.glob("*.yaml"))
+SHIPPED = sorted(p.name for p in scenario_files([SCENARIOS]))
 runner = CliRunner()
 
 

@@ -118,3 +118,42 @@ def test_the_press_answers_through_the_white_cell_and_the_feed_reaches_the_phone
     assert chart.status_code == 200 and "Public feed: posts per story hour" in chart.text
     for page in (phone, white, console):
         page.close()
+
+
+@pytest.mark.live_settings(scenarios_dir=SCENARIOS)
+def test_an_inject_s_screenshot_shows_at_phone_width_and_its_log_downloads(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    service: DrillService = live_server.app.state.service
+    made = sign_in(live_server).post(
+        "/api/drills", json={"scenario": "insider-departing-engineer", "name": "Bundle"}
+    )
+    assert made.status_code == 201, made.text
+    drill_id, code = made.json()["id"], made.json()["join_code"]
+    hr = device(browser, 390, 844).new_page()
+    join_page(hr, live_server, code, "Hana HR", "HR")
+    soc = device(browser, 390, 844).new_page()
+    join_page(soc, live_server, code, "Sam SOC", "SOC analyst")
+    live_server.run(service.execute(drill_id, c.StartClock(confirm_unfilled=True)))
+    live_server.run(service.execute(drill_id, c.FireInject("kestrel-link")))
+
+    post = hr.locator("#inbox li", has_text="the competitor announces his hire")
+    image = post.get_by_role("img", name="Screenshot of the LinkedIn post")
+    expect(image).to_be_visible()
+    loaded = image.evaluate("img => img.complete && img.naturalWidth")
+    assert loaded == 720  # the PNG arrived and decoded
+    box = image.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    post.scroll_into_view_if_needed()
+    hr.screenshot(path=str(SCREENS / "73-bundle-image-phone.png"))
+
+    log = soc.locator("#inbox li", has_text="DLP alert").get_by_role(
+        "link", name=re.compile("DLP activity export")
+    )
+    with soc.expect_download() as download:
+        log.click()
+    assert download.value.suggested_filename == "dlp-activity.log"
+    assert_accessible(hr, "a phone inbox with an inject's screenshot", "Skip to decisions")
+    for page in (hr, soc):
+        page.close()

@@ -18,7 +18,7 @@ from typing import Any, Literal, Union, cast, get_args, get_origin, get_type_hin
 
 import pytest
 
-from app.authoring.loader import load_scenario_file
+from app.authoring.loader import load_scenario_path, scenario_files
 from app.engine import commands as c
 from app.engine import scoring
 from app.engine.events import Event, EventType
@@ -31,7 +31,7 @@ from app.regimes.library import regime as shipped_regime
 from .harness import Drill, as_participant
 from .test_format_features import away, newsroom
 
-SHIPPED = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
+SHIPPED = sorted(scenario_files([Path(__file__).parents[2] / "scenarios"]))
 NAMES = [path.name for path in SHIPPED]
 
 WRITTEN_ELSEWHERE = {(EventType.drill_created, "dry_run")}
@@ -40,7 +40,7 @@ WRITTEN_ELSEWHERE = {(EventType.drill_created, "dry_run")}
 
 @cache
 def shipped(name: str) -> Scenario:
-    scenario = load_scenario_file(Path(__file__).parents[2] / "scenarios" / name).scenario
+    scenario = load_scenario_path(Path(__file__).parents[2] / "scenarios" / name).scenario
     assert scenario is not None
     return scenario
 

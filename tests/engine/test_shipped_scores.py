@@ -13,19 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from app.authoring.loader import load_scenario_file
+from app.authoring.loader import load_scenario_path, scenario_files
 from app.engine.scenario import Decision, Scenario
 from app.engine.scoring import Dimension, scorecard
 from app.engine.simulate import Communication, Play, play
 from app.reports.build import Inputs, build_report
 from app.reports.model import Rating
 
-SHIPPED = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
+SHIPPED = sorted(scenario_files([Path(__file__).parents[2] / "scenarios"]))
 
 
 @cache
 def shipped(name: str) -> Scenario:
-    scenario = load_scenario_file(Path(__file__).parents[2] / "scenarios" / name).scenario
+    scenario = load_scenario_path(Path(__file__).parents[2] / "scenarios" / name).scenario
     assert scenario is not None
     return scenario
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.authoring.loader import scenario_files
 from app.db.repository import _decode_json
 from app.db.session import make_sessionmaker
 from app.engine.core import replay
@@ -27,7 +28,7 @@ from app.reports.render import render_html
 from app.services.drills import DrillService
 from tests.conftest import POSTGRES_URL, require_postgres
 
-SHIPPED = sorted(p.stem for p in (Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
+SHIPPED = sorted(p.stem for p in scenario_files([Path(__file__).parents[2] / "scenarios"]))
 NOW = 1_800_100_000.0
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.authoring.loader import scenario_files
 from tests.live import free_port
 
 ROOT = Path(__file__).parents[2]
@@ -82,7 +83,7 @@ def test_the_library_ships_inside_the_wheel(installed: Path, tmp_path: Path) -> 
     library = json.loads(listed.stdout)
     assert Path(library["dir"]).parts[-3:] == ("app", "_data", "scenarios")
     ids = {entry["id"] for entry in library["scenarios"]}
-    shipped = {path.stem for path in (ROOT / "scenarios").glob("*.yaml")}
+    shipped = {path.stem for path in scenario_files([ROOT / "scenarios"])}
     assert ids == shipped and len(ids) >= 8  # the library's minimum
 
 

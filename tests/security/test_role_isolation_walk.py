@@ -172,6 +172,11 @@ ACCESS: dict[tuple[str, str], Access] = {
     # Regulatory clocks: the walk's drill plays no regime, so whoever sees the drill gets
     # an empty list (tests/api/test_regulatory_api.py covers the roles a regime names).
     ("GET", "/api/drills/{drill_id}/regulatory"): Access(row(401, OK, 401, OK, 401, OK)),
+    # Attachments: the walk's drill attaches nothing, so whoever sees the drill gets 404
+    # (tests/api/test_attachments.py walks a bundle's files as every kind of caller).
+    ("GET", "/api/drills/{drill_id}/attachments/{seq}/{index}"): Access(
+        row(401, 404, 401, 404, 401, 404)
+    ),
     ("GET", "/api/drills/{drill_id}/score"): Access(
         row(401, 403, 401, OK, 403, OK), ended={LEGAL: OK, REV: OK}
     ),
@@ -386,6 +391,8 @@ def _paths(world: World, template: str, abroad: bool = False) -> list[str]:
         "participant_id": "no-such-participant",
         "username": "fac",
         "change": "disable",
+        "seq": "1",
+        "index": "0",
     }
     paths = [template]
     for key, options in VARIANTS.items():

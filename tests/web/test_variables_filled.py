@@ -12,6 +12,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from app.authoring.loader import scenario_files
 from app.engine import commands as c
 from app.engine.errors import DomainError
 from app.engine.state import Status
@@ -55,7 +56,7 @@ def _play_to_the_end(live: LiveServer, drill_id: str) -> None:
 
 
 @pytest.mark.live_settings(scenarios_dir=SCENARIOS)
-@pytest.mark.parametrize("name", sorted(p.name for p in SCENARIOS.glob("*.yaml")))
+@pytest.mark.parametrize("name", sorted(p.name for p in scenario_files([SCENARIOS])))
 def test_no_variable_is_left_unfilled_in_a_live_drill(live_server: LiveServer, name: str) -> None:
     facilitator = sign_in(live_server)
     found = _unfilled("storyboard", facilitator.get(f"/scenarios/{name}").text)
