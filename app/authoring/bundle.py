@@ -133,7 +133,7 @@ def read_folder(folder: Path) -> Bundle:
             if path.is_file():
                 files[path.relative_to(folder).as_posix()] = _read_capped(path)
     _check_totals(len(files), sum(len(d) for d in files.values()))
-    return _bundle(folder.name, yamls[0].read_text(encoding="utf-8"), files)
+    return _bundle(str(folder), yamls[0].read_text(encoding="utf-8"), files)
 
 
 def _read_capped(path: Path) -> bytes:

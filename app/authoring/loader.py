@@ -318,6 +318,13 @@ def load_bundle(bundle: Bundle) -> Loaded:
     return replace(loaded, assets=dict(bundle.assets))
 
 
+def yaml_of(path: Path) -> Path:
+    """The scenario YAML a path names: the file itself, or a bundle folder's one .yaml."""
+    if path.is_dir():
+        return next(p for p in sorted(path.iterdir()) if p.suffix in SCENARIO_SUFFIXES)
+    return path
+
+
 def load_scenario_path(path: Path) -> Loaded:
     """A scenario file, a bundle folder or a bundle .zip."""
     try:

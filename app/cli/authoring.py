@@ -313,7 +313,11 @@ async def _save_dry_run(loaded: Loaded, events: list[Event], run: DryRun) -> str
     drill_id = new_drill_id()
     async with open_service(get_settings()) as service:
         return await service.import_events(
-            loaded.source, loaded.file, drill_id, _as_really_run(events, drill_id, run)
+            loaded.source,
+            loaded.file,
+            drill_id,
+            _as_really_run(events, drill_id, run),
+            assets=loaded.assets,
         )
 
 

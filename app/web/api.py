@@ -219,7 +219,7 @@ async def join(body: JoinRequest, request: Request, response: Response) -> Joine
 )
 async def inject_attachment(
     drill_id: DrillIdPath,
-    seq: Annotated[int, Path(ge=1)],
+    seq: Annotated[int, Path(ge=1, le=2**31 - 1)],
     index: Annotated[int, Path(ge=0, le=50)],
     request: Request,
 ) -> Response:

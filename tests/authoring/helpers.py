@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from app.authoring.loader import parse_yaml, scenario_files
+from app.authoring.loader import parse_yaml, scenario_files, yaml_of
 from app.engine.scenario import Scenario
 from tests.conftest import SCENARIOS
 
@@ -26,7 +26,7 @@ def parse_scenario(path: Path) -> Scenario | None:
     Other people are still writing some shipped scenarios: a file caught half-written is
     skipped here, and `tabletop validate` is where it gets judged.
     """
-    data, _, findings = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    data, _, findings = parse_yaml(yaml_of(path).read_text(encoding="utf-8"), str(path))
     if findings or not isinstance(data, dict):
         return None
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from app.authoring.loader import scenario_files
 from app.cli.main import cli
 from tests.authoring.helpers import MINI
 from tests.conftest import SCENARIOS
@@ -19,7 +20,7 @@ def test_json_lists_every_shipped_file_with_its_counts() -> None:
     result = runner.invoke(cli, ["scenarios", "list", "--json", "--dir", str(SCENARIOS)])
     assert result.exit_code == 0, result.output
     entries = json.loads(result.stdout)["scenarios"]
-    files = sorted(str(p) for p in SCENARIOS.rglob("*") if p.suffix in (".yaml", ".yml"))
+    files = sorted(str(p) for p in scenario_files([SCENARIOS]))
     assert sorted(e["file"] for e in entries) == files
     assert len(entries) >= 2
     for entry in entries:

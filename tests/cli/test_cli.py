@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from app.authoring.loader import load_scenario_path, scenario_files
+from app.authoring.loader import load_scenario_path, scenario_files, yaml_of
 from app.cli.authoring import scenario_json_schema
 from app.cli.main import cli
 from app.engine.simulate import explore
@@ -84,7 +84,7 @@ def test_schema_is_draft_2020_12_and_the_shipped_scenarios_pass_it() -> None:
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
     for path in [MINI, *SHIPPED]:
-        document = yaml.safe_load(path.read_text())
+        document = yaml.safe_load(yaml_of(path).read_text())
         # YAML timestamps arrive as datetime; JSON Schema sees the text an editor sees.
         document["clock"]["start"] = str(document["clock"]["start"]).replace(" ", "T")
         errors = [e.message for e in validator.iter_errors(document)]

@@ -62,6 +62,23 @@ def test_commands_and_many_drills_count_acknowledgements(tmp_path: Path) -> None
     assert "commands per s" in text and "many drills" in text
 
 
+def test_the_outside_world_case_delivers_every_post_and_every_answer(tmp_path: Path) -> None:
+    async def scenario() -> cases.Row:
+        fleet = Fleet(tmp_path)
+        try:
+            [server] = await fleet.start(Backend("SQLite"))
+            return await cases.outside_world(server, 8, 3, 8.0, "SQLite")
+        finally:
+            fleet.close()
+
+    row = asyncio.run(scenario())
+    assert row.figures["post_receipts"] == 8 * 3  # every post reached every participant
+    assert row.figures["feed_posts"] >= 3  # the three, and any statement to the newsroom
+    assert row.figures["white_cell_answers"] >= 7  # one round at least, to every role
+    assert row.figures["authored_replies"] >= 1  # the regulator's receipt, 5 s after
+    assert row.lost == row.duplicated == 0
+
+
 def test_quick_sizes_are_smaller_than_the_full_run() -> None:
     quick, full = Sizes.quick(), Sizes.full()
     assert max(quick.fan_out) < max(full.fan_out) == 2000

@@ -46,6 +46,8 @@ def _filled(template: str, drill_id: str) -> str:
         "item_id": "i",
         "objective_id": "comms",
         "fmt": "md",
+        "seq": "1",
+        "index": "0",
     }
     for key, value in values.items():
         template = template.replace("{" + key + "}", value)

@@ -310,6 +310,88 @@ async def commands(
     )
 
 
+# --------------------------------------------------------------------------- outside world
+
+
+def post_command(n: int) -> dict[str, Any]:
+    return {
+        "type": "post_to_feed",
+        "outlet": "X",
+        "handle": "@benchwatch",
+        "text": f"Post {n + 1}: why is the company silent? #bench",
+        "tone": "negative",
+        "likes": 100 * (n + 1),
+    }
+
+
+async def outside_world(
+    server: Server, participants: int, posts: int, seconds: float, backend: str
+) -> Row:
+    """The feed and the threads busy at once: `participants` bots write to roles and
+    outside parties (whose authored replies answer them), the facilitator answers as the
+    press in every role's thread and puts `posts` posts in the public feed; the figures
+    are each post's delivery to every participant. Nothing lost, duplicated or foreign."""
+    base = Tabletop(server.url)
+    session = facilitator_auth(server)
+    behaviour = Behaviour(think=(1.0, 3.0), answer=False)
+    room = await open_room([base], session, participants, name="Outside world", bots=behaviour)
+    delivery = Delivery()
+    try:
+        until = time.monotonic() + seconds
+        bots = [c for c in room.clients if isinstance(c, Bot)]
+        for bot in bots:  # the posts' delivery is timed at each participant
+            bot.record_arrivals = True
+        gap = max(seconds / max(posts, 1) - 0.2, 0.05)
+
+        async def white_cell() -> int:
+            answered = 0
+            while time.monotonic() < until:
+                for role in ROLES:
+                    reply = {
+                        "type": "reply_as_party",
+                        "party": "press",
+                        "to": role,
+                        "body": "Any comment before 21:00?",
+                    }
+                    answered += (await room.facilitator.command(reply)) is not None
+                await asyncio.sleep(1.0)
+            return answered
+
+        cell = asyncio.create_task(white_cell())
+        await asyncio.gather(
+            *(b.play(until) for b in bots),
+            fire_and_collect(room.facilitator, room.clients, posts, gap, delivery, post_command),
+        )
+        answered = await cell
+        await verify(base, room.clients, settle=DELIVERY_WAIT)
+        log = await base.visible_events(room.facilitator.identity)
+    finally:
+        await room.close()
+        await base.close()
+    tallies = [c.tally for c in room.clients]
+    kinds = [e["type"] for e in log]
+    p50, p95, p99 = spread(delivery.latencies)
+    return Row(
+        "outside world",
+        f"{participants} participants, {posts} feed posts, threads, {seconds:g} s",
+        backend,
+        p50,
+        p95,
+        p99,
+        {
+            "post_receipts": len(delivery.latencies),
+            "white_cell_answers": answered,
+            "authored_replies": sum(
+                1 for e in log if e["type"] == "party_replied" and e["data"]["by"] == "author"
+            ),
+            "team_messages": kinds.count("message_sent"),
+            "feed_posts": kinds.count("feed_posted"),
+        },
+        lost=delivery.lost + sum(len(t.missing) for t in tallies),
+        duplicated=sum(len(t.duplicates) for t in tallies),
+    )
+
+
 # --------------------------------------------------------------------------- many drills
 
 

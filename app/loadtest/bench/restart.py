@@ -32,7 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.authoring import loader as scenario_loading
-from app.authoring.loader import load_scenario_text
+from app.authoring.loader import load_scenario_path
 from app.db import repository as repo
 from app.db.migrate import upgrade
 from app.db.session import is_sqlite, make_engine, make_sessionmaker
@@ -127,10 +127,12 @@ NOTES = (
 
 
 def load_shipped(name: str = DEFAULT_SCENARIO) -> tuple[str, str, Scenario]:
-    """A shipped scenario: its exact text, the origin to store it under, and the model."""
-    path = SCENARIOS / f"{name.removesuffix('.yaml')}.yaml"
-    source = path.read_text(encoding="utf-8")
-    loaded = load_scenario_text(source, str(path))
+    """A shipped scenario (a file or a bundle folder): its exact text, the origin to store
+    it under, and the model."""
+    folder = SCENARIOS / name.removesuffix(".yaml")
+    path = folder if folder.is_dir() else SCENARIOS / f"{name.removesuffix('.yaml')}.yaml"
+    loaded = load_scenario_path(path)
+    source = loaded.source
     if loaded.scenario is None:
         raise ValueError(f"{path} does not load: {[f.render() for f in loaded.errors]}")
     return source, str(path), loaded.scenario

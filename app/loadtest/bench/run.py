@@ -77,6 +77,16 @@ async def run(options: Options, progress: Progress) -> list[Row]:
                 )
             )
         )
+        progress(f"outside world: {sizes.command_participants} participants on SQLite")
+        rows.append(
+            await cases.outside_world(
+                server,
+                sizes.command_participants,
+                sizes.injects,
+                sizes.command_seconds,
+                "SQLite",
+            )
+        )
         progress(f"many drills: {sizes.drills} x {sizes.drill_participants} on SQLite")
         rows.append(
             await cases.many_drills(

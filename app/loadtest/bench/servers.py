@@ -41,7 +41,17 @@ roles:
   hr: {}
   executive: {}
 parties:
-  regulator: {name: Data protection authority, kind: regulator}
+  regulator:
+    name: Data protection authority
+    kind: regulator
+    replies:
+      - {id: receipt, delay: 5s, body: "Notification received; reference BN-1."}
+  press:
+    name: The Evening Post
+    kind: press
+    replies:
+      - {id: deadline, delay: 10s, body: "We publish at 21:00 with or without you."}
+  newsroom: {name: Our newsroom page, kind: other, public: true}
 objectives:
   coordinate: {title: Coordinate the response, phase: detection_analysis}
 injects:
