@@ -64,6 +64,14 @@ injects:
     to: [all]
     at: 30m
     post: {outlet: X, handle: "@shopwatch", likes: 5200, shares: 1900, replies: 640}
+  - id: still-silent
+    title: "'Still nothing from the shop'"
+    body: A columnist notes the shop has said nothing for an hour.
+    channel: news
+    to: [all]
+    at: 1h
+    when: {not: {sent: {to: website}}}
+    post: {outlet: The Evening Post, tone: negative}
 """
 
 
@@ -254,3 +262,19 @@ def test_the_white_cell_s_answer_goes_to_the_backup_acting_for_an_absent_role() 
     drill.run(c.ReplyAsParty("press", "legal", "Any comment?"))
     (answer,) = [e.data for e in drill.of(EventType.party_replied)]
     assert answer["recipients"] == ["legal"] and answer["reply_to_seq"] is None
+
+
+@pytest.mark.parametrize(
+    ("published", "posts"), [(False, ["trending", "still-silent"]), (True, ["trending"])]
+)
+def test_a_post_comes_by_time_and_by_condition(published: bool, posts: list[str]) -> None:
+    drill = _drill()
+    if published:
+        _write(drill, "comms", "website", "We are investigating.")
+    drill.advance(MINUTE)
+    delivered = [
+        e.data["inject_id"] for e in drill.of(EventType.inject_delivered) if "post" in e.data
+    ]
+    assert delivered == posts
+    skipped = [e.data["inject_id"] for e in drill.of(EventType.inject_skipped)]
+    assert skipped == ([] if not published else ["still-silent"])

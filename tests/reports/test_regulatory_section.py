@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.authoring.loader import load_scenario_file
+from app.authoring.loader import load_scenario_file, load_scenario_path
 from app.engine.simulate import Communication, play
 from app.reports import render
 from app.reports.build import DrillMeta, Inputs, build_report
@@ -67,7 +67,7 @@ def test_a_scenario_without_regimes_says_so() -> None:
 
 
 def _played(file: str, communication: Communication) -> tuple[Report, Inputs]:
-    loaded = load_scenario_file(SCENARIOS / file)
+    loaded = load_scenario_path(SCENARIOS / file)
     assert loaded.scenario is not None
     result = play(loaded.scenario, communication=communication)
     inputs = Inputs(loaded.scenario, result.events, DrillMeta(facilitator="dry-run"))
@@ -119,12 +119,12 @@ def test_the_hospital_scenario_counts_the_sec_s_business_days_over_thanksgiving(
     """Determined material on Tuesday 24 November 2026 (the silent team's default at
     18:00): Wednesday is day 1, Thanksgiving does not count, Friday 2, Monday 3, Tuesday
     1 December 4. HIPAA's 60 calendar days run past the drill: not filed, still due."""
-    silent, _ = _played("hospital-ransomware-hipaa-sec.yaml", Communication.silent)
+    silent, _ = _played("hospital-ransomware-hipaa-sec", Communication.silent)
     duties = {d.duty: d for d in silent.regulatory}
     assert duties["item_1_05"].story_due == "2026-12-01T23:59-05:00"
     assert duties["item_1_05"].state_label == "Missed"
     for duty in ("individuals", "hhs", "media"):
         assert duties[duty].state_label == "Not filed; due after the drill"
         assert duties[duty].story_due == "2027-01-23T14:00-05:00"
-    diligent, _ = _played("hospital-ransomware-hipaa-sec.yaml", Communication.diligent)
+    diligent, _ = _played("hospital-ransomware-hipaa-sec", Communication.diligent)
     assert diligent.scores.dimensions["regulatory"].percent == 100.0
