@@ -106,6 +106,9 @@ class ReviewService:
         self.sessions = sessions
         self.drills = drills
         self.clock = clock
+        self._scored: dict[str, tuple[int, Scenario, Scorecard]] = {}
+        """Drill id -> (its last seq, scenario, scorecard): a log's scores change only
+        with a new event, so the programme page and its charts reuse them."""
 
     # ------------------------------------------------------------------ the report
 
@@ -299,16 +302,24 @@ class ReviewService:
     # ------------------------------------------------------------------ the programme
 
     async def records(self) -> list[DrillRecord]:
-        """Every drill that started, oldest first, with its scores."""
+        """Every drill that started, oldest first, with its scores. A drill whose last
+        seq has not moved since it was last scored is not loaded or scored again."""
         records = []
         for drill in sorted(await self.drills.list_drills(), key=lambda d: d.created_at):
             if drill.status in ("new", "lobby"):  # not started: nothing to score, skip loading
+                continue
+            known = self._scored.get(drill.id)
+            if known is not None and known[0] == drill.last_seq:
+                records.append(DrillRecord(drill, known[1], known[2]))
                 continue
             try:
                 scenario, events = await self._log(drill)
             except DrillNotFound:  # pragma: no cover - deleted between the two reads
                 continue
-            records.append(DrillRecord(drill, scenario, scorecard(scenario, events)))
+            scores = scorecard(scenario, events)
+            if events and events[-1].seq == drill.last_seq:
+                self._scored[drill.id] = (drill.last_seq, scenario, scores)
+            records.append(DrillRecord(drill, scenario, scores))
         return records
 
 

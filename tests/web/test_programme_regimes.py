@@ -66,3 +66,19 @@ def test_the_programme_charts_each_regime_across_drills(live_server: LiveServer)
     chart = rita.get("/programme/trends/regimes.svg")
     assert chart.status_code == 200 and "Regulatory notifications per regime" in chart.text
     assert "DORA" in chart.text
+
+
+@pytest.mark.live_settings(scenarios_dir=ROOT / "scenarios")
+def test_the_programme_reuses_scores_until_a_drill_s_log_moves(live_server: LiveServer) -> None:
+    """Scores are kept per drill and last seq: a view after a new event shows it."""
+    live = live_server
+    service = live.app.state.service
+    reviews: ReviewService = live.app.state.reviews
+    drill_id = _classified_drill(live, "Adjusted later")
+    before = {r.drill.id: r.scores for r in live.run(reviews.records())}[drill_id]
+    again = {r.drill.id: r.scores for r in live.run(reviews.records())}[drill_id]
+    assert again is before  # the same log: not scored again
+    live.run(service.execute(drill_id, c.AdjustScore("report", 5.0, "Called BaFin early")))
+    after = {r.drill.id: r.scores for r in live.run(reviews.records())}[drill_id]
+    assert after is not before
+    assert after.overall.points == before.overall.points + 5
