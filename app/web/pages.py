@@ -112,7 +112,7 @@ def qr_svg(url: str) -> str:
 
 def _roster(state: DrillState) -> list[dict[str, Any]]:
     return [
-        {"id": p.id, "name": p.name, "role": p.role, "present": p.present}
+        {"id": p.id, "name": p.name, "role": p.role, "present": p.present, "parties": p.parties}
         for p in state.participants.values()
     ]
 

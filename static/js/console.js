@@ -255,7 +255,7 @@ function outsideWorld(e) {
 function track(e) {
   const d = e.data;
   outsideWorld(e);
-  if (e.type === "participant_joined") people.set(d.participant_id, { name: d.name, role: d.role });
+  if (e.type === "participant_joined") people.set(d.participant_id, { name: d.name, role: d.role, parties: d.parties || [] });
   if (e.type === "participant_left" && people.has(d.participant_id)) people.get(d.participant_id).present = false;
   if (SCORE_EVENTS.has(e.type)) scores.soon();
   if (CLOCK_EVENTS.has(e.type)) regulatory?.soon();
@@ -272,7 +272,7 @@ function renderRoster() {
     const here = online.has(id);
     const li = el("li", here ? "online" : "offline");
     li.dataset.participant = id;
-    li.append(el("span", "dot"), el("span", "name", p.name), el("span", "muted small", p.role ? who(p.role) : "Observer"),
+    li.append(el("span", "dot"), el("span", "name", p.name), el("span", "muted small", p.role ? who(p.role) : p.parties?.length ? `White cell: ${p.parties.map(who).join(", ")}` : "Observer"),
       el("span", "sr-only presence", here ? "online" : "offline"));
     if (p.present !== false) li.append(removeButton(id, p.name));
     list.append(li);

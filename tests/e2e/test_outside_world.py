@@ -54,6 +54,9 @@ def test_the_press_answers_through_the_white_cell_and_the_feed_reaches_the_phone
     white.get_by_role("button", name="Join the white cell").click()
     expect(white).to_have_url(re.compile(rf"/drills/{drill_id}/play$"))
     expect(white.locator("#conn")).to_have_text("Live")
+    # The console's roster says who plays the world, not "Observer".
+    wes = console.locator("#roster li", has_text="Wes White")
+    expect(wes).to_contain_text(f"White cell: {PRESS}")
     live_server.run(service.execute(drill_id, c.StartClock(confirm_unfilled=True)))
 
     # Communications writes to the press from the phone.
