@@ -355,7 +355,9 @@ def taken_path(scenario: Scenario, events: Iterable[Event]) -> set[str]:
         elif event.type is EventType.message_sent:
             message = p.message_sent(event)
             for node_id, match in matches.items():
-                if match is not None and _sent_matches(match, message["from_role"], message["to"]):
+                if node_id in taken or match is None:  # taken once is taken
+                    continue
+                if _sent_matches(match, message["from_role"], message["to"]):
                     taken.add(node_id)
         elif event.type is EventType.drill_ended:
             taken.add(END)
