@@ -59,6 +59,16 @@ def join_page(page: Page, live: LiveServer, code: str, name: str, role_title: st
     expect(page.locator("#conn")).to_have_text("Live")
 
 
+def console_page(browser: Browser, live: LiveServer, drill_id: str) -> Page:
+    """The facilitator's console of a drill, signed in, on a desktop screen, once live."""
+    console = browser.new_page(viewport={"width": 1280, "height": 1000})
+    console.set_default_timeout(10_000)
+    sign_in_page(console, live)
+    console.goto(f"{live.url}/drills/{drill_id}/console")
+    expect(console.locator("#conn")).to_have_text("Live")
+    return console
+
+
 def device(browser: Browser, width: int, height: int) -> BrowserContext:
     """A touch screen of this size (390 x 844 a phone, 820 x 1180 a tablet)."""
     context = browser.new_context(viewport={"width": width, "height": height}, has_touch=True)

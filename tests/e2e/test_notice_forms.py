@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, expect
 from app.engine import commands as c
 from app.services.drills import DrillService
 from tests.axe import assert_accessible
-from tests.browser import device, join_page, sign_in_page
+from tests.browser import console_page, device, join_page
 from tests.live import LiveServer, sign_in
 
 SCREENS = Path("/tmp/tabletop-e2e-screens")
@@ -49,11 +49,7 @@ def test_legal_drafts_the_executive_signs_off_and_the_filing_shows_everywhere(
     join_page(legal, live_server, code, "Lee Legal", "Legal counsel")
     executive = device(browser, 390, 844).new_page()
     join_page(executive, live_server, code, "Eve Exec", "Executive sponsor")
-    console = browser.new_page(viewport={"width": 1280, "height": 1000})
-    console.set_default_timeout(10_000)
-    sign_in_page(console, live_server)
-    console.goto(f"{live_server.url}/drills/{drill_id}/console")
-    expect(console.locator("#conn")).to_have_text("Live")
+    console = console_page(browser, live_server, drill_id)
     live_server.run(service.execute(drill_id, c.StartClock(confirm_unfilled=True)))
     live_server.run(service.execute(drill_id, c.FireInject("scoping-personal-data")))
 

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, expect
 from app.engine import commands as c
 from app.services.drills import DrillService
 from tests.axe import assert_accessible
-from tests.browser import device, join_page, sign_in_page
+from tests.browser import console_page, device, join_page
 from tests.live import LiveServer, sign_in
 
 SCREENS = Path("/tmp/tabletop-e2e-screens")
@@ -36,11 +36,7 @@ def test_the_press_answers_through_the_white_cell_and_the_feed_reaches_the_phone
     )
     assert created.status_code == 201, created.text
     drill_id, code = created.json()["id"], created.json()["join_code"]
-    console = browser.new_page(viewport={"width": 1280, "height": 1000})
-    console.set_default_timeout(10_000)
-    sign_in_page(console, live_server)
-    console.goto(f"{live_server.url}/drills/{drill_id}/console")
-    expect(console.locator("#conn")).to_have_text("Live")
+    console = console_page(browser, live_server, drill_id)
     white_code = console.locator("#white-cell-code").inner_text()
     assert re.fullmatch(r"[A-Z0-9]{5}-[A-Z0-9]{5}", white_code) and white_code != code
 
