@@ -4,6 +4,7 @@ figures, nothing is lost, and everything started is stopped."""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from app.loadtest.bench import cases
@@ -32,6 +33,10 @@ def test_fan_out_and_its_baseline_measure_every_receipt(tmp_path: Path) -> None:
         assert row.lost == row.duplicated == 0
         assert row.p50_ms is not None and row.p99_ms is not None
         assert 0 < row.p50_ms <= row.p99_ms
+        # The server's own CPU over the case, per message delivered (a process that did
+        # the work used some; /proc counts in clock ticks, so a tiny case may read 0).
+        assert row.figures["cpu_us_per_message"] is not None
+        assert row.figures["cpu_us_per_message"] >= 0
     assert measured.row.figures["foreign"] == 0
     assert measured.memory_per_participant_kib is not None
     # the baseline broadcast what a participant really received
@@ -77,6 +82,16 @@ def test_the_outside_world_case_delivers_every_post_and_every_answer(tmp_path: P
     assert row.figures["white_cell_answers"] >= 7  # one round at least, to every role
     assert row.figures["authored_replies"] >= 1  # the regulator's receipt, 5 s after
     assert row.lost == row.duplicated == 0
+
+
+def test_cpu_per_message_reads_the_process_counters() -> None:
+    from app.loadtest.bench.servers import cpu_seconds
+
+    before = cpu_seconds(os.getpid())
+    sum(i * i for i in range(2_000_000))  # burn some CPU in this very process
+    assert cpu_seconds(os.getpid()) > before
+    assert cases.cpu_per_message(0.02, 1000) == 20.0  # 20 ms over 1,000 messages
+    assert cases.cpu_per_message(0.5, 0) is None
 
 
 def test_quick_sizes_are_smaller_than_the_full_run() -> None:

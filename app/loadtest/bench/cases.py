@@ -200,7 +200,9 @@ async def fan_out(servers: list[Server], participants: int, injects: int, backen
         memory = (servers[0].rss_kib() - before) / participants
     try:
         delivery = Delivery()
+        cpu = [s.cpu_seconds() for s in servers]
         await fire_and_collect(room.facilitator, room.clients, injects, 0.3, delivery)
+        cpu = [s.cpu_seconds() - before for s, before in zip(servers, cpu, strict=True)]
         await verify(clients_of[0], room.clients, settle=DELIVERY_WAIT)
         payload = _sample_payload(room.clients[0])
     finally:
@@ -220,7 +222,13 @@ async def fan_out(servers: list[Server], participants: int, injects: int, backen
         duplicated=sum(len(c.tally.duplicates) for c in room.clients),
     )
     row.figures["foreign"] = sum(len(c.tally.foreign) for c in room.clients)
+    row.figures["cpu_us_per_message"] = cpu_per_message(sum(cpu), len(delivery.latencies))
     return FanOut(row, payload, memory)
+
+
+def cpu_per_message(cpu: float, delivered: int) -> float | None:
+    """Server CPU microseconds per message delivered (None when none was)."""
+    return round(cpu / delivered * 1e6, 1) if delivered else None
 
 
 def _sample_payload(client: Client) -> dict[str, Any] | None:
@@ -251,7 +259,9 @@ async def fan_out_baseline(
         return {"type": "fire", "event": event}
 
     try:
+        cpu = server.cpu_seconds()
         await fire_and_collect(sender, clients, injects, 0.3, delivery, fire)
+        cpu = server.cpu_seconds() - cpu
     finally:
         await asyncio.gather(*(c.stop() for c in [sender, *clients]))
         await base.close()
@@ -263,7 +273,10 @@ async def fan_out_baseline(
         p50,
         p95,
         p99,
-        {"receipts": len(delivery.latencies)},
+        {
+            "receipts": len(delivery.latencies),
+            "cpu_us_per_message": cpu_per_message(cpu, len(delivery.latencies)),
+        },
         lost=delivery.lost,
         duplicated=sum(len(c.tally.duplicates) for c in clients),
     )
