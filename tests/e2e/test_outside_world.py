@@ -140,8 +140,10 @@ def test_an_inject_s_screenshot_shows_at_phone_width_and_its_log_downloads(
     post = hr.locator("#inbox li", has_text="the competitor announces his hire")
     image = post.get_by_role("img", name="Screenshot of the LinkedIn post")
     expect(image).to_be_visible()
-    loaded = image.evaluate("img => img.complete && img.naturalWidth")
-    assert loaded == 720  # the PNG arrived and decoded
+    # Wait for the PNG to arrive and decode (a lazy image loads once it is in view).
+    image.scroll_into_view_if_needed()
+    hr.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    assert image.evaluate("img => img.naturalWidth") == 720
     box = image.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     post.scroll_into_view_if_needed()
