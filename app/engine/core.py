@@ -51,7 +51,7 @@ from app.engine.state import (
     notice_key,
 )
 from app.regimes.library import regime as shipped_regime
-from app.regimes.model import Duty, Recipient
+from app.regimes.model import Duty
 
 MAX_CATCH_UP_EVENTS = 100_000
 
@@ -819,7 +819,7 @@ def _notice(
             f"{scenario.role_title(use.sign_off)} must sign off the notice as it stands "
             "before it is filed",
         )
-    _file_notice(scenario, state, use, duty, role, draft, emit)
+    _file_notice(scenario, state, use, duty, role, drafters, draft, emit)
 
 
 def _notice_duty(scenario: Scenario, regime_id: str, duty_id: str) -> tuple[RegimeUse, Duty]:
@@ -884,14 +884,11 @@ def _file_notice(
     use: RegimeUse,
     duty: Duty,
     role: str,
+    drafters: list[str],
     draft: NoticeDraft,
     emit: _Emitter,
 ) -> None:
-    party = {
-        Recipient.authority: use.authority,
-        Recipient.affected_people: use.people,
-        Recipient.media: use.media,
-    }[duty.recipient]
+    party = use.party_for(duty.recipient)
     if party is None:
         raise DomainError(
             Code.unknown_recipient,
@@ -916,7 +913,7 @@ def _file_notice(
             "edited_by": {k: v for k, v in draft.edited_by.items() if k in fields},
             "follow_up": draft.follow_up,
             "signed_off_by": draft.signed_off_by if draft.signed_off else None,
-            "roles": use.drafters() or list(state.roles),
+            "roles": drafters,
         },
     )
     _meet_expectations(scenario, state, message, role, [party], emit)

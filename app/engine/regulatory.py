@@ -24,7 +24,7 @@ from app.engine.scenario import RegimeUse, Scenario, Trigger, story_datetime
 from app.engine.state import DrillState, NoticeDraft
 from app.regimes.clocks import ClockState, DutyClock, Situation, regime_clocks
 from app.regimes.library import regime as shipped_regime
-from app.regimes.model import Duty, Recipient, Regime
+from app.regimes.model import Duty, Regime
 
 OPEN = (ClockState.running, ClockState.missed)
 
@@ -73,11 +73,7 @@ class RegimeInPlay:
 
 def recipient_party(use: RegimeUse, duty: Duty) -> str | None:
     """The party the scenario binds to the duty's recipient, if it binds one."""
-    return {
-        Recipient.authority: use.authority,
-        Recipient.affected_people: use.people,
-        Recipient.media: use.media,
-    }[duty.recipient]
+    return use.party_for(duty.recipient)
 
 
 class _Replay:

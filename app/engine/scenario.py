@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from app.engine.durations import Duration
+from app.regimes.model import Recipient
 
 Id = Annotated[
     str,
@@ -650,6 +651,14 @@ class RegimeUse(Strict):
     def figures(self) -> dict[str, int]:
         """Each figure's true value (what thresholds read)."""
         return {k: v if isinstance(v, int) else v.value for k, v in self.facts.items()}
+
+    def party_for(self, recipient: Recipient) -> str | None:
+        """The party the story binds to a duty's recipient, if it binds one."""
+        return {
+            Recipient.authority: self.authority,
+            Recipient.affected_people: self.people,
+            Recipient.media: self.media,
+        }[recipient]
 
     def drafters(self) -> list[str]:
         """The roles that may draft, sign and file this regime's notices."""

@@ -230,11 +230,11 @@ async def inject_attachment(
     service = drills(request)
     try:
         events = await service.events(drill_id, seq - 1, limit=1)
-        _, state = await service.state(drill_id)
     except DrillNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    shown = visible(events[0], viewer, state.scores_released) if events else None
-    files = (shown or {}).get("data", {}).get("attachments", []) if shown else []
+    # Who sees an inject does not depend on whether scores are released.
+    shown = visible(events[0], viewer, scores_released=False) if events else None
+    files = shown["data"].get("attachments", []) if shown is not None else []
     if shown is None or shown["type"] != "inject_delivered" or index >= len(files):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such attachment")
     asset = await service.attachment(drill_id, files[index]["file"])

@@ -594,11 +594,11 @@ async def join(
     if drill is None:
         message = "No drill has that code. Check it with your facilitator."
         return render(request, "join_code.html", {"error": message, "code": code}, 404)
-    played = tuple(parties or ())
-    if service.is_white_cell_code(drill, code) and not played:
+    # The team's code joins with a role; the white-cell code with parties to play.
+    white_cell = service.is_white_cell_code(drill, code)
+    played = tuple(parties or ()) if white_cell else ()
+    if white_cell and not played:
         return await _join_form(request, code, "Choose at least one outside party to play.")
-    if not service.is_white_cell_code(drill, code):
-        played = ()  # the team's code joins with a role
     try:
         _, token = await service.join(drill.id, name, role or None, attempt or None, played)
     except DomainError as exc:
