@@ -6,7 +6,7 @@
 // that draft it save, sign off and file it here (commands over the drill's socket);
 // once filed it shows how complete it was, and the facilitator may rate each field.
 import { formatCountdown, span, tplus } from "./clock.js";
-import { el } from "./dom.js";
+import { el, errorBox } from "./dom.js";
 import { LiveJson } from "./live_json.js";
 
 /** Events that can start a clock (an inject, a decision, a message), file a duty (a
@@ -169,10 +169,7 @@ export class RegulatoryPanel {
     const error = el("p", "alert small", "");
     error.setAttribute("role", "alert");
     error.hidden = true;
-    const show = (err) => {
-      error.hidden = !err;
-      error.textContent = err ? err.message : "";
-    };
+    const show = errorBox(error);
     const buttons = el("div", "notice-actions");
     const save = el("button", "", "Save draft");
     save.type = "submit";
@@ -250,7 +247,7 @@ export class RegulatoryPanel {
       sign.disabled = n.signed_off;
       const error = el("p", "alert small", "");
       error.hidden = true;
-      const show = (err) => { error.hidden = !err; error.textContent = err ? err.message : ""; };
+      const show = errorBox(error);
       sign.addEventListener("click", async () => {
         if (await this.send({ type: "sign_off_notice", regime: row.regime, duty: row.duty }, show)) this.soon();
       });

@@ -4,7 +4,7 @@
 // offered (`reply_suggested`), and sees which threads have waited too long. Used by the
 // white-cell page (its parties) and the console (every party).
 import { span, tplus } from "./clock.js";
-import { el } from "./dom.js";
+import { el, errorBox } from "./dom.js";
 
 export const WAIT_FLAG_SECONDS = 15 * 60;
 /** A thread whose last word is the team's, older than this in story time, is flagged. */
@@ -124,11 +124,7 @@ export class Threads {
   }
 
   async reply(t, body, subject, replyId, button, error = null) {
-    const show = (err) => {
-      const box = error || t.form.querySelector(".alert");
-      box.hidden = !err;
-      box.textContent = err ? err.message : "";
-    };
+    const show = errorBox(error || t.form.querySelector(".alert"));
     button.disabled = true;
     const sent = await this.send({ type: "reply_as_party", party: t.party, to: t.role, body, subject, reply_id: replyId }, show);
     button.disabled = false;
