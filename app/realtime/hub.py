@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,8 +96,17 @@ class Connection:
         an idle connection costs no task and no queue (memory per idle participant)."""
         if len(self.pending) >= QUEUE_LIMIT:
             return False
+        idle = self.writer is None or self.writer.done()
+        if idle and text is not None and not self.pending:
+            # Nothing in flight: send now. A socket that can take the frame takes it
+            # without waiting, so most sends cost no task; one that must wait (a slow
+            # browser) finishes in its own task, and whatever comes meanwhile queues.
+            waiting = _run_until_wait(self.send(text))
+            if waiting is not None:
+                self.writer = asyncio.create_task(self._drain(waiting))
+            return True
         self.pending.append(text)
-        if self.writer is None or self.writer.done():
+        if idle:
             self.writer = asyncio.create_task(self._drain())
         return True
 
@@ -111,7 +120,13 @@ class Connection:
             await asyncio.wait_for(asyncio.shield(self.writer), FLUSH_SECONDS)
         await self.close(code, reason)
 
-    async def _drain(self) -> None:
+    async def _drain(self, started: Waiting | None = None) -> None:
+        if started is not None:
+            try:
+                await _resume(*started)
+            except Exception:  # the socket is gone: its receive loop ends the connection
+                self.pending.clear()
+                return
         while self.pending:
             message = self.pending.popleft()
             if message is None:
@@ -121,6 +136,45 @@ class Connection:
             except Exception:  # the socket is gone: its receive loop ends the connection
                 self.pending.clear()
                 return
+
+
+Waiting = tuple[Generator[Any, None, None], Any]
+"""An awaitable run up to its first wait, and what it waits on (a future, or None)."""
+
+
+def _run_until_wait(send: Awaitable[None]) -> Waiting | None:
+    """Run `send` up to its first wait, in the caller (what Python 3.12's eager tasks do):
+    None when it finished, or failed, without one. A failure is the socket going away,
+    which its receive loop notices and ends."""
+    steps = send.__await__()
+    try:
+        waiting = steps.send(None)
+    except StopIteration:
+        return None
+    except Exception:
+        return None
+    return steps, waiting
+
+
+async def _resume(steps: Generator[Any, None, None], waiting: Any) -> None:
+    """Finish what `_run_until_wait` started, now waiting on `waiting` (a future, or None
+    for a bare yield), passing a cancellation on to it."""
+    while True:
+        try:
+            if waiting is None:
+                await asyncio.sleep(0)
+            else:
+                await waiting
+        except BaseException as exc:  # cancelled while it waited: let it clean up
+            try:
+                waiting = steps.throw(exc)
+            except StopIteration:
+                return
+            continue
+        try:
+            waiting = steps.send(None)
+        except StopIteration:
+            return
 
 
 def encode(message: dict[str, Any]) -> str:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from starlette.types import Send as ASGISend
 
 from app.engine import commands as c
 from app.engine.errors import Code, DomainError
 from app.engine.scenario import Scenario, fill
 from app.engine.state import DrillState
 from app.realtime.codes import Close
-from app.realtime.hub import Connection, Hub
+from app.realtime.hub import Connection, Hub, Send
 from app.realtime.protocol import (
     MAX_MESSAGE_BYTES,
     Ping,
@@ -30,6 +32,7 @@ from app.services.drills import DrillNotFound, DrillService, StorageUnavailable
 from app.web.auth import NotYourDrill, drill_credential
 from app.web.console_view import facilitator_context
 from app.web.deps import accounts, drills, same_origin
+from app.web.middleware import SOCKET_SEND
 
 log = logging.getLogger("tabletop.ws")
 router = APIRouter()
@@ -143,16 +146,13 @@ async def drill_socket(ws: WebSocket, drill_id: str) -> None:
             return
         viewer, credential = found
 
-        async def send(text: str) -> None:
-            await ws.send_text(text)
-
         async def close(code: int, reason: str) -> None:
             await ws.close(code, reason)
 
         # The credential stays with the connection: a revocation of it closes the socket
         # with 4001 on every worker (hub.revoke, told through the bus), and each command
         # is checked against it again in its own write transaction (credentials.check).
-        connection = Connection(drill_id, viewer, send, close, credential=credential)
+        connection = Connection(drill_id, viewer, _text_sender(ws), close, credential=credential)
         if credential.kind == "session":
             digest = credential.token_hash
             hub.watch_session(connection, lambda: accounts(ws).session_ends_at(digest))
@@ -176,6 +176,20 @@ async def drill_socket(ws: WebSocket, drill_id: str) -> None:
     finally:
         hub.unregister(connection)
         await hub.broadcast_presence(drill_id)
+
+
+def _text_sender(ws: WebSocket) -> Send:
+    """Send a text frame on the socket. The fan-out's hot path: straight to the server's
+    own send where the outermost middleware left it (Starlette's checks, done already for
+    the accept, cost a frame and three coroutines per message to every participant)."""
+    socket_send: ASGISend | None = ws.scope.get(SOCKET_SEND)
+    if socket_send is None:
+        return ws.send_text
+
+    def send(text: str) -> Awaitable[None]:
+        return socket_send({"type": "websocket.send", "text": text})
+
+    return send
 
 
 async def _snapshot(
