@@ -133,7 +133,8 @@ def bench(
     PostgreSQL, many drills at once, memory per participant, two workers on PostgreSQL and
     Redis, and the cost of rebuilding a drill after a restart. Starts its own servers on
     free loopback ports and stops them. Exits 1 if any case lost or duplicated events."""
-    from app.loadtest.bench.run import Options, Sizes, machine, run, table
+    from app.loadtest.bench.run import Options, Sizes, report, run
+    from app.loadtest.bench.run import as_json as bench_json
     from app.loadtest.bench.servers import BenchError
 
     options = Options(Sizes.quick() if quick else Sizes.full(), postgres_url, redis_url)
@@ -143,14 +144,13 @@ def bench(
         err(f"bench {time.monotonic() - began:6.1f} s  {line}")
 
     try:
-        rows = asyncio.run(run(options, progress))
+        result = asyncio.run(run(options, progress))
     except BenchError as exc:
         raise fail(str(exc)) from None
     if as_json:
-        payload = {"machine": machine(), "quick": quick, "rows": [r.as_dict() for r in rows]}
-        typer.echo(json.dumps(payload, indent=2))
+        typer.echo(json.dumps(bench_json(result, quick), indent=2))
     else:
-        typer.echo(table(rows))
-    if any(r.lost or r.duplicated for r in rows):
+        typer.echo(report(result, quick))
+    if any(r.lost or r.duplicated for r in result.rows):
         err("FAILED: events were lost or duplicated (see the lost and dup columns)")
         raise typer.Exit(1)

@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 
 from app.loadtest.bench import cases
-from app.loadtest.bench.run import Sizes, table
+from app.loadtest.bench.reports import pdf_case, programme_case
+from app.loadtest.bench.run import GOALS, Result, Sizes, as_json, report, table
 from app.loadtest.bench.servers import Backend, Fleet, wait_ready
 
 
@@ -17,11 +18,11 @@ def test_fan_out_and_its_baseline_measure_every_receipt(tmp_path: Path) -> None:
         fleet = Fleet(tmp_path)
         try:
             [server] = await fleet.start(Backend("SQLite"))
-            measured = await cases.fan_out([server], 6, 3, "SQLite")
+            measured = await cases.fan_out([server], 6, 3, "SQLite", rounds=2)
             assert measured.payload is not None
             baseline = fleet.start_baseline()
             await wait_ready(baseline)
-            bare = await cases.fan_out_baseline(baseline, 6, 3, measured.payload)
+            bare = await cases.fan_out_baseline(baseline, 6, 3, measured.payload, rounds=2)
             return measured, bare, fleet
         finally:
             fleet.close()
@@ -29,7 +30,11 @@ def test_fan_out_and_its_baseline_measure_every_receipt(tmp_path: Path) -> None:
     measured, bare, fleet = asyncio.run(scenario())
     assert fleet.servers == []  # everything it started is stopped
     for row in (measured.row, bare):
-        assert row.figures["receipts"] == 6 * 3
+        assert row.figures["receipts"] == 2 * 6 * 3  # two rounds of three injects to six
+        assert row.figures["rounds"] == 2
+        assert "median of 2 rounds" in row.size
+        low, high = (float(x) for x in row.figures["p99_ms_rounds"].split("-"))
+        assert row.p99_ms is not None and low <= row.p99_ms <= high
         assert row.lost == row.duplicated == 0
         assert row.p50_ms is not None and row.p99_ms is not None
         assert 0 < row.p50_ms <= row.p99_ms
@@ -98,3 +103,42 @@ def test_quick_sizes_are_smaller_than_the_full_run() -> None:
     quick, full = Sizes.quick(), Sizes.full()
     assert max(quick.fan_out) < max(full.fan_out) == 2000
     assert full.target_size == 1000 and full.restart_events == 10_000
+
+
+def test_the_median_round_is_the_middle_one_by_p99() -> None:
+    def round_with(p99_seconds: float) -> cases.Round:
+        return cases.Round(cases.Delivery(latencies=[p99_seconds]), 0.01)
+
+    rounds = [round_with(0.09), round_with(0.03), round_with(0.05)]
+    assert cases.median_round(rounds).p99_ms == 50.0
+    figures = cases.round_figures(rounds)
+    assert figures["p99_ms_rounds"] == "30-90"
+    assert figures["rounds"] == 3
+
+
+def test_every_goal_is_printed_with_its_verdict() -> None:
+    figures = {"fan_out_cpu": 1.6, "memory": 30.0}
+    judged = [g.judged(figures.get(g.key)) for g in GOALS]
+    result = Result([], judged)
+    text = report(result, quick=False)
+    lines = {line.split("  ")[0]: line for line in text.splitlines()}
+    cpu = lines["server CPU per delivered message, Tabletop vs bare broadcast, 1,000 participants"]
+    assert "1.6 x" in cpu and "<= 1.3 x" in cpu and "NOT MET" in cpu
+    assert "met" in lines["memory per idle participant"]
+    assert "NOT MET" not in lines["memory per idle participant"]
+    assert "not measured" in lines["PDF of a 20-page report"]
+    payload = as_json(result, quick=False)
+    assert [g["goal"] for g in payload["goals"]] == [g.key for g in GOALS]
+    assert payload["goals"][0]["met"] is False and payload["goals"][3]["met"] is True
+    assert payload["goals"][-1]["met"] is None
+    assert "none is judged" in report(result, quick=True)
+
+
+def test_the_report_cases_time_a_pdf_and_the_programme(tmp_path: Path) -> None:
+    pdf = asyncio.run(pdf_case(f"sqlite+aiosqlite:///{tmp_path / 'pdf.db'}", 40, repeats=1))
+    assert pdf.pages >= 5 and pdf.events == 40 and pdf.median_s > 0
+    programme = asyncio.run(
+        programme_case(f"sqlite+aiosqlite:///{tmp_path / 'programme.db'}", drills=3, events=60)
+    )
+    assert programme.drills == 3
+    assert programme.first_view_ms > programme.next_view_ms > 0
