@@ -955,6 +955,14 @@ class DrillService:
                 raise DrillNotFound(drill_id)
             return await repo.load_events(session, drill_id, after_seq, limit)
 
+    async def log(self, drill: Drill) -> tuple[Scenario, list[Event]]:
+        """The drill's scenario and whole log, read in one session and not folded: what
+        reviews score and report from (`state` would fold the log and keep the drill in
+        memory, which a page listing a year of finished drills has no use for)."""
+        async with self.sessions() as session:
+            scenario = await self._scenario(session, drill.scenario_version_id)
+            return scenario, await repo.load_events(session, drill.id)
+
     async def regulatory(
         self, drill_id: str
     ) -> tuple[Scenario, DrillState, list[RegimeInPlay], float]:

@@ -113,8 +113,7 @@ class ReviewService:
     # ------------------------------------------------------------------ the report
 
     async def _log(self, drill: Drill) -> tuple[Scenario, list[Event]]:
-        scenario, _ = await self.drills.state(drill.id)
-        return scenario, await self.drills.events(drill.id)
+        return await self.drills.log(drill)
 
     async def report(self, drill_id: str) -> Report:
         report, _ = await self.report_with_scenario(drill_id)
