@@ -222,6 +222,23 @@ class ParticipantRow(Base):
         return tuple(p for p in (self.parties or "").split(",") if p)
 
 
+class StoredScorecard(Base):
+    """A drill's scorecard as of `last_seq`, scored by the scoring code whose digest is
+    `scoring` (app/services/scorecards): the programme page reads these instead of
+    loading and scoring every drill's log on each server's first view. Never the truth,
+    only a copy of what the log gives: a row whose seq or digest differs is scored again."""
+
+    __tablename__ = "drill_scorecards"
+
+    drill_id: Mapped[str] = mapped_column(
+        ForeignKey("drills.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_seq: Mapped[int] = mapped_column(Integer)
+    scoring: Mapped[str] = mapped_column(String(64))
+    data: Mapped[str] = mapped_column(Text)
+    """The scorecard as app.engine.scoring.Scorecard's JSON."""
+
+
 class ReportReview(Base):
     """A reviewer's edits to a drill's report (ratings, strengths, areas, summary), as the
     JSON of app.reports.model.Review. The report itself is rebuilt from the log each time."""

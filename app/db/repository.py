@@ -17,6 +17,7 @@ from app.db.models import (
     ParticipantRow,
     ScenarioAsset,
     ScenarioVersion,
+    StoredScorecard,
 )
 from app.engine.events import Event, event_type
 
@@ -236,3 +237,8 @@ async def scenario_assets(session: AsyncSession, version_id: int) -> list[Scenar
         .order_by(ScenarioAsset.path)
     )
     return list(rows)
+
+
+async def stored_scorecards(session: AsyncSession) -> dict[str, StoredScorecard]:
+    """Every stored scorecard, by drill id."""
+    return {row.drill_id: row for row in await session.scalars(select(StoredScorecard))}

@@ -52,7 +52,7 @@ from app.engine.filled import filled_scenario
 from app.engine.regulatory import RegimeInPlay, regimes_in_play
 from app.engine.scenario import Scenario
 from app.engine.state import DrillState, Status
-from app.services import credentials
+from app.services import credentials, scorecards
 from app.services.credentials import (
     Credential,
     RevocationListener,
@@ -398,6 +398,9 @@ class DrillService:
                     )
             repo.append_events(session, drill_id, events)
             session.add_all(also or [])
+            if state.status is Status.ended:  # an import of a finished drill: score it once
+                scores = scoring.scorecard(scenario, events)
+                session.add(scorecards.stored(drill_id, state.seq, scores))
             await self._commit(session)
         return state
 
@@ -962,6 +965,14 @@ class DrillService:
         async with self.sessions() as session:
             scenario = await self._scenario(session, drill.scenario_version_id)
             return scenario, await repo.load_events(session, drill.id)
+
+    async def scenario_of(self, drill: Drill) -> Scenario:
+        """The scenario a drill plays (parsed once per version in this process)."""
+        cached = self._scenarios.get(drill.scenario_version_id)
+        if cached is not None:  # the usual case: no session to open
+            return cached
+        async with self.sessions() as session:
+            return await self._scenario(session, drill.scenario_version_id)
 
     async def regulatory(
         self, drill_id: str

@@ -10,6 +10,7 @@ accounts service, it owns its own short transactions; no drill's log is ever tou
 from __future__ import annotations
 
 import calendar
+import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -18,9 +19,11 @@ from datetime import UTC, date, datetime
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.models import Drill, ImprovementItemRow, ReportReview
+from app.db import repository as repo
+from app.db.models import Drill, ImprovementItemRow, ReportReview, StoredScorecard
 from app.engine.events import Event
 from app.engine.filled import drill_values, filled_scenario
 from app.engine.scenario import Scenario
@@ -36,7 +39,10 @@ from app.reports.model import (
     Report,
     Review,
 )
+from app.services import scorecards
 from app.services.drills import DrillNotFound, DrillService
+
+log = logging.getLogger("tabletop.reviews")
 
 MAX_TEXT = 2_000
 MAX_LINES = 30
@@ -301,9 +307,12 @@ class ReviewService:
     # ------------------------------------------------------------------ the programme
 
     async def records(self) -> list[DrillRecord]:
-        """Every drill that started, oldest first, with its scores. A drill whose last
-        seq has not moved since it was last scored is not loaded or scored again."""
+        """Every drill that started, oldest first, with its scores. A drill is loaded and
+        scored only when neither this process nor the database (app/services/scorecards)
+        holds its scorecard for its current last seq; what is scored here is stored."""
         records = []
+        scored: list[tuple[str, int, Scorecard]] = []
+        stored: dict[str, StoredScorecard] | None = None
         for drill in sorted(await self.drills.list_drills(), key=lambda d: d.created_at):
             if drill.status in ("new", "lobby"):  # not started: nothing to score, skip loading
                 continue
@@ -311,15 +320,40 @@ class ReviewService:
             if known is not None and known[0] == drill.last_seq:
                 records.append(DrillRecord(drill, known[1], known[2]))
                 continue
-            try:
-                scenario, events = await self._log(drill)
-            except DrillNotFound:  # pragma: no cover - deleted between the two reads
-                continue
-            scores = scorecard(scenario, events)
-            if events and events[-1].seq == drill.last_seq:
-                self._scored[drill.id] = (drill.last_seq, scenario, scores)
+            if stored is None:  # one read for every drill this process has not seen
+                stored = await self._stored_scorecards()
+            scores = scorecards.still_true(stored.get(drill.id), drill.last_seq)
+            if scores is not None:
+                scenario = await self.drills.scenario_of(drill)
+            else:
+                try:
+                    scenario, events = await self._log(drill)
+                except DrillNotFound:  # pragma: no cover - deleted between the two reads
+                    continue
+                scores = scorecard(scenario, events)
+                if not events or events[-1].seq != drill.last_seq:  # moved meanwhile
+                    records.append(DrillRecord(drill, scenario, scores))
+                    continue
+                scored.append((drill.id, drill.last_seq, scores))
+            self._scored[drill.id] = (drill.last_seq, scenario, scores)
             records.append(DrillRecord(drill, scenario, scores))
+        if scored:
+            await self._store_scorecards(scored)
         return records
+
+    async def _stored_scorecards(self) -> dict[str, StoredScorecard]:
+        async with self.sessions() as session:
+            return await repo.stored_scorecards(session)
+
+    async def _store_scorecards(self, scored: list[tuple[str, int, Scorecard]]) -> None:
+        """Keep what was just scored. Only a copy: when the database cannot take it now,
+        the page still shows the scores, and the next view scores those drills again."""
+        try:
+            async with self.drills.writing(), self.sessions() as session, session.begin():
+                for drill_id, last_seq, scores in scored:
+                    await session.merge(scorecards.stored(drill_id, last_seq, scores))
+        except SQLAlchemyError:
+            log.warning("could not store %d scorecards; they are scored again", len(scored))
 
 
 def _status(value: str) -> ItemStatus:

@@ -5,11 +5,16 @@ the 4-hour initial notification run out."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
+from app.db.models import StoredScorecard
 from app.engine import commands as c
+from app.engine.scoring import Scorecard
 from app.regimes.library import regime as shipped_regime
 from app.services.accounts import AccountRole
-from app.services.reviews import ReviewService, regime_trends
+from app.services.drills import DrillService
+from app.services.reviews import DrillRecord, ReviewService, regime_trends
+from app.services.scorecards import scoring_digest
 from tests.conftest import ROOT
 from tests.live import LiveServer, sign_in
 
@@ -82,3 +87,53 @@ def test_the_programme_reuses_scores_until_a_drill_s_log_moves(live_server: Live
     after = {r.drill.id: r.scores for r in live.run(reviews.records())}[drill_id]
     assert after is not before
     assert after.overall.points == before.overall.points + 5
+
+
+async def _stored_row(service: DrillService, drill_id: str) -> StoredScorecard | None:
+    async with service.sessions() as session:
+        return await session.get(StoredScorecard, drill_id)
+
+
+async def _rewrite_stored(service: DrillService, drill_id: str, **values: object) -> None:
+    async with service.sessions() as session, session.begin():
+        await session.execute(
+            update(StoredScorecard).where(StoredScorecard.drill_id == drill_id).values(**values)
+        )
+
+
+@pytest.mark.live_settings(scenarios_dir=ROOT / "scenarios")
+def test_a_restarted_server_reads_stored_scores_while_they_hold(live_server: LiveServer) -> None:
+    """The programme keeps each drill's scorecard in the database: a restarted server (a
+    new review service) uses it for the same last seq and scoring code, and scores the
+    drill again when either has moved."""
+    live = live_server
+    service: DrillService = live.app.state.service
+    drill_id = _classified_drill(live, "Stored scores")
+
+    def restarted_view() -> Scorecard:
+        reviews = ReviewService(service.sessions, service)
+        records: list[DrillRecord] = live.run(reviews.records())
+        return {r.drill.id: r.scores for r in records}[drill_id]
+
+    scored = restarted_view()
+    row = live.run(_stored_row(service, drill_id))
+    assert row is not None and row.scoring == scoring_digest()
+    assert Scorecard.model_validate_json(row.data) == scored  # the copy is exact
+
+    # The stored copy is what a restarted server shows (marked here so it can be told apart).
+    overall = scored.overall.model_copy(update={"points": 999.0})
+    marked = scored.model_copy(update={"overall": overall})
+    live.run(_rewrite_stored(service, drill_id, data=marked.model_dump_json()))
+    assert restarted_view().overall.points == 999.0
+
+    # Made by other scoring code (an upgrade): scored again from the log, and stored anew.
+    live.run(_rewrite_stored(service, drill_id, scoring="0" * 64))
+    assert restarted_view() == scored
+    row = live.run(_stored_row(service, drill_id))
+    assert row is not None and row.scoring == scoring_digest()
+
+    # The log moved (an adjustment): the copy no longer holds.
+    live.run(service.execute(drill_id, c.AdjustScore("report", 5.0, "Called BaFin early")))
+    assert restarted_view().overall.points == scored.overall.points + 5
+    row = live.run(_stored_row(service, drill_id))
+    assert row is not None and row.last_seq == live.run(service.drill(drill_id)).last_seq
