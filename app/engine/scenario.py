@@ -785,5 +785,8 @@ def variables_in(text: str) -> list[str]:
 
 
 def fill(text: str, values: dict[str, str]) -> str:
-    """Replace {{name}} with the drill's value; unknown names stay visible, never crash."""
+    """Replace {{name}} with the drill's value; unknown names stay visible, never crash.
+    Text with no {{ comes back as it is (the same object), without a regex pass."""
+    if "{{" not in text:
+        return text
     return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), text)

@@ -290,7 +290,10 @@ def describe_filled(scenario: Scenario, event: Event, values: dict[str, str]) ->
     """describe, with a drill's {{variables}} filled in (party and role names may hold
     them): the timeline's lines, and the console's live feed."""
     entry = describe(scenario, event)
-    return None if entry is None else replace(entry, text=fill(entry.text, values))
+    if entry is None:
+        return None
+    text = fill(entry.text, values)
+    return entry if text is entry.text else replace(entry, text=text)
 
 
 def timeline(scenario: Scenario, events: list[Event]) -> list[Entry]:
