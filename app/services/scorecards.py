@@ -4,7 +4,8 @@ scoring each drill's log after every restart.
 
 A copy is used only while it still says what the log says: for the drill's current last
 seq, and made by the same scoring code. The code is named by a digest of the files that
-score (the engine, and the regimes whose duties it scores), so an upgrade that changes how
+score (the engine, the regimes whose duties it scores, and the loader that reads a
+scenario's text into what the engine scores against), so an upgrade that changes how
 a drill is scored rescores every drill the next time it is listed, by itself."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from importlib.resources.abc import Traversable
 from app.db.models import StoredScorecard
 from app.engine.scoring import Scorecard
 
-SCORING_PACKAGES = ("app.engine", "app.regimes")
+SCORING_PACKAGES = ("app.engine", "app.regimes", "app.authoring")
 
 
 @cache
