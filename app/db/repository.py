@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy import Table, Text, cast, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import (
@@ -120,18 +122,42 @@ def to_event(row: DrillEvent) -> Event:
     return Event(row.seq, event_type(row.type), row.at, row.scenario_time, row.actor, row.data)
 
 
-def append_events(session: AsyncSession, drill_id: str, events: Sequence[Event]) -> None:
-    session.add_all(
-        DrillEvent(
-            drill_id=drill_id,
-            seq=e.seq,
-            type=str(e.type),
-            at=e.at,
-            scenario_time=e.scenario_time,
-            actor=e.actor,
-            data=e.data,
-        )
-        for e in events
+_EVENTS = typing.cast(Table, DrillEvent.__table__)
+_RECEIPTS = typing.cast(Table, CommandReceipt.__table__)
+_DRILLS = typing.cast(Table, Drill.__table__)
+
+
+async def set_drill_progress(
+    session: AsyncSession, drill_id: str, status: str, last_seq: int, ended_at: datetime | None
+) -> None:
+    """Mirror the log's status and last seq on the drill's row: one UPDATE, no SELECT."""
+    await session.execute(
+        update(_DRILLS)
+        .where(_DRILLS.c.id == drill_id)
+        .values(status=status, last_seq=last_seq, ended_at=ended_at)
+    )
+
+
+async def append_events(session: AsyncSession, drill_id: str, events: Sequence[Event]) -> None:
+    """Insert the events at once, as plain rows: a command's write is the hot path of
+    every drill, and the ORM's unit of work costs more than the insert itself. A seq
+    another writer took raises IntegrityError here."""
+    if not events:
+        return
+    await session.execute(
+        insert(_EVENTS),
+        [
+            {
+                "drill_id": drill_id,
+                "seq": e.seq,
+                "type": str(e.type),
+                "at": e.at,
+                "scenario_time": e.scenario_time,
+                "actor": e.actor,
+                "data": e.data,
+            }
+            for e in events
+        ],
     )
 
 
@@ -149,22 +175,25 @@ async def find_receipts(
     return {row.key: row for row in rows}
 
 
-def add_receipt(
-    session: AsyncSession,
-    drill_id: str,
-    key: str,
-    first_seq: int,
-    last_seq: int,
-    command_hash: str | None = None,
+async def add_receipts(
+    session: AsyncSession, drill_id: str, receipts: Sequence[tuple[str, int, int, str | None]]
 ) -> None:
-    session.add(
-        CommandReceipt(
-            drill_id=drill_id,
-            key=key,
-            first_seq=first_seq,
-            last_seq=last_seq,
-            command_hash=command_hash,
-        )
+    """Claim command keys: (key, first seq, last seq, command hash) each, as plain rows.
+    A key already claimed raises IntegrityError here."""
+    if not receipts:
+        return
+    await session.execute(
+        insert(_RECEIPTS),
+        [
+            {
+                "drill_id": drill_id,
+                "key": key,
+                "first_seq": first_seq,
+                "last_seq": last_seq,
+                "command_hash": command_hash,
+            }
+            for key, first_seq, last_seq, command_hash in receipts
+        ],
     )
 
 

@@ -396,7 +396,7 @@ class DrillService:
                             added_at=self.clock(),
                         )
                     )
-            repo.append_events(session, drill_id, events)
+            await repo.append_events(session, drill_id, events)
             session.add_all(also or [])
             if state.status is Status.ended:  # an import of a finished drill: score it once
                 scores = scoring.scorecard(scenario, events)
@@ -686,20 +686,15 @@ class DrillService:
             candidate = live.state.copy()
             for event in events:
                 apply(live.scenario, candidate, event)
-        repo.append_events(session, drill_id, events)
-        for key, first_seq, last_seq, digest in receipts:
-            repo.add_receipt(session, drill_id, key, first_seq, last_seq, digest)
         try:
-            # One UPDATE, no SELECT: the drill row mirrors the log's status and last seq.
-            await session.execute(
-                update(Drill)
-                .where(Drill.id == drill_id)
-                .values(
-                    status=str(candidate.status),
-                    last_seq=candidate.seq,
-                    ended_at=self._ended_at(candidate),
-                )
-                .execution_options(synchronize_session=False)
+            await repo.append_events(session, drill_id, events)
+            await repo.add_receipts(session, drill_id, receipts)
+            await repo.set_drill_progress(
+                session,
+                drill_id,
+                str(candidate.status),
+                candidate.seq,
+                self._ended_at(candidate),
             )
             await self._commit(session)
         except IntegrityError:
