@@ -143,3 +143,13 @@ def test_the_report_cases_time_a_pdf_and_the_programme(tmp_path: Path) -> None:
     assert programme.drills == 3
     assert programme.unscored_view_ms > programme.next_view_ms > 0
     assert programme.first_view_ms > 0
+
+
+def test_two_workers_report_each_worker_s_own_cpu_per_message() -> None:
+    # Four receipts over two workers: two each; 1 ms and 2 ms of CPU.
+    two = cases.Round(cases.Delivery(latencies=[0.01] * 4), 0.003, (0.001, 0.002))
+    figures = cases.round_figures([two])
+    assert figures["cpu_us_per_message"] == 750.0  # 3 ms over 4 messages
+    assert figures["cpu_us_per_message_per_worker"] == "500.0 / 1000.0"
+    one = cases.Round(cases.Delivery(latencies=[0.01] * 4), 0.003, (0.003,))
+    assert "cpu_us_per_message_per_worker" not in cases.round_figures([one])

@@ -191,6 +191,9 @@ class Round:
 
     delivery: Delivery
     cpu_seconds: float
+    """Every server's CPU over the round, summed."""
+    cpu_by_server: tuple[float, ...] = ()
+    """Each server's own, in the order they were given."""
 
     @property
     def p99_ms(self) -> float | None:
@@ -213,8 +216,8 @@ async def rounds_of(
         delivery = Delivery()
         before = [s.cpu_seconds() for s in servers]
         await fire_and_collect(sender, clients, injects, 0.3, delivery, command)
-        used = sum(s.cpu_seconds() - b for s, b in zip(servers, before, strict=True))
-        measured.append(Round(delivery, used))
+        used = tuple(s.cpu_seconds() - b for s, b in zip(servers, before, strict=True))
+        measured.append(Round(delivery, sum(used), used))
     return measured
 
 
@@ -239,6 +242,14 @@ def round_figures(rounds: list[Round]) -> dict[str, Any]:
         "rounds": len(rounds),
         "cpu_us_per_message": cpu_per_message(middle.cpu_seconds, len(middle.delivery.latencies)),
     }
+    workers = len(middle.cpu_by_server)
+    if workers > 1:
+        # Participants are spread over the workers in turn, so each delivered an equal
+        # share: each worker's own CPU per message it sent, the bus's cost included.
+        share = len(middle.delivery.latencies) / workers
+        figures["cpu_us_per_message_per_worker"] = " / ".join(
+            f"{cpu / share * 1e6:.1f}" if share else "-" for cpu in middle.cpu_by_server
+        )
     if len(rounds) > 1 and p99s and cpus:
         figures["p99_ms_rounds"] = f"{min(p99s):g}-{max(p99s):g}"
         figures["cpu_us_rounds"] = f"{min(cpus):g}-{max(cpus):g}"
