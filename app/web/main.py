@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.join_limiter = limits.join
     app.state.login_limiter = limits.login
     app.state.login_address_limiter = limits.login_address
-    for router in (api.router, ws.router, pages.router, reports.router, reports.api_router):
+    for router in (api.router, pages.router, reports.router, reports.api_router):
         app.include_router(router)
     app.include_router(setup.router)
     app.include_router(accounts.router)
@@ -106,6 +106,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     add_error_handlers(app)
     app.add_middleware(CapBody, max_bytes=int(settings.max_body_mib * 1024 * 1024))
+    # Drill sockets are served here, past the host, NUL and header checks and before
+    # FastAPI's routing, whose frames would stay suspended under every open socket.
+    app.add_middleware(ws.DrillSockets)
     if settings.allowed_hosts:  # inside SecurityHeaders: its 400 carries them too
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(SecurityHeaders)

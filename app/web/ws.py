@@ -9,8 +9,9 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Receive, Scope
 from starlette.types import Send as ASGISend
 
 from app.engine import commands as c
@@ -35,7 +36,8 @@ from app.web.deps import accounts, drills, same_origin
 from app.web.middleware import SOCKET_SEND
 
 log = logging.getLogger("tabletop.ws")
-router = APIRouter()
+SOCKET_PATH = "/ws/drills/"
+"""A drill's socket: SOCKET_PATH + its id (served by DrillSockets)."""
 
 RATE_PER_SECOND = 10.0
 BURST = 20.0
@@ -117,7 +119,27 @@ def _context(scenario: Scenario, state: DrillState, viewer: Viewer) -> dict[str,
     }
 
 
-@router.websocket("/ws/drills/{drill_id}")
+class DrillSockets:
+    """Serves `/ws/drills/{drill_id}` (drill_socket) ahead of FastAPI's routing, and hands
+    every other request on. A socket lives as long as its drill is played, and each frame
+    of FastAPI's route stack (exception middleware, exit stack, routers, route wrappers)
+    stays suspended beneath it the whole time: skipping them cut the memory of an idle
+    connection from 39 to 28 KiB, near a bare Starlette socket's 26. It sits inside the
+    checks every request passes (RefuseNul, SecurityHeaders, TrustedHostMiddleware);
+    drill_socket itself checks the Origin, the drill and the credential."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: ASGISend) -> None:
+        if scope["type"] == "websocket" and scope["path"].startswith(SOCKET_PATH):
+            drill_id = scope["path"][len(SOCKET_PATH) :]
+            if drill_id and "/" not in drill_id:
+                await drill_socket(WebSocket(scope, receive, send), drill_id)
+                return
+        await self.app(scope, receive, send)
+
+
 async def drill_socket(ws: WebSocket, drill_id: str) -> None:
     # Accept first so that every refusal reaches the client as a named close code.
     await ws.accept()

@@ -134,6 +134,15 @@ def test_production_settings_refuse_other_hosts_and_hide_the_api_docs(
     for path in ("/docs", "/redoc", "/openapi.json"):
         assert client.get(path).status_code == 404, path
     assert client.get("/asyncapi.json").status_code == 200  # the protocol stays documented
+    # A drill's socket, served ahead of the routes, still passes the host check first.
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    refused = client.get("/ws/drills/some-drill", headers=upgrade | {"Host": "evil.example"})
+    assert refused.status_code == 400 and "Invalid host header" in refused.text
 
 
 def test_exports_neutralise_script_links_and_remote_images(live_server: LiveServer) -> None:

@@ -38,6 +38,7 @@ from app.engine import commands as c
 from app.realtime.codes import Close
 from app.services.accounts import AccountRole
 from app.services.reviews import ItemDraft
+from app.web.ws import SOCKET_PATH, DrillSockets
 from tests.live import FIXTURES, LiveServer, join, sign_in
 from tests.oracle import Seat, disagreements
 
@@ -261,6 +262,9 @@ def served_routes(app: Any) -> set[tuple[str, str]]:
             found.update((m, prefix + route.path) for m in route.methods or () if m != "HEAD")
         else:  # a kind of route this walk does not know: classify it by hand
             found.add((type(route).__name__, prefix + str(getattr(route, "path", route))))
+    # The drill's socket is served by a middleware ahead of the routes (ws.DrillSockets).
+    if any(m.cls is DrillSockets for m in app.user_middleware):
+        found.add(("WS", SOCKET_PATH + "{drill_id}"))
     return found
 
 
