@@ -9,7 +9,7 @@ from pathlib import Path
 
 from app.loadtest.bench import cases
 from app.loadtest.bench.reports import pdf_case, programme_case
-from app.loadtest.bench.run import GOALS, Result, Sizes, as_json, report, table
+from app.loadtest.bench.run import GOALS, Result, Sizes, as_json, memory_row, report, table
 from app.loadtest.bench.servers import Backend, Fleet, wait_ready
 
 
@@ -153,3 +153,15 @@ def test_two_workers_report_each_worker_s_own_cpu_per_message() -> None:
     assert figures["cpu_us_per_message_per_worker"] == "500.0 / 1000.0"
     one = cases.Round(cases.Delivery(latencies=[0.01] * 4), 0.003, (0.003,))
     assert "cpu_us_per_message_per_worker" not in cases.round_figures([one])
+
+
+def test_memory_is_judged_per_participant_and_given_per_extra_participant() -> None:
+    # 10 MB that do not grow with the participants, and 30 KiB for each one.
+    fixed, each = 10_240.0, 30.0
+    memory = {n: (fixed + each * n) / n for n in (1000, 2000)}
+    figures: dict[str, tuple[float | None, str]] = {}
+    row = memory_row(memory, 1000, "SQLite", figures)
+    assert row.figures["kib_per_participant"] == 40.2
+    assert row.figures["kib_per_participant_from_1000_to_2000"] == 30.0
+    assert figures["memory"][0] == 40.2  # the goal is held to the plain average
+    assert "30.0 KiB each from 1,000 to 2,000" in figures["memory"][1]

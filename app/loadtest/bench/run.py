@@ -193,6 +193,7 @@ async def _fan_out_cases(
 ) -> None:
     baseline = fleet.start_baseline()
     await wait_ready(baseline)
+    memory: dict[int, float] = {}  # participants connected -> the server's growth, KiB each
     for participants in sizes.fan_out:
         progress(f"fan-out: {participants:,} participants on {backend.name}")
         [server] = await fleet.start(backend)
@@ -222,18 +223,32 @@ async def _fan_out_cases(
             figures["fan_out_p99_1000"] = (row.figures.get("vs_baseline_p99"), rounds)
         if participants == 2000:
             figures["fan_out_p99_2000"] = (row.figures.get("vs_baseline_p99"), rounds)
-        if participants == sizes.target_size and measured.memory_per_participant_kib is not None:
-            memory = round(measured.memory_per_participant_kib, 1)
-            figures["memory"] = (memory, f"{participants:,} connected")
-            rows.append(
-                Row(
-                    "memory",
-                    f"{participants:,} idle participants connected",
-                    f"{backend.name}, 1 worker",
-                    figures={"kib_per_participant": memory},
-                )
-            )
+        if measured.memory_per_participant_kib is not None:
+            memory[participants] = measured.memory_per_participant_kib
     fleet.stop(baseline)
+    if sizes.target_size in memory:
+        rows.append(memory_row(memory, sizes.target_size, backend.name, figures))
+
+
+def memory_row(memory: dict[int, float], size: int, backend: str, figures: Figures) -> Row:
+    """What an idle participant costs: the server's growth divided by the participants
+    (which includes costs that do not grow with them: the database's connections and page
+    caches), and, from two sizes, the cost of each participant more."""
+    average = round(memory[size], 1)
+    row_figures: dict[str, float] = {"kib_per_participant": average}
+    measured = f"{size:,} connected"
+    larger = max(memory)
+    if larger > size:
+        extra = (memory[larger] * larger - memory[size] * size) / (larger - size)
+        row_figures[f"kib_per_participant_from_{size}_to_{larger}"] = round(extra, 1)
+        measured += f"; {extra:.1f} KiB each from {size:,} to {larger:,}"
+    figures["memory"] = (average, measured)
+    return Row(
+        "memory",
+        f"{size:,} idle participants connected",
+        f"{backend}, 1 worker",
+        figures=row_figures,
+    )
 
 
 async def _postgres_cases(
