@@ -149,9 +149,7 @@ def _run_until_wait(send: Awaitable[None]) -> Waiting | None:
     steps = send.__await__()
     try:
         waiting = steps.send(None)
-    except StopIteration:
-        return None
-    except Exception:
+    except Exception:  # StopIteration (it finished) among them
         return None
     return steps, waiting
 

@@ -63,10 +63,6 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-SOCKET_SEND = "tabletop.socket_send"
-"""Where a websocket's scope keeps the server's own send (set by RefuseNul, outermost)."""
-
-
 class RefuseNul:
     """Refuse an address holding a NUL (%00) before any route sees it: PostgreSQL's text
     cannot hold one, so looking up `/drills/a%00b/console` or `/ws/drills/a%00b` failed
@@ -93,10 +89,6 @@ class RefuseNul:
             response = JSONResponse({"detail": detail}, 422)
             await response(scope, receive, send)
             return
-        if scope["type"] == "websocket":
-            # The socket's send as the server hands it over, before any wrapper: the
-            # hub's fan-out sends each event frame straight to it (app/web/ws.py).
-            scope[SOCKET_SEND] = send
         await self.app(scope, receive, send)
 
 

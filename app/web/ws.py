@@ -33,7 +33,6 @@ from app.services.drills import DrillNotFound, DrillService, StorageUnavailable
 from app.web.auth import NotYourDrill, drill_credential
 from app.web.console_view import facilitator_context
 from app.web.deps import accounts, drills, same_origin
-from app.web.middleware import SOCKET_SEND
 
 log = logging.getLogger("tabletop.ws")
 SOCKET_PATH = "/ws/drills/"
@@ -135,12 +134,15 @@ class DrillSockets:
         if scope["type"] == "websocket" and scope["path"].startswith(SOCKET_PATH):
             drill_id = scope["path"][len(SOCKET_PATH) :]
             if drill_id and "/" not in drill_id:
-                await drill_socket(WebSocket(scope, receive, send), drill_id)
+                await drill_socket(WebSocket(scope, receive, send), drill_id, send)
                 return
         await self.app(scope, receive, send)
 
 
-async def drill_socket(ws: WebSocket, drill_id: str) -> None:
+async def drill_socket(ws: WebSocket, drill_id: str, socket_send: ASGISend) -> None:
+    """One drill socket. `socket_send`: the server's send, which event frames go to
+    straight (`ws.send_text` would add Starlette's checks, made once at the accept, to
+    every message to every participant)."""
     # Accept first so that every refusal reaches the client as a named close code.
     await ws.accept()
     if not same_origin(ws):
@@ -174,7 +176,9 @@ async def drill_socket(ws: WebSocket, drill_id: str) -> None:
         # The credential stays with the connection: a revocation of it closes the socket
         # with 4001 on every worker (hub.revoke, told through the bus), and each command
         # is checked against it again in its own write transaction (credentials.check).
-        connection = Connection(drill_id, viewer, _text_sender(ws), close, credential=credential)
+        connection = Connection(
+            drill_id, viewer, _text_sender(socket_send), close, credential=credential
+        )
         if credential.kind == "session":
             digest = credential.token_hash
             hub.watch_session(connection, lambda: accounts(ws).session_ends_at(digest))
@@ -200,13 +204,8 @@ async def drill_socket(ws: WebSocket, drill_id: str) -> None:
         await hub.broadcast_presence(drill_id)
 
 
-def _text_sender(ws: WebSocket) -> Send:
-    """Send a text frame on the socket. The fan-out's hot path: straight to the server's
-    own send where the outermost middleware left it (Starlette's checks, done already for
-    the accept, cost a frame and three coroutines per message to every participant)."""
-    socket_send: ASGISend | None = ws.scope.get(SOCKET_SEND)
-    if socket_send is None:
-        return ws.send_text
+def _text_sender(socket_send: ASGISend) -> Send:
+    """A text frame to the socket: the fan-out's hot path."""
 
     def send(text: str) -> Awaitable[None]:
         return socket_send({"type": "websocket.send", "text": text})
