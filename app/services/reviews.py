@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import repository as repo
 from app.db.models import Drill, ImprovementItemRow, ReportReview, StoredScorecard
-from app.engine.events import Event
 from app.engine.filled import drill_values, filled_scenario
 from app.engine.scenario import Scenario
 from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard, total
@@ -40,7 +39,7 @@ from app.reports.model import (
     Review,
 )
 from app.services import scorecards
-from app.services.drills import DrillNotFound, DrillService
+from app.services.drills import DrillService
 
 log = logging.getLogger("tabletop.reviews")
 
@@ -118,9 +117,6 @@ class ReviewService:
 
     # ------------------------------------------------------------------ the report
 
-    async def _log(self, drill: Drill) -> tuple[Scenario, list[Event]]:
-        return await self.drills.log(drill)
-
     async def report(self, drill_id: str) -> Report:
         report, _ = await self.report_with_scenario(drill_id)
         return report
@@ -128,7 +124,7 @@ class ReviewService:
     async def report_with_scenario(self, drill_id: str) -> tuple[Report, Scenario]:
         """The report and the scenario it was built from (renderers draw its graph)."""
         drill = await self.drills.drill(drill_id)
-        scenario, events = await self._log(drill)
+        scenario, events = await self.drills.log(drill)
         review = await self.review(drill_id)
         items = await self.items(drill_id=drill_id)
         started = {d.id: d.created_at for d in await self.drills.list_drills()}
@@ -326,12 +322,11 @@ class ReviewService:
             if scores is not None:
                 scenario = await self.drills.scenario_of(drill)
             else:
-                try:
-                    scenario, events = await self._log(drill)
-                except DrillNotFound:  # pragma: no cover - deleted between the two reads
+                scenario, events = await self.drills.log(drill)
+                if not events:  # pragma: no cover - deleted between the two reads
                     continue
                 scores = scorecard(scenario, events)
-                if not events or events[-1].seq != drill.last_seq:  # moved meanwhile
+                if events[-1].seq != drill.last_seq:  # moved meanwhile
                     records.append(DrillRecord(drill, scenario, scores))
                     continue
                 scored.append((drill.id, drill.last_seq, scores))
