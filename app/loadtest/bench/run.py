@@ -79,7 +79,6 @@ GOALS = [
     Goal("pdf", "PDF of a 20-page report", "s", 2.0),
     Goal("programme", "programme page with 200 finished drills, first view", "ms", 300.0),
 ]
-GOAL = {goal.key: goal for goal in GOALS}
 Figures = dict[str, tuple[float | None, str]]
 """Goal key -> (figure, what was measured), filled as the cases run at full sizes."""
 
