@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from app.loadtest.bench.servers import Server
 from app.loadtest.bots import (
@@ -221,26 +221,35 @@ async def rounds_of(
     return measured
 
 
+T = TypeVar("T")
+
+
+def lower_middle(ordered: list[T]) -> T:
+    """The median of a sorted list (the lower middle of an even count)."""
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def median_round(rounds: list[Round]) -> Round:
-    """The round whose p99 is the median of the rounds' (the lower middle of an even
-    count)."""
-    ranked = sorted(rounds, key=lambda r: r.p99_ms if r.p99_ms is not None else float("inf"))
-    return ranked[(len(ranked) - 1) // 2]
+    """The round whose p99 is the median of the rounds'."""
+    return lower_middle(
+        sorted(rounds, key=lambda r: r.p99_ms if r.p99_ms is not None else float("inf"))
+    )
 
 
 def round_figures(rounds: list[Round]) -> dict[str, Any]:
-    """The median round's receipts and CPU per message, and the spread of the rounds."""
+    """The receipts, the median of the rounds' CPU per message (a figure of its own: the
+    median-latency round need not be the median-CPU one), and the spread of the rounds."""
     middle = median_round(rounds)
     p99s = [r.p99_ms for r in rounds if r.p99_ms is not None]
-    cpus = [
+    cpus = sorted(
         cpu
         for r in rounds
         if (cpu := cpu_per_message(r.cpu_seconds, len(r.delivery.latencies))) is not None
-    ]
+    )
     figures: dict[str, Any] = {
         "receipts": sum(len(r.delivery.latencies) for r in rounds),
         "rounds": len(rounds),
-        "cpu_us_per_message": cpu_per_message(middle.cpu_seconds, len(middle.delivery.latencies)),
+        "cpu_us_per_message": lower_middle(cpus) if cpus else None,
     }
     workers = len(middle.cpu_by_server)
     if workers > 1:
@@ -253,8 +262,6 @@ def round_figures(rounds: list[Round]) -> dict[str, Any]:
     if len(rounds) > 1 and p99s and cpus:
         figures["p99_ms_rounds"] = f"{min(p99s):g}-{max(p99s):g}"
         figures["cpu_us_rounds"] = f"{min(cpus):g}-{max(cpus):g}"
-        # The CPU figure of the median by CPU, not of the median-latency round.
-        figures["cpu_us_per_message"] = sorted(cpus)[(len(cpus) - 1) // 2]
     return figures
 
 
