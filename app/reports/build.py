@@ -22,6 +22,7 @@ from app.engine.regulatory import owed_to, regimes_in_play, story_seconds
 from app.engine.scenario import PartyKind, Scenario, story_datetime
 from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard
 from app.engine.timeline import end_reason, timeline
+from app.reports.heap import collector_held
 from app.reports.model import (
     RATING_LABELS,
     FeedItem,
@@ -88,6 +89,11 @@ def derive_rating(percent: float | None) -> Rating | None:
 
 
 def build_report(inputs: Inputs, now: float) -> Report:
+    with collector_held():  # the report of a long drill: tens of thousands of objects
+        return _report(inputs, now)
+
+
+def _report(inputs: Inputs, now: float) -> Report:
     scenario, events = inputs.scenario, inputs.events
     if not events or events[0].type is not EventType.drill_created:
         raise ValueError("a report needs a drill's log, starting with drill_created")
@@ -494,19 +500,24 @@ def _drafts(scenario: Scenario, items: list[ScoreItem]) -> tuple[list[str], list
 
 
 def _timeline(scenario: Scenario, events: Sequence[Event]) -> list[TimelineLine]:
-    by_seq = {e.seq: e for e in events}
-    return [
-        TimelineLine(
-            seq=entry.seq,
-            scenario_time=by_seq[entry.seq].scenario_time,
-            offset=entry.offset,
-            story_time=entry.story_time,
-            kind=entry.kind,
-            text=entry.text,
-            roles=_roles_of(by_seq[entry.seq]),
+    lines = []
+    told = iter(events)  # the lines are a subsequence of the log: walk both in step
+    for entry in timeline(scenario, list(events)):
+        event = next(told)
+        while event.seq != entry.seq:
+            event = next(told)
+        lines.append(
+            TimelineLine(
+                seq=entry.seq,
+                scenario_time=event.scenario_time,
+                offset=entry.offset,
+                story_time=entry.story_time,
+                kind=entry.kind,
+                text=entry.text,
+                roles=_roles_of(event),
+            )
         )
-        for entry in timeline(scenario, list(events))
-    ]
+    return lines
 
 
 def _roles_of(event: Event) -> list[str]:
@@ -532,9 +543,12 @@ def _knowledge(scenario: Scenario, events: Sequence[Event]) -> list[KnowledgeLin
         for party_id, party in scenario.parties.items()
         if party.kind is PartyKind.regulator
     ]
-    # One pass over the log for all facts (a long drill has 10,000s of events).
+    # One pass over the log for all facts (a long drill has 10,000s of events). `knows`
+    # is what each role or party knows so far: a message passes on only what its
+    # recipients do not know yet, which soon is nothing.
     first_seen: dict[str, dict[str, float]] = {fact: {} for fact in scenario.facts}
     first_revealed: dict[str, float] = {}
+    knows: defaultdict[str, set[str]] = defaultdict(set)
     for e in events:
         if e.type is EventType.inject_delivered:
             inject = p.inject_delivered(e)
@@ -545,13 +559,17 @@ def _knowledge(scenario: Scenario, events: Sequence[Event]) -> list[KnowledgeLin
                 first_revealed.setdefault(fact, e.scenario_time)
                 for role in inject["recipients"]:
                     reached.setdefault(role, e.scenario_time)
+                    knows[role].add(fact)
         elif e.type is EventType.message_sent:
             message = p.message_sent(e)
-            sender = message["from_role"]
-            for knowers in first_seen.values():
-                if sender in knowers:
-                    for recipient in [*message["to"], *message.get("recipients", [])]:
-                        knowers.setdefault(recipient, e.scenario_time)
+            told = knows.get(message["from_role"])
+            if not told:
+                continue
+            for recipient in [*message["to"], *message.get("recipients", [])]:
+                known = knows[recipient]
+                for fact in told - known:
+                    first_seen[fact].setdefault(recipient, e.scenario_time)
+                known |= told
     lines = []
     for fact, title in scenario.facts.items():
         seen = first_seen[fact]

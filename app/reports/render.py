@@ -23,6 +23,7 @@ from app.engine.scenario import Scenario
 from app.engine.scoring import Scorecard, Total, not_answered
 from app.reports import charts
 from app.reports import formats as fmt
+from app.reports.heap import collector_held
 from app.reports.model import ImprovementItem, ObjectiveSection, RegulatoryDuty, Report
 from app.resources import resource_dir
 
@@ -162,7 +163,9 @@ def render_pdf(report: Report, scenario: Scenario) -> bytes:
     # The document references nothing; should report text ever smuggle a URL in, it is
     # refused rather than fetched from the server's network.
     refuse_all = URLFetcher(allowed_protocols=())
-    pdf = HTML(string=render_html(report, scenario), url_fetcher=refuse_all).write_pdf()
+    html = render_html(report, scenario)
+    with collector_held():  # WeasyPrint's boxes for every page
+        pdf = HTML(string=html, url_fetcher=refuse_all).write_pdf()
     return bytes(pdf)
 
 
