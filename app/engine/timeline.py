@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from app.engine import payloads as p
 from app.engine.durations import format_clock, format_duration
@@ -39,19 +41,27 @@ def _names(scenario: Scenario, ids: list[str]) -> str:
 
 def describe(scenario: Scenario, event: Event) -> Entry | None:
     """One line for an event a person would want in a timeline; None for bookkeeping."""
-    text = _story_text(scenario, event)
-    if text is None:
-        text = _drill_text(scenario, event)
+    text = describe_text(scenario, event)
     if text is None:
         return None
     when = story_datetime(scenario, event.scenario_time)
     return Entry(
         event.seq,
         format_clock(event.scenario_time),
-        when.strftime("%a %d %b %H:%M"),
+        when.strftime(STORY_TIME),
         event.type.value,
         text,
     )
+
+
+STORY_TIME = "%a %d %b %H:%M"
+"""How a line gives the story's date and time (in the scenario's time zone)."""
+
+
+def describe_text(scenario: Scenario, event: Event) -> str | None:
+    """The words of `describe`'s line, without its times."""
+    text = _story_text(scenario, event)
+    return _drill_text(scenario, event) if text is None else text
 
 
 def _drill_text(scenario: Scenario, event: Event) -> str | None:
@@ -299,4 +309,47 @@ def describe_filled(scenario: Scenario, event: Event, values: dict[str, str]) ->
 def timeline(scenario: Scenario, events: list[Event]) -> list[Entry]:
     """The log told line by line, with this drill's {{variables}} filled in."""
     values: dict[str, str] = p.drill_created(events[0]).get("variables", {}) if events else {}
-    return [entry for e in events if (entry := describe_filled(scenario, e, values)) is not None]
+    stamps = _Stamps(scenario)
+    lines = []
+    for e in events:
+        text = describe_text(scenario, e)
+        if text is not None:
+            t = e.scenario_time
+            lines.append(
+                Entry(
+                    e.seq, stamps.offset(t), stamps.story_time(t), e.type.value, fill(text, values)
+                )
+            )
+    return lines
+
+
+class _Stamps:
+    """`describe`'s two times for each line of a whole log. Both read to the minute, and a
+    long drill logs many events a minute (10,000 in a day's drill): each minute is
+    formatted once."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.start = story_datetime(scenario, 0.0)
+        self.start_epoch = self.start.timestamp()
+        self.offsets: dict[int, str] = {}
+        self.story_times: dict[int, str] = {}
+
+    def offset(self, scenario_time: float) -> str:
+        total = round(scenario_time)
+        if total < 0:  # before the start (a clock set back): rare, not kept
+            return format_clock(scenario_time)
+        minute = total // 60
+        found = self.offsets.get(minute)
+        if found is None:
+            found = self.offsets[minute] = format_clock(scenario_time)
+        return found
+
+    def story_time(self, scenario_time: float) -> str:
+        # Keyed by the minute since the epoch: a zone's offset from UTC is whole minutes,
+        # so one UTC minute is one minute on the story's wall clock too.
+        minute = math.floor((self.start_epoch + scenario_time) / 60)
+        found = self.story_times.get(minute)
+        if found is None:
+            when = self.start + timedelta(seconds=scenario_time)
+            found = self.story_times[minute] = when.strftime(STORY_TIME)
+        return found

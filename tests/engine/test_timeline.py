@@ -6,8 +6,11 @@ time is a change people see, and must show up here."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from app.engine import commands as c
-from app.engine.timeline import timeline
+from app.engine.events import Event, EventType
+from app.engine.timeline import describe, timeline
 from tests.engine.harness import MINUTE, Drill, as_participant
 from tests.engine.scenarios import branchy
 
@@ -155,4 +158,33 @@ def test_skips_jumps_time_outs_and_an_ending_by_default_read_as_they_happened() 
             "drill_ended",
             "Drill ended: “X” was taken when time ran out, which ends the story",
         ),
+    ]
+
+
+def test_a_whole_log_tells_each_line_at_the_same_times_as_the_live_feed() -> None:
+    """`timeline` formats each minute of a long log once; every line must still read the
+    times `describe` gives the feed: across minute edges, a jump of hours, the story's
+    clocks going forward for summer time, and a time before the start."""
+    story = branchy()
+    clock = story.clock.model_copy(
+        update={"start": datetime(2027, 3, 28, 0, 59, 30), "timezone": "Europe/London"}
+    )
+    story = story.model_copy(update={"clock": clock})
+    drill = Drill(story).create(speed=1.0)
+    created = drill.events[0]
+    times = [-90.0, 0.0, 29.4, 29.6, 30.0, 89.9, 90.0, 3599.5, 3600.0, 7 * 3600 + 0.5]
+    notes = [
+        Event(seq, EventType.note_added, 0.0, at, "facilitator", {"text": f"n{seq}"})
+        for seq, at in enumerate(times, start=created.seq + 1)
+    ]
+    log = [created, *notes]
+    told = [(e.offset, e.story_time) for e in timeline(story, log)]
+    live = [(e.offset, e.story_time) for ev in log if (e := describe(story, ev)) is not None]
+    assert told == live
+    assert told[1:6] == [
+        ("T-00:01", "Sun 28 Mar 00:58"),
+        ("T+00:00", "Sun 28 Mar 00:59"),
+        ("T+00:00", "Sun 28 Mar 00:59"),
+        ("T+00:00", "Sun 28 Mar 00:59"),
+        ("T+00:00", "Sun 28 Mar 01:00"),
     ]
