@@ -47,6 +47,7 @@ from app.reports.render import render_html
 from app.resources import resource_dir
 from app.services.drills import DrillService
 from app.services.reviews import ReviewService
+from app.web.main import settle_heap
 
 SCENARIOS = resource_dir("scenarios")
 DEFAULT_SCENARIO = "ransomware-holiday-weekend"
@@ -619,6 +620,7 @@ async def measure(
         "report": [],
         "html": [],
     }
+    settle_heap()  # as the server is once started
     for _ in range(repeats):
         engine = open_engine()
         try:
@@ -634,6 +636,7 @@ async def measure(
             started = _start()
             render_html(report, scenario)
             samples["html"].append((time.perf_counter() - started) * 1000)
+            del report, scenario  # the page is sent: the next repetition starts without it
         finally:
             await engine.dispose()
     return samples
