@@ -46,8 +46,9 @@ def serve(
 ) -> None:
     """Run the Tabletop server (SQLite and in-process fan-out unless configured)."""
     from app.web.main import create_app
-    from app.web.server import FACTORY, run, uvicorn_config
+    from app.web.server import FACTORY, limit_malloc_arenas, run, uvicorn_config
 
+    limit_malloc_arenas()  # before the first database thread
     settings = get_settings()
     problem = _serve_problem(settings, workers)
     if problem is not None:
