@@ -22,7 +22,7 @@ from app.engine.regulatory import owed_to, regimes_in_play, story_seconds
 from app.engine.scenario import PartyKind, Scenario, story_datetime
 from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard
 from app.engine.timeline import end_reason, timeline
-from app.reports.heap import collector_held
+from app.heap import collector_held
 from app.reports.model import (
     RATING_LABELS,
     FeedItem,

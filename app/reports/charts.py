@@ -360,13 +360,12 @@ def _draw_lane(lane: _Lane, top: float, scale: _Scale) -> list[str]:
 
 
 def _triangle(x: float, y: float, up: bool, colour: str, tip: str) -> str:
-    """Up for a message sent (something leaving), down for an inject received."""
-    tip_y, base_y = (y - 4.5, y + 4.5) if up else (y + 4.5, y - 4.5)
-    kind = "message" if up else "inject"
+    """Up for a message sent (something leaving), down for an inject received. Drawn from
+    its base's left corner in relative steps: a long drill has 10,000 of them."""
+    kind, rise = ("message", -9) if up else ("inject", 9)
     return (
-        f'<path data-mark="{kind}" d="M{x - 5:.1f},{base_y:.1f} L{x + 5:.1f},{base_y:.1f} '
-        f'L{x:.1f},{tip_y:.1f} Z" fill="{colour}" stroke="#ffffff" stroke-width="0.8">'
-        f"{tooltip(tip)}</path>"
+        f'<path data-mark="{kind}" d="M{x - 5:.1f},{y - rise / 2:.1f}h10l-5,{rise}z" '
+        f'fill="{colour}" stroke="#ffffff" stroke-width="0.8">{tooltip(tip)}</path>'
     )
 
 

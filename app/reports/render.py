@@ -21,9 +21,9 @@ from markupsafe import Markup
 from app.authoring.graph import branch_graph, render_svg
 from app.engine.scenario import Scenario
 from app.engine.scoring import Scorecard, Total, not_answered
+from app.heap import collector_held
 from app.reports import charts
 from app.reports import formats as fmt
-from app.reports.heap import collector_held
 from app.reports.model import ImprovementItem, ObjectiveSection, RegulatoryDuty, Report
 from app.resources import resource_dir
 

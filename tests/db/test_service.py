@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.models import DrillEvent, ScenarioVersion
+from app.db.repository import _decode_json
 from app.db.session import make_sessionmaker
 from app.engine import commands as c
 from app.engine.errors import Code, DomainError
@@ -180,3 +182,32 @@ async def test_a_timer_due_while_a_command_waited_keeps_its_own_time(
     assert outcome.events[0].scenario_time == pytest.approx(601.0)
     times = [e.scenario_time for e in log]
     assert times == sorted(times), "the log's story times go forward"
+
+
+async def test_a_payload_reads_back_exactly_as_written(
+    service: DrillService, engine: AsyncEngine
+) -> None:
+    """The log's payloads are decoded by orjson, with the standard library for what it
+    refuses: every value reads back as it was written, from a service that starts cold."""
+    drill_id = await _drill(service)
+    text = 'Ünïcode ✓, "quotes", a \\ and\na new line'
+    await service.execute(drill_id, c.AddNote(text))
+    async with service.sessions() as session:
+        row = await session.scalar(
+            select(DrillEvent)
+            .where(DrillEvent.drill_id == drill_id)
+            .order_by(DrillEvent.seq.desc())
+        )
+        assert row is not None
+        row.data = {**row.data, "big": 2**70, "exact": 0.1 + 0.2}
+        await session.commit()
+    cold = DrillService(make_sessionmaker(engine), sqlite=engine.dialect.name == "sqlite")
+    note = (await cold.events(drill_id))[-1]
+    assert note.data["text"] == text
+    assert note.data["big"] == 2**70 and note.data["exact"] == 0.1 + 0.2
+
+
+def test_json_the_fast_decoder_refuses_is_read_the_standard_way() -> None:
+    """`json.dumps` writes NaN for a float that is not a number; orjson refuses it."""
+    assert math.isnan(_decode_json('{"a": NaN}')["a"])
+    assert _decode_json(' {"a": [1, 2.5, null]} ') == {"a": [1, 2.5, None]}

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.reports.heap import collector_held
+from app.heap import collector_held
 
 
 class Node:

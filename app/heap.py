@@ -1,10 +1,12 @@
-"""Holding the garbage collector back while a report is built.
+"""Holding the garbage collector back while a large graph of objects is built.
 
-A report of a long drill, and its PDF, build a large graph of objects that all live until
-the page is sent: 10,000 timeline lines, or WeasyPrint's boxes for 20 pages. CPython's
+A long drill's log read from the database, its report, and the report's PDF each build a
+large graph of objects that all live until the work is done: 10,000 events and their
+payloads, as many timeline lines, or WeasyPrint's boxes for 20 pages. CPython's
 collector makes a full pass over everything alive each time the heap has grown by a
 quarter since the last one, so a build that doubles the heap pays for several full passes
-(about 100 ms of a 10,000-event report, 300 ms of a 20-page PDF) that free nothing.
+(about 100 ms of a 10,000-event report, 300 ms of a 20-page PDF, 20-50 ms of reading
+the log) that free nothing.
 Held back, the collector makes one pass over what the build made, when it ends.
 """
 
@@ -17,8 +19,8 @@ from contextlib import contextmanager
 
 _lock = threading.Lock()
 _builds = 0
-"""Builds holding the collector now: a PDF renders in a worker thread while a report
-may be built on the event loop, and the collector resumes when the last one ends."""
+"""Builds holding the collector now: a PDF renders in a worker thread while a log is
+read on the event loop, and the collector resumes when the last one ends."""
 _resume = False
 """Whether the collector ran when the first of them began (a test may have stopped it)."""
 
