@@ -266,6 +266,10 @@ async def scenario_assets(session: AsyncSession, version_id: int) -> list[Scenar
     return list(rows)
 
 
+async def stored_scorecard(session: AsyncSession, drill_id: str) -> StoredScorecard | None:
+    return await session.get(StoredScorecard, drill_id)
+
+
 async def stored_scorecards(session: AsyncSession) -> dict[str, StoredScorecard]:
     """Every stored scorecard, by drill id."""
     return {row.drill_id: row for row in await session.scalars(select(StoredScorecard))}

@@ -77,6 +77,9 @@ class Inputs:
     """Items still open from earlier drills, to find which ones this drill re-tested."""
     assets: Mapping[str, tuple[str, bytes]] = field(default_factory=dict)
     """The scenario bundle's files: path -> (media type, content)."""
+    scores: Scorecard | None = None
+    """The log's scorecard, when the caller holds it already (a stored copy that still
+    holds, app/services/scorecards): the same numbers, without replaying the log."""
 
 
 def derive_rating(percent: float | None) -> Rating | None:
@@ -97,7 +100,7 @@ def _report(inputs: Inputs, now: float) -> Report:
     scenario, events = inputs.scenario, inputs.events
     if not events or events[0].type is not EventType.drill_created:
         raise ValueError("a report needs a drill's log, starting with drill_created")
-    scores = scorecard(scenario, events)
+    scores = inputs.scores if inputs.scores is not None else scorecard(scenario, events)
     names = _names(events)
     return Report(
         generated_at=now,

@@ -122,9 +122,14 @@ class ReviewService:
         return report
 
     async def report_with_scenario(self, drill_id: str) -> tuple[Report, Scenario]:
-        """The report and the scenario it was built from (renderers draw its graph)."""
+        """The report and the scenario it was built from (renderers draw its graph). The
+        scores come from the drill's stored scorecard while it holds (a reviewer opens,
+        exports and edits a finished drill's report many times); else they are scored
+        here and stored."""
         drill = await self.drills.drill(drill_id)
         scenario, events = await self.drills.log(drill)
+        last_seq = events[-1].seq if events else 0
+        scores = await self._scores_held(drill_id, last_seq)
         review = await self.review(drill_id)
         items = await self.items(drill_id=drill_id)
         started = {d.id: d.created_at for d in await self.drills.list_drills()}
@@ -147,8 +152,22 @@ class ReviewService:
             items,
             earlier,
             {f.path: (f.media_type, f.data) for f in files},
+            scores,
         )
-        return build_report(inputs, self.clock()), scenario
+        report = build_report(inputs, self.clock())
+        if scores is None:
+            await self._store_scorecards([(drill_id, last_seq, report.scores)])
+        return report, scenario
+
+    async def _scores_held(self, drill_id: str, last_seq: int) -> Scorecard | None:
+        """The drill's scorecard at `last_seq` from this process or its stored copy, when
+        either still holds."""
+        known = self._scored.get(drill_id)
+        if known is not None and known[0] == last_seq:
+            return known[2]
+        async with self.sessions() as session:
+            row = await repo.stored_scorecard(session, drill_id)
+        return scorecards.still_true(row, last_seq)
 
     # ------------------------------------------------------------------ reviewer's edits
 

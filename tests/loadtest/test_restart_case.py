@@ -38,11 +38,18 @@ def _check_figures(figures: RestartFigures, events: int, repeats: int) -> None:
     for key, timing in figures.timings().items():
         assert 0 < timing.median_ms <= timing.max_ms, key
     rows = figures.rows()
-    assert len(rows) == 5
+    assert len(rows) == 6
     assert rows[0][0].startswith("rebuild")
     shown = figures.as_dict()
     assert shown["events"] == events
-    assert set(shown["ms"]) == {"rebuild", "scenario", "scorecard", "report", "html"}
+    assert set(shown["ms"]) == {
+        "rebuild",
+        "scenario",
+        "scorecard",
+        "report",
+        "report_unscored",
+        "html",
+    }
 
 
 async def test_the_restart_case_measures_a_drill_of_the_size_asked_on_sqlite(

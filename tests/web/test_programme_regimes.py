@@ -11,6 +11,7 @@ from app.db.models import StoredScorecard
 from app.engine import commands as c
 from app.engine.scoring import Scorecard
 from app.regimes.library import regime as shipped_regime
+from app.reports.model import Report
 from app.services.accounts import AccountRole
 from app.services.drills import DrillService
 from app.services.reviews import DrillRecord, ReviewService, regime_trends
@@ -137,3 +138,49 @@ def test_a_restarted_server_reads_stored_scores_while_they_hold(live_server: Liv
     assert restarted_view().overall.points == scored.overall.points + 5
     row = live.run(_stored_row(service, drill_id))
     assert row is not None and row.last_seq == live.run(service.drill(drill_id)).last_seq
+
+
+@pytest.mark.live_settings(scenarios_dir=ROOT / "scenarios")
+def test_the_report_reads_the_stored_scorecard_while_it_holds(live_server: LiveServer) -> None:
+    """A reviewer opens, exports and edits a finished drill's report many times: its
+    scores come from the stored copy (the programme's, from the unfilled scenario) while it
+    holds, and read exactly as a report scored from the log; a report that scored the log
+    stores what it scored; an event more and the log is scored again."""
+    live = live_server
+    service: DrillService = live.app.state.service
+    made = sign_in(live).post(
+        "/api/drills",
+        json={"scenario": SCENARIO, "name": "Named", "variables": {"org_name": "Zebra Pay"}},
+    )
+    assert made.status_code == 201, made.text
+    drill_id: str = made.json()["id"]
+    for command in (
+        c.StartClock(confirm_unfilled=True),
+        c.FireInject("classification-data"),
+        c.Answer("classify", "major", role="legal"),
+        c.EndDrill(),
+    ):
+        live.run(service.execute(drill_id, command))
+
+    def restarted_report() -> Report:
+        report: Report = live.run(ReviewService(service.sessions, service).report(drill_id))
+        return report
+
+    scored = restarted_report()  # nothing stored yet: scored from the log, and stored
+    row = live.run(_stored_row(service, drill_id))
+    assert row is not None and Scorecard.model_validate_json(row.data) == scored.scores
+
+    live.run(_rewrite_stored(service, drill_id, last_seq=0))  # as if stale: scored again
+    live.run(ReviewService(service.sessions, service).records())  # the programme's copy
+    from_copy = restarted_report()
+    assert from_copy.model_dump(exclude={"generated_at"}) == scored.model_dump(
+        exclude={"generated_at"}
+    )
+
+    overall = scored.scores.overall.model_copy(update={"points": 999.0})
+    marked = scored.scores.model_copy(update={"overall": overall})
+    live.run(_rewrite_stored(service, drill_id, data=marked.model_dump_json()))
+    assert restarted_report().scores.overall.points == 999.0  # the copy is what it shows
+
+    live.run(service.execute(drill_id, c.AdjustScore("report", 5.0, "Called BaFin early")))
+    assert restarted_report().scores.overall.points == scored.scores.overall.points + 5

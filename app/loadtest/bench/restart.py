@@ -9,7 +9,8 @@ sessions, the scenario cache emptied), measures:
 
 - rebuild: `await service.state(drill_id)` from nothing;
 - scorecard: `await service.scorecard(drill_id)` (loads the log again and folds it);
-- report: the after-action report through `ReviewService.report`;
+- report: the after-action report through `ReviewService.report`, its scores read from
+  the stored scorecard; and once more with none stored (the log scored, and stored);
 - html: rendering that report to the HTML export.
 
 The goals these figures are held to are `tabletop bench`'s (app/loadtest/bench/run.py).
@@ -28,13 +29,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.authoring import loader as scenario_loading
 from app.authoring.loader import load_scenario_path
 from app.db import repository as repo
 from app.db.migrate import upgrade
+from app.db.models import StoredScorecard
 from app.db.session import is_sqlite, make_engine, make_sessionmaker
 from app.engine import commands as c
 from app.engine.core import advance, apply, decide
@@ -532,7 +534,11 @@ class RestartFigures:
     scorecard: Timing
     """`service.scorecard(drill_id)` right after: load the log again and score it."""
     report: Timing
-    """`ReviewService.report(drill_id)`: load everything and build the after-action report."""
+    """`ReviewService.report(drill_id)`: load everything and build the after-action report,
+    its scores read from the stored scorecard (as a restarted server has it)."""
+    report_unscored: Timing
+    """The same with no scorecard stored (as after an upgrade that changes scoring): the
+    log is scored, and the scorecard stored."""
     html: Timing
     """`render_html(report, scenario)`: the HTML export."""
 
@@ -542,6 +548,7 @@ class RestartFigures:
             "scenario": self.scenario,
             "scorecard": self.scorecard,
             "report": self.report,
+            "report_unscored": self.report_unscored,
             "html": self.html,
         }
 
@@ -571,6 +578,7 @@ FIGURE_LABELS = {
     "scenario": "  of which: scenario text",
     "scorecard": "scorecard",
     "report": "after-action report",
+    "report_unscored": "  the same, no scorecard stored",
     "html": "HTML render",
 }
 
@@ -618,6 +626,7 @@ async def measure(
         "scenario": [],
         "scorecard": [],
         "report": [],
+        "report_unscored": [],
         "html": [],
     }
     settle_heap()  # as the server is once started
@@ -637,6 +646,10 @@ async def measure(
             render_html(report, scenario)
             samples["html"].append((time.perf_counter() - started) * 1000)
             del report, scenario  # the page is sent: the next repetition starts without it
+            async with engine.begin() as connection:
+                await connection.execute(delete(StoredScorecard))
+            reviews = ReviewService(service.sessions, service, clock=lambda: DRY_RUN_EPOCH)
+            await _timed(samples["report_unscored"], reviews.report(drill_id))
         finally:
             await engine.dispose()
     return samples
@@ -673,6 +686,7 @@ async def restart_case(
         scenario=Timing.of(samples["scenario"]),
         scorecard=Timing.of(samples["scorecard"]),
         report=Timing.of(samples["report"]),
+        report_unscored=Timing.of(samples["report_unscored"]),
         html=Timing.of(samples["html"]),
     )
 
