@@ -26,6 +26,10 @@ class ScenarioIndex:
     opened_by: dict[str, str]
     order: dict[str, int]
     """Declaration order of injects, decisions and expectations: ties fire in file order."""
+    names: dict[tuple[str, ...], str] = field(default_factory=dict)
+    """Lists of roles and parties as a timeline names them ("Legal counsel, BaFin"), filled
+    in as they are first told: a long drill's timeline names the same few lists on nearly
+    every line."""
 
 
 def _add(bucket: Followers, item: Inject | Expectation) -> None:

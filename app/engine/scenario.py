@@ -754,7 +754,8 @@ class Scenario(Strict):
         role = self.roles.get(role_id)
         if role is not None and role.title:
             return role.title
-        return ROLE_CATALOGUE.get(role_id, (role_id.replace("_", " ").capitalize(), ""))[0]
+        known = ROLE_CATALOGUE.get(role_id)
+        return role_id.replace("_", " ").capitalize() if known is None else known[0]
 
     def recipient_name(self, recipient: str) -> str:
         if recipient in self.parties:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from app.engine import payloads as p
 from app.engine.durations import format_clock, format_duration
 from app.engine.events import Event, EventType
+from app.engine.index import index_of
 from app.engine.scenario import Scenario, fill, story_datetime
 from app.engine.scoring import first_line, not_answered
 from app.regimes.library import RegimeError
@@ -36,7 +37,12 @@ class Entry:
 
 
 def _names(scenario: Scenario, ids: list[str]) -> str:
-    return ", ".join(scenario.recipient_name(i) for i in ids)
+    told = index_of(scenario).names
+    key = tuple(ids)
+    found = told.get(key)
+    if found is None:
+        found = told[key] = ", ".join(scenario.recipient_name(i) for i in ids)
+    return found
 
 
 def describe(scenario: Scenario, event: Event) -> Entry | None:
