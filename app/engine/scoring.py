@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.engine import payloads as p
 from app.engine.core import apply, message_pairs
 from app.engine.events import Event, EventType
+from app.engine.filled import drill_values, filled_scenario
 from app.engine.notices import Completeness
 from app.engine.regulatory import Filing, RegimeInPlay, regimes_in_play
 from app.engine.scenario import (
@@ -31,7 +32,6 @@ from app.engine.scenario import (
     PartyKind,
     Phase,
     Scenario,
-    fill,
     option_of,
 )
 from app.engine.state import DrillState
@@ -849,27 +849,23 @@ def scorecard(scenario: Scenario, events: Sequence[Event], now: float | None = N
     """Fold a drill's log into its scores. Pure: same log, same numbers, everywhere.
     `now` (scenario time) settles the notification duties whose deadline passed after the
     last event (they have no event of their own); default: the last event's time."""
+    if events:
+        # Every text a scorecard copies from the scenario (titles, option labels, party
+        # names) reads as the drill's participants saw it, {{variables}} filled, whether
+        # the caller holds the stored scenario or one filled already: a stored copy of
+        # the scores serves the report and the programme alike.
+        scenario = filled_scenario(scenario, drill_values(scenario, events[0].data))
     log = _Log(events)
     decisions, decision_items = _decision_results(scenario, log)
     communications, comm_items = _communication_results(scenario, events, log)
-    # Titles come from the scenario; fill in this drill's {{variables}} as participants saw.
-    values: dict[str, str] = p.drill_created(events[0]).get("variables", {}) if events else {}
     items = [
-        i.model_copy(update={"title": fill(i.title, values), "detail": fill(i.detail, values)})
-        for i in decision_items
-        + comm_items
-        + _regulatory_items(scenario, events, now)
-        + _adjustment_items(scenario, events)
-    ]
-    communications = [
-        r.model_copy(update={"title": fill(r.title, values), "to_name": fill(r.to_name, values)})
-        for r in communications
+        *decision_items,
+        *comm_items,
+        *_regulatory_items(scenario, events, now),
+        *_adjustment_items(scenario, events),
     ]
     trigger = first_alert(events)
-    updates = [
-        u.model_copy(update={"label": fill(u.label, values)})
-        for u in _first_updates(scenario, events, trigger)
-    ]
+    updates = _first_updates(scenario, events, trigger)
     roles = list(p.drill_created(events[0])["roles"]) if events else list(scenario.roles)
     played = played_roles(events)
     return Scorecard(

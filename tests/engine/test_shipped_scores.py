@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.authoring.loader import load_scenario_path, scenario_files
+from app.engine.filled import filled_scenario
 from app.engine.scenario import Decision, Scenario
 from app.engine.scoring import Dimension, scorecard
 from app.engine.simulate import Communication, Play, play
@@ -94,3 +95,20 @@ def test_a_team_that_answers_best_and_tells_everyone_on_time_scores_100(name: st
         assert figures.percent in (100.0, None), objective_id
     report = build_report(Inputs(scenario, run.events), now=0.0)
     assert {o.derived_rating for o in report.objectives} <= {Rating.P, None}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_scores_read_the_same_from_the_stored_scenario_as_from_the_filled_one(
+    name: str,
+) -> None:
+    """The programme scores a drill from its stored scenario, the report from the one its
+    participants saw: one stored scorecard serves both, so both must be the same, every
+    {{variable}} filled with the drill's own value."""
+    scenario = shipped(name)
+    values = {key: f"Own {key}" for key in scenario.variables}
+    for communication in Communication:
+        run = play(scenario, {}, communication, variables=values)
+        stored = scorecard(scenario, run.events)
+        seen = scorecard(filled_scenario(scenario, values), run.events)
+        assert stored == seen
+        assert "{{" not in stored.model_dump_json()
