@@ -21,7 +21,7 @@ from app.engine.payloads import NoticeFiled
 from app.engine.regulatory import owed_to, regimes_in_play, story_seconds
 from app.engine.scenario import PartyKind, Scenario, story_datetime
 from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard
-from app.engine.timeline import end_reason, timeline
+from app.engine.timeline import end_reason, told
 from app.heap import collector_held
 from app.reports.model import (
     RATING_LABELS,
@@ -244,10 +244,13 @@ def _threads(scenario: Scenario, events: Sequence[Event]) -> list[OutsideThread]
     """Each role's exchanges with each outside party (messages to it, its answers), in
     the order the first one happened."""
     threads: dict[tuple[str, str], list[ThreadItem]] = {}
+    parties = scenario.parties
     for e in events:
         if e.type is EventType.message_sent:
             sent = p.message_sent(e)
-            for party in (t for t in sent["to"] if t in scenario.parties):
+            for party in sent["to"]:
+                if party not in parties:  # most messages go to roles only
+                    continue
                 threads.setdefault((party, sent["from_role"]), []).append(
                     ThreadItem(
                         scenario_time=e.scenario_time,
@@ -503,24 +506,19 @@ def _drafts(scenario: Scenario, items: list[ScoreItem]) -> tuple[list[str], list
 
 
 def _timeline(scenario: Scenario, events: Sequence[Event]) -> list[TimelineLine]:
-    lines = []
-    told = iter(events)  # the lines are a subsequence of the log: walk both in step
-    for entry in timeline(scenario, list(events)):
-        event = next(told)
-        while event.seq != entry.seq:
-            event = next(told)
-        lines.append(
-            TimelineLine(
-                seq=entry.seq,
-                scenario_time=event.scenario_time,
-                offset=entry.offset,
-                story_time=entry.story_time,
-                kind=entry.kind,
-                text=entry.text,
-                roles=_roles_of(event),
-            )
-        )
-    return lines
+    return told(scenario, events, _line)
+
+
+def _line(event: Event, offset: str, story_time: str, text: str) -> TimelineLine:
+    return TimelineLine(
+        seq=event.seq,
+        scenario_time=event.scenario_time,
+        offset=offset,
+        story_time=story_time,
+        kind=event.type.value,
+        text=text,
+        roles=_roles_of(event),
+    )
 
 
 def _roles_of(event: Event) -> list[str]:
