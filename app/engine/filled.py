@@ -29,13 +29,28 @@ def _filled(value: Any, values: dict[str, str]) -> Any:
     return value
 
 
+_MADE: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[Scenario, Scenario]] = {}
+"""Copies made, by (scenario, values): every score, console view and report of a drill
+asks for the same one, and a copy (300 KiB with the index the engine derives from it)
+made again each time would also be indexed again each time."""
+MADE_KEPT = 64
+
+
 def filled_scenario(scenario: Scenario, values: dict[str, str]) -> Scenario:
     """The scenario with `values` filled into every text. Ids and keys never hold a
-    variable, so the story's structure is the same."""
+    variable, so the story's structure is the same. Scenarios are immutable: the same
+    scenario and values give the same copy."""
     if not values:
         return scenario
+    key = (id(scenario), tuple(sorted(values.items())))
+    made = _MADE.get(key)
+    if made is not None and made[0] is scenario:  # not another scenario at a reused id
+        return made[1]
     copy: Scenario = _filled(scenario, values)
     copy.model_post_init(None)  # its look-ups must point at the filled injects
+    if len(_MADE) >= MADE_KEPT:
+        _MADE.clear()
+    _MADE[key] = (scenario, copy)
     return copy
 
 

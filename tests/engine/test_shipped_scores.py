@@ -112,3 +112,14 @@ def test_the_scores_read_the_same_from_the_stored_scenario_as_from_the_filled_on
         seen = scorecard(filled_scenario(scenario, values), run.events)
         assert stored == seen
         assert "{{" not in stored.model_dump_json()
+
+
+def test_a_drill_s_filled_scenario_is_made_once() -> None:
+    """Every score, console view and report of a drill fills the same scenario with the
+    same values: one copy serves them all, and other values get their own."""
+    scenario = shipped(NAMES[0])
+    values = {key: f"Own {key}" for key in scenario.variables}
+    first = filled_scenario(scenario, values)
+    assert filled_scenario(scenario, dict(values)) is first
+    assert filled_scenario(scenario, {**values, next(iter(values)): "Other"}) is not first
+    assert "{{" not in first.model_dump_json()
