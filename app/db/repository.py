@@ -9,10 +9,23 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, Text, cast, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import (
+    ApiToken,
     CommandReceipt,
     Drill,
     DrillEvent,
@@ -21,6 +34,8 @@ from app.db.models import (
     ScenarioAsset,
     ScenarioVersion,
     StoredScorecard,
+    User,
+    WebSession,
 )
 from app.engine.events import Event, event_type
 from app.heap import collector_held
@@ -215,6 +230,88 @@ async def may_facilitate(session: AsyncSession, drill_id: str, user_id: int) -> 
     )
     ids = set(rows.all())
     return not ids or user_id in ids
+
+
+_FACILITATORS = typing.cast(Table, DrillFacilitator.__table__)
+_USERS = typing.cast(Table, User.__table__)
+_API_TOKENS = typing.cast(Table, ApiToken.__table__)
+_WEB_SESSIONS = typing.cast(Table, WebSession.__table__)
+_PARTICIPANTS = typing.cast(Table, ParticipantRow.__table__)
+
+
+def _runs_the_drill(user_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """The account runs the drill (`:drill_id`), or the drill has no facilitators (open to
+    all): may_facilitate as a column. Each facilitator row read is read FOR SHARE, so a
+    removal waits for the command that read it (credentials.check)."""
+    rows = select(_FACILITATORS.c.user_id).where(_FACILITATORS.c.drill_id == bindparam("drill_id"))
+    runs = rows.where(_FACILITATORS.c.user_id == user_id).with_for_update(read=True).exists()
+    anyone = rows.with_for_update(read=True).exists()
+    return or_(runs, ~anyone).label("runs_the_drill")
+
+
+# A command's credential is read again in the transaction that writes it: one statement
+# each, built once (a command's write is the hot path, and building and keying a
+# statement costs more than SQLite running it). The credential's and its account's rows
+# are read FOR SHARE (PostgreSQL; SQLite has its one write lock): a revocation waits for
+# a command that read them, and a command after the revocation finds it.
+_API_TOKEN_STANDING = (
+    select(
+        _API_TOKENS.c.user_id,
+        _API_TOKENS.c.revoked_at,
+        _USERS.c.disabled_at,
+        _runs_the_drill(_API_TOKENS.c.user_id),
+    )
+    .join_from(_API_TOKENS, _USERS, _USERS.c.id == _API_TOKENS.c.user_id)
+    .where(_API_TOKENS.c.token_hash == bindparam("token_hash"))
+    .with_for_update(read=True, of=[_API_TOKENS, _USERS])
+)
+_SESSION_STANDING = (
+    select(
+        _WEB_SESSIONS.c.user_id,
+        _WEB_SESSIONS.c.expires_at,
+        _WEB_SESSIONS.c.created_at,
+        _WEB_SESSIONS.c.last_seen_at,
+        _USERS.c.disabled_at,
+        _runs_the_drill(_WEB_SESSIONS.c.user_id),
+    )
+    .join_from(_WEB_SESSIONS, _USERS, _USERS.c.id == _WEB_SESSIONS.c.user_id)
+    .where(_WEB_SESSIONS.c.token_hash == bindparam("token_hash"))
+    .with_for_update(read=True, of=[_WEB_SESSIONS, _USERS])
+)
+_PARTICIPANT_STANDING = (
+    select(_PARTICIPANTS.c.id, _PARTICIPANTS.c.drill_id, _PARTICIPANTS.c.role)
+    .where(_PARTICIPANTS.c.token_hash == bindparam("token_hash"))
+    .with_for_update(read=True)
+)
+
+
+async def api_token_standing(
+    session: AsyncSession, token_hash: str, drill_id: str
+) -> Row[Any] | None:
+    """An API token with its account: user_id, revoked_at, disabled_at, runs_the_drill."""
+    found = await session.execute(
+        _API_TOKEN_STANDING, {"token_hash": token_hash, "drill_id": drill_id}
+    )
+    return found.first()
+
+
+async def session_standing(
+    session: AsyncSession, token_hash: str, drill_id: str
+) -> Row[Any] | None:
+    """A signed-in session with its account: user_id, expires_at, created_at, last_seen_at,
+    disabled_at, runs_the_drill."""
+    found = await session.execute(
+        _SESSION_STANDING, {"token_hash": token_hash, "drill_id": drill_id}
+    )
+    return found.first()
+
+
+async def participant_standing(
+    session: AsyncSession, token_hash: str
+) -> Row[str, str, str | None] | None:
+    """A participant token's holder: id, drill_id, role."""
+    found = await session.execute(_PARTICIPANT_STANDING, {"token_hash": token_hash})
+    return found.first()
 
 
 async def participant_by_token_hash(session: AsyncSession, digest: str) -> ParticipantRow | None:

@@ -23,11 +23,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import repository as repo
-from app.db.models import ApiToken, ParticipantRow, User, WebSession
 
 RevocationListener = Callable[[list[str]], Awaitable[None]]
 
@@ -94,49 +92,31 @@ class Credential:
         return frozenset({token_key(self.token_hash), participant_key(self.participant_id)})
 
 
-async def _enabled(session: AsyncSession, user_id: int) -> bool:
-    """The account exists and is not disabled (its row locked like the credential's)."""
-    user = await session.scalar(select(User).where(User.id == user_id).with_for_update(read=True))
-    return user is not None and user.disabled_at is None
-
-
 async def check(session: AsyncSession, credential: Credential, drill_id: str, now: float) -> bool:
-    """The credential still holds, read in the caller's (write) transaction and locked
-    against a concurrent revocation on PostgreSQL (FOR SHARE; SQLite ignores it and
-    relies on the one write lock)."""
+    """The credential still holds, read in the caller's (write) transaction in one
+    statement, and locked against a concurrent revocation on PostgreSQL (FOR SHARE;
+    SQLite relies on its one write lock)."""
     if credential.kind == "api":
-        token = await session.scalar(
-            select(ApiToken)
-            .where(ApiToken.token_hash == credential.token_hash)
-            .with_for_update(read=True)
-        )
+        token = await repo.api_token_standing(session, credential.token_hash, drill_id)
         return (
             token is not None
             and token.revoked_at is None
             and token.user_id == credential.user_id
-            and await _enabled(session, token.user_id)
-            and await repo.may_facilitate(session, drill_id, token.user_id)
+            and token.disabled_at is None
+            and bool(token.runs_the_drill)
         )
     if credential.kind == "session":
-        found = await session.scalar(
-            select(WebSession)
-            .where(WebSession.token_hash == credential.token_hash)
-            .with_for_update(read=True)
-        )
+        found = await repo.session_standing(session, credential.token_hash, drill_id)
         if found is None or found.user_id != credential.user_id or found.expires_at < now:
             return False
         last_seen = found.last_seen_at if found.last_seen_at is not None else found.created_at
         idle = credential.idle_seconds
         return (
             (idle is None or last_seen + idle >= now)
-            and await _enabled(session, found.user_id)
-            and await repo.may_facilitate(session, drill_id, found.user_id)
+            and found.disabled_at is None
+            and bool(found.runs_the_drill)
         )
-    row = await session.scalar(
-        select(ParticipantRow)
-        .where(ParticipantRow.token_hash == credential.token_hash)
-        .with_for_update(read=True)
-    )
+    row = await repo.participant_standing(session, credential.token_hash)
     return (
         row is not None
         and row.drill_id == drill_id
