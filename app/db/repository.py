@@ -140,14 +140,30 @@ _RECEIPTS = typing.cast(Table, CommandReceipt.__table__)
 _DRILLS = typing.cast(Table, Drill.__table__)
 
 
+_PROGRESS = (
+    update(_DRILLS)
+    .where(_DRILLS.c.id == bindparam("drill"))
+    .values(
+        status=bindparam("new_status"),
+        last_seq=bindparam("new_last_seq"),
+        ended_at=bindparam("new_ended_at"),
+    )
+)
+"""Built once: every write of every drill runs it."""
+
+
 async def set_drill_progress(
     session: AsyncSession, drill_id: str, status: str, last_seq: int, ended_at: datetime | None
 ) -> None:
     """Mirror the log's status and last seq on the drill's row: one UPDATE, no SELECT."""
     await session.execute(
-        update(_DRILLS)
-        .where(_DRILLS.c.id == drill_id)
-        .values(status=status, last_seq=last_seq, ended_at=ended_at)
+        _PROGRESS,
+        {
+            "drill": drill_id,
+            "new_status": status,
+            "new_last_seq": last_seq,
+            "new_ended_at": ended_at,
+        },
     )
 
 
@@ -174,17 +190,26 @@ async def append_events(session: AsyncSession, drill_id: str, events: Sequence[E
     )
 
 
+_RECEIPTS_OF = select(
+    _RECEIPTS.c.key, _RECEIPTS.c.first_seq, _RECEIPTS.c.last_seq, _RECEIPTS.c.command_hash
+).where(
+    _RECEIPTS.c.drill_id == bindparam("drill"),
+    _RECEIPTS.c.key.in_(bindparam("keys", expanding=True)),
+)
+
+
+Receipt = Row[str, int, int, str | None]
+"""A command receipt's key, first_seq, last_seq and command_hash."""
+
+
 async def find_receipts(
     session: AsyncSession, drill_id: str, keys: list[str]
-) -> dict[str, CommandReceipt]:
-    """The receipts of those command keys that were already applied, by key."""
+) -> dict[str, Receipt]:
+    """The receipts of those command keys that were already applied, by key: each with
+    key, first_seq, last_seq and command_hash."""
     if not keys:
         return {}
-    rows = await session.scalars(
-        select(CommandReceipt).where(
-            CommandReceipt.drill_id == drill_id, CommandReceipt.key.in_(keys)
-        )
-    )
+    rows = await session.execute(_RECEIPTS_OF, {"drill": drill_id, "keys": keys})
     return {row.key: row for row in rows}
 
 

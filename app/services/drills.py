@@ -196,6 +196,13 @@ class _Plan:
     results: dict[_Request, Outcome | Exception] = field(default_factory=dict)
     repeats: list[tuple[_Request, str]] = field(default_factory=list)
 
+    def refuses_a_key(self) -> bool:
+        """A command sent with a key (an id) was refused."""
+        return any(
+            request.key is not None and isinstance(result, DomainError)
+            for request, result in self.results.items()
+        )
+
 
 def command_digest(command: c.Command) -> str:
     """SHA-256 of what a command asks (its type and fields), kept with its receipt."""
@@ -512,19 +519,28 @@ class DrillService:
                 async with self._write_session() as session:
                     # The first try uses the cached state when it is fresh: a stale one
                     # cannot write (the unique seq refuses it) and the retry catches up.
-                    if attempt > 0 or not self._fresh(drill_id, live):
+                    fresh = attempt == 0 and self._fresh(drill_id, live)
+                    if not fresh:
                         await self._catch_up(session, drill_id, live)
                     # Senders whose credential was revoked are refused here, inside the
                     # transaction that would write their events (credentials.check).
                     refused = await self._revoked(session, drill_id, batch)
                     valid = [r for r in batch if r not in refused]
                     keys = [r.key for r in valid if r.key is not None]
-                    applied = await repo.find_receipts(session, drill_id, keys)
-                    hashes = {k: r.command_hash for k, r in applied.items()}
                     releases = any(isinstance(r.command, c.ReleaseScores) for r in valid)
                     # Releasing scores: the event carries the scorecard of the whole log.
                     log = await repo.load_events(session, drill_id) if releases else []
-                    plan = self._plan(drill_id, live, valid, hashes, log)
+                    # On a fresh state a key is taken as new without reading the receipts:
+                    # its receipt is claimed with its events, a repeat's claim fails on
+                    # the key (IntegrityError, nothing written) and the retry reads them.
+                    # A refusal is checked first: it may be the repeat of an applied
+                    # command, whose answer is its first outcome, not an error.
+                    applied: dict[str, repo.Receipt] = {}
+                    plan = self._plan(drill_id, live, valid, {}, log) if fresh else None
+                    if plan is None or plan.refuses_a_key():
+                        applied = await repo.find_receipts(session, drill_id, keys)
+                        hashes = {k: r.command_hash for k, r in applied.items()}
+                        plan = self._plan(drill_id, live, valid, hashes, log)
                     plan.results.update(refused)
                     for request, key in plan.repeats:
                         receipt = applied[key]

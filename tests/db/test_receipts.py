@@ -64,3 +64,35 @@ async def test_a_receipt_without_a_hash_still_dedupes(service: DrillService) -> 
         await session.commit()
     again = await service.execute(drill_id, OTHER, key="fac:old")
     assert again.repeated and again.last_seq == first.last_seq
+
+
+async def test_a_repeat_the_drill_would_now_refuse_gets_its_first_outcome(
+    service: DrillService,
+) -> None:
+    """A warm service takes a key as new without reading the receipts; a refusal is
+    checked against them first: pausing twice with one id is the same pause, not "the
+    clock is not running"."""
+    drill_id = await _running_drill(service)
+    first = await service.execute(drill_id, c.PauseClock(), key="fac:pause")
+    again = await service.execute(drill_id, c.PauseClock(), key="fac:pause")
+    assert again.repeated
+    assert (again.first_seq, again.last_seq) == (first.first_seq, first.last_seq)
+    assert [e.seq for e in again.events] == [e.seq for e in first.events]
+    with pytest.raises(DomainError) as refused:
+        await service.execute(drill_id, c.PauseClock(), key="fac:pause-2")
+    assert refused.value.code is not Code.command_id_reused
+
+
+async def test_a_repeat_the_drill_would_accept_again_writes_nothing(
+    service: DrillService,
+) -> None:
+    """Taken as new, the repeat's events and receipt are written together; the receipt's
+    key refuses the whole write and the retry answers with the first outcome."""
+    drill_id = await _running_drill(service)
+    first = await service.execute(drill_id, NOTE, key="fac:twice")
+    later = await service.execute(drill_id, OTHER, key="fac:other")
+    again = await service.execute(drill_id, NOTE, key="fac:twice")
+    assert again.repeated and again.last_seq == first.last_seq
+    log = await service.events(drill_id)
+    assert log[-1].seq == later.last_seq
+    assert [e.data.get("text") for e in log].count(NOTE.text) == 1
