@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -156,14 +156,22 @@ async def set_drill_progress(
     session: AsyncSession, drill_id: str, status: str, last_seq: int, ended_at: datetime | None
 ) -> None:
     """Mirror the log's status and last seq on the drill's row: one UPDATE, no SELECT."""
+    await set_drills_progress(session, [(drill_id, status, last_seq, ended_at)])
+
+
+async def set_drills_progress(
+    session: AsyncSession, rows: Sequence[tuple[str, str, int, datetime | None]]
+) -> None:
+    """set_drill_progress for several drills in one statement: (drill id, status, last
+    seq, ended at) each."""
+    if not rows:
+        return
     await session.execute(
         _PROGRESS,
-        {
-            "drill": drill_id,
-            "new_status": status,
-            "new_last_seq": last_seq,
-            "new_ended_at": ended_at,
-        },
+        [
+            {"drill": drill_id, "new_status": status, "new_last_seq": seq, "new_ended_at": ended}
+            for drill_id, status, seq, ended in rows
+        ],
     )
 
 
@@ -171,23 +179,26 @@ async def append_events(session: AsyncSession, drill_id: str, events: Sequence[E
     """Insert the events at once, as plain rows: a command's write is the hot path of
     every drill, and the ORM's unit of work costs more than the insert itself. A seq
     another writer took raises IntegrityError here."""
-    if not events:
-        return
-    await session.execute(
-        insert(_EVENTS),
-        [
-            {
-                "drill_id": drill_id,
-                "seq": e.seq,
-                "type": str(e.type),
-                "at": e.at,
-                "scenario_time": e.scenario_time,
-                "actor": e.actor,
-                "data": e.data,
-            }
-            for e in events
-        ],
-    )
+    await append_logs(session, {drill_id: events})
+
+
+async def append_logs(session: AsyncSession, logs: Mapping[str, Sequence[Event]]) -> None:
+    """append_events for several drills in one statement: their new events, by drill id."""
+    rows = [
+        {
+            "drill_id": drill_id,
+            "seq": e.seq,
+            "type": str(e.type),
+            "at": e.at,
+            "scenario_time": e.scenario_time,
+            "actor": e.actor,
+            "data": e.data,
+        }
+        for drill_id, events in logs.items()
+        for e in events
+    ]
+    if rows:
+        await session.execute(insert(_EVENTS), rows)
 
 
 _RECEIPTS_OF = select(
@@ -218,21 +229,26 @@ async def add_receipts(
 ) -> None:
     """Claim command keys: (key, first seq, last seq, command hash) each, as plain rows.
     A key already claimed raises IntegrityError here."""
-    if not receipts:
-        return
-    await session.execute(
-        insert(_RECEIPTS),
-        [
-            {
-                "drill_id": drill_id,
-                "key": key,
-                "first_seq": first_seq,
-                "last_seq": last_seq,
-                "command_hash": command_hash,
-            }
-            for key, first_seq, last_seq, command_hash in receipts
-        ],
-    )
+    await add_receipts_of(session, {drill_id: receipts})
+
+
+async def add_receipts_of(
+    session: AsyncSession, receipts: Mapping[str, Sequence[tuple[str, int, int, str | None]]]
+) -> None:
+    """add_receipts for several drills in one statement: their receipts, by drill id."""
+    rows = [
+        {
+            "drill_id": drill_id,
+            "key": key,
+            "first_seq": first_seq,
+            "last_seq": last_seq,
+            "command_hash": command_hash,
+        }
+        for drill_id, claimed in receipts.items()
+        for key, first_seq, last_seq, command_hash in claimed
+    ]
+    if rows:
+        await session.execute(insert(_RECEIPTS), rows)
 
 
 async def drill_by_join_code_hash(session: AsyncSession, code_hash: str) -> Drill | None:

@@ -204,6 +204,20 @@ class _Plan:
         )
 
 
+@dataclass(eq=False, slots=True)
+class _Share:
+    """One drill's batch waiting for SQLite's one writer, to be written in the same
+    transaction as the other drills' batches waiting with it."""
+
+    drill_id: str
+    live: _Live
+    batch: list[_Request]
+    written: asyncio.Future[bool] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    """True: written with others and its requests answered; False: to be written alone."""
+
+
 def command_digest(command: c.Command) -> str:
     """SHA-256 of what a command asks (its type and fields), kept with its receipt."""
     body = {"type": type(command).__name__, **dataclasses.asdict(command)}
@@ -255,6 +269,8 @@ class DrillService:
         self._scenarios: dict[int, Scenario] = {}
         # SQLite has one writer at a time; queueing here beats "database is locked".
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if sqlite else None
+        self._sharing: list[_Share] = []
+        """Drills' batches waiting for that lock, written together by whoever takes it."""
         # A server database can commit and lose the connection before it says so; a
         # failed SQLite COMMIT wrote nothing.
         self._commit_can_be_lost = not sqlite
@@ -515,6 +531,8 @@ class DrillService:
         transaction. Under load the batches grow by themselves, so the database's round
         trips are shared instead of queued behind the drill's lock."""
         try:
+            if self._write_lock is not None and await self._write_shared(drill_id, live, batch):
+                return
             for attempt in range(MAX_WRITE_ATTEMPTS):
                 async with self._write_session() as session:
                     # The first try uses the cached state when it is fresh: a stale one
@@ -578,6 +596,95 @@ class DrillService:
                     request.done.set_exception(failure)
             if not isinstance(exc, StorageUnavailable):
                 raise
+
+    async def _write_shared(self, drill_id: str, live: _Live, batch: list[_Request]) -> bool:
+        """SQLite's group commit across drills: this batch waits for the one writer with
+        the other drills' batches, and whoever takes the writer writes them all in one
+        transaction (50 drills' injects at once: 2 transactions, not 50). True when the
+        batch was written so (its requests answered); False when it is to be written
+        alone, the usual way."""
+        if not self._fresh(drill_id, live):
+            return False
+        assert self._write_lock is not None
+        share = _Share(drill_id, live, batch)
+        self._sharing.append(share)
+        try:
+            async with self._write_lock:
+                if share.written.done():
+                    return share.written.result()
+                shares, self._sharing = self._sharing, []
+                if share not in shares:  # pragma: no cover - taken by a writer that failed
+                    shares.append(share)
+                written = False
+                try:
+                    written = await self._write_together(shares)
+                finally:
+                    for each in shares:
+                        if not each.written.done():
+                            each.written.set_result(written)
+                return written
+        finally:
+            if share in self._sharing:  # cancelled while waiting: nobody writes it
+                self._sharing.remove(share)
+
+    async def _write_together(self, shares: list[_Share]) -> bool:
+        """One transaction for the batches of `shares` (the write lock is held). Each is
+        decided as `_execute_batch` would on a fresh state; False, with nothing written,
+        when any needs more (a stale state, the receipts read for a refusal, the whole
+        log for released scores, a key or seq taken, the database refusing): each is then
+        written alone, which knows how."""
+        staged: list[tuple[_Share, _Plan]] = []
+        async with self.sessions() as session:
+            try:
+                for share in shares:
+                    if not self._fresh(share.drill_id, share.live):
+                        return False
+                    refused = await self._revoked(session, share.drill_id, share.batch)
+                    valid = [r for r in share.batch if r not in refused]
+                    if any(isinstance(r.command, c.ReleaseScores) for r in valid):
+                        return False
+                    plan = self._plan(share.drill_id, share.live, valid, {}, [])
+                    if plan.refuses_a_key():
+                        return False
+                    plan.results.update(refused)
+                    staged.append((share, plan))
+                writing = [(share, plan) for share, plan in staged if plan.events]
+                for share, plan in writing:
+                    for request in share.batch:
+                        result = plan.results.get(request)
+                        if isinstance(result, Outcome) and not result.repeated:
+                            session.add_all(request.also)
+                await repo.append_logs(session, {s.drill_id: p.events for s, p in writing})
+                await repo.add_receipts_of(session, {s.drill_id: p.receipts for s, p in writing})
+                await repo.set_drills_progress(
+                    session,
+                    [
+                        (s.drill_id, str(p.state.status), p.state.seq, self._ended_at(p.state))
+                        for s, p in writing
+                    ],
+                )
+                await self._commit(session)
+            except IntegrityError:
+                await _rollback(session)
+                return False
+            except (StorageUnavailable, SQLAlchemyError, OSError) as exc:
+                # Each batch alone meets the same refusal and reports it as it should.
+                if StorageUnavailable.behind(exc) is None:
+                    raise
+                await _rollback(session)
+                return False
+        for share, plan in staged:
+            if plan.events:
+                share.live.state = plan.state
+                share.live.remember(plan.events)
+            for request, result in plan.results.items():
+                if request.done.done():  # pragma: no cover - its sender was cancelled
+                    continue
+                if isinstance(result, Outcome):
+                    request.done.set_result(result)
+                else:
+                    request.done.set_exception(result)
+        return True
 
     async def _revoked(
         self, session: AsyncSession, drill_id: str, batch: list[_Request]

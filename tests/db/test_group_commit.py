@@ -4,6 +4,7 @@ transaction, each with its own outcome (real SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,77 @@ async def test_a_join_sent_twice_in_one_burst_writes_one_participant(
             select(func.count()).select_from(ParticipantRow).where(ParticipantRow.id == "p-twice")
         )
     assert rows == 1
+
+
+async def _running_drills(service: DrillService, count: int) -> list[str]:
+    drills = []
+    for n in range(count):
+        drill_id = await service.create_drill(MINI, "mini.yaml", c.CreateDrill(f"x-{n}", "X"))
+        await service.execute(drill_id, c.Join("p0", "P0", "incident_manager"), c.Actor("p0"))
+        await service.execute(drill_id, c.StartClock(confirm_unfilled=True))
+        drills.append(drill_id)
+    return drills
+
+
+async def _queued_behind_the_writer(
+    service: DrillService, sends: list[Awaitable[Outcome]]
+) -> list[Outcome | BaseException]:
+    """Send while SQLite's one writer is held (as by another drill's write), so that every
+    command waits for it at once, then let it go."""
+    async with service.writing():
+        tasks = [asyncio.ensure_future(send) for send in sends]
+        for _ in range(200):  # until each drill's batch waits for the writer
+            await asyncio.sleep(0.005)
+            if len(service._sharing) == len(tasks):
+                break
+    return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+async def test_drills_waiting_for_the_sqlite_writer_share_one_transaction(
+    service: DrillService, engine: AsyncEngine
+) -> None:
+    drills = await _running_drills(service, 6)
+    commits: list[int] = []
+    sqlalchemy.event.listen(engine.sync_engine, "commit", lambda _conn: commits.append(1))
+    sends = [
+        service.execute(drill_id, _message(n), c.Actor("p0"), key=f"m{n}")
+        for n, drill_id in enumerate(drills)
+    ]
+    outcomes = await _queued_behind_the_writer(service, sends)
+    assert len(commits) == 1
+    for n, (drill_id, outcome) in enumerate(zip(drills, outcomes, strict=True)):
+        assert isinstance(outcome, Outcome) and not outcome.repeated
+        log = await service.events(drill_id)
+        assert [e.seq for e in log] == list(range(1, len(log) + 1))
+        assert log[-1].seq == outcome.last_seq == (await service.drill(drill_id)).last_seq
+        assert log[-1].data["body"] == f"update {n}"
+    # Each drill's receipt was claimed in that transaction: sent again, a repeat.
+    again = await service.execute(drills[2], _message(2), c.Actor("p0"), key="m2")
+    assert again.repeated and again.last_seq == outcomes[2].last_seq  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+async def test_a_repeat_among_the_waiting_drills_gets_its_first_outcome(
+    service: DrillService,
+) -> None:
+    """A drill's batch that the rules refuse may be the repeat of a command applied
+    before (its receipt is read to know): the waiting drills are then written one by one,
+    and each command gets its own answer."""
+    drills = await _running_drills(service, 4)
+    paused = await service.execute(drills[1], c.PauseClock(), key="pause")
+    sends = [
+        service.execute(drill_id, _message(n), c.Actor("p0"), key=f"m{n}")
+        for n, drill_id in enumerate(drills)
+        if n != 1
+    ]
+    sends.append(service.execute(drills[1], c.PauseClock(), key="pause"))
+    *outcomes, repeat = await _queued_behind_the_writer(service, sends)
+    assert isinstance(repeat, Outcome) and repeat.repeated
+    assert repeat.last_seq == paused.last_seq
+    for n, (drill_id, outcome) in enumerate(zip(drills[:1] + drills[2:], outcomes, strict=True)):
+        assert isinstance(outcome, Outcome) and not outcome.repeated
+        log = await service.events(drill_id)
+        assert [e.seq for e in log] == list(range(1, len(log) + 1))
+        body = f"update {0 if n == 0 else n + 1}"
+        assert [e.data.get("body") for e in log].count(body) == 1
