@@ -75,6 +75,15 @@ async def list_drills(
     return list(await session.scalars(query))
 
 
+_IDS_WITH_STATUS = select(Drill.__table__.c.id).where(
+    Drill.__table__.c.status == bindparam("status")
+)
+
+
+async def drill_ids_with_status(session: AsyncSession, status: str) -> list[str]:
+    return list(await session.scalars(_IDS_WITH_STATUS, {"status": status}))
+
+
 def add_drill(session: AsyncSession, drill: Drill) -> None:
     session.add(drill)
 

@@ -4,7 +4,8 @@ transaction, each with its own outcome (real SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 
 import pytest
@@ -131,7 +132,7 @@ async def _running_drills(service: DrillService, count: int) -> list[str]:
 
 
 async def _queued_behind_the_writer(
-    service: DrillService, sends: list[Awaitable[Outcome]]
+    service: DrillService, sends: Sequence[Awaitable[Outcome]]
 ) -> list[Outcome | BaseException]:
     """Send while SQLite's one writer is held (as by another drill's write), so that every
     command waits for it at once, then let it go."""
@@ -192,3 +193,25 @@ async def test_a_repeat_among_the_waiting_drills_gets_its_first_outcome(
         assert [e.seq for e in log] == list(range(1, len(log) + 1))
         body = f"update {0 if n == 0 else n + 1}"
         assert [e.data.get("body") for e in log].count(body) == 1
+
+
+async def test_an_idle_drill_s_clock_reads_the_database_only_where_others_may_write(
+    service: DrillService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock ticks every running drill four times a second. On SQLite this process is
+    the only writer, so an idle drill's cached state holds and a tick reads nothing; on
+    PostgreSQL other workers may have written, so a state older than FRESH_SECONDS is read
+    again."""
+    drill_id = await _running_drill(service)
+    statements: list[str] = []
+    sqlalchemy.event.listen(
+        engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2])
+    )
+    an_hour_on = time.monotonic() + 3600
+    monkeypatch.setattr("app.services.drills.time.monotonic", lambda: an_hour_on)
+    for _ in range(8):
+        assert await service.tick(drill_id) == []
+    if engine.dialect.name == "sqlite":
+        assert statements == []
+    else:
+        assert any("drill_events" in s for s in statements)
