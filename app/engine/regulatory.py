@@ -76,11 +76,14 @@ def recipient_party(use: RegimeUse, duty: Duty) -> str | None:
     return use.party_for(duty.recipient)
 
 
-class _Replay:
-    """The log replayed once: when each trigger first fired, and every message with the
-    parties it reached, in order."""
+class Replay:
+    """The log replayed: when each trigger first fired, and every message with the
+    parties it reached, in order. `extend` takes the events written since, so a player
+    that asks at every step (the dry run's diligent team) replays each event once, not
+    the whole log every time."""
 
-    def __init__(self, scenario: Scenario, events: Sequence[Event]) -> None:
+    def __init__(self, scenario: Scenario, events: Sequence[Event] = ()) -> None:
+        self.scenario = scenario
         self.delivered: dict[str, float] = {}
         self.closed: dict[str, float] = {}
         self.chosen: dict[str, float] = {}
@@ -89,11 +92,34 @@ class _Replay:
         """Scenario fact id -> when an inject first revealed it."""
         self.ratings: dict[tuple[str, str], dict[str, Rating]] = {}
         """(regime, duty) -> field id -> the facilitator's last rating of it."""
-        state = DrillState()
+        self.seen = 0
+        """How many of the log's events are replayed."""
+        self._state = DrillState()
+        self.extend(events)
+
+    @property
+    def first_sent(self) -> dict[tuple[str, str], float]:
+        return self._state.first_sent
+
+    def extend(self, events: Sequence[Event]) -> None:
+        """Replay the events that follow those replayed so far."""
         for event in events:
-            self._note(scenario, state, event)
-            apply(scenario, state, event)
-        self.first_sent = state.first_sent
+            self._note(self.scenario, self._state, event)
+            apply(self.scenario, self._state, event)
+        self.seen += len(events)
+
+    def copy(self) -> Replay:
+        """An independent replay of the same log, to extend along another branch."""
+        twin = Replay(self.scenario)
+        twin.delivered = dict(self.delivered)
+        twin.closed = dict(self.closed)
+        twin.chosen = dict(self.chosen)
+        twin.messages = list(self.messages)
+        twin.revealed = dict(self.revealed)
+        twin.ratings = {duty: dict(fields) for duty, fields in self.ratings.items()}
+        twin.seen = self.seen
+        twin._state = self._state.copy()
+        return twin
 
     def _note(self, scenario: Scenario, state: DrillState, event: Event) -> None:
         at = event.scenario_time
@@ -153,12 +179,17 @@ def regimes_in_play(
     """Every regime the scenario plays, with its duties' clocks at `scenario_time`."""
     if not scenario.regimes:
         return []
-    replay = _Replay(scenario, events)
+    return regimes_replayed(Replay(scenario, events), scenario_time)
+
+
+def regimes_replayed(replay: Replay, scenario_time: float) -> list[RegimeInPlay]:
+    """regimes_in_play of the log `replay` has replayed."""
+    scenario = replay.scenario
     now = story_datetime(scenario, scenario_time)
     return [_in_play(scenario, use, replay, now) for use in scenario.regimes]
 
 
-def _in_play(scenario: Scenario, use: RegimeUse, replay: _Replay, now: datetime) -> RegimeInPlay:
+def _in_play(scenario: Scenario, use: RegimeUse, replay: Replay, now: datetime) -> RegimeInPlay:
     found = shipped_regime(use.regime)
     started = {
         event: story_datetime(scenario, at)
@@ -217,7 +248,7 @@ def _filing(regime_id: str, duty_id: str, message: Event) -> Filing:
     )
 
 
-def _completeness(use: RegimeUse, duty: Duty, filing: Filing, replay: _Replay) -> Completeness:
+def _completeness(use: RegimeUse, duty: Duty, filing: Filing, replay: Replay) -> Completeness:
     """A form as filed, checked against what the team knew then; a free-text message
     filled in none of the form's fields (the facilitator may rate them)."""
     notice = filing.notice

@@ -15,7 +15,7 @@ from app.engine import payloads as p
 from app.engine.core import advance, apply, decide, next_due
 from app.engine.events import Event, EventType
 from app.engine.notices import NOT_YET_KNOWN
-from app.engine.regulatory import recipient_party, regimes_in_play
+from app.engine.regulatory import RegimeInPlay, Replay, recipient_party, regimes_replayed
 from app.engine.scenario import RegimeUse, Scenario, fill
 from app.engine.state import DrillState, Status
 from app.regimes.clocks import ClockState, DutyClock
@@ -82,6 +82,8 @@ class _Player:
         self.runaway = False
         self.duties_checked = 0
         """How many events the last look for notification duties had seen."""
+        self.replay = Replay(scenario)
+        """The log as the regimes' clocks read it, replayed as far as the last look."""
 
     def fork(self) -> _Player:
         twin = _Player(self.scenario, self.communication)
@@ -93,6 +95,7 @@ class _Player:
         twin.delivered_since_option = self.delivered_since_option
         twin.dead_ends = list(self.dead_ends)
         twin.duties_checked = self.duties_checked
+        twin.replay = self.replay.copy()
         return twin
 
     def run(self, command: c.Command) -> None:
@@ -196,7 +199,7 @@ class _Player:
             open_duty = next(
                 (
                     (use.use, clock, party)
-                    for use in regimes_in_play(self.scenario, self.events, now)
+                    for use in self._regimes(now)
                     for clock in use.clocks
                     if clock.state in (ClockState.running, ClockState.missed)
                     and (party := recipient_party(use.use, clock.duty)) is not None
@@ -208,6 +211,11 @@ class _Player:
             use, clock, party = open_duty
             if not self._file_form(use, clock.duty):
                 self._file_free_text(use, clock, party)
+
+    def _regimes(self, now: float) -> list[RegimeInPlay]:
+        """The regimes' clocks at `now`, replaying only the events since the last look."""
+        self.replay.extend(self.events[self.replay.seen :])
+        return regimes_replayed(self.replay, now)
 
     def _file_form(self, use: RegimeUse, duty: Duty) -> bool:
         """Fill in every field with what the team knows now ("not yet known", with a

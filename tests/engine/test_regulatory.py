@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.engine import commands as c
-from app.engine.regulatory import regimes_in_play
+from app.engine.regulatory import Replay, regimes_in_play, regimes_replayed
 from app.engine.scoring import Dimension, scorecard
 from app.engine.simulate import Communication, play
 from app.regimes.clocks import ClockState
@@ -168,6 +168,23 @@ def test_the_shipped_data_theft_scenario_files_gdpr_on_time_only_when_the_team_d
         authority = gdpr.clocks[0]
         assert authority.due_at is not None and authority.started_at is not None
         assert authority.due_at - authority.started_at == timedelta(hours=72)
+
+
+def test_a_replay_extended_step_by_step_and_forked_reads_as_the_whole_log() -> None:
+    """The dry run's diligent team asks for the clocks at every step and forks at every
+    decision: its replay, extended with each step's events and copied at the fork, must
+    read the clocks exactly as a replay of the whole log does, at every moment."""
+    loaded = load((ROOT / "scenarios" / "customer-database-theft.yaml").read_text())
+    events = play(loaded, {}, Communication.diligent).events
+    replay = Replay(loaded)
+    middle = len(events) // 2
+    for end in range(1, len(events) + 1):
+        replay.extend(events[replay.seen : end])
+        if end == middle:
+            replay = replay.copy()
+            Replay.extend(replay.copy(), events[end:])  # a twin going on must not move this one
+        at = events[end - 1].scenario_time
+        assert regimes_replayed(replay, at) == regimes_in_play(loaded, events[:end], at), end
 
 
 SCORED = PAYMENTS.replace(
