@@ -230,9 +230,10 @@ async def _fan_out_cases(
 
 
 def memory_row(memory: dict[int, float], size: int, backend: str, figures: Figures) -> Row:
-    """What an idle participant costs: the server's growth divided by the participants
-    (which includes costs that do not grow with them: the database's connections and page
-    caches), and, from two sizes, the cost of each participant more."""
+    """What an idle participant costs: the server's growth from their drill created to
+    all of them joined and connected, divided by the participants (which includes costs
+    that do not grow with them: the database's connections and page caches), and, from
+    two sizes, the cost of each participant more."""
     average = round(memory[size], 1)
     row_figures: dict[str, float] = {"kib_per_participant": average}
     measured = f"{size:,} connected"
