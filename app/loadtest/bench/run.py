@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import platform
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +138,7 @@ async def run(options: Options, progress: Progress) -> Result:
     rows: list[Row] = []
     figures: Figures = {}
     sizes = options.sizes
+    rows.append(machine_row())
     try:
         sqlite = Backend("SQLite")
         await _fan_out_cases(fleet, sqlite, sizes, rows, figures, progress)
@@ -180,6 +183,33 @@ async def run(options: Options, progress: Progress) -> Result:
         for goal in GOALS
     ]
     return Result(rows, judged)
+
+
+REFERENCE_STEPS = 5_000_000
+
+
+def reference_seconds(steps: int = REFERENCE_STEPS, tries: int = 3) -> float:
+    """The same plain-Python work on any machine (a sum over `steps` integers, best of
+    `tries`): what a core of this machine is worth to the server's Python code."""
+    best = math.inf
+    for _ in range(tries):
+        started = time.perf_counter()
+        total = 0
+        for step in range(steps):
+            total += step
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def machine_row() -> Row:
+    """The machine the figures come from, by how long it takes over the reference work:
+    a run's millisecond figures scale with it, so two runs compare only beside it."""
+    return Row(
+        "machine",
+        f"sum of {REFERENCE_STEPS:,} integers in Python, best of 3",
+        f"{os.cpu_count()} cores",
+        figures={"reference_s": round(reference_seconds(), 3)},
+    )
 
 
 async def _fan_out_cases(
