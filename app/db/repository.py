@@ -12,6 +12,7 @@ import orjson
 from sqlalchemy import (
     ColumnElement,
     Row,
+    Select,
     Table,
     Text,
     bindparam,
@@ -304,29 +305,28 @@ def _runs_the_drill(user_id: ColumnElement[int]) -> ColumnElement[bool]:
 # statement costs more than SQLite running it). The credential's and its account's rows
 # are read FOR SHARE (PostgreSQL; SQLite has its one write lock): a revocation waits for
 # a command that read them, and a command after the revocation finds it.
-_API_TOKEN_STANDING = (
-    select(
-        _API_TOKENS.c.user_id,
-        _API_TOKENS.c.revoked_at,
-        _USERS.c.disabled_at,
-        _runs_the_drill(_API_TOKENS.c.user_id),
+def _account_standing(credentials: Table, *columns: ColumnElement[Any]) -> Select[Any]:
+    """An account's credential (a row of `credentials`, by `:token_hash`): its user_id,
+    `columns`, the account's disabled_at, and runs_the_drill."""
+    return (
+        select(
+            credentials.c.user_id,
+            *columns,
+            _USERS.c.disabled_at,
+            _runs_the_drill(credentials.c.user_id),
+        )
+        .join_from(credentials, _USERS, _USERS.c.id == credentials.c.user_id)
+        .where(credentials.c.token_hash == bindparam("token_hash"))
+        .with_for_update(read=True, of=[credentials, _USERS])
     )
-    .join_from(_API_TOKENS, _USERS, _USERS.c.id == _API_TOKENS.c.user_id)
-    .where(_API_TOKENS.c.token_hash == bindparam("token_hash"))
-    .with_for_update(read=True, of=[_API_TOKENS, _USERS])
-)
-_SESSION_STANDING = (
-    select(
-        _WEB_SESSIONS.c.user_id,
-        _WEB_SESSIONS.c.expires_at,
-        _WEB_SESSIONS.c.created_at,
-        _WEB_SESSIONS.c.last_seen_at,
-        _USERS.c.disabled_at,
-        _runs_the_drill(_WEB_SESSIONS.c.user_id),
-    )
-    .join_from(_WEB_SESSIONS, _USERS, _USERS.c.id == _WEB_SESSIONS.c.user_id)
-    .where(_WEB_SESSIONS.c.token_hash == bindparam("token_hash"))
-    .with_for_update(read=True, of=[_WEB_SESSIONS, _USERS])
+
+
+_API_TOKEN_STANDING = _account_standing(_API_TOKENS, _API_TOKENS.c.revoked_at)
+_SESSION_STANDING = _account_standing(
+    _WEB_SESSIONS,
+    _WEB_SESSIONS.c.expires_at,
+    _WEB_SESSIONS.c.created_at,
+    _WEB_SESSIONS.c.last_seen_at,
 )
 _PARTICIPANT_STANDING = (
     select(_PARTICIPANTS.c.id, _PARTICIPANTS.c.drill_id, _PARTICIPANTS.c.role)
@@ -342,7 +342,8 @@ async def api_token_standing(
     found = await session.execute(
         _API_TOKEN_STANDING, {"token_hash": token_hash, "drill_id": drill_id}
     )
-    return found.first()
+    row: Row[Any] | None = found.first()
+    return row
 
 
 async def session_standing(
@@ -353,7 +354,8 @@ async def session_standing(
     found = await session.execute(
         _SESSION_STANDING, {"token_hash": token_hash, "drill_id": drill_id}
     )
-    return found.first()
+    row: Row[Any] | None = found.first()
+    return row
 
 
 async def participant_standing(
