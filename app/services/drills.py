@@ -196,6 +196,27 @@ class _Plan:
     results: dict[_Request, Outcome | Exception] = field(default_factory=dict)
     repeats: list[tuple[_Request, str]] = field(default_factory=list)
 
+    def rows_to_add(self, batch: list[_Request]) -> list[object]:
+        """The rows written with the batch's applied commands (a participant with its
+        join); none for a repeat or a refusal."""
+        return [
+            row
+            for request in batch
+            if isinstance(result := self.results.get(request), Outcome) and not result.repeated
+            for row in request.also
+        ]
+
+    def answer(self) -> None:
+        """Each request its outcome or its refusal (once written, or when nothing was to
+        be); a request already answered (its sender cancelled) is left as it is."""
+        for request, result in self.results.items():
+            if request.done.done():
+                continue
+            if isinstance(result, Outcome):
+                request.done.set_result(result)
+            else:
+                request.done.set_exception(result)
+
     def refuses_a_key(self) -> bool:
         """A command sent with a key (an id) was refused."""
         return any(
@@ -568,20 +589,13 @@ class DrillService:
                             drill_id, receipt.first_seq, receipt.last_seq, events, repeated=True
                         )
                     if plan.events:
-                        for request in batch:
-                            result = plan.results.get(request)
-                            if isinstance(result, Outcome) and not result.repeated:
-                                session.add_all(request.also)
+                        session.add_all(plan.rows_to_add(batch))
                         written = await self._write(
                             session, drill_id, live, plan.events, plan.receipts, plan.state
                         )
                         if not written:
                             continue
-                    for request, result in plan.results.items():
-                        if isinstance(result, Outcome):
-                            request.done.set_result(result)
-                        else:
-                            request.done.set_exception(result)
+                    plan.answer()
                     return
             raise StorageUnavailable("the drill is too busy right now; try again")
         except BaseException as exc:
@@ -612,9 +626,9 @@ class DrillService:
             async with self._write_lock:
                 if share.written.done():
                     return share.written.result()
+                # Not answered: still waiting (a writer answers every share it takes,
+                # written or not, even when it fails), so this one is among them.
                 shares, self._sharing = self._sharing, []
-                if share not in shares:  # pragma: no cover - taken by a writer that failed
-                    shares.append(share)
                 written = False
                 try:
                     written = await self._write_together(shares)
@@ -650,10 +664,7 @@ class DrillService:
                     staged.append((share, plan))
                 writing = [(share, plan) for share, plan in staged if plan.events]
                 for share, plan in writing:
-                    for request in share.batch:
-                        result = plan.results.get(request)
-                        if isinstance(result, Outcome) and not result.repeated:
-                            session.add_all(request.also)
+                    session.add_all(plan.rows_to_add(share.batch))
                 await repo.append_logs(session, {s.drill_id: p.events for s, p in writing})
                 await repo.add_receipts_of(session, {s.drill_id: p.receipts for s, p in writing})
                 await repo.set_drills_progress(
@@ -677,13 +688,7 @@ class DrillService:
             if plan.events:
                 share.live.state = plan.state
                 share.live.remember(plan.events)
-            for request, result in plan.results.items():
-                if request.done.done():  # pragma: no cover - its sender was cancelled
-                    continue
-                if isinstance(result, Outcome):
-                    request.done.set_result(result)
-                else:
-                    request.done.set_exception(result)
+            plan.answer()
         return True
 
     async def _revoked(
