@@ -76,15 +76,6 @@ async def list_drills(
     return list(await session.scalars(query))
 
 
-_IDS_WITH_STATUS = select(Drill.__table__.c.id).where(
-    Drill.__table__.c.status == bindparam("status")
-)
-
-
-async def drill_ids_with_status(session: AsyncSession, status: str) -> list[str]:
-    return list(await session.scalars(_IDS_WITH_STATUS, {"status": status}))
-
-
 def add_drill(session: AsyncSession, drill: Drill) -> None:
     session.add(drill)
 
@@ -148,6 +139,11 @@ def to_event(row: DrillEvent) -> Event:
 _EVENTS = typing.cast(Table, DrillEvent.__table__)
 _RECEIPTS = typing.cast(Table, CommandReceipt.__table__)
 _DRILLS = typing.cast(Table, Drill.__table__)
+_IDS_WITH_STATUS = select(_DRILLS.c.id).where(_DRILLS.c.status == bindparam("status"))
+
+
+async def drill_ids_with_status(session: AsyncSession, status: str) -> list[str]:
+    return list(await session.scalars(_IDS_WITH_STATUS, {"status": status}))
 
 
 _PROGRESS = (
@@ -271,16 +267,10 @@ async def drill_by_join_code_hash(session: AsyncSession, code_hash: str) -> Dril
 
 
 async def may_facilitate(session: AsyncSession, drill_id: str, user_id: int) -> bool:
-    """The account runs this drill, or the drill has no facilitators (open to all). The
-    rows are read FOR SHARE: a removal waits for a command that read them, and a command
-    after the removal committed finds it (credentials.check)."""
-    rows = await session.scalars(
-        select(DrillFacilitator.user_id)
-        .where(DrillFacilitator.drill_id == drill_id)
-        .with_for_update(read=True)
-    )
-    ids = set(rows.all())
-    return not ids or user_id in ids
+    """The account runs this drill, or the drill has no facilitators (open to all): the
+    rule a command's credential is checked by too (`_runs_the_drill`)."""
+    runs = await session.scalar(_MAY_FACILITATE, {"drill_id": drill_id, "user_id": user_id})
+    return bool(runs)
 
 
 _FACILITATORS = typing.cast(Table, DrillFacilitator.__table__)
@@ -298,6 +288,9 @@ def _runs_the_drill(user_id: ColumnElement[int]) -> ColumnElement[bool]:
     runs = rows.where(_FACILITATORS.c.user_id == user_id).with_for_update(read=True).exists()
     anyone = rows.with_for_update(read=True).exists()
     return or_(runs, ~anyone).label("runs_the_drill")
+
+
+_MAY_FACILITATE = select(_runs_the_drill(bindparam("user_id")))
 
 
 # A command's credential is read again in the transaction that writes it: one statement
