@@ -303,8 +303,19 @@ async def two_workers(tmp: Path, **settings: str) -> AsyncIterator[Cluster]:
 # --------------------------------------------------------------------------- clients
 
 
+KEEPALIVE_SECONDS = 2.0
+"""How long a client keeps an idle connection: less than uvicorn's 5 s, so that it never
+sends a request on a connection the worker is closing at that moment (seen in CI as
+"Server disconnected without sending a response" after a participant sat idle)."""
+
+
 def http(worker: Worker) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=worker.url, headers={"Origin": worker.url}, timeout=10)
+    return httpx.AsyncClient(
+        base_url=worker.url,
+        headers={"Origin": worker.url},
+        timeout=10,
+        limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
+    )
 
 
 async def sign_in(worker: Worker) -> httpx.AsyncClient:
