@@ -280,17 +280,19 @@ _WEB_SESSIONS = typing.cast(Table, WebSession.__table__)
 _PARTICIPANTS = typing.cast(Table, ParticipantRow.__table__)
 
 
-def _runs_the_drill(user_id: ColumnElement[int]) -> ColumnElement[bool]:
-    """The account runs the drill (`:drill_id`), or the drill has no facilitators (open to
-    all): may_facilitate as a column. Each facilitator row read is read FOR SHARE, so a
-    removal waits for the command that read it (credentials.check)."""
-    rows = select(_FACILITATORS.c.user_id).where(_FACILITATORS.c.drill_id == bindparam("drill_id"))
+def _runs_the_drill(
+    user_id: ColumnElement[int], drill_id: ColumnElement[str]
+) -> ColumnElement[bool]:
+    """The account runs the drill, or the drill has no facilitators (open to all):
+    may_facilitate as a column. Each facilitator row read is read FOR SHARE, so a removal
+    waits for the command that read it (credentials.holding)."""
+    rows = select(_FACILITATORS.c.user_id).where(_FACILITATORS.c.drill_id == drill_id)
     runs = rows.where(_FACILITATORS.c.user_id == user_id).with_for_update(read=True).exists()
     anyone = rows.with_for_update(read=True).exists()
     return or_(runs, ~anyone).label("runs_the_drill")
 
 
-_MAY_FACILITATE = select(_runs_the_drill(bindparam("user_id")))
+_MAY_FACILITATE = select(_runs_the_drill(bindparam("user_id"), bindparam("drill_id")))
 
 
 # A command's credential is read again in the transaction that writes it: one statement
@@ -299,16 +301,22 @@ _MAY_FACILITATE = select(_runs_the_drill(bindparam("user_id")))
 # are read FOR SHARE (PostgreSQL; SQLite has its one write lock): a revocation waits for
 # a command that read them, and a command after the revocation finds it.
 def _account_standing(credentials: Table, *columns: ColumnElement[Any]) -> Select[Any]:
-    """An account's credential (a row of `credentials`, by `:token_hash`): its user_id,
-    `columns`, the account's disabled_at, and runs_the_drill."""
+    """An account's credential (a row of `credentials`, by `:token_hash`) on each drill of
+    `:drill_ids`: one row per drill, with the drill's id, the credential's user_id,
+    `columns`, the account's disabled_at, and runs_the_drill. One statement however many
+    drills: SQLite's group commit checks a facilitator's commands on all their drills at
+    once."""
+    drills = _DRILLS.c.id.in_(bindparam("drill_ids", expanding=True))
     return (
         select(
+            _DRILLS.c.id.label("drill_id"),
             credentials.c.user_id,
             *columns,
             _USERS.c.disabled_at,
-            _runs_the_drill(credentials.c.user_id),
+            _runs_the_drill(credentials.c.user_id, _DRILLS.c.id),
         )
         .join_from(credentials, _USERS, _USERS.c.id == credentials.c.user_id)
+        .join(_DRILLS, drills)
         .where(credentials.c.token_hash == bindparam("token_hash"))
         .with_for_update(read=True, of=[credentials, _USERS])
     )
@@ -321,7 +329,7 @@ _SESSION_STANDING = _account_standing(
     _WEB_SESSIONS.c.created_at,
     _WEB_SESSIONS.c.last_seen_at,
 )
-_PARTICIPANT_STANDING = (
+_PARTICIPANT_STANDING: Select[Any] = (
     select(_PARTICIPANTS.c.id, _PARTICIPANTS.c.drill_id, _PARTICIPANTS.c.role)
     .where(_PARTICIPANTS.c.token_hash == bindparam("token_hash"))
     .with_for_update(read=True)
@@ -329,34 +337,32 @@ _PARTICIPANT_STANDING = (
 
 
 async def api_token_standing(
-    session: AsyncSession, token_hash: str, drill_id: str
-) -> Row[Any] | None:
-    """An API token with its account: user_id, revoked_at, disabled_at, runs_the_drill."""
+    session: AsyncSession, token_hash: str, drill_ids: Sequence[str]
+) -> dict[str, Row[Any]]:
+    """An API token with its account, by drill id (none: no such token): user_id,
+    revoked_at, disabled_at, runs_the_drill."""
     found = await session.execute(
-        _API_TOKEN_STANDING, {"token_hash": token_hash, "drill_id": drill_id}
+        _API_TOKEN_STANDING, {"token_hash": token_hash, "drill_ids": list(drill_ids)}
     )
-    row: Row[Any] | None = found.first()
-    return row
+    return {row.drill_id: row for row in found}
 
 
 async def session_standing(
-    session: AsyncSession, token_hash: str, drill_id: str
-) -> Row[Any] | None:
-    """A signed-in session with its account: user_id, expires_at, created_at, last_seen_at,
-    disabled_at, runs_the_drill."""
+    session: AsyncSession, token_hash: str, drill_ids: Sequence[str]
+) -> dict[str, Row[Any]]:
+    """A signed-in session with its account, by drill id (none: no such session): user_id,
+    expires_at, created_at, last_seen_at, disabled_at, runs_the_drill."""
     found = await session.execute(
-        _SESSION_STANDING, {"token_hash": token_hash, "drill_id": drill_id}
+        _SESSION_STANDING, {"token_hash": token_hash, "drill_ids": list(drill_ids)}
     )
-    row: Row[Any] | None = found.first()
-    return row
+    return {row.drill_id: row for row in found}
 
 
-async def participant_standing(
-    session: AsyncSession, token_hash: str
-) -> Row[str, str, str | None] | None:
+async def participant_standing(session: AsyncSession, token_hash: str) -> Row[Any] | None:
     """A participant token's holder: id, drill_id, role."""
     found = await session.execute(_PARTICIPANT_STANDING, {"token_hash": token_hash})
-    return found.first()
+    row: Row[Any] | None = found.first()
+    return row
 
 
 async def participant_by_token_hash(session: AsyncSession, digest: str) -> ParticipantRow | None:

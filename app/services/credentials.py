@@ -6,7 +6,7 @@ by a re-join or removed with its participant). Two things make that end everywhe
 once (docs/architecture.md, "Credentials end everywhere at once"):
 
 1. The command path checks the credential again, in the very transaction that writes the
-   command's events (`check`, called by the drills service's group commit). On
+   command's events (`holding`, called by the drills service's group commit). On
    PostgreSQL the row is read `FOR SHARE`: a sign-out's DELETE (or a re-join's UPDATE)
    waits for a command that read it to commit, and a command that reads after the
    revocation committed finds no row and is refused. On SQLite every writer (accounts
@@ -20,9 +20,11 @@ once (docs/architecture.md, "Credentials end everywhere at once"):
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import repository as repo
@@ -92,34 +94,52 @@ class Credential:
         return frozenset({token_key(self.token_hash), participant_key(self.participant_id)})
 
 
-async def check(session: AsyncSession, credential: Credential, drill_id: str, now: float) -> bool:
-    """The credential still holds, read in the caller's (write) transaction in one
-    statement, and locked against a concurrent revocation on PostgreSQL (FOR SHARE;
-    SQLite relies on its one write lock)."""
+async def holding(
+    session: AsyncSession, wanted: Collection[tuple[Credential, str]], now: float
+) -> set[tuple[Credential, str]]:
+    """The (credential, drill id) pairs of `wanted` whose credential still holds on that
+    drill, read in the caller's (write) transaction: one statement per credential however
+    many drills it is checked on (SQLite's group commit checks a facilitator's commands on
+    all their drills at once), locked against a concurrent revocation on PostgreSQL (FOR
+    SHARE; SQLite relies on its one write lock)."""
+    drills_of: dict[tuple[str, str], set[str]] = {}
+    for credential, drill_id in wanted:
+        drills_of.setdefault((credential.kind, credential.token_hash), set()).add(drill_id)
+    rows: dict[tuple[str, str], dict[str, Row[Any]]] = {}
+    for (kind, token_hash), drill_ids in drills_of.items():
+        rows[kind, token_hash] = await _standing(session, kind, token_hash, sorted(drill_ids))
+    return {
+        (credential, drill_id)
+        for credential, drill_id in wanted
+        if _holds(credential, rows[credential.kind, credential.token_hash].get(drill_id), now)
+    }
+
+
+async def _standing(
+    session: AsyncSession, kind: str, token_hash: str, drill_ids: list[str]
+) -> dict[str, Row[Any]]:
+    """The credential's row (with its account's) by drill id: an account's credential is
+    read on each drill, a participant token on its own drill only."""
+    if kind == "api":
+        return await repo.api_token_standing(session, token_hash, drill_ids)
+    if kind == "session":
+        return await repo.session_standing(session, token_hash, drill_ids)
+    row = await repo.participant_standing(session, token_hash)
+    return {} if row is None else {row.drill_id: row}
+
+
+def _holds(credential: Credential, row: Row[Any] | None, now: float) -> bool:
+    """`row` (the credential as stored, read for one drill) still vouches for `credential`."""
+    if row is None:
+        return False
+    if credential.kind == "participant":
+        return bool(row.id == credential.participant_id and row.role == credential.role)
+    if row.user_id != credential.user_id or row.disabled_at is not None:
+        return False
+    if not row.runs_the_drill:
+        return False
     if credential.kind == "api":
-        token = await repo.api_token_standing(session, credential.token_hash, drill_id)
-        return (
-            token is not None
-            and token.revoked_at is None
-            and token.user_id == credential.user_id
-            and token.disabled_at is None
-            and bool(token.runs_the_drill)
-        )
-    if credential.kind == "session":
-        found = await repo.session_standing(session, credential.token_hash, drill_id)
-        if found is None or found.user_id != credential.user_id or found.expires_at < now:
-            return False
-        last_seen = found.last_seen_at if found.last_seen_at is not None else found.created_at
-        idle = credential.idle_seconds
-        return (
-            (idle is None or last_seen + idle >= now)
-            and found.disabled_at is None
-            and bool(found.runs_the_drill)
-        )
-    row = await repo.participant_standing(session, credential.token_hash)
-    return (
-        row is not None
-        and row.drill_id == drill_id
-        and row.id == credential.participant_id
-        and row.role == credential.role
-    )
+        return row.revoked_at is None
+    last_seen = row.last_seen_at if row.last_seen_at is not None else row.created_at
+    idle = credential.idle_seconds
+    return bool(row.expires_at >= now and (idle is None or last_seen + idle >= now))

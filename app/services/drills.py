@@ -493,7 +493,7 @@ class DrillService:
 
     async def remove_facilitator(self, drill_id: str, username: str) -> None:
         """Remove a co-facilitator: their open sockets on the drill close (4001) and a
-        command they sent after is refused (credentials.check reads the row)."""
+        command they sent after is refused (credentials.holding reads the row)."""
         async with self._write_session() as session:
             drill = await session.get(Drill, drill_id)
             if drill is not None and drill.created_by == username:
@@ -562,8 +562,8 @@ class DrillService:
                     if not fresh:
                         await self._catch_up(session, drill_id, live)
                     # Senders whose credential was revoked are refused here, inside the
-                    # transaction that would write their events (credentials.check).
-                    refused = await self._revoked(session, drill_id, batch)
+                    # transaction that would write their events (credentials.holding).
+                    refused = await self._revoked(session, [(drill_id, batch)])
                     valid = [r for r in batch if r not in refused]
                     keys = [r.key for r in valid if r.key is not None]
                     releases = any(isinstance(r.command, c.ReleaseScores) for r in valid)
@@ -650,17 +650,17 @@ class DrillService:
         staged: list[tuple[_Share, _Plan]] = []
         async with self.sessions() as session:
             try:
+                if not all(self._fresh(share.drill_id, share.live) for share in shares):
+                    return False
+                refused = await self._revoked(session, [(s.drill_id, s.batch) for s in shares])
                 for share in shares:
-                    if not self._fresh(share.drill_id, share.live):
-                        return False
-                    refused = await self._revoked(session, share.drill_id, share.batch)
                     valid = [r for r in share.batch if r not in refused]
                     if any(isinstance(r.command, c.ReleaseScores) for r in valid):
                         return False
                     plan = self._plan(share.drill_id, share.live, valid, {}, [])
                     if plan.refuses_a_key():
                         return False
-                    plan.results.update(refused)
+                    plan.results.update((r, refused[r]) for r in share.batch if r in refused)
                     staged.append((share, plan))
                 writing = [(share, plan) for share, plan in staged if plan.events]
                 for share, plan in writing:
@@ -692,24 +692,26 @@ class DrillService:
         return True
 
     async def _revoked(
-        self, session: AsyncSession, drill_id: str, batch: list[_Request]
+        self, session: AsyncSession, batches: list[tuple[str, list[_Request]]]
     ) -> dict[_Request, DomainError]:
-        """The requests whose sender's credential no longer holds, each with its refusal."""
-        refused: dict[_Request, DomainError] = {}
-        now = self.clock()
-        holds: dict[Credential, bool] = {}  # one read per sender, however many commands
-        for request in batch:
-            credential = request.credential
-            if credential is None:
-                continue
-            if credential not in holds:
-                holds[credential] = await credentials.check(session, credential, drill_id, now)
-            if not holds[credential]:
-                refused[request] = DomainError(
-                    Code.credential_revoked,
-                    "your session or participant token has ended; sign in or join again",
-                )
-        return refused
+        """The requests (of each drill's batch) whose sender's credential no longer holds,
+        each with its refusal. One read per sender, however many commands and drills."""
+        wanted = {
+            (request.credential, drill_id)
+            for drill_id, batch in batches
+            for request in batch
+            if request.credential is not None
+        }
+        holding = await credentials.holding(session, wanted, self.clock()) if wanted else set()
+        return {
+            request: DomainError(
+                Code.credential_revoked,
+                "your session or participant token has ended; sign in or join again",
+            )
+            for drill_id, batch in batches
+            for request in batch
+            if request.credential is not None and (request.credential, drill_id) not in holding
+        }
 
     async def announce_revoked(self, keys: list[str]) -> None:
         """Tell the listeners (the hub, the bus) that these credentials ended; called once

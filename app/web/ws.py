@@ -175,7 +175,7 @@ async def drill_socket(ws: WebSocket, drill_id: str, socket_send: ASGISend) -> N
 
         # The credential stays with the connection: a revocation of it closes the socket
         # with 4001 on every worker (hub.revoke, told through the bus), and each command
-        # is checked against it again in its own write transaction (credentials.check).
+        # is checked against it again in its own write transaction (credentials.holding).
         connection = Connection(
             drill_id, viewer, _text_sender(socket_send), close, credential=credential
         )

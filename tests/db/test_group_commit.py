@@ -15,9 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.models import CommandReceipt, DrillEvent
 from app.engine import commands as c
-from app.engine.errors import DomainError
+from app.engine.errors import Code, DomainError
 from app.engine.events import EventType
+from app.services.accounts import AccountRole, AccountService
+from app.services.credentials import Credential
 from app.services.drills import DrillService, Outcome
+from app.services.security import token_hash
 
 MINI = (Path(__file__).parents[1] / "fixtures" / "mini.yaml").read_text()
 
@@ -215,3 +218,52 @@ async def test_an_idle_drill_s_clock_reads_the_database_only_where_others_may_wr
         assert statements == []
     else:
         assert any("drill_events" in s for s in statements)
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+async def test_the_waiting_drills_read_each_credential_once_and_refuse_only_where_it_ended(
+    service: DrillService, engine: AsyncEngine
+) -> None:
+    """A facilitator running several drills from one API token: their commands waiting for
+    the writer together are checked with one read of the token, and each is still refused
+    exactly where the token no longer holds (a drill they were removed from, a revoked
+    token) while the others are written."""
+    accounts = AccountService(service.sessions, writing=service.writing)
+    fac = await accounts.create_user("fac", "a long enough password 1", AccountRole.facilitator)
+    await accounts.create_user("other", "a long enough password 2", AccountRole.facilitator)
+    secret = await accounts.create_api_token("bot", "fac")
+    stale = await accounts.create_api_token("old-bot", "fac")
+    assert await accounts.revoke_api_token("old-bot")
+    drills = await _running_drills(service, 4)
+    for drill_id in drills[:3]:
+        await service.add_facilitator(drill_id, "fac", by="admin")
+    await service.add_facilitator(drills[3], "other", by="admin")
+
+    def api(token: str, drill_id: str) -> Credential:
+        return Credential("api", token_hash(token), user_id=fac.id, drill_id=drill_id)
+
+    token_reads: list[str] = []
+
+    def count_token_reads(*args: object) -> None:
+        statement = str(args[2])
+        if "FROM api_tokens" in statement:
+            token_reads.append(statement)
+
+    sqlalchemy.event.listen(engine.sync_engine, "before_cursor_execute", count_token_reads)
+    sends = [
+        service.execute(d, c.AddNote(f"note {n}"), key=f"m{n}", credential=api(secret, d))
+        for n, d in enumerate(drills)
+    ]
+    sends.append(
+        service.execute(drills[0], c.AddNote("note 9"), key="m9", credential=api(stale, drills[0]))
+    )
+    outcomes = await _queued_behind_the_writer(service, sends)
+    *running, removed, revoked = outcomes
+    assert all(isinstance(o, Outcome) and not o.repeated for o in running), running
+    for refusal in (removed, revoked):
+        assert isinstance(refusal, DomainError) and refusal.code is Code.credential_revoked
+    assert len(token_reads) == 2  # one per token, not one per drill
+    for n, drill_id in enumerate(drills):
+        notes = [e.data.get("text") for e in await service.events(drill_id)]
+        assert (f"note {n}" in notes) is (n < 3)
+    assert "note 9" not in [e.data.get("text") for e in await service.events(drills[0])]
