@@ -202,6 +202,26 @@ def _framed(shown: dict[str, Any], event: Event, connection: Connection) -> dict
     return message
 
 
+def _deliver(connection: Connection, events: list[Event], encoded: Encoded) -> bool:
+    """Queue what the connection has not had of `events`, each encoded once per view
+    (`encoded`, shared by the publish's connections). False when the connection cannot
+    keep up (its queue is full)."""
+    for event in events:
+        if event.seq <= connection.last_seq:
+            continue
+        connection.last_seq = event.seq
+        if event.type is EventType.scores_released:
+            connection.scores_released = True
+        key = view_key(event, connection.viewer, connection.scores_released)
+        if key not in encoded:
+            shown = visible(event, connection.viewer, connection.scores_released)
+            encoded[key] = None if shown is None else encode(_framed(shown, event, connection))
+        text = encoded[key]
+        if text is not None and not connection.offer_text(text):
+            return False
+    return True
+
+
 class Hub:
     def __init__(self, service: DrillService) -> None:
         self.service = service
@@ -230,30 +250,9 @@ class Hub:
             # is filtered, rendered and encoded once per kind of viewer, not per connection.
             encoded: Encoded = {}
             for connection in list(self._connections.get(drill_id, ())):
-                await self._deliver(connection, events, encoded)
-
-    async def _deliver(
-        self,
-        connection: Connection,
-        events: list[Event],
-        encoded: dict[tuple[Any, ...], str | None],
-    ) -> None:
-        for event in events:
-            if event.seq <= connection.last_seq:
-                continue
-            connection.last_seq = event.seq
-            if event.type is EventType.scores_released:
-                connection.scores_released = True
-            key = view_key(event, connection.viewer, connection.scores_released)
-            if key not in encoded:
-                shown = visible(event, connection.viewer, connection.scores_released)
-                encoded[key] = None if shown is None else encode(_framed(shown, event, connection))
-            text = encoded[key]
-            if text is None:
-                continue
-            if not connection.offer_text(text):
-                await self._drop_slow(connection)
-                return
+                # A plain call, not a coroutine per connection: the fan-out's hot loop.
+                if not _deliver(connection, events, encoded):
+                    await self._drop_slow(connection)
 
     async def _drop_slow(self, connection: Connection) -> None:
         log.info("closing a connection to drill %s that cannot keep up", connection.drill_id)
