@@ -25,7 +25,7 @@ from app.engine.scenario import Scenario
 from app.reports import formats as fmt
 from app.reports import render
 from app.reports.build import Inputs, build_report
-from app.reports.model import Element, ImprovementItem, Report, report_schema
+from app.reports.model import Element, ImprovementItem, Report, TimelineLine, report_schema
 from tests.reports.sample import NOW, dry_run_inputs, scripted_inputs
 
 SCREENS = Path("/tmp/tabletop-report-screens")
@@ -292,6 +292,39 @@ def test_html_escapes_what_people_typed(scripted: Rendered) -> None:
     document = render.render_html(report, scripted.scenario)
     assert "<img" not in document
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in document
+
+
+HOSTILE_LINE = TimelineLine(
+    seq=7,
+    scenario_time=60.0,
+    offset="T+00:01",
+    story_time="Thu <b>24</b> & 'Dec'",
+    kind='message_sent"><script>alert(1)</script>',
+    text='<script>alert("x")</script> & Co\'s <i>note</i>',
+)
+
+
+def _timeline_loop(lines: list[TimelineLine]) -> str:
+    """The rows as report/body.html's own loop writes them (what a browser page gets)."""
+    env = Environment(loader=FileSystemLoader(render.TEMPLATES), autoescape=True)
+    source = (Path(render.TEMPLATES) / "report" / "body.html").read_text()
+    loop = re.search(r"\{% else %\}(\{% for t in report.timeline %\}.*?\{% endfor %\})", source)
+    assert loop is not None
+    return env.from_string(loop.group(1)).render(report={"timeline": lines})
+
+
+def test_timeline_rows_written_in_python_match_the_template(drill: Rendered) -> None:
+    lines = [*drill.report.timeline, HOSTILE_LINE]
+    assert str(render.timeline_rows(lines)) == _timeline_loop(lines)
+
+
+def test_timeline_rows_escape_what_the_log_says(scripted: Rendered) -> None:
+    report = scripted.report.model_copy(update={"timeline": [HOSTILE_LINE]})
+    document = render.render_html(report, scripted.scenario)
+    assert "<script" not in document
+    assert "<b>24" not in document and "<i>note" not in document
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co&#39;s" in document
+    assert 'class="aar-kind-message_sent&#34;&gt;&lt;script&gt;' in document
 
 
 def test_html_tells_the_scripted_drill(scripted: Rendered) -> None:
