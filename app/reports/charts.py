@@ -349,24 +349,41 @@ def _draw_lane(lane: _Lane, top: float, scale: _Scale) -> list[str]:
         parts.append(_draw_bar(bar, top + ROW_BAR + BAR_STEP * bar.row, scale))
     for comm in lane.deadlines:
         parts.append(_draw_deadline(comm, top + ROW_POINT, scale))
-    for line in lane.messages:
-        tip = f"{line.offset} {line.text}"
-        parts.append(_triangle(scale.x(line.scenario_time), top + ROW_POINT, True, INK, tip))
-    for line in lane.injects:
-        tip = f"{line.offset} {line.text}"
-        parts.append(_triangle(scale.x(line.scenario_time), top + ROW_INJECT, False, BLUE, tip))
+    parts.extend(_triangles(lane.messages, top + ROW_POINT, True, INK, scale))
+    parts.extend(_triangles(lane.injects, top + ROW_INJECT, False, BLUE, scale))
     parts.append("</g>")
     return parts
 
 
-def _triangle(x: float, y: float, up: bool, colour: str, tip: str) -> str:
+def _triangle_parts(y: float, up: bool, colour: str) -> tuple[str, str, str]:
     """Up for a message sent (something leaving), down for an inject received. Drawn from
-    its base's left corner in relative steps: a long drill has 10,000 of them."""
+    its base's left corner in relative steps. The markup before the corner's x, between
+    it and the tooltip, and after the tooltip: the same for every mark of a lane's row."""
     kind, rise = ("message", -9) if up else ("inject", 9)
     return (
-        f'<path data-mark="{kind}" d="M{x - 5:.1f},{y - rise / 2:.1f}h10l-5,{rise}z" '
-        f'fill="{colour}" stroke="#ffffff" stroke-width="0.8">{tooltip(tip)}</path>'
+        f'<path data-mark="{kind}" d="M',
+        f',{y - rise / 2:.1f}h10l-5,{rise}z" fill="{colour}" stroke="#ffffff" '
+        'stroke-width="0.8"><title>',
+        "</title></path>",
     )
+
+
+def _triangle(x: float, y: float, up: bool, colour: str, tip: str) -> str:
+    start, middle, end = _triangle_parts(y, up, colour)
+    return f"{start}{x - 5:.1f}{middle}{escape_text(tip)}{end}"
+
+
+def _triangles(
+    lines: Sequence[TimelineLine], y: float, up: bool, colour: str, scale: _Scale
+) -> list[str]:
+    """A triangle for each line, with the line as tooltip: `_triangle`'s markup, its
+    shared parts written once (a long drill has 10,000 of them)."""
+    start, middle, end = _triangle_parts(y, up, colour)
+    return [
+        f"{start}{scale.x(line.scenario_time) - 5:.1f}{middle}"
+        f"{escape_text(f'{line.offset} {line.text}')}{end}"
+        for line in lines
+    ]
 
 
 def _diamond(x: float, y: float, status: str, colour: str, tip: str) -> str:

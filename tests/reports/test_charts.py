@@ -150,6 +150,11 @@ def test_report_text_is_escaped() -> None:
 def test_the_shared_svg_helpers_escape_for_xml() -> None:
     # Shared by these charts and the branch graph: one place decides what is safe.
     assert escape_text('<b> & "q"\x07') == '&lt;b&gt; &amp; "q"'
+    # Each character that needs work, alone: the fast path must not let one through.
+    for raw, escaped in (("a<b", "a&lt;b"), ("a>b", "a&gt;b"), ("a&b", "a&amp;b")):
+        assert escape_text(raw) == escaped
+    assert escape_text("bell\x07 nul\x00 \ufffe") == "bell nul "
+    assert escape_text("plain 'text', \"quoted\"\n") == "plain 'text', \"quoted\"\n"
     assert escape_attr('say "hi"\nthen\x0c go') == "say &quot;hi&quot;&#10;then go"
     assert attributes(class_="a", text_anchor="end", fill='"') == (
         ' class="a" text-anchor="end" fill="&quot;"'
