@@ -121,6 +121,9 @@ def _drill_text(scenario: Scenario, event: Event) -> str | None:
 def _story_text(scenario: Scenario, event: Event) -> str | None:
     """What happened in the story: injects, decisions, availability, messages."""
     match event.type:
+        # Cases are tried in order: messages first, nine lines in ten of a long log.
+        case EventType.message_sent:
+            return _message_text(scenario, p.message_sent(event))
         case EventType.inject_delivered:
             return _delivered_text(scenario, p.inject_delivered(event))
         case EventType.inject_skipped:
@@ -151,8 +154,6 @@ def _story_text(scenario: Scenario, event: Event) -> str | None:
             return f"{scenario.role_title(away['role'])} is unavailable{backup}"
         case EventType.role_available:
             return f"{scenario.role_title(p.role_available(event)['role'])} is available again"
-        case EventType.message_sent:
-            return _message_text(scenario, p.message_sent(event))
         case EventType.expectation_met:
             return _met_text(scenario, p.expectation_met(event))
         case EventType.expectation_missed:
@@ -335,12 +336,13 @@ def told(
     makes its own lines of 10,000 events without an Entry in between."""
     values: dict[str, str] = p.drill_created(events[0]).get("variables", {}) if events else {}
     stamps = _Stamps(scenario)
+    offset, story_time = stamps.offset, stamps.story_time  # looked up once, not per line
     lines = []
     for e in events:
         text = describe_text(scenario, e)
         if text is not None:
             t = e.scenario_time
-            lines.append(line(e, stamps.offset(t), stamps.story_time(t), fill(text, values)))
+            lines.append(line(e, offset(t), story_time(t), fill(text, values)))
     return lines
 
 
