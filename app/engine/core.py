@@ -956,10 +956,16 @@ def _message_reach(
     covered = state.covered_roles() if covered is None else covered
     if not covered:  # nobody acts for anyone: the usual case, and cheap
         return {sender}, reached
+    # `state.stands_in_for` for the sender and each recipient, with who acts for each
+    # covered role found once per message, not once per role asked about.
+    acting = [(other, state.acting_role(other)) for other in covered]
     for recipient in recipients:
         if recipient in state.roles:
-            reached |= state.stands_in_for(recipient, covered)
-    return state.stands_in_for(sender, covered), reached
+            reached.add(recipient)
+            reached.update(other for other, actor in acting if actor == recipient)
+    speaks_for = {sender}
+    speaks_for.update(other for other, actor in acting if actor == sender)
+    return speaks_for, reached
 
 
 def message_pairs(state: DrillState, sender: str, recipients: list[str]) -> set[tuple[str, str]]:
@@ -1297,7 +1303,8 @@ def apply(scenario: Scenario, state: DrillState, event: Event) -> DrillState:
         raise ValueError(f"event seq {event.seq} does not follow {state.seq}")
     handler = _APPLY[event.type]
     state.seq = event.seq
-    state.last_scenario_time = max(state.last_scenario_time, event.scenario_time)
+    if event.scenario_time > state.last_scenario_time:  # max(), without a call per event
+        state.last_scenario_time = event.scenario_time
     handler(scenario, state, event)
     return state
 
@@ -1578,8 +1585,9 @@ def _on_closed(scenario: Scenario, state: DrillState, e: Event) -> None:
 
 def _on_message(scenario: Scenario, state: DrillState, e: Event) -> None:
     data = p.message_sent(e)
+    parties = scenario.parties
     for recipient in data["to"]:
-        party = scenario.parties.get(recipient)
+        party = parties.get(recipient)
         if party is None:
             continue
         state.last_to_party[(data["from_role"], recipient)] = e.seq
@@ -1591,9 +1599,17 @@ def _on_message(scenario: Scenario, state: DrillState, e: Event) -> None:
         state.notices[key] = replace(draft, filed_seq=e.seq)
     pairs = message_pairs(state, data["from_role"], data["to"])
     state.sent_pairs |= pairs
+    first_sent, at = state.first_sent, e.scenario_time
     for pair in pairs:
-        state.first_sent.setdefault(pair, e.scenario_time)
-    for match, item in index_of(scenario).after_message:
+        first_sent.setdefault(pair, at)
+    index = index_of(scenario)
+    # Soon every item waiting on a message is armed (and stays so): then no message can
+    # change anything for them, and two subset checks stand for the loop below.
+    if index.message_injects <= state.armed and index.message_expectations <= (
+        state.expectations.keys()
+    ):
+        return
+    for match, item in index.after_message:
         # Each is armed at most once: after that no message changes anything for it.
         if item.id in (state.armed if isinstance(item, Inject) else state.expectations):
             continue

@@ -23,6 +23,10 @@ class ScenarioIndex:
     after_decision: dict[str, Followers]
     after_option: dict[str, Followers]
     after_message: list[tuple[MessageMatch, Inject | Expectation]]
+    message_injects: frozenset[str]
+    """Ids of the injects in `after_message`."""
+    message_expectations: frozenset[str]
+    """Ids of the expectations in `after_message`."""
     opened_by: dict[str, str]
     order: dict[str, int]
     """Declaration order of injects, decisions and expectations: ties fire in file order."""
@@ -78,6 +82,8 @@ def build_index(scenario: Scenario) -> ScenarioIndex:
         after_decision=dict(after_decision),
         after_option=dict(after_option),
         after_message=after_message,
+        message_injects=frozenset(i.id for _, i in after_message if isinstance(i, Inject)),
+        message_expectations=frozenset(i.id for _, i in after_message if not isinstance(i, Inject)),
         opened_by={i.opens: i.id for i in scenario.injects if i.opens},
         order=order,
     )

@@ -221,7 +221,9 @@ class DrillState:
     def covered_roles(self) -> set[str]:
         """Roles whose work someone else may be doing now: those unavailable in the story,
         and those with a backup that are not in play in this drill."""
-        return self.unavailable | (self.backups.keys() - set(self.roles))
+        # Asked for every message of a log: the keys' difference takes the list as it is.
+        not_in_play = self.backups.keys() - self.roles
+        return self.unavailable | not_in_play if self.unavailable else not_in_play
 
     def stands_in_for(self, role: str, covered: set[str] | None = None) -> set[str]:
         """The roles whose work `role` does right now, itself included. `covered`: the
