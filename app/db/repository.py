@@ -38,7 +38,7 @@ from app.db.models import (
     User,
     WebSession,
 )
-from app.engine.events import Event, event_type
+from app.engine.events import Event, event_type, stored_event
 from app.heap import collector_held
 
 
@@ -109,7 +109,7 @@ async def load_events(
     result = await session.execute(query)
     with collector_held():  # 10,000 events and their payloads, all kept
         return [
-            Event(seq, event_type(kind), at, scenario_time, actor, _decode_json(data))
+            stored_event(seq, event_type(kind), at, scenario_time, actor, _decode_json(data))
             for seq, kind, at, scenario_time, actor, data in result.all()
         ]
 
