@@ -890,6 +890,10 @@ class DrillService:
         live = self._live.get(drill_id)
         if live is not None:
             return live
+        return self._live.setdefault(drill_id, await self._load_live(drill_id))
+
+    async def _load_live(self, drill_id: str) -> _Live:
+        """The drill as the database holds it: its scenario and its whole log, folded."""
         async with self.sessions() as session:
             drill = await repo.get_drill(session, drill_id)
             if drill is None:
@@ -901,7 +905,7 @@ class DrillService:
                 apply(scenario, state, event)
         live = _Live(scenario, state)
         live.remember(events[-TAIL_EVENTS:])
-        return self._live.setdefault(drill_id, live)
+        return live
 
     # ------------------------------------------------------------------ participants
 
@@ -1066,7 +1070,14 @@ class DrillService:
     # ------------------------------------------------------------------ reads
 
     async def state(self, drill_id: str) -> tuple[Scenario, DrillState]:
-        live = await self._get_live(drill_id)
+        live = self._live.get(drill_id)
+        if live is None:
+            loaded = await self._load_live(drill_id)
+            live = self._live.setdefault(drill_id, loaded)
+            if live is loaded:
+                # Its whole log was read just now: as new as a catch-up would make it, and
+                # no other task has seen it yet (so no lock is needed).
+                return live.scenario, live.state.copy()
         # Reads always catch up: another worker may have written a moment ago.
         async with live.lock, self.sessions() as session:
             await self._catch_up(session, drill_id, live)
