@@ -561,7 +561,19 @@ def _knowledge(scenario: Scenario, events: Sequence[Event]) -> list[KnowledgeLin
     first_revealed: dict[str, float] = {}
     knows: defaultdict[str, set[str]] = defaultdict(set)
     for e in events:
-        if e.type is EventType.inject_delivered:
+        if e.type is EventType.message_sent:  # first: nine events in ten
+            message = p.message_sent(e)
+            told = knows.get(message["from_role"])
+            if not told:
+                continue
+            for recipient in [*message["to"], *message.get("recipients", [])]:
+                known = knows[recipient]
+                if told <= known:  # the usual case, soon: no set made to learn nothing
+                    continue
+                for fact in told - known:
+                    first_seen[fact].setdefault(recipient, e.scenario_time)
+                known |= told
+        elif e.type is EventType.inject_delivered:
             inject = p.inject_delivered(e)
             for fact in inject["facts"]:
                 reached = first_seen.get(fact)
@@ -571,16 +583,6 @@ def _knowledge(scenario: Scenario, events: Sequence[Event]) -> list[KnowledgeLin
                 for role in inject["recipients"]:
                     reached.setdefault(role, e.scenario_time)
                     knows[role].add(fact)
-        elif e.type is EventType.message_sent:
-            message = p.message_sent(e)
-            told = knows.get(message["from_role"])
-            if not told:
-                continue
-            for recipient in [*message["to"], *message.get("recipients", [])]:
-                known = knows[recipient]
-                for fact in told - known:
-                    first_seen[fact].setdefault(recipient, e.scenario_time)
-                known |= told
     lines = []
     for fact, title in scenario.facts.items():
         seen = first_seen[fact]

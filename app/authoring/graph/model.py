@@ -341,9 +341,20 @@ def taken_path(scenario: Scenario, events: Iterable[Event]) -> set[str]:
     matches = {
         node.id: _parse_match(scenario, key) for key, node in _message_nodes(scenario).items()
     }
+    # Message nodes not taken yet: a long log is nine tenths messages, and once every
+    # node is taken (taken once is taken) a message has nothing left to match.
+    waiting = {node_id: match for node_id, match in matches.items() if match is not None}
     taken = {START}
     for event in events:
-        if event.type is EventType.inject_delivered:
+        if event.type is EventType.message_sent:
+            if not waiting:
+                continue
+            message = p.message_sent(event)
+            for node_id, match in list(waiting.items()):
+                if node_id in taken or _sent_matches(match, message["from_role"], message["to"]):
+                    taken.add(node_id)
+                    del waiting[node_id]
+        elif event.type is EventType.inject_delivered:
             inject_id = p.inject_delivered(event)["inject_id"]
             if inject_id:  # None for an inject the facilitator wrote on the spot
                 taken.add(inject_node(inject_id))
@@ -352,13 +363,6 @@ def taken_path(scenario: Scenario, events: Iterable[Event]) -> set[str]:
         elif event.type in (EventType.decision_answered, EventType.decision_timed_out):
             option = p.option_taken(event)
             taken.add(option_node(f"{option['decision_id']}.{option['option_id']}"))
-        elif event.type is EventType.message_sent:
-            message = p.message_sent(event)
-            for node_id, match in matches.items():
-                if node_id in taken or match is None:  # taken once is taken
-                    continue
-                if _sent_matches(match, message["from_role"], message["to"]):
-                    taken.add(node_id)
         elif event.type is EventType.drill_ended:
             taken.add(END)
             if p.drill_ended(event)["reason"] == TIME_UP_REASON:
