@@ -49,6 +49,7 @@ from app.engine.state import (
     Timer,
     TimerKind,
     notice_key,
+    standing_in,
 )
 from app.regimes.library import regime as shipped_regime
 from app.regimes.model import Duty
@@ -956,16 +957,12 @@ def _message_reach(
     covered = state.covered_roles() if covered is None else covered
     if not covered:  # nobody acts for anyone: the usual case, and cheap
         return {sender}, reached
-    # `state.stands_in_for` for the sender and each recipient, with who acts for each
-    # covered role found once per message, not once per role asked about.
-    acting = [(other, state.acting_role(other)) for other in covered]
+    # Who acts for each covered role, found once per message, not once per role asked about.
+    acting = state.acting_for(covered)
     for recipient in recipients:
         if recipient in state.roles:
-            reached.add(recipient)
-            reached.update(other for other, actor in acting if actor == recipient)
-    speaks_for = {sender}
-    speaks_for.update(other for other, actor in acting if actor == sender)
-    return speaks_for, reached
+            reached |= standing_in(recipient, acting)
+    return standing_in(sender, acting), reached
 
 
 def message_pairs(state: DrillState, sender: str, recipients: list[str]) -> set[tuple[str, str]]:

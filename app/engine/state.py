@@ -228,11 +228,14 @@ class DrillState:
     def stands_in_for(self, role: str, covered: set[str] | None = None) -> set[str]:
         """The roles whose work `role` does right now, itself included. `covered`: the
         `covered_roles()` of now, when the caller has them already."""
-        found = {role}
-        for other in self.covered_roles() if covered is None else covered:
-            if self.acting_role(other) == role:
-                found.add(other)
-        return found
+        return standing_in(role, self.acting_for(covered))
+
+    def acting_for(self, covered: set[str] | None = None) -> list[tuple[str, str]]:
+        """Each role whose work someone else may be doing now (`covered`, by default
+        `covered_roles()`), with who acts for it: found once, for a caller asking about
+        several roles (`standing_in`)."""
+        roles = self.covered_roles() if covered is None else covered
+        return [(other, self.acting_role(other)) for other in roles]
 
     def next_timer(self, limit: float | None = None) -> Timer | None:
         best: Timer | None = None
@@ -242,3 +245,8 @@ class DrillState:
             if best is None or timer.sort_key < best.sort_key:
                 best = timer
         return best
+
+
+def standing_in(role: str, acting: list[tuple[str, str]]) -> set[str]:
+    """`role` and the roles it acts for, of `acting` (DrillState.acting_for)."""
+    return {role, *(other for other, actor in acting if actor == role)}
