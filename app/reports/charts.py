@@ -13,7 +13,7 @@ percentages across drills for the programme page.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app.authoring.svg import (
@@ -144,8 +144,13 @@ class _Scale:
     """Scenario seconds at the right edge."""
 
     def x(self, seconds: float) -> float:
-        track = WIDTH - GUTTER - RIGHT
-        return GUTTER + track * min(max(seconds, 0.0), self.end) / self.end
+        return self.xs((seconds,))[0]
+
+    def xs(self, times: Iterable[float]) -> list[float]:
+        """`x` of each time, in one pass: a lane of a long drill has 10,000 marks, and a
+        method call per mark was a fifth of the chart's time."""
+        end, track = self.end, WIDTH - GUTTER - RIGHT
+        return [GUTTER + track * min(max(t, 0.0), end) / end for t in times]
 
 
 def timeline_chart(report: Report, scenario: Scenario | None = None) -> str:
@@ -379,13 +384,10 @@ def _triangles(
     """A triangle for each line, with the line as tooltip: `_triangle`'s markup, its
     shared parts written once (a long drill has 10,000 of them)."""
     start, middle, end = _triangle_parts(y, up, colour)
-    # _Scale.x written out (the same arithmetic, so the same figures): a method call per
-    # mark was a fifth of the chart's time.
-    right, track = scale.end, WIDTH - GUTTER - RIGHT
+    xs = scale.xs(line.scenario_time for line in lines)
     return [
-        f"{start}{GUTTER + track * min(max(line.scenario_time, 0.0), right) / right - 5:.1f}"
-        f"{middle}{escape_text(f'{line.offset} {line.text}')}{end}"
-        for line in lines
+        f"{start}{x - 5:.1f}{middle}{escape_text(f'{line.offset} {line.text}')}{end}"
+        for x, line in zip(xs, lines, strict=True)
     ]
 
 
