@@ -92,7 +92,7 @@ def drill(request: pytest.FixtureRequest) -> Rendered:
     return rendered
 
 
-def _poppler(tool: str) -> str:
+def poppler(tool: str) -> str:
     found = shutil.which(tool)
     if found is None:
         message = f"{tool} is missing: install Debian's poppler-utils (scripts/test does)"
@@ -106,7 +106,7 @@ def pdf_text(pdf: bytes, tmp_path: Path) -> str:
     path = tmp_path / "report.pdf"
     path.write_bytes(pdf)
     done = subprocess.run(
-        [_poppler("pdftotext"), "-enc", "UTF-8", str(path), "-"],
+        [poppler("pdftotext"), "-enc", "UTF-8", str(path), "-"],
         capture_output=True,
         check=True,
         text=True,
@@ -118,7 +118,7 @@ def pdf_pages(pdf: bytes, tmp_path: Path) -> int:
     path = tmp_path / "report.pdf"
     path.write_bytes(pdf)
     done = subprocess.run(
-        [_poppler("pdfinfo"), str(path)], capture_output=True, check=True, text=True
+        [poppler("pdfinfo"), str(path)], capture_output=True, check=True, text=True
     )
     found = re.search(r"^Pages:\s+(\d+)$", done.stdout, re.MULTILINE)
     assert found is not None, done.stdout
