@@ -503,3 +503,24 @@ def test_the_summary_keeps_its_paragraphs(scripted: Rendered) -> None:
     document = render.render_html(report, scripted.scenario)
     assert '<div class="aar-prose"><p>One.\nStill one.</p><p>Two.</p></div>' in document
     assert "\nOne.\nStill one.\n\nTwo.\n" in render.render_markdown(report)
+
+
+def test_every_printed_table_gives_each_column_room() -> None:
+    """On paper the tables are laid out fixed, from their header cells' `aar-wN` shares:
+    a share without a rule would leave its column to chance, and shares that fill the
+    page would squeeze the others to nothing."""
+    stylesheet = (render.TEMPLATES / "report" / "report.css").read_text(encoding="utf-8")
+    rules = {int(n) for n in re.findall(r"\.aar-w(\d+) \{ width: \1%; \}", stylesheet)}
+    body = (render.TEMPLATES / "report" / "body.html").read_text(encoding="utf-8")
+    heads = re.findall(r"<thead>(.*?)</thead>", body, flags=re.DOTALL)
+    assert len(heads) >= 20
+    used: set[int] = set()
+    for head in heads:
+        cells = re.findall(r"<th\b[^>]*>", head)
+        shares = [int(n) for cell in cells for n in re.findall(r"\baar-w(\d+)\b", cell)]
+        used.update(shares)
+        left_over = len(cells) - len(shares)
+        assert sum(shares) + 8 * left_over <= 100, head
+        assert left_over or sum(shares) == 100, head
+    assert used <= rules, f"no print rule for aar-w{sorted(used - rules)}"
+    assert rules - used == set(), f"rules no table uses: aar-w{sorted(rules - used)}"
