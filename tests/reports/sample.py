@@ -12,6 +12,7 @@ from pathlib import Path
 
 from app.authoring.loader import load_scenario_file
 from app.engine import commands as c
+from app.engine.filled import filled_scenario
 from app.engine.simulate import Communication, play
 from app.reports.build import DrillMeta, Inputs
 from app.reports.model import (
@@ -102,4 +103,6 @@ def dry_run_inputs(file: str = "ransomware-holiday-weekend.yaml") -> Inputs:
     loaded = load_scenario_file(SCENARIOS / file)
     assert loaded.scenario is not None
     result = play(loaded.scenario, communication=Communication.diligent)
-    return Inputs(loaded.scenario, result.events, DrillMeta(facilitator="dry-run"))
+    # As the review service hands it to the report: the drill's variables filled in.
+    shown = filled_scenario(loaded.scenario, result.state.variables)
+    return Inputs(shown, result.events, DrillMeta(facilitator="dry-run"))

@@ -413,6 +413,9 @@ def test_pdf_names_every_participant_of_the_scripted_drill(
 
 def test_pdf_of_a_dry_run_is_long(dry_run: Rendered, tmp_path: Path) -> None:
     assert pdf_pages(dry_run.pdf, tmp_path) >= 10
+    text = pdf_text(dry_run.pdf, tmp_path)
+    assert "NCSC-NL (NIS2 early warning)" in text  # the drill's names, not {{csirt}}
+    assert "{{" not in text and "}}" not in text
     SCREENS.mkdir(parents=True, exist_ok=True)
     (SCREENS / "report-dry-run.pdf").write_bytes(dry_run.pdf)
 
