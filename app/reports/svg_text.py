@@ -17,9 +17,12 @@ only slower.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+_installing = threading.Lock()
+"""PDFs render in worker threads: two first exports at once must not wrap twice."""
 _PER_CHARACTER = ("rotate", "letter-spacing", "textLength")
 _POSITIONS = ("x", "y", "dx", "dy")
 
@@ -67,16 +70,17 @@ def install() -> bool:
     """Make WeasyPrint draw simple SVG labels as whole runs; True when it does. Idempotent."""
     from weasyprint import svg as weasy_svg
 
-    tags = getattr(weasy_svg, "TAGS", None)
-    current: Drawer | None = getattr(weasy_svg, "text", None)
-    if current is None or not isinstance(tags, dict) or not _registered(tags, current):
-        return False
-    if getattr(current, "wrapped", None) is not None:  # installed already
+    with _installing:
+        tags = getattr(weasy_svg, "TAGS", None)
+        current: Drawer | None = getattr(weasy_svg, "text", None)
+        if current is None or not isinstance(tags, dict) or not _registered(tags, current):
+            return False
+        if getattr(current, "wrapped", None) is not None:  # installed already
+            return True
+        one_run = _as_one_run(current)
+        # draw_node tells text nodes by `TAGS.get(tag) == text`: both names change together.
+        for tag, drawer in tags.items():
+            if drawer is current:
+                tags[tag] = one_run
+        weasy_svg.text = one_run
         return True
-    one_run = _as_one_run(current)
-    # draw_node tells text nodes by `TAGS.get(tag) == text`: both names must change together.
-    for tag, drawer in tags.items():
-        if drawer is current:
-            tags[tag] = one_run
-    weasy_svg.text = one_run
-    return True
