@@ -403,6 +403,21 @@ def test_pdf_has_pages_sections_people_and_scores(drill: Rendered, tmp_path: Pat
     assert "Page 2 of" in text
 
 
+def test_pdf_table_headings_keep_their_words_whole(drill: Rendered, tmp_path: Path) -> None:
+    """On paper the columns have fixed shares: a share too narrow for its heading broke
+    it inside a word ("REVEALE D", "ELEMEN T")."""
+    heads = re.findall(r"<thead>(.*?)</thead>", drill.html, flags=re.DOTALL)
+    words = {
+        word.strip("()").upper()
+        for head in heads
+        for cell in re.findall(r"<th\b[^>]*>(.*?)</th>", head, flags=re.DOTALL)
+        for word in html.unescape(re.sub(r"<[^>]+>", " ", cell)).split()
+    }
+    assert {"OBJECTIVE", "DECISION", "WHAT", "HAPPENED"} <= words
+    printed = {token.strip("()") for token in pdf_text(drill.pdf, tmp_path).split()}
+    assert sorted(words - printed) == []
+
+
 def test_pdf_names_every_participant_of_the_scripted_drill(
     scripted: Rendered, tmp_path: Path
 ) -> None:
