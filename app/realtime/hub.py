@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import time
+import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field
@@ -36,7 +37,8 @@ QUEUE_LIMIT = 1000
 FLUSH_SECONDS = 2.0
 """How long a closing connection may take to send what it has queued."""
 
-Send = Callable[[str], Awaitable[None]]
+Send = Callable[[str], Awaitable[None] | None]
+"""Sends one text frame: None when it was written at once, else what finishes sending it."""
 Encoded = dict[tuple[Any, ...], str | None]
 """Per publish: (seq, view key) -> the event message as sent, or None when not shown."""
 CloseFn = Callable[[int, str], Awaitable[None]]
@@ -101,7 +103,10 @@ class Connection:
             # Nothing in flight: send now. A socket that can take the frame takes it
             # without waiting, so most sends cost no task; one that must wait (a slow
             # browser) finishes in its own task, and whatever comes meanwhile queues.
-            waiting = _run_until_wait(self.send(text))
+            sending = self.send(text)
+            if sending is None:  # written at once (app/web/frames)
+                return True
+            waiting = _run_until_wait(sending)
             if waiting is not None:
                 self.writer = asyncio.create_task(self._drain(waiting))
             return True
@@ -132,7 +137,9 @@ class Connection:
             if message is None:
                 return
             try:
-                await self.send(message)
+                sending = self.send(message)
+                if sending is not None:
+                    await sending
             except Exception:  # the socket is gone: its receive loop ends the connection
                 self.pending.clear()
                 return
@@ -154,15 +161,17 @@ def _run_until_wait(send: Awaitable[None]) -> Waiting | None:
     return steps, waiting
 
 
-async def _resume(steps: Generator[Any, None, None], waiting: Any) -> None:
+@types.coroutine
+def _resume(steps: Generator[Any, None, None], waiting: Any) -> Generator[Any, Any, None]:
     """Finish what `_run_until_wait` started, now waiting on `waiting` (a future, or None
-    for a bare yield), passing a cancellation on to it."""
+    for a bare yield), as `yield from` would: what it waits on goes to the task as it is,
+    and what the task sends or throws (a cancellation) goes back to it.
+
+    Not `await waiting`: the future is already marked as awaited by the wait that yielded
+    it, and a second await of a pending future fails ("await wasn't used with future")."""
     while True:
         try:
-            if waiting is None:
-                await asyncio.sleep(0)
-            else:
-                await waiting
+            sent = yield waiting
         except BaseException as exc:  # cancelled while it waited: let it clean up
             try:
                 waiting = steps.throw(exc)
@@ -170,7 +179,7 @@ async def _resume(steps: Generator[Any, None, None], waiting: Any) -> None:
                 return
             continue
         try:
-            waiting = steps.send(None)
+            waiting = steps.send(sent)
         except StopIteration:
             return
 

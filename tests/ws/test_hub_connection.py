@@ -54,6 +54,25 @@ async def test_frames_offered_while_a_send_waits_arrive_after_it_in_order() -> N
     assert socket.received == ["one", "two", "three"]
 
 
+async def test_frames_queued_behind_a_send_still_waiting_when_its_writer_starts_arrive() -> None:
+    """The slow browser's case: the socket is still full when the writer task first runs
+    (uvicorn's send waits on an asyncio.Event), and everything queued arrives once it
+    drains, nothing dropped."""
+    socket = Socket()
+    connection = _connection(socket)
+    socket.open.clear()
+    for text in ("one", "two", "three"):
+        assert connection.offer_text(text)
+    await asyncio.sleep(0.01)  # the writer runs and waits on the socket
+    assert connection.writer is not None and not connection.writer.done()
+    assert socket.received == []
+    socket.open.set()
+    await connection.writer
+    assert socket.received == ["one", "two", "three"]
+    assert connection.offer_text("four")
+    assert socket.received == ["one", "two", "three", "four"]
+
+
 async def test_a_connection_that_cannot_keep_up_is_refused_more() -> None:
     socket = Socket()
     connection = _connection(socket)
