@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import await_
 
+from app.db import sqlite_driver
+
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
@@ -58,7 +60,12 @@ def describe(exc: BaseException) -> str:
 
 def make_engine(url: str, busy_timeout_ms: int = 5000) -> AsyncEngine:
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+        # Each statement one trip to aiosqlite's thread (app/db/sqlite_driver).
+        one_trip = sqlite_driver.dbapi()
+        options: dict[str, Any] = {} if one_trip is None else {"module": one_trip}
+        engine = create_async_engine(
+            url, connect_args={"timeout": busy_timeout_ms / 1000}, **options
+        )
         _tune_sqlite(engine, busy_timeout_ms)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
