@@ -18,6 +18,13 @@ FACTORY = "app.web.server:factory"
 """What each worker process imports and calls to build its own app."""
 
 
+MAX_READ_BYTES = 16 * MAX_MESSAGE_BYTES
+"""The websocket layer's own ceiling, above the protocol's limit: a message over the limit
+but under this is read whole and refused by the drill socket with a clean 1009 close
+(app/web/ws.py). The layer refuses a bigger one at once, and closing on a message still
+arriving can reach the sender as a reset rather than the close."""
+
+
 def uvicorn_config(
     app: FastAPI | str,
     host: str,
@@ -33,7 +40,10 @@ def uvicorn_config(
         host=host,
         port=port,
         log_level=log_level,
-        ws_max_size=MAX_MESSAGE_BYTES,  # the websocket layer refuses bigger frames: 1009
+        # No compression: an event's frame is then the same bytes for every socket of a
+        # view, made once (app/web/frames), and a socket holds no compressor's state.
+        ws_per_message_deflate=False,
+        ws_max_size=MAX_READ_BYTES,
         proxy_headers=True,
         forwarded_allow_ips=trusted_proxies or None,
         lifespan="on",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,7 @@ from app.engine.errors import Code, DomainError
 from app.engine.scenario import Scenario, fill
 from app.engine.state import DrillState
 from app.realtime.codes import Close
-from app.realtime.hub import Connection, Hub, Send
+from app.realtime.hub import Connection, Hub
 from app.realtime.protocol import (
     MAX_MESSAGE_BYTES,
     Ping,
@@ -33,6 +32,7 @@ from app.services.drills import DrillNotFound, DrillService, StorageUnavailable
 from app.web.auth import NotYourDrill, drill_credential
 from app.web.console_view import facilitator_context
 from app.web.deps import accounts, drills, same_origin
+from app.web.frames import text_sender
 
 log = logging.getLogger("tabletop.ws")
 SOCKET_PATH = "/ws/drills/"
@@ -177,7 +177,7 @@ async def drill_socket(ws: WebSocket, drill_id: str, socket_send: ASGISend) -> N
         # with 4001 on every worker (hub.revoke, told through the bus), and each command
         # is checked against it again in its own write transaction (credentials.holding).
         connection = Connection(
-            drill_id, viewer, _text_sender(socket_send), close, credential=credential
+            drill_id, viewer, text_sender(socket_send), close, credential=credential
         )
         if credential.kind == "session":
             digest = credential.token_hash
@@ -202,15 +202,6 @@ async def drill_socket(ws: WebSocket, drill_id: str, socket_send: ASGISend) -> N
     finally:
         hub.unregister(connection)
         await hub.broadcast_presence(drill_id)
-
-
-def _text_sender(socket_send: ASGISend) -> Send:
-    """A text frame to the socket: the fan-out's hot path."""
-
-    def send(text: str) -> Awaitable[None]:
-        return socket_send({"type": "websocket.send", "text": text})
-
-    return send
 
 
 async def _snapshot(
