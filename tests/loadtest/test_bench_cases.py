@@ -18,12 +18,11 @@ def test_fan_out_and_its_baseline_measure_every_receipt(tmp_path: Path) -> None:
         fleet = Fleet(tmp_path)
         try:
             [server] = await fleet.start(Backend("SQLite"))
-            measured = await cases.fan_out([server], 6, 3, "SQLite", rounds=2)
-            assert measured.payload is not None
             baseline = fleet.start_baseline()
             await wait_ready(baseline)
-            bare = await cases.fan_out_baseline(baseline, 6, 3, measured.payload, rounds=2)
-            return measured, bare, fleet
+            measured = await cases.fan_out([server], 6, 3, "SQLite", rounds=2, beside=baseline)
+            assert measured.payload is not None and measured.baseline is not None
+            return measured, measured.baseline, fleet
         finally:
             fleet.close()
 

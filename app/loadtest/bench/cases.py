@@ -187,6 +187,8 @@ class FanOut:
     row: Row
     payload: dict[str, Any] | None
     memory_per_participant_kib: float | None
+    baseline: Row | None = None
+    """The bare broadcast's row, its rounds run between this case's (`beside`)."""
 
 
 @dataclass(slots=True)
@@ -270,10 +272,17 @@ def round_figures(rounds: list[Round]) -> dict[str, Any]:
 
 
 async def fan_out(
-    servers: list[Server], participants: int, injects: int, backend: str, rounds: int = 1
+    servers: list[Server],
+    participants: int,
+    injects: int,
+    backend: str,
+    rounds: int = 1,
+    beside: Server | None = None,
 ) -> FanOut:
     """One drill, `participants` connected; the facilitator sends `injects` injects to
-    everyone, `rounds` times; the row is the median round's."""
+    everyone, `rounds` times; the row is the median round's. `beside`: the bare broadcast,
+    connected to as many and given a round after each of this case's, so each pair of
+    rounds meets the same moment of a shared machine (its row is in `baseline`)."""
     clients_of = [Tabletop(s.url) for s in servers]
     session = facilitator_auth(servers[0])
     # What the participants cost: the server's growth from their drill created (a
@@ -289,11 +298,19 @@ async def fan_out(
         clients_of, session, participants, name=f"Fan-out {participants}", created=drill_created
     )
     memory = (servers[0].rss_kib() - before[0]) / participants if before else None
+    bare = None if beside is None else await BareRoom.open(beside, participants)
+    measured: list[Round] = []
     try:
-        measured = await rounds_of(servers, room.facilitator, room.clients, rounds, injects)
+        for _ in range(rounds):
+            measured += await rounds_of(servers, room.facilitator, room.clients, 1, injects)
+            payload = _sample_payload(room.clients[0])
+            if bare is not None and payload is not None:
+                await bare.round(injects, payload)
         await verify(clients_of[0], room.clients, settle=DELIVERY_WAIT)
         payload = _sample_payload(room.clients[0])
     finally:
+        if bare is not None:
+            await bare.close()
         await room.close()
         await asyncio.gather(*(c.close() for c in clients_of))
     p50, p95, p99 = spread(median_round(measured).delivery.latencies)
@@ -311,7 +328,8 @@ async def fan_out(
         duplicated=sum(len(c.tally.duplicates) for c in room.clients),
     )
     row.figures["foreign"] = sum(len(c.tally.foreign) for c in room.clients)
-    return FanOut(row, payload, memory)
+    baseline = None if bare is None or not bare.rounds else bare.row(participants, injects)
+    return FanOut(row, payload, memory, baseline)
 
 
 def _fan_out_size(participants: int, injects: int, rounds: int) -> str:
@@ -329,44 +347,57 @@ def _sample_payload(client: Client) -> dict[str, Any] | None:
     return client.last_inject
 
 
-async def fan_out_baseline(
-    server: Server, participants: int, injects: int, payload: dict[str, Any], rounds: int = 1
-) -> Row:
-    """The same measurement against a bare Starlette broadcast of the same payload."""
-    base = Tabletop(server.url)
-    drill = uuid.uuid4().hex
-    clients = [
-        Client(
-            base,
-            Identity(drill, f"P{n}", ROLES[n % len(ROLES)], f"p{n}", Auth.cookie("x", "y")),
-            record_arrivals=True,
+@dataclass(slots=True)
+class BareRoom:
+    """The bare Starlette broadcast with `participants` connected, for rounds of the same
+    payload as Tabletop's participants received."""
+
+    server: Server
+    base: Tabletop
+    sender: Client
+    clients: list[Client]
+    rounds: list[Round] = field(default_factory=list)
+
+    @classmethod
+    async def open(cls, server: Server, participants: int) -> BareRoom:
+        base = Tabletop(server.url)
+        drill = uuid.uuid4().hex
+        clients = [
+            Client(
+                base,
+                Identity(drill, f"P{n}", ROLES[n % len(ROLES)], f"p{n}", Auth.cookie("x", "y")),
+                record_arrivals=True,
+            )
+            for n in range(participants)
+        ]
+        sender = Client(base, Identity(drill, "sender", None, None, Auth.cookie("x", "y")))
+        await connect_all([sender, *clients])
+        return cls(server, base, sender, clients)
+
+    async def round(self, injects: int, payload: dict[str, Any]) -> None:
+        def fire(n: int) -> dict[str, Any]:
+            event = {**payload, "data": {**payload["data"], "title": f"Inject {n + 1}"}}
+            return {"type": "fire", "event": event}
+
+        self.rounds += await rounds_of([self.server], self.sender, self.clients, 1, injects, fire)
+
+    def row(self, participants: int, injects: int) -> Row:
+        p50, p95, p99 = spread(median_round(self.rounds).delivery.latencies)
+        return Row(
+            "fan-out baseline",
+            _fan_out_size(participants, injects, len(self.rounds)),
+            "bare Starlette broadcast",
+            p50,
+            p95,
+            p99,
+            round_figures(self.rounds),
+            lost=sum(r.delivery.lost for r in self.rounds),
+            duplicated=sum(len(c.tally.duplicates) for c in self.clients),
         )
-        for n in range(participants)
-    ]
-    sender = Client(base, Identity(drill, "sender", None, None, Auth.cookie("x", "y")))
-    await connect_all([sender, *clients])
 
-    def fire(n: int) -> dict[str, Any]:
-        event = {**payload, "data": {**payload["data"], "title": f"Inject {n + 1}"}}
-        return {"type": "fire", "event": event}
-
-    try:
-        measured = await rounds_of([server], sender, clients, rounds, injects, fire)
-    finally:
-        await asyncio.gather(*(c.stop() for c in [sender, *clients]))
-        await base.close()
-    p50, p95, p99 = spread(median_round(measured).delivery.latencies)
-    return Row(
-        "fan-out baseline",
-        _fan_out_size(participants, injects, rounds),
-        "bare Starlette broadcast",
-        p50,
-        p95,
-        p99,
-        round_figures(measured),
-        lost=sum(r.delivery.lost for r in measured),
-        duplicated=sum(len(c.tally.duplicates) for c in clients),
-    )
+    async def close(self) -> None:
+        await asyncio.gather(*(c.stop() for c in [self.sender, *self.clients]))
+        await self.base.close()
 
 
 # --------------------------------------------------------------------------- commands

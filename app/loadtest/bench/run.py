@@ -224,21 +224,21 @@ async def _fan_out_cases(
     await wait_ready(baseline)
     memory: dict[int, float] = {}  # participants connected -> the server's growth, KiB each
     for participants in sizes.fan_out:
-        progress(f"fan-out: {participants:,} participants on {backend.name}")
+        progress(
+            f"fan-out: {participants:,} participants on {backend.name}, "
+            "each round followed by the bare broadcast's"
+        )
         [server] = await fleet.start(backend)
+        # The bare broadcast's rounds run between Tabletop's: each pair of rounds meets
+        # the same moment of the shared machine.
         measured = await cases.fan_out(
-            [server], participants, sizes.injects, backend.name, sizes.rounds
+            [server], participants, sizes.injects, backend.name, sizes.rounds, beside=baseline
         )
         fleet.stop(server)
-        row = measured.row
-        rows.append(row)
-        if measured.payload is None:
+        row, bare = measured.row, measured.baseline
+        if measured.payload is None or bare is None:
             raise BenchError("no inject reached the participants; see the server log")
-        progress(f"fan-out baseline: {participants:,} participants")
-        bare = await cases.fan_out_baseline(
-            baseline, participants, sizes.injects, measured.payload, sizes.rounds
-        )
-        rows.append(bare)
+        rows.extend((row, bare))
         if row.p99_ms and bare.p99_ms:
             row.figures["vs_baseline_p99"] = round(row.p99_ms / bare.p99_ms, 2)
         ours, theirs = row.figures.get("cpu_us_per_message"), bare.figures.get("cpu_us_per_message")
