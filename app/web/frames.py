@@ -30,9 +30,13 @@ try:
 except ImportError:  # an older uvicorn: every frame takes the ASGI send
     WebSocketsSansIOProtocol = None  # type: ignore[assignment,misc]
 
-FRAMES_KEPT = 64
-"""Frames remembered by their text: a publish has a handful of views, each sent to many
-sockets in turn; the oldest are dropped past this many."""
+FRAMES_KEPT = 16
+"""Frames remembered by their text: a publish has a handful of views (the roles, the
+facilitators), each sent to many sockets in turn; past this many, the memory starts
+again."""
+SHARED_TEXT_CHARS = 16_384
+"""Longer texts (a long drill's snapshot, each socket's own) are framed each time, not
+kept: what is kept stays small however the cache turns over."""
 
 _frames: dict[str, bytes] = {}
 
@@ -41,10 +45,11 @@ def frame_of(text: str) -> bytes:
     """The text's websocket frame as a server sends it, made once for every socket."""
     frame = _frames.get(text)
     if frame is None:
-        if len(_frames) >= FRAMES_KEPT:
-            _frames.clear()
         frame = Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
-        _frames[text] = frame
+        if len(text) <= SHARED_TEXT_CHARS:
+            if len(_frames) >= FRAMES_KEPT:
+                _frames.clear()
+            _frames[text] = frame
     return frame
 
 

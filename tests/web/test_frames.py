@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 
 import uvicorn
 from starlette.types import Receive, Scope, Send
+from websockets.frames import Frame
+from websockets.streams import StreamReader
 from websockets.sync.client import connect
 
 from app.realtime.hub import Connection
 from app.realtime.visibility import Viewer
+from app.web import frames
 from app.web.frames import text_sender
 from app.web.server import uvicorn_config
 from tests.live import free_port
@@ -146,3 +149,23 @@ def test_the_server_negotiates_no_compression() -> None:
         assert config.ws_per_message_deflate is False
         with connect(url, compression="deflate") as socket:
             assert socket.protocol.extensions == []
+
+
+def test_frames_kept_for_sharing_stay_few_and_small() -> None:
+    """Each socket's own texts (snapshots, acknowledgements) pass through too: what is
+    kept for the next socket must not grow with them (memory per participant)."""
+    for n in range(200):
+        frames.frame_of(message(n, 100))
+    long = message(0, frames.SHARED_TEXT_CHARS)
+    framed = frames.frame_of(long)
+    assert len(frames._frames) <= frames.FRAMES_KEPT
+    assert long not in frames._frames
+    reader = StreamReader()
+    reader.feed_data(framed)
+    parsing = Frame.parse(reader.read_exact, mask=False)
+    try:
+        next(parsing)
+    except StopIteration as done:
+        assert done.value.data.decode() == long
+    else:
+        raise AssertionError("the frame is incomplete")
