@@ -140,9 +140,9 @@ class DrillSockets:
 
 
 async def drill_socket(ws: WebSocket, drill_id: str, socket_send: ASGISend) -> None:
-    """One drill socket. `socket_send`: the server's send, which event frames go to
-    straight (`ws.send_text` would add Starlette's checks, made once at the accept, to
-    every message to every participant)."""
+    """One drill socket. `socket_send`: the server's send, through which (or past which,
+    to the socket's transport: app/web/frames) the hub's frames go without Starlette's
+    checks, made once at the accept, on every message to every participant."""
     # Accept first so that every refusal reaches the client as a named close code.
     await ws.accept()
     if not same_origin(ws):
