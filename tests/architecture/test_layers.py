@@ -21,14 +21,13 @@ ALLOWED: dict[str, set[str]] = {
     "regimes": set(),
     "engine": {"regimes"},
     "resources": set(),
-    # Holding the garbage collector back around a large build (the log's read and fold, a
-    # report).
+    # Holding the garbage collector back around a large build (the log's read, a report).
     "heap": set(),
     "config": {"resources"},
     "authoring": {"engine", "regimes"},
     "db": {"engine", "resources", "heap"},
     "reports": {"engine", "authoring", "resources", "heap"},
-    "services": {"engine", "authoring", "db", "reports", "config", "regimes", "heap"},
+    "services": {"engine", "authoring", "db", "reports", "config", "regimes"},
     "realtime": {"engine", "authoring", "services"},
     "web": {
         "engine", "authoring", "db", "reports", "services", "realtime", "config", "resources"
