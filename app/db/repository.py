@@ -83,21 +83,12 @@ def add_drill(session: AsyncSession, drill: Drill) -> None:
 async def load_events(
     session: AsyncSession, drill_id: str, after_seq: int = 0, limit: int | None = None
 ) -> list[Event]:
-    """The drill's events after `after_seq`, in order."""
-    rows = await event_rows(session, drill_id, after_seq, limit)
-    with collector_held():  # 10,000 events and their payloads, all kept
-        return decode_events(rows)
-
-
-async def event_rows(
-    session: AsyncSession, drill_id: str, after_seq: int = 0, limit: int | None = None
-) -> Sequence[tuple[Any, ...]]:
-    """The drill's events after `after_seq` as rows, in order, for `decode_events`.
+    """The drill's events after `after_seq`, in order.
 
     A restarted server folds a drill's whole log (10,000 events in a long drill), so rows
     are read as plain columns, not ORM entities (an entity costs several times a row: the
-    identity map, instance state), and the JSON payload is read as text and decoded by
-    `decode_events`, at a quarter of the cost of the column type's `json.loads` per row."""
+    identity map, instance state), and the JSON payload is read as text and decoded here
+    (`_decode_json`), at a quarter of the cost of the column type's `json.loads` per row."""
     if session.autoflush and session.new:  # as an ORM query would: see events just added
         await session.flush()
     columns = DrillEvent.__table__.c
@@ -115,15 +106,12 @@ async def event_rows(
     )
     if limit is not None:
         query = query.limit(limit)
-    return (await session.execute(query)).tuples().all()
-
-
-def decode_events(rows: Sequence[tuple[Any, ...]]) -> list[Event]:
-    """Events from `event_rows`. Many at once: call it with the collector held."""
-    return [
-        stored_event(seq, event_type(kind), at, scenario_time, actor, _decode_json(data))
-        for seq, kind, at, scenario_time, actor, data in rows
-    ]
+    result = await session.execute(query)
+    with collector_held():  # 10,000 events and their payloads, all kept
+        return [
+            stored_event(seq, event_type(kind), at, scenario_time, actor, _decode_json(data))
+            for seq, kind, at, scenario_time, actor, data in result.all()
+        ]
 
 
 def _decode_json(text: str) -> Any:

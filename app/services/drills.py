@@ -52,7 +52,6 @@ from app.engine.filled import filled_scenario
 from app.engine.regulatory import RegimeInPlay, regimes_in_play
 from app.engine.scenario import Scenario
 from app.engine.state import DrillState, Status
-from app.heap import collector_held
 from app.services import credentials, scorecards
 from app.services.credentials import (
     Credential,
@@ -900,19 +899,12 @@ class DrillService:
             if drill is None:
                 raise DrillNotFound(drill_id)
             scenario = await self._scenario(session, drill.scenario_version_id)
-            rows = await repo.event_rows(session, drill_id)
-        state = DrillState()
-        # The whole log decoded and folded with the collector held, and dropped before it
-        # resumes: its one pass then looks at the state and the tail kept, not at 10,000
-        # events' payloads that are about to go (~15% of a long drill's rebuild).
-        with collector_held():
-            events = repo.decode_events(rows)
+            state = DrillState()
+            events = await repo.load_events(session, drill_id)
             for event in events:
                 apply(scenario, state, event)
-            tail = events[-TAIL_EVENTS:]
-            del events, rows
         live = _Live(scenario, state)
-        live.remember(tail)
+        live.remember(events[-TAIL_EVENTS:])
         return live
 
     # ------------------------------------------------------------------ participants
