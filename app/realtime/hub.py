@@ -3,9 +3,11 @@
 The drills service tells the hub a drill's new last seq after each commit (and the Redis
 bus does, for commits on other workers). The hub takes the new events once per drill (from
 the drills service's memory, or the database), filters, renders and encodes each once per
-kind of viewer, and puts the text on each connection's bounded queue; a connection's own
-writer task sends it, so one slow browser never delays the others. A connection whose
-queue is full is closed and catches up when it reconnects.
+kind of viewer, and offers the text to each connection: a socket that can take the frame
+gets it at once (app/web/frames writes it straight to the socket), and one that must wait
+finishes in the connection's own writer task, with what comes meanwhile on its bounded
+queue, so one slow browser never delays the others. A connection whose queue is full is
+closed and catches up when it reconnects.
 
 The viewers who see everything (the facilitator, observers) get each event told in words
 as well, beside it (the event itself stays what every other path shows): the timeline's
