@@ -40,6 +40,10 @@ class ScenarioVersion(Base):
     source: Mapped[str] = mapped_column(Text)
     origin: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    data_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """What `source`'s YAML holds, as JSON (`Loaded.data_json`): a restarted server
+    validates it instead of parsing the YAML again. NULL where JSON cannot hold it exactly,
+    and for versions stored before it was kept: then the text is parsed."""
 
 
 class ScenarioAsset(Base):

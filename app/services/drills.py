@@ -322,6 +322,7 @@ class DrillService:
                         title=loaded.scenario.title,
                         source=source,
                         origin=origin[:300],
+                        data_json=loaded.data_json,
                     ),
                 )
                 for asset in (assets or {}).values():
@@ -335,6 +336,9 @@ class DrillService:
                         )
                     )
                 await self._commit(session)
+            elif found.data_json is None and loaded.data_json is not None:
+                found.data_json = loaded.data_json  # stored before it was kept: keep it now
+                await self._commit(session)
             self._scenarios[found.id] = loaded.scenario
             return found.id, loaded.scenario
 
@@ -345,7 +349,7 @@ class DrillService:
         row = await repo.get_scenario_version(session, version_id)
         if row is None:  # pragma: no cover - guarded by a foreign key
             raise LookupError(f"scenario version {version_id} is missing")
-        scenario = parse_stored_scenario(row.source)
+        scenario = parse_stored_scenario(row.source, row.data_json)
         if scenario is None:
             raise ScenarioInvalid(load_scenario_text(row.source, row.origin or row.scenario_id))
         self._scenarios[version_id] = scenario
