@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -904,11 +905,11 @@ class DrillService:
                 raise DrillNotFound(drill_id)
             scenario = await self._scenario(session, drill.scenario_version_id)
             state = DrillState()
-            events = await repo.load_events(session, drill_id)
-            for event in events:
-                apply(scenario, state, event)
+            tail = await repo.fold_events(
+                session, drill_id, partial(apply, scenario, state), TAIL_EVENTS
+            )
         live = _Live(scenario, state)
-        live.remember(events[-TAIL_EVENTS:])
+        live.remember(tail)
         return live
 
     # ------------------------------------------------------------------ participants

@@ -9,13 +9,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.authoring.loader import parse_stored_scenario
 from app.db.models import DrillEvent, ScenarioVersion
-from app.db.repository import _decode_json
+from app.db.repository import _decode_json, fold_events
 from app.db.session import make_sessionmaker
 from app.engine import commands as c
 from app.engine.errors import Code, DomainError
 from app.engine.events import Event, EventType
-from app.engine.state import Status
+from app.engine.state import DrillState, Status
 from app.services.drills import DrillNotFound, DrillService, ScenarioInvalid
 from tests.conftest import FakeClock
 
@@ -211,3 +212,51 @@ def test_json_the_fast_decoder_refuses_is_read_the_standard_way() -> None:
     """`json.dumps` writes NaN for a float that is not a number; orjson refuses it."""
     assert math.isnan(_decode_json('{"a": NaN}')["a"])
     assert _decode_json(' {"a": [1, 2.5, null]} ') == {"a": [1, 2.5, None]}
+
+
+async def _cold_state(engine: AsyncEngine, drill_id: str) -> DrillState:
+    cold = DrillService(make_sessionmaker(engine), sqlite=engine.dialect.name == "sqlite")
+    return (await cold.state(drill_id))[1]
+
+
+async def test_a_restarted_server_reads_the_scenario_kept_as_json_or_its_text(
+    service: DrillService, engine: AsyncEngine, clock: FakeClock
+) -> None:
+    """The scenario's data is kept as JSON beside its text; a version stored before that
+    (NULL) is parsed from its text, and gets its JSON when the same text is stored again.
+    Either way a restarted server folds the log to the state the live server has."""
+    drill_id = await _drill(service)
+    await service.execute(drill_id, c.Join("p-exec", "Dana", "executive"), c.Actor("p-exec"))
+    await service.execute(drill_id, c.StartClock())
+    clock.advance(60)
+    await service.tick(drill_id)
+    _, live = await service.state(drill_id)
+    async with service.sessions() as session:
+        version = await session.scalar(select(ScenarioVersion))
+        assert version is not None and version.data_json is not None
+        version.data_json = None  # as a version stored before the JSON was kept
+        await session.commit()
+    parse_stored_scenario.cache_clear()
+    assert await _cold_state(engine, drill_id) == live
+    await service.create_drill(MINI, "mini.yaml", c.CreateDrill("d-2", "Second"))
+    async with service.sessions() as session:
+        version = await session.scalar(select(ScenarioVersion))
+        assert version is not None and version.data_json is not None
+    parse_stored_scenario.cache_clear()
+    assert await _cold_state(engine, drill_id) == live
+
+
+async def test_a_rebuild_folds_every_event_and_keeps_the_log_s_tail(
+    service: DrillService, engine: AsyncEngine
+) -> None:
+    drill_id = await _drill(service)
+    for n in range(12):
+        await service.execute(drill_id, c.AddNote(f"note {n}"))
+    written = await service.events(drill_id)
+    async with make_sessionmaker(engine)() as session:
+        folded: list[Event] = []
+        tail = await fold_events(session, drill_id, folded.append, keep=5)
+    assert folded == written
+    assert tail == written[-5:]
+    _, state = await service.state(drill_id)
+    assert await _cold_state(engine, drill_id) == state
