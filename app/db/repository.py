@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import typing
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -42,6 +41,8 @@ from app.db.models import (
 )
 from app.engine.events import Event, event_type, stored_event
 from app.heap import collector_held
+
+T = TypeVar("T")
 
 
 async def scenario_by_sha(session: AsyncSession, sha256: str) -> ScenarioVersion | None:
@@ -91,23 +92,17 @@ async def load_events(
         return [_decoded(row) for row in result.all()]
 
 
-async def fold_events(
-    session: AsyncSession, drill_id: str, fold: Callable[[Event], object], keep: int
-) -> list[Event]:
-    """Hand each of the drill's events to `fold`, in order, and return the last `keep`.
+async def with_events(session: AsyncSession, drill_id: str, use: Callable[[list[Event]], T]) -> T:
+    """`use(events)`, the drill's whole log, and what it returns.
 
-    For a restarted server's rebuild: the rows are decoded and folded with the collector
-    held, and only the tail is still there when it resumes, so its one pass looks at what
-    the fold made and the tail, not at 10,000 events about to be freed (a sixth of a long
-    drill's rebuild, as `load_events` then a fold)."""
+    For work that needs a long log only while it runs (a restarted server's fold, a
+    report's build): the rows are decoded and used with the collector held, and the
+    events are gone, but for what `use` keeps, when it resumes; its one pass then looks at
+    what `use` made, not at 10,000 events about to be freed (as `load_events` and then
+    the work would: a sixth of a long drill's rebuild)."""
     result = await _event_rows(session, drill_id, 0, None)
     with collector_held():
-        tail: deque[Event] = deque(maxlen=keep)
-        for row in result.all():
-            event = _decoded(row)
-            fold(event)
-            tail.append(event)
-        return list(tail)
+        return use([_decoded(row) for row in result.all()])
 
 
 async def _event_rows(

@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -64,6 +65,8 @@ from app.services.credentials import (
 from app.services.security import join_code_for, new_token, normalise_join_code, token_hash
 
 log = logging.getLogger("tabletop.drills")
+
+T = TypeVar("T")
 _JOIN_ATTEMPTS = uuid.UUID("5f1d0c8e-7a53-4b8e-9a57-0d5c2f3b6e21")
 """Namespace of participant ids derived from a join attempt's id (uuid5)."""
 Listener = Callable[[str, int], Awaitable[None]]
@@ -905,9 +908,13 @@ class DrillService:
                 raise DrillNotFound(drill_id)
             scenario = await self._scenario(session, drill.scenario_version_id)
             state = DrillState()
-            tail = await repo.fold_events(
-                session, drill_id, partial(apply, scenario, state), TAIL_EVENTS
-            )
+
+            def fold(events: list[Event]) -> list[Event]:
+                for event in events:
+                    apply(scenario, state, event)
+                return events[-TAIL_EVENTS:]
+
+            tail = await repo.with_events(session, drill_id, fold)
         live = _Live(scenario, state)
         live.remember(tail)
         return live
@@ -1107,9 +1114,15 @@ class DrillService:
         """The drill's scenario and whole log, read in one session and not folded: what
         reviews score and report from (`state` would fold the log and keep the drill in
         memory, which a page listing a year of finished drills has no use for)."""
+        return await self.with_log(drill, lambda scenario, events: (scenario, events))
+
+    async def with_log(self, drill: Drill, use: Callable[[Scenario, list[Event]], T]) -> T:
+        """`use(scenario, log)`, as `log` reads them, and what it returns: for work that
+        needs the log only while it runs (a report's build), which then leaves the
+        collector nothing of it to look at (`repo.with_events`)."""
         async with self.sessions() as session:
             scenario = await self._scenario(session, drill.scenario_version_id)
-            return scenario, await repo.load_events(session, drill.id)
+            return await repo.with_events(session, drill.id, partial(use, scenario))
 
     async def scenario_of(self, drill: Drill) -> Scenario:
         """The scenario a drill plays (parsed once per version in this process)."""

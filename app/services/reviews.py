@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import repository as repo
 from app.db.models import Drill, ImprovementItemRow, ReportReview, StoredScorecard
+from app.engine.events import Event
 from app.engine.filled import drill_values, filled_scenario
 from app.engine.scenario import Scenario
 from app.engine.scoring import Dimension, Scorecard, ScoreItem, scorecard, total
@@ -45,6 +46,13 @@ log = logging.getLogger("tabletop.reviews")
 
 MAX_TEXT = 2_000
 MAX_LINES = 30
+
+
+def _scored(scenario: Scenario, events: list[Event]) -> tuple[Scenario, int, Scorecard | None]:
+    """A drill's scores and the last seq they are of (none for an empty log)."""
+    if not events:
+        return scenario, 0, None
+    return scenario, events[-1].seq, scorecard(scenario, events)
 
 
 class ReviewError(ValueError):
@@ -127,9 +135,6 @@ class ReviewService:
         exports and edits a finished drill's report many times); else they are scored
         here and stored."""
         drill = await self.drills.drill(drill_id)
-        scenario, events = await self.drills.log(drill)
-        last_seq = events[-1].seq if events else 0
-        scores = await self._scores_held(drill_id, last_seq)
         review = await self.review(drill_id)
         items = await self.items(drill_id=drill_id)
         started = {d.id: d.created_at for d in await self.drills.list_drills()}
@@ -139,35 +144,45 @@ class ReviewService:
             if item.drill_id != drill_id
             and started.get(item.drill_id, drill.created_at) <= drill.created_at
         ]
-        # Everything the report and its renderers show is the drill's text, variables filled.
-        scenario = filled_scenario(
-            scenario, drill_values(scenario, events[0].data if events else None)
-        )
         files = await self.drills.scenario_assets(drill_id)
-        inputs = Inputs(
-            scenario,
-            events,
-            DrillMeta(facilitator=drill.created_by),
-            review,
-            items,
-            earlier,
-            {f.path: (f.media_type, f.data) for f in files},
-            scores,
-        )
-        report = build_report(inputs, self.clock())
-        if scores is None:
+        async with self.sessions() as session:
+            stored = await repo.stored_scorecard(session, drill_id)
+
+        def build(scenario: Scenario, events: list[Event]) -> tuple[Report, Scenario, int, bool]:
+            # The log is needed only here: the report keeps what it shows of it.
+            last_seq = events[-1].seq if events else 0
+            scores = self._scores_held(drill_id, last_seq, stored)
+            # Everything the report and its renderers show is the drill's text, variables
+            # filled.
+            filled = filled_scenario(
+                scenario, drill_values(scenario, events[0].data if events else None)
+            )
+            inputs = Inputs(
+                filled,
+                events,
+                DrillMeta(facilitator=drill.created_by),
+                review,
+                items,
+                earlier,
+                {f.path: (f.media_type, f.data) for f in files},
+                scores,
+            )
+            return build_report(inputs, self.clock()), filled, last_seq, scores is None
+
+        report, scenario, last_seq, scored = await self.drills.with_log(drill, build)
+        if scored:
             await self._store_scorecards([(drill_id, last_seq, report.scores)])
         return report, scenario
 
-    async def _scores_held(self, drill_id: str, last_seq: int) -> Scorecard | None:
-        """The drill's scorecard at `last_seq` from this process or its stored copy, when
-        either still holds."""
+    def _scores_held(
+        self, drill_id: str, last_seq: int, stored: StoredScorecard | None
+    ) -> Scorecard | None:
+        """The drill's scorecard at `last_seq` from this process or its `stored` copy,
+        when either still holds."""
         known = self._scored.get(drill_id)
         if known is not None and known[0] == last_seq:
             return known[2]
-        async with self.sessions() as session:
-            row = await repo.stored_scorecard(session, drill_id)
-        return scorecards.still_true(row, last_seq)
+        return scorecards.still_true(stored, last_seq)
 
     # ------------------------------------------------------------------ reviewer's edits
 
@@ -341,11 +356,10 @@ class ReviewService:
             if scores is not None:
                 scenario = await self.drills.scenario_of(drill)
             else:
-                scenario, events = await self.drills.log(drill)
-                if not events:  # pragma: no cover - deleted between the two reads
+                scenario, last_seq, scores = await self.drills.with_log(drill, _scored)
+                if scores is None:  # pragma: no cover - deleted between the two reads
                     continue
-                scores = scorecard(scenario, events)
-                if events[-1].seq != drill.last_seq:  # moved meanwhile
+                if last_seq != drill.last_seq:  # moved meanwhile
                     records.append(DrillRecord(drill, scenario, scores))
                     continue
                 scored.append((drill.id, drill.last_seq, scores))

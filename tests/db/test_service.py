@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.authoring.loader import parse_stored_scenario
 from app.db.models import DrillEvent, ScenarioVersion
-from app.db.repository import _decode_json, fold_events
+from app.db.repository import _decode_json, with_events
 from app.db.session import make_sessionmaker
 from app.engine import commands as c
 from app.engine.errors import Code, DomainError
@@ -254,9 +255,27 @@ async def test_a_rebuild_folds_every_event_and_keeps_the_log_s_tail(
         await service.execute(drill_id, c.AddNote(f"note {n}"))
     written = await service.events(drill_id)
     async with make_sessionmaker(engine)() as session:
-        folded: list[Event] = []
-        tail = await fold_events(session, drill_id, folded.append, keep=5)
-    assert folded == written
-    assert tail == written[-5:]
+        assert await with_events(session, drill_id, lambda events: events[-5:]) == written[-5:]
     _, state = await service.state(drill_id)
     assert await _cold_state(engine, drill_id) == state
+    # And the log it gives is the one written.
+    cold = DrillService(make_sessionmaker(engine), sqlite=engine.dialect.name == "sqlite")
+    assert await cold.events(drill_id) == written
+
+
+async def test_a_long_log_is_used_with_the_collector_held_and_let_go_after(
+    service: DrillService, engine: AsyncEngine
+) -> None:
+    """`with_events` runs its work with the garbage collector held (no pass over the
+    events mid-build) and resumes it after, whatever the work returned."""
+    drill_id = await _drill(service)
+    seen: list[bool] = []
+
+    def use(events: list[Event]) -> int:
+        seen.append(gc.isenabled())
+        return len(events)
+
+    async with make_sessionmaker(engine)() as session:
+        assert await with_events(session, drill_id, use) == len(await service.events(drill_id))
+    assert seen == [False]
+    assert gc.isenabled()
