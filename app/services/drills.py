@@ -67,6 +67,7 @@ from app.services.security import join_code_for, new_token, normalise_join_code,
 log = logging.getLogger("tabletop.drills")
 
 T = TypeVar("T")
+
 _JOIN_ATTEMPTS = uuid.UUID("5f1d0c8e-7a53-4b8e-9a57-0d5c2f3b6e21")
 """Namespace of participant ids derived from a join attempt's id (uuid5)."""
 Listener = Callable[[str, int], Awaitable[None]]
@@ -1110,16 +1111,12 @@ class DrillService:
                 raise DrillNotFound(drill_id)
             return await repo.load_events(session, drill_id, after_seq, limit)
 
-    async def log(self, drill: Drill) -> tuple[Scenario, list[Event]]:
-        """The drill's scenario and whole log, read in one session and not folded: what
-        reviews score and report from (`state` would fold the log and keep the drill in
-        memory, which a page listing a year of finished drills has no use for)."""
-        return await self.with_log(drill, lambda scenario, events: (scenario, events))
-
     async def with_log(self, drill: Drill, use: Callable[[Scenario, list[Event]], T]) -> T:
-        """`use(scenario, log)`, as `log` reads them, and what it returns: for work that
-        needs the log only while it runs (a report's build), which then leaves the
-        collector nothing of it to look at (`repo.with_events`)."""
+        """`use(scenario, log)`: the drill's scenario and whole log, read in one session and
+        not folded, and what `use` returns. For what reviews score and report from (`state`
+        would fold the log and keep the drill in memory, which a page listing a year of
+        finished drills has no use for); the log is gone when `use` returns, so the
+        collector has nothing of it to look at (`repo.with_events`)."""
         async with self.sessions() as session:
             scenario = await self._scenario(session, drill.scenario_version_id)
             return await repo.with_events(session, drill.id, partial(use, scenario))
