@@ -107,6 +107,10 @@ def test_a_drill_at_x120_on_a_phone_and_a_tablet(browser: Browser, live_server: 
     answered = console.locator("#feed [data-type=decision_answered]")
     expect(answered).to_contain_text("Eve Exec")
     expect(answered).to_contain_text("Executive sponsor (CISO) chose Refuse in ")
+    # The score panel follows the answer (Refuse is worth 10 of 10) before the screenshot,
+    # so the picture never shows a score the drill has moved past.
+    decisions = console.locator("#score-dimensions li", has_text="Decisions")
+    expect(decisions).to_contain_text("10 / 10")
     console.screenshot(path=str(SCREENS / "35-console-x120.png"), full_page=True)
     # Answered, the decision shrinks to one line below anything still open.
     closed = phone.locator(".decision.collapsed")
