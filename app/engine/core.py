@@ -22,6 +22,7 @@ from app.engine import payloads as p
 from app.engine.blanks import blanks_in
 from app.engine.errors import Code, DomainError
 from app.engine.events import SYSTEM, Event, EventType
+from app.engine.headlines import headline
 from app.engine.index import expand_roles, index_of
 from app.engine.notices import notice_text
 from app.engine.scenario import (
@@ -1273,6 +1274,7 @@ def _fire_inject(
     if inject.opens is not None and inject.opens not in state.decisions:
         spec = scenario.decision(inject.opens)
         addressed_roles = expand_roles(spec.to, state.roles)
+        prompt = fill(spec.prompt, state.variables)
         emit(
             EventType.decision_opened,
             {
@@ -1280,7 +1282,8 @@ def _fire_inject(
                 "to": addressed_roles,
                 "roles": _recipients(state, addressed_roles, unavailable),
                 "deadline": emit.scenario_time + spec.time_limit,
-                "prompt": fill(spec.prompt, state.variables),
+                "prompt": prompt,
+                "title": headline(prompt, 90),
             },
         )
     if inject.ends_drill:

@@ -163,6 +163,8 @@ class DecisionOpenedData(TypedDict):
     """The roles asked: each addressed role, or whoever acted for it."""
     deadline: float
     prompt: str
+    title: NotRequired[str]
+    """The prompt as a one-line title (`headline`); logs from before it lack it."""
 
 
 class DecisionTimedOutData(TypedDict):

@@ -23,6 +23,7 @@ from app.engine import payloads as p
 from app.engine.core import apply, message_pairs
 from app.engine.events import Event, EventType
 from app.engine.filled import drill_values, filled_scenario
+from app.engine.headlines import headline
 from app.engine.notices import Completeness
 from app.engine.regulatory import Filing, RegimeInPlay, regimes_in_play
 from app.engine.scenario import (
@@ -109,6 +110,7 @@ class AnswerResult(_Model):
 class DecisionResult(_Model):
     decision_id: str
     prompt: str
+    title: str = Field(description="The prompt as a one-line title: its first sentences.")
     roles: list[str]
     opened_at: float
     time_limit: float
@@ -273,6 +275,7 @@ def _decision_results(
             DecisionResult(
                 decision_id=decision_id,
                 prompt=opened_data["prompt"],
+                title=headline(opened_data["prompt"]),
                 roles=roles,
                 opened_at=opened.scenario_time,
                 time_limit=spec.time_limit,
@@ -343,7 +346,7 @@ def _decision_items(
                 ScoreItem(
                     dimension=Dimension.decisions,
                     ref=spec.id,
-                    title=first_line(spec.prompt),
+                    title=headline(spec.prompt),
                     objective=objective,
                     role=role,
                     points=points,
@@ -370,7 +373,7 @@ def _unanswered_items(
         ScoreItem(
             dimension=Dimension.decisions,
             ref=spec.id,
-            title=first_line(spec.prompt),
+            title=headline(spec.prompt),
             objective=objective,
             role=role,
             points=0.0,
@@ -919,9 +922,3 @@ def _minutes(seconds: float) -> str:
         return f"{minutes} min"
     hours, rest = divmod(minutes, 60)
     return f"{hours} h {rest:02d} min" if rest else f"{hours} h"
-
-
-def first_line(text: str, width: int = 120) -> str:
-    """A decision's prompt as a title: its first line, cut at `width` characters."""
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= width else line[: width - 3] + "..."

@@ -11,9 +11,10 @@ from typing import TypeVar
 from app.engine import payloads as p
 from app.engine.durations import format_clock, format_duration
 from app.engine.events import Event, EventType
+from app.engine.headlines import headline
 from app.engine.index import index_of
 from app.engine.scenario import Scenario, fill, story_datetime
-from app.engine.scoring import first_line, not_answered
+from app.engine.scoring import not_answered
 from app.regimes.library import RegimeError
 from app.regimes.library import regime as shipped_regime
 
@@ -190,7 +191,7 @@ def _story_text(scenario: Scenario, event: Event) -> str | None:
             posted = p.feed_posted(event)
             who = f"{posted['outlet']} {posted['handle']}" if posted["handle"] else posted["outlet"]
             how = " (the team's statement)" if posted["by"] == "team" else " (white cell)"
-            return f"Public feed, {who}{how}: {first_line(posted['text'])}"
+            return f"Public feed, {who}{how}: {headline(posted['text'])}"
         case EventType.notice_signed_off:
             signed = p.notice_signed_off(event)
             return (
@@ -286,7 +287,7 @@ def _prompt(scenario: Scenario, decision_id: str) -> str:
     """A decision as people know it: the first line of its question."""
     if not scenario.has_decision(decision_id):
         return f"Decision {decision_id}"
-    return f"Decision {first_line(scenario.decision(decision_id).prompt, 90)!r}"
+    return f"Decision {headline(scenario.decision(decision_id).prompt, 90)!r}"
 
 
 def _inject_title(scenario: Scenario, inject_id: str) -> str:

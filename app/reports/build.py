@@ -636,6 +636,7 @@ def _road_not_taken(scenario: Scenario, scores: Scorecard) -> list[RoadNotTaken]
             RoadNotTaken(
                 decision_id=spec.id,
                 prompt=result.prompt,
+                title=result.title,
                 chosen=[a.option_label for a in result.answers],
                 untaken=untaken,
             )

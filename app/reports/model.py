@@ -282,6 +282,7 @@ class RoadOption(_Model):
 class RoadNotTaken(_Model):
     decision_id: str
     prompt: str
+    title: str = Field(description="The prompt as a one-line title: its first sentences.")
     chosen: list[str]
     untaken: list[RoadOption]
 

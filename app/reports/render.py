@@ -262,10 +262,6 @@ def _empty(sentence: str) -> list[str]:
     return [f"_{sentence}_", ""]
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
-
-
 def _points_of(total: Total) -> str:
     return f"{fmt.points(total.points)} / {fmt.points(total.max_points)}"
 
@@ -480,7 +476,7 @@ class _Markdown:
         rows: list[tuple[object, ...]] = []
         for d in decisions:
             put_to = f"put to {self.roles(d.roles)} at {fmt.clock(d.opened_at)}"
-            asked = f"{_first_line(d.prompt)} ({put_to})"
+            asked = f"{d.title} ({put_to})"
             alternatives = "; ".join(d.alternatives) or fmt.NONE
             for a in d.answers:
                 if a.timed_out:
@@ -685,7 +681,7 @@ class _Markdown:
             "",
         ]
         for road in roads:
-            lines += [f"### {_md(_first_line(road.prompt))}", ""]
+            lines += [f"### {_md(road.title)}", ""]
             lines += [f"Chosen: {_md('; '.join(road.chosen) or 'nothing yet')}", ""]
             if not road.untaken:
                 lines += _empty("Every option was chosen by someone.")

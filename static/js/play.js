@@ -283,7 +283,7 @@ function buildNoteForm() {
 
 function onDecisionOpened(e) {
   const d = e.data;
-  const { item: li, head, timer, countdown } = page.decisionItem(d, "decision open", announceUrgently, firstLine(d.prompt));
+  const { item: li, head, timer, countdown } = page.decisionItem(d, "decision open", announceUrgently, titleOf(d));
   timer.setAttribute("role", "timer");
   timer.setAttribute("aria-label", "Time left to decide");
   const summary = el("button", "decision-summary link");
@@ -313,14 +313,17 @@ function onDecisionOpened(e) {
   li.append(rationale, buttons, status);
   $("decisions").prepend(li);
   $("decisions-empty").hidden = true;
-  decisions.set(d.decision_id, { deadline: d.deadline, node: li, countdown, status, closed: false });
+  decisions.set(d.decision_id, { deadline: d.deadline, node: li, title: titleOf(d), countdown, status, closed: false });
   countdown.update();
   if (live) announce(`Decision needed: ${d.prompt}`);
 }
 
-function firstLine(text) {
-  const line = text.trim().split("\n")[0];
-  return line.length > 90 ? `${line.slice(0, 87)}...` : line;
+// The server's one-line title of the prompt; a drill logged before titles were sent
+// shows the prompt's first line.
+function titleOf(d) {
+  if (d.title) return d.title;
+  const line = d.prompt.trim().split("\n")[0];
+  return line.length > 90 ? `${line.slice(0, 89)}…` : line;
 }
 
 // A closed decision shrinks to one line at the end of the list: what is open stays on top.
@@ -334,7 +337,7 @@ function closeDecision(id, text) {
   dec.status.textContent = text;
   dec.countdown.stop();
   const summary = dec.node.querySelector(".decision-summary");
-  summary.textContent = `${firstLine(dec.node.querySelector(".prompt").textContent)} · ${text}`;
+  summary.textContent = `${dec.title} · ${text}`;
   summary.hidden = false;
   $("decisions").append(dec.node);
 }

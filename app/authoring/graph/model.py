@@ -9,7 +9,6 @@ SQLAlchemy or asyncio.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -17,6 +16,7 @@ from enum import StrEnum
 from app.engine import payloads as p
 from app.engine.durations import format_clock, format_duration
 from app.engine.events import Event, EventType
+from app.engine.headlines import headline
 from app.engine.scenario import Condition, Inject, MessageMatch, Scenario, fill
 from app.regimes.library import RegimeError
 from app.regimes.library import regime as shipped_regime
@@ -115,7 +115,7 @@ def branch_graph(scenario: Scenario) -> Graph:
     for inject in scenario.injects:
         graph.add(_inject(inject, values))
     for decision in scenario.decisions:
-        prompt = _first_line(fill(decision.prompt, values))
+        prompt = headline(fill(decision.prompt, values), 90)
         limit = format_duration(decision.time_limit)
         graph.add(
             Node(
@@ -321,18 +321,6 @@ def _grouped(cond: Condition) -> str:
         cond.any is not None and len(cond.any) > 1
     )
     return f"({text})" if compound else text
-
-
-_MARKDOWN = re.compile(r"[*_`#>]+")
-
-
-def _first_line(text: str) -> str:
-    """A decision prompt's first line, without Markdown emphasis, for a one-line label."""
-    for line in text.splitlines():
-        clean = _MARKDOWN.sub("", line).strip()
-        if clean:
-            return clean
-    return text.strip()
 
 
 def taken_path(scenario: Scenario, events: Iterable[Event]) -> set[str]:
