@@ -418,6 +418,30 @@ def test_pdf_table_headings_keep_their_words_whole(drill: Rendered, tmp_path: Pa
     assert sorted(words - printed) == []
 
 
+def test_pdf_prints_nothing_past_the_right_margin(drill: Rendered, tmp_path: Path) -> None:
+    """A cell that may not wrap (a rating's label once) ran past its table and the page's
+    margin on paper, where a browser's table would have widened."""
+    path = tmp_path / "report.pdf"
+    path.write_bytes(drill.pdf)
+    done = subprocess.run(
+        [poppler("pdftotext"), "-bbox", str(path), "-"], capture_output=True, check=True, text=True
+    )
+    mm = 72 / 25.4
+    past = []
+    for number, page in enumerate(done.stdout.split("<page ")[1:], start=1):
+        found = re.search(r'width="([\d.]+)"', page)
+        assert found is not None
+        width = float(found.group(1))
+        # report.css: 17 mm each side upright, 15 mm on a landscape page
+        right = width - (15 if width > 600 else 17) * mm
+        past += [
+            (number, word)
+            for x_max, word in re.findall(r'xMax="([\d.]+)"[^>]*>([^<]*)</word>', page)
+            if float(x_max) > right + 0.5
+        ]
+    assert past == []
+
+
 def test_pdf_names_every_participant_of_the_scripted_drill(
     scripted: Rendered, tmp_path: Path
 ) -> None:
