@@ -243,6 +243,23 @@ class StoredScorecard(Base):
     """The scorecard as app.engine.scoring.Scorecard's JSON."""
 
 
+class StoredSnapshot(Base):
+    """A drill's state as of `seq`, folded by the engine whose digest is `engine`
+    (app/services/snapshots): a restarted server folds only the log after it. Written in
+    the transaction of the events that reach it, so it never runs ahead of the log; never
+    the truth, only a copy of what the log gives, and one of other code is not used."""
+
+    __tablename__ = "drill_snapshots"
+
+    drill_id: Mapped[str] = mapped_column(
+        ForeignKey("drills.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    engine: Mapped[str] = mapped_column(String(64))
+    data: Mapped[str] = mapped_column(Text)
+    """The state as app.engine.snapshot's JSON."""
+
+
 class ReportReview(Base):
     """A reviewer's edits to a drill's report (ratings, strengths, areas, summary), as the
     JSON of app.reports.model.Review. The report itself is rebuilt from the log each time."""

@@ -36,6 +36,7 @@ from app.db.models import (
     ScenarioAsset,
     ScenarioVersion,
     StoredScorecard,
+    StoredSnapshot,
     User,
     WebSession,
 )
@@ -92,15 +93,18 @@ async def load_events(
         return [_decoded(row) for row in result.all()]
 
 
-async def with_events(session: AsyncSession, drill_id: str, use: Callable[[list[Event]], T]) -> T:
-    """`use(events)`, the drill's whole log, and what it returns.
+async def with_events(
+    session: AsyncSession, drill_id: str, use: Callable[[list[Event]], T], after_seq: int = 0
+) -> T:
+    """`use(events)`, the drill's log after `after_seq` (by default all of it), and what it
+    returns.
 
     For work that needs a long log only while it runs (a restarted server's fold, a
     report's build): the rows are decoded and used with the collector held, and the
     events are gone, but for what `use` keeps, when it resumes; its one pass then looks at
     what `use` made, not at 10,000 events about to be freed (as `load_events` and then
     the work would: a sixth of a long drill's rebuild)."""
-    result = await _event_rows(session, drill_id, 0, None)
+    result = await _event_rows(session, drill_id, after_seq, None)
     with collector_held():
         return use([_decoded(row) for row in result.all()])
 
@@ -435,6 +439,10 @@ async def scenario_assets(session: AsyncSession, version_id: int) -> list[Scenar
         .order_by(ScenarioAsset.path)
     )
     return list(rows)
+
+
+async def stored_snapshot(session: AsyncSession, drill_id: str) -> StoredSnapshot | None:
+    return await session.get(StoredSnapshot, drill_id)
 
 
 async def stored_scorecard(session: AsyncSession, drill_id: str) -> StoredScorecard | None:

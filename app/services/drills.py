@@ -54,7 +54,7 @@ from app.engine.filled import filled_scenario
 from app.engine.regulatory import RegimeInPlay, regimes_in_play
 from app.engine.scenario import Scenario
 from app.engine.state import DrillState, Status
-from app.services import credentials, scorecards
+from app.services import credentials, scorecards, snapshots
 from app.services.credentials import (
     Credential,
     RevocationListener,
@@ -451,6 +451,8 @@ class DrillService:
                     )
             await repo.append_events(session, drill_id, events)
             session.add_all(also or [])
+            if snapshots.due(0, state.seq):
+                session.add(snapshots.stored(state))
             if state.status is Status.ended:  # an import of a finished drill: score it once
                 scores = scoring.scorecard(scenario, events)
                 session.add(scorecards.stored(drill_id, state.seq, scores))
@@ -674,6 +676,8 @@ class DrillService:
                 writing = [(share, plan) for share, plan in staged if plan.events]
                 for share, plan in writing:
                     session.add_all(plan.rows_to_add(share.batch))
+                    if snapshots.due(share.live.state.seq, plan.state.seq):
+                        await session.merge(snapshots.stored(plan.state))
                 await repo.append_logs(session, {s.drill_id: p.events for s, p in writing})
                 await repo.add_receipts_of(session, {s.drill_id: p.receipts for s, p in writing})
                 await repo.set_drills_progress(
@@ -828,6 +832,8 @@ class DrillService:
         try:
             await repo.append_events(session, drill_id, events)
             await repo.add_receipts(session, drill_id, receipts)
+            if snapshots.due(live.state.seq, candidate.seq):
+                await session.merge(snapshots.stored(candidate))
             await repo.set_drill_progress(
                 session,
                 drill_id,
@@ -902,20 +908,22 @@ class DrillService:
         return self._live.setdefault(drill_id, await self._load_live(drill_id))
 
     async def _load_live(self, drill_id: str) -> _Live:
-        """The drill as the database holds it: its scenario and its whole log, folded."""
+        """The drill as the database holds it: its scenario and its log folded, from its
+        last snapshot when there is one this engine can use."""
         async with self.sessions() as session:
             drill = await repo.get_drill(session, drill_id)
             if drill is None:
                 raise DrillNotFound(drill_id)
             scenario = await self._scenario(session, drill.scenario_version_id)
-            state = DrillState()
+            kept = snapshots.usable(await repo.stored_snapshot(session, drill_id))
+            state = DrillState() if kept is None else kept
 
             def fold(events: list[Event]) -> list[Event]:
                 for event in events:
                     apply(scenario, state, event)
                 return events[-TAIL_EVENTS:]
 
-            tail = await repo.with_events(session, drill_id, fold)
+            tail = await repo.with_events(session, drill_id, fold, state.seq)
         live = _Live(scenario, state)
         live.remember(tail)
         return live

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import json
 import math
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.authoring.loader import parse_stored_scenario
-from app.db.models import DrillEvent, ScenarioVersion
+from app.db.models import DrillEvent, ScenarioVersion, StoredSnapshot
 from app.db.repository import _decode_json, with_events
 from app.db.session import make_sessionmaker
 from app.engine import commands as c
+from app.engine.core import replay
 from app.engine.errors import Code, DomainError
 from app.engine.events import Event, EventType
+from app.engine.snapshot import snapshot
 from app.engine.state import DrillState, Status
+from app.loadtest.bench.restart import generate_events, load_shipped
+from app.services import snapshots
 from app.services.drills import DrillNotFound, DrillService, ScenarioInvalid
+from app.services.snapshots import SNAPSHOT_EVERY
 from tests.conftest import FakeClock
 
 MINI = (Path(__file__).parents[1] / "fixtures" / "mini.yaml").read_text()
@@ -279,3 +286,64 @@ async def test_a_long_log_is_used_with_the_collector_held_and_let_go_after(
         assert await with_events(session, drill_id, use) == len(await service.events(drill_id))
     assert seen == [False]
     assert gc.isenabled()
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+async def _snapshot_row(engine: AsyncEngine, drill_id: str) -> StoredSnapshot | None:
+    async with make_sessionmaker(engine)() as session:
+        return await session.get(StoredSnapshot, drill_id)
+
+
+async def test_a_restarted_server_folds_from_the_last_snapshot_of_this_engine(
+    service: DrillService, engine: AsyncEngine
+) -> None:
+    """An imported drill keeps its state at its last seq; a restarted server starts
+    there (a snapshot marked so shows through), unless another engine folded it."""
+    source, origin, scenario = load_shipped()
+    log = generate_events(scenario, SNAPSHOT_EVERY + 200, "d-long", seed=5)
+    drill_id = await service.import_events(source, origin, "d-long", log)
+    row = await _snapshot_row(engine, drill_id)
+    assert row is not None and row.seq == log[-1].seq
+    assert await _cold_state(engine, drill_id) == replay(scenario, log)
+
+    marked = snapshot(replay(scenario, log))
+    marked["name"] = "Folded from the snapshot"
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await session.execute(
+            update(StoredSnapshot)
+            .where(StoredSnapshot.drill_id == drill_id)
+            .values(data=json.dumps(marked))
+        )
+    assert (await _cold_state(engine, drill_id)).name == "Folded from the snapshot"
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await session.execute(
+            update(StoredSnapshot)
+            .where(StoredSnapshot.drill_id == drill_id)
+            .values(engine="0" * 64)
+        )
+    assert await _cold_state(engine, drill_id) == replay(scenario, log)
+
+
+async def test_live_writes_keep_a_snapshot_that_never_runs_ahead_of_the_log(
+    service: DrillService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every few events (five here) the state is kept with the events that reach it:
+    commands one by one, a burst written together, the clock's injects."""
+    monkeypatch.setattr(snapshots, "SNAPSHOT_EVERY", 5)
+    drill_id = await _drill(service)
+    for n, role in enumerate(["executive", "legal", "incident_manager"]):
+        await service.execute(drill_id, c.Join(f"p{n}", f"P{n}", role), c.Actor(f"p{n}"))
+    await service.execute(drill_id, c.StartClock())
+    await asyncio.gather(*(service.execute(drill_id, c.AddNote(f"n{n}")) for n in range(23)))
+    for n in range(7):
+        await service.execute(drill_id, c.AddNote(f"later {n}"))
+    log = await service.events(drill_id)
+    row = await _snapshot_row(engine, drill_id)
+    assert row is not None and log[-1].seq - 5 < row.seq <= log[-1].seq
+    parsed = (await service.state(drill_id))[0]
+    kept = snapshots.usable(row)
+    assert kept == replay(parsed, log[: row.seq])
+    _, live = await service.state(drill_id)
+    assert await _cold_state(engine, drill_id) == live

@@ -38,12 +38,13 @@ def _check_figures(figures: RestartFigures, events: int, repeats: int) -> None:
     for key, timing in figures.timings().items():
         assert 0 < timing.median_ms <= timing.max_ms, key
     rows = figures.rows()
-    assert len(rows) == 6
+    assert len(rows) == 7
     assert rows[0][0].startswith("rebuild")
     shown = figures.as_dict()
     assert shown["events"] == events
     assert set(shown["ms"]) == {
         "rebuild",
+        "rebuild_from_log",
         "scenario",
         "scorecard",
         "report",

@@ -1,13 +1,16 @@
 """The "restart cost" case of `tabletop bench`: what a long drill costs a restarted server.
 
 A restarted server keeps no state: the first time a drill is used again, the drills
-service loads the drill, parses its stored scenario text and folds every event of its log
-(`DrillService._get_live`). This case plays a realistic long drill with the pure engine
-(participants in every role, injects, decisions, many messages, notes), stores it through
-`DrillService.import_events`, and then, on a fresh service each time (new engine and
+service loads the drill, parses its stored scenario text and folds its log from the
+drill's last snapshot (`DrillService._get_live`; app/services/snapshots). This case plays a
+realistic long drill with the pure engine (participants in every role, injects, decisions,
+many messages, notes), stores it through `DrillService.import_events`, keeps its snapshot
+where a drill played live may have it last (SNAPSHOT_EVERY - 1 events before the end: the
+most a restarted server folds), and then, on a fresh service each time (new engine and
 sessions, the scenario cache emptied), measures:
 
-- rebuild: `await service.state(drill_id)` from nothing;
+- rebuild: `await service.state(drill_id)` from nothing; and once more with no snapshot
+  (the whole log folded, as after an upgrade that changes the engine);
 - scorecard: `await service.scorecard(drill_id)` (loads the log again and folds it);
 - report: the after-action report through `ReviewService.report`, its scores read from
   the stored scorecard; and once more with none stored (the log scored, and stored);
@@ -36,7 +39,7 @@ from app.authoring import loader as scenario_loading
 from app.authoring.loader import load_scenario_path
 from app.db import repository as repo
 from app.db.migrate import upgrade
-from app.db.models import StoredScorecard
+from app.db.models import StoredScorecard, StoredSnapshot
 from app.db.session import is_sqlite, make_engine, make_sessionmaker
 from app.engine import commands as c
 from app.engine.core import advance, apply, decide
@@ -47,6 +50,7 @@ from app.engine.simulate import DRY_RUN_EPOCH
 from app.engine.state import DrillState, Status
 from app.reports.render import render_html
 from app.resources import resource_dir
+from app.services import snapshots
 from app.services.drills import DrillService
 from app.services.reviews import ReviewService
 from app.web.main import settle_heap
@@ -527,7 +531,10 @@ class RestartFigures:
     events: int
     repeats: int
     rebuild: Timing
-    """`service.state(drill_id)` on a fresh service: load drill, scenario and log; fold."""
+    """`service.state(drill_id)` on a fresh service: load drill, scenario, snapshot and the
+    log after it (SNAPSHOT_EVERY - 1 events); fold."""
+    rebuild_from_log: Timing
+    """The same with no snapshot stored: the whole log folded."""
     scenario: Timing
     """Of the rebuild, turning the stored scenario text into a model (timed apart, on a
     fresh service of its own): the part that does not grow with the log."""
@@ -545,6 +552,7 @@ class RestartFigures:
     def timings(self) -> dict[str, Timing]:
         return {
             "rebuild": self.rebuild,
+            "rebuild_from_log": self.rebuild_from_log,
             "scenario": self.scenario,
             "scorecard": self.scorecard,
             "report": self.report,
@@ -574,7 +582,8 @@ class RestartFigures:
 
 
 FIGURE_LABELS = {
-    "rebuild": "rebuild: state from the log",
+    "rebuild": "rebuild: state from the last snapshot and the log after it",
+    "rebuild_from_log": "  the same, no snapshot: the whole log",
     "scenario": "  of which: scenario text",
     "scorecard": "scorecard",
     "report": "after-action report",
@@ -620,9 +629,10 @@ async def measure(
     open_engine: Callable[[], AsyncEngine], drill_id: str, repeats: int
 ) -> dict[str, list[float]]:
     """Samples in ms of rebuild (and its scenario part), scorecard, report and html, each
-    repetition on a fresh engine and service."""
+    repetition on a fresh engine and service; then of rebuild with no snapshot stored."""
     samples: dict[str, list[float]] = {
         "rebuild": [],
+        "rebuild_from_log": [],
         "scenario": [],
         "scorecard": [],
         "report": [],
@@ -652,7 +662,31 @@ async def measure(
             await _timed(samples["report_unscored"], reviews.report(drill_id))
         finally:
             await engine.dispose()
+    engine = open_engine()
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(delete(StoredSnapshot))
+        for _ in range(repeats):
+            await _timed(samples["rebuild_from_log"], fresh_service(engine).state(drill_id))
+    finally:
+        await engine.dispose()
     return samples
+
+
+async def keep_snapshot_at(
+    open_engine: Callable[[], AsyncEngine], scenario: Scenario, log: list[Event], seq: int
+) -> None:
+    """Make the drill's stored snapshot the state at `seq`, as live writes would have
+    left it (an import keeps its last seq's)."""
+    state = DrillState()
+    for event in log[:seq]:
+        apply(scenario, state, event)
+    engine = open_engine()
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await session.merge(snapshots.stored(state))
+    finally:
+        await engine.dispose()
 
 
 async def restart_case(
@@ -672,6 +706,9 @@ async def restart_case(
     count = len(log)
     async with bench_database(database_url) as open_engine:
         await store_drill(open_engine, source, origin, drill_id, log)
+        # The furthest back a drill's last snapshot can be: SNAPSHOT_EVERY - 1 events to fold.
+        last_kept = max(1, count - snapshots.SNAPSHOT_EVERY + 1)
+        await keep_snapshot_at(open_engine, model, log, last_kept)
         # A restarted server holds no copy of the log: 50,000 objects more on the heap
         # would make every full garbage collection during the measurements slower.
         del log
@@ -683,6 +720,7 @@ async def restart_case(
         events=count,
         repeats=repeats,
         rebuild=Timing.of(samples["rebuild"]),
+        rebuild_from_log=Timing.of(samples["rebuild_from_log"]),
         scenario=Timing.of(samples["scenario"]),
         scorecard=Timing.of(samples["scorecard"]),
         report=Timing.of(samples["report"]),
