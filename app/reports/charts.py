@@ -13,6 +13,7 @@ percentages across drills for the programme page.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -159,8 +160,8 @@ def timeline_chart(report: Report, scenario: Scenario | None = None) -> str:
     deadlines coloured by outcome. With the scenario, lanes carry the scenario's own role
     titles; without it, the titles the report knows."""
     titles = formats.role_titles(report, scenario)
-    lanes = _lanes(report, titles)
     scale = _Scale(_time_span(report))
+    lanes = _lanes(report, titles, scale.end)
     height = TOP + sum(lane.height for lane in lanes) + 34.0
     legend, legend_height = _timeline_legend(height + 4)
     name = report.overview.name
@@ -190,7 +191,8 @@ def _time_span(report: Report) -> float:
     """The right edge: the drill's length, or the last thing drawn if later (a running
     drill's open decision), at least a quarter of an hour."""
     last = [report.overview.scenario_duration]
-    last += [line.scenario_time for line in report.timeline]
+    if report.timeline:
+        last.append(max(line.scenario_time for line in report.timeline))
     for d in report.scores.decisions:
         last += [d.opened_at + a.latency for a in d.answers]
     for c in report.scores.communications:
@@ -199,12 +201,11 @@ def _time_span(report: Report) -> float:
     return max(900.0, *last)
 
 
-def _lanes(report: Report, titles: dict[str, str]) -> list[_Lane]:
+def _lanes(report: Report, titles: dict[str, str], end: float) -> list[_Lane]:
     roles = list(report.scores.roles) or list(
         dict.fromkeys(r for d in report.scores.decisions for r in d.roles)
     )
     lanes = {role: _Lane(role, formats.title_of(titles, role)) for role in roles}
-    end = _time_span(report)
     _place_lines(lanes, report.timeline, end)
     for comm in report.scores.communications:
         for role in _deadline_lanes(comm, lanes):
@@ -224,19 +225,22 @@ def _place_lines(lanes: dict[str, _Lane], lines: Sequence[TimelineLine], end: fl
     """Injects (on the lanes of the roles that received them, stand-ins included),
     messages (on the sender's lane) and absences."""
     for line in lines:
-        placed = [role for role in line.roles if role in lanes]
-        if line.kind == "inject_delivered":
-            for role in placed:
-                lanes[role].injects.append(line)
-        elif line.kind == "message_sent":
-            for role in placed:
-                lanes[role].messages.append(line)
-        elif line.kind == "role_unavailable":
-            for role in placed:
-                lanes[role].away.append((line.scenario_time, end))
-        elif line.kind == "role_available":
-            for role in placed:
-                if lanes[role].away:
+        kind = line.kind
+        if kind == "message_sent":  # first: nine lines in ten of a long drill
+            for role in line.roles:
+                if role in lanes:
+                    lanes[role].messages.append(line)
+        elif kind == "inject_delivered":
+            for role in line.roles:
+                if role in lanes:
+                    lanes[role].injects.append(line)
+        elif kind == "role_unavailable":
+            for role in line.roles:
+                if role in lanes:
+                    lanes[role].away.append((line.scenario_time, end))
+        elif kind == "role_available":
+            for role in line.roles:
+                if role in lanes and lanes[role].away:
                     lanes[role].away[-1] = (lanes[role].away[-1][0], line.scenario_time)
 
 
@@ -251,7 +255,7 @@ def _deadline_lanes(comm: CommunicationResult, lanes: Mapping[str, _Lane]) -> li
 
 def _bar(report: Report, decision: DecisionResult, role: str, end: float) -> _Bar:
     start = decision.opened_at
-    prompt = decision.prompt.strip().splitlines()[0] if decision.prompt.strip() else ""
+    prompt = decision.title
     silent = any(
         item.dimension is Dimension.decisions
         and item.ref == decision.decision_id
@@ -354,8 +358,8 @@ def _draw_lane(lane: _Lane, top: float, scale: _Scale) -> list[str]:
         parts.append(_draw_bar(bar, top + ROW_BAR + BAR_STEP * bar.row, scale))
     for comm in lane.deadlines:
         parts.append(_draw_deadline(comm, top + ROW_POINT, scale))
-    parts.extend(_triangles(lane.messages, top + ROW_POINT, True, INK, scale))
-    parts.extend(_triangles(lane.injects, top + ROW_INJECT, False, BLUE, scale))
+    parts.extend(_triangles(lane.messages, top + ROW_POINT, True, INK, scale, "messages"))
+    parts.extend(_triangles(lane.injects, top + ROW_INJECT, False, BLUE, scale, "injects"))
     parts.append("</g>")
     return parts
 
@@ -379,16 +383,56 @@ def _triangle(x: float, y: float, up: bool, colour: str, tip: str) -> str:
 
 
 def _triangles(
-    lines: Sequence[TimelineLine], y: float, up: bool, colour: str, scale: _Scale
+    lines: Sequence[TimelineLine], y: float, up: bool, colour: str, scale: _Scale, noun: str
 ) -> list[str]:
-    """A triangle for each line, with the line as tooltip: `_triangle`'s markup, its
-    shared parts written once (a long drill has 10,000 of them)."""
+    """A triangle for each line, with the line as tooltip (`_triangle`'s markup, its
+    shared parts written once); lines that fall within MARK_BIN of each other share one,
+    which says how many it stands for (`data-count`) and what they were."""
     start, middle, end = _triangle_parts(y, up, colour)
-    xs = scale.xs(line.scenario_time for line in lines)
-    return [
-        f"{start}{x - 5:.1f}{middle}{escape_text(f'{line.offset} {line.text}')}{end}"
-        for x, line in zip(xs, lines, strict=True)
-    ]
+    marks = []
+    for x, group in _binned(scale.xs(line.scenario_time for line in lines), lines):
+        if len(group) == 1:
+            tip, opening = f"{group[0].offset} {group[0].text}", start
+        else:
+            tip, opening = (
+                _group_tip(group, noun),
+                start.replace(" d=", f' data-count="{len(group)}" d=', 1),
+            )
+        marks.append(f"{opening}{x - 5:.1f}{middle}{escape_text(tip)}{end}")
+    return marks
+
+
+MARK_BIN = 4.0
+"""Marks of one row of a lane closer than this (px) are drawn as one: a long drill's
+10,000 messages on a 730 px track lie on top of each other anyway, and one mark each made
+the chart megabytes of tooltips that nobody could point at."""
+GROUP_TIP_LINES = 2
+
+
+def _binned(
+    xs: Sequence[float], lines: Sequence[TimelineLine]
+) -> list[tuple[float, list[TimelineLine]]]:
+    """Consecutive lines by MARK_BIN-wide column of the track, each column at its first
+    line's x."""
+    groups: list[tuple[float, list[TimelineLine]]] = []
+    column = None
+    for x, line in zip(xs, lines, strict=True):
+        here = int((x - GUTTER) // MARK_BIN)
+        if here == column:
+            groups[-1][1].append(line)
+        else:
+            column = here
+            groups.append((x, [line]))
+    return groups
+
+
+def _group_tip(group: Sequence[TimelineLine], noun: str) -> str:
+    """ "12 messages, T+03:10 to T+03:12: the first two; and 10 more"."""
+    first, last = group[0], group[-1]
+    when = first.offset if first.offset == last.offset else f"{first.offset} to {last.offset}"
+    shown = "; ".join(line.text for line in group[:GROUP_TIP_LINES])
+    more = len(group) - GROUP_TIP_LINES
+    return f"{len(group)} {noun}, {when}: {shown}" + (f"; and {more} more" if more > 0 else "")
 
 
 def _diamond(x: float, y: float, status: str, colour: str, tip: str) -> str:
@@ -505,8 +549,8 @@ def _summary(report: Report, lanes: list[_Lane]) -> str:
         status: sum(1 for c in comms if c.status == status)
         for status in (CommStatus.on_time, CommStatus.late, CommStatus.missed)
     }
-    injects = sum(1 for line in report.timeline if line.kind == "inject_delivered")
-    messages = sum(1 for line in report.timeline if line.kind == "message_sent")
+    kinds = Counter(line.kind for line in report.timeline)
+    injects, messages = kinds["inject_delivered"], kinds["message_sent"]
     roles = len([lane for lane in lanes if lane.role != ANY_ROLE])
     return (
         f"Timeline of {report.overview.name} by role, {roles} roles over "

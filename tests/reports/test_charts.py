@@ -10,7 +10,7 @@ import pytest
 from app.authoring.svg import attributes, escape_attr, escape_text, open_svg
 from app.reports.build import build_report
 from app.reports.charts import timeline_chart, trend_chart
-from app.reports.model import Report
+from app.reports.model import Report, TimelineLine
 from tests.reports.sample import NOW, dry_run_inputs, scripted_inputs
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -238,3 +238,36 @@ def test_many_series_stay_distinct() -> None:
             line = next(g.iter(f"{SVG}polyline"))
             styles.add((line.get("stroke"), line.get("stroke-dasharray")))
     assert len(styles) == 9
+
+
+def test_messages_that_would_lie_on_top_of_each_other_share_one_mark_that_counts_them(
+    scripted: tuple[Report, str],
+) -> None:
+    """A long drill's thousands of messages on a 730 px track: marks within a few pixels
+    are one, which says how many it stands for and what the first were."""
+    report, _ = scripted
+    burst = [
+        TimelineLine(
+            seq=10_000 + n,
+            scenario_time=1800.0 + n / 10,
+            offset="T+00:30",
+            story_time="Thu 24 Dec 23:10",
+            kind="message_sent",
+            text=f"Incident manager sent message to Legal counsel: update {n}",
+            roles=["incident_manager"],
+        )
+        for n in range(120)
+    ]
+    busy = report.model_copy(update={"timeline": [*report.timeline, *burst]})
+    manager = _lane(_root(timeline_chart(busy)), "incident_manager")
+    marks = _marks(manager, "message")
+    counts = [int(m.get("data-count", "1")) for m in marks]
+    assert sum(counts) == 1 + len(burst)  # the scripted drill's one message, and the burst
+    assert len(marks) == 2
+    (group,) = [m for m in marks if m.get("data-count")]
+    tip = group.find(f"{SVG}title")
+    assert tip is not None
+    assert tip.text == (
+        "120 messages, T+00:30: Incident manager sent message to Legal counsel: update 0; "
+        "Incident manager sent message to Legal counsel: update 1; and 118 more"
+    )
