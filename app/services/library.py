@@ -73,7 +73,8 @@ async def _load_stored(service: DrillService, row: ScenarioVersion) -> Loaded:
 
 
 async def find(folder: Path, service: DrillService, key: str) -> Found | None:
-    """One scenario by its key; None unless it exists and validates."""
+    """One scenario by its key; None unless it exists and validates. A shipped file's key
+    is its name (mini.yaml); its name without the extension (mini) finds it too."""
     if key.startswith(UPLOAD_PREFIX):
         prefix = key.removeprefix(UPLOAD_PREFIX)
         if len(prefix) != UPLOAD_KEY_CHARS:
@@ -85,7 +86,10 @@ async def find(folder: Path, service: DrillService, key: str) -> Found | None:
         loaded = await _load_stored(service, row)
         source, origin = row.source, row.origin
     else:
-        path = next((p for p in scenario_files([folder]) if p.name == key), None)
+        files = list(scenario_files([folder]))
+        path = next((p for p in files if p.name == key), None) or next(
+            (p for p in files if p.stem == key), None
+        )
         if path is None:
             return None
         loaded = load_scenario_path(path)

@@ -136,7 +136,9 @@ async def create_drill(body: NewDrill, request: Request, user: Facilitator) -> D
     )
     if found is None:
         raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no scenario {body.scenario!r} in the library"
+            status.HTTP_404_NOT_FOUND,
+            f"no scenario {body.scenario!r} in the library: use a key that GET "
+            "/api/scenarios lists (a file's name, such as ransomware-holiday-weekend.yaml)",
         )
     service = drills(request)
     command = c.CreateDrill(

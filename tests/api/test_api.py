@@ -145,3 +145,14 @@ def test_the_join_form_posted_twice_joins_once(live_server: LiveServer) -> None:
     log = facilitator.get(f"/api/drills/{drill['id']}/events").json()
     assert [e["data"]["name"] for e in log if e["type"] == "participant_joined"] == ["Eve"]
     assert browser.get(f"/drills/{drill['id']}/play").status_code == 200
+
+
+def test_a_drill_is_made_from_a_scenario_named_with_or_without_its_extension(
+    live_server: LiveServer,
+) -> None:
+    facilitator = sign_in(live_server)
+    bare = facilitator.post("/api/drills", json={"scenario": "mini", "name": "Bare"})
+    assert bare.status_code == 201, bare.text
+    unknown = facilitator.post("/api/drills", json={"scenario": "no-such", "name": "X"})
+    assert unknown.status_code == 404
+    assert "GET /api/scenarios lists" in unknown.json()["detail"]
