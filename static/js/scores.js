@@ -28,23 +28,31 @@ export function points(n) {
   return String(Math.round(n * 100) / 100);
 }
 
-/** "7 / 10", or "+2" where nothing was at stake (adjustments). */
-export function amount(total) {
+/** "7 / 10"; "+2" where nothing was at stake but points were given (adjustments);
+ *  "nothing at stake" where neither (a deadline not yet due is not a zero score), unless
+ *  `counted` (the adjustments' row, whose 0 means none were made). */
+export function amount(total, counted = false) {
   if (total.max_points > 0) return `${points(total.points)} / ${points(total.max_points)}`;
+  if (total.points === 0 && !counted) return NOTHING_AT_STAKE;
   return total.points > 0 ? `+${points(total.points)}` : points(total.points);
 }
+
+export const NOTHING_AT_STAKE = "nothing at stake";
 
 export function percent(total) {
   if (total.played === false) return "not played"; // a role nobody played has no percentage
   return total.percent === null || total.percent === undefined ? "" : `${total.percent}%`;
 }
 
-/** One list item per [label, total]: the label, points of max, percent and a meter. */
+/** One list item per [label, total, counted]: the label, points of max, percent and a
+ *  meter (`counted` as for `amount`). */
 export function renderTotals(list, rows) {
   list.replaceChildren();
-  for (const [label, total] of rows) {
+  for (const [label, total, counted] of rows) {
     const li = el("li");
-    li.append(el("span", "score-label", label), el("strong", total.points < 0 ? "neg" : "", amount(total)), el("span", "score-pct muted small", percent(total)));
+    const figure = amount(total, counted);
+    const muted = figure === NOTHING_AT_STAKE ? "muted" : total.points < 0 ? "neg" : "";
+    li.append(el("span", "score-label", label), el("strong", muted, figure), el("span", "score-pct muted small", percent(total)));
     if (total.percent !== null && total.percent !== undefined) {
       const meter = el("meter");
       meter.min = 0;
@@ -68,7 +76,7 @@ export function renderScorecard(card, titles, { overall, objectives, dimensions 
   renderTotals(objectives, Object.entries(card.objectives).map(([id, total]) => [titles[id] || id, total]));
   // A dimension nothing in this scenario scores (no regime played) is left out, not "0 / 0".
   const scored = Object.entries(card.dimensions).filter(([id, total]) => id !== "regulatory" || total.max_points > 0);
-  renderTotals(dimensions, scored.map(([id, total]) => [DIMENSIONS[id] || id, total]));
+  renderTotals(dimensions, scored.map(([id, total]) => [DIMENSIONS[id] || id, total, id === "adjustments"]));
 }
 
 /** The score panel both pages share (#score-overall, #scores, #score-dimensions and

@@ -38,7 +38,12 @@ def test_scores_adjustments_and_the_hot_wash(browser: Browser, live_server: Live
     expect(fac.locator("#conn")).to_have_text("Live")
     # Nothing at stake yet: the server's scorecard, not a sum kept in the browser.
     expect(fac.locator("#scores li")).to_have_count(2)
-    expect(fac.locator("#score-overall")).to_have_text("0")
+    expect(fac.locator("#score-overall")).to_have_text("nothing at stake")
+    expect(fac.locator("#scores li", has_text="Communicate on time")).to_contain_text(
+        "nothing at stake"
+    )
+    adjustments = fac.locator("#score-dimensions li", has_text="Adjustments")
+    expect(adjustments.locator("strong")).to_have_text("0")  # none made: a count
 
     executive = problems.watch(_context(browser, 390, 844).new_page(), "executive")
     join_page(executive, live_server, code, "Eve Exec", "Executive")
@@ -75,7 +80,7 @@ def test_scores_adjustments_and_the_hot_wash(browser: Browser, live_server: Live
     expect(fac.locator("#score-dimensions li", has_text="Adjustments")).to_contain_text("-2")
     expect(form.get_by_label("Reason")).to_have_value("")
     _shot(fac, "20-console-adjusted")
-    assert _objective(fac, "Communicate on time") == "0"
+    assert _objective(fac, "Communicate on time") == "nothing at stake"  # nothing due yet
 
     # The drill ends: the executive gets the hot wash and answers it.
     fac.once("dialog", lambda dialog: dialog.accept())
