@@ -146,19 +146,42 @@ def _text(value: str) -> str:
     return str(escape(value)) if _HTML_SPECIAL.search(value) else value
 
 
-def timeline_rows(lines: Iterable[TimelineLine]) -> Markup:
+def timeline_rows(lines: Sequence[TimelineLine]) -> Markup:
     """The timeline table's rows, the same markup as the loop in report/body.html writes
     (a test holds them to it). Written here because a 10,000-event drill has 10,000 rows,
     and Jinja's attribute lookups and escaping cell by cell were half the HTML export's
-    time. Every value from the report is escaped: the result is trusted markup."""
+    time. Every value from the report is escaped, a column at a time: the result is
+    trusted markup."""
+    kinds = _escaped([t.kind for t in lines])
+    offsets = _escaped([t.offset for t in lines])
+    story_times = _escaped([t.story_time for t in lines])
+    texts = _escaped([t.text for t in lines])
     return Markup(  # noqa: S704 - built from escaped values only
         "".join(
-            f'<tr class="aar-kind-{_text(t.kind)}"><td class="num">{t.seq:d}</td>'
-            f'<td class="aar-nowrap">{_text(t.offset)}</td>'
-            f'<td class="aar-nowrap">{_text(t.story_time)}</td><td>{_text(t.text)}</td></tr>'
-            for t in lines
+            f'<tr class="aar-kind-{kind}"><td class="num">{t.seq:d}</td>'
+            f'<td class="aar-nowrap">{offset}</td>'
+            f'<td class="aar-nowrap">{story_time}</td><td>{text}</td></tr>'
+            for t, kind, offset, story_time, text in zip(
+                lines, kinds, offsets, story_times, texts, strict=True
+            )
         )
     )
+
+
+_SEPARATOR = "\x1f"
+"""Joins a column's values for one pass of the escaper: a character it leaves alone."""
+
+
+def _escaped(values: list[str]) -> list[str]:
+    """Each value escaped for HTML, as `_text` does, in one pass of markupsafe's escaper
+    over the column (a call per cell was a third of the rows' time); cell by cell when a
+    value holds the separator itself."""
+    if not values:
+        return []
+    escaped = str(escape(_SEPARATOR.join(values))).split(_SEPARATOR)
+    if len(escaped) != len(values):  # a value held the separator: it split in two
+        return [_text(value) for value in values]
+    return escaped
 
 
 def render_html(report: Report, scenario: Scenario) -> str:

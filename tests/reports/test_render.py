@@ -316,6 +316,11 @@ def _timeline_loop(lines: list[TimelineLine]) -> str:
 def test_timeline_rows_written_in_python_match_the_template(drill: Rendered) -> None:
     lines = [*drill.report.timeline, HOSTILE_LINE]
     assert str(render.timeline_rows(lines)) == _timeline_loop(lines)
+    # A value holding the character a column is joined with for escaping is escaped too.
+    joined = HOSTILE_LINE.model_copy(update={"text": "a\x1f<b>b</b>", "story_time": "\x1f"})
+    lines = [*lines, joined]
+    assert str(render.timeline_rows(lines)) == _timeline_loop(lines)
+    assert "a\x1f&lt;b&gt;b&lt;/b&gt;" in str(render.timeline_rows(lines))
 
 
 def test_timeline_rows_escape_what_the_log_says(scripted: Rendered) -> None:
