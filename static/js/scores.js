@@ -51,7 +51,9 @@ export function renderTotals(list, rows) {
   for (const [label, total, counted] of rows) {
     const li = el("li");
     const figure = amount(total, counted);
-    const muted = figure === NOTHING_AT_STAKE ? "muted" : total.points < 0 ? "neg" : "";
+    const idle = figure === NOTHING_AT_STAKE;
+    li.classList.toggle("idle", idle); // the words go under the label: see app.css
+    const muted = idle ? "muted" : total.points < 0 ? "neg" : "";
     li.append(el("span", "score-label", label), el("strong", muted, figure), el("span", "score-pct muted small", percent(total)));
     if (total.percent !== null && total.percent !== undefined) {
       const meter = el("meter");

@@ -39,9 +39,10 @@ def test_scores_adjustments_and_the_hot_wash(browser: Browser, live_server: Live
     # Nothing at stake yet: the server's scorecard, not a sum kept in the browser.
     expect(fac.locator("#scores li")).to_have_count(2)
     expect(fac.locator("#score-overall")).to_have_text("nothing at stake")
-    expect(fac.locator("#scores li", has_text="Communicate on time")).to_contain_text(
-        "nothing at stake"
-    )
+    idle = fac.locator("#scores li", has_text="Communicate on time")
+    expect(idle).to_contain_text("nothing at stake")
+    label = idle.locator(".score-label").bounding_box()
+    assert label is not None and label["height"] < 30, label  # one line, not squeezed
     adjustments = fac.locator("#score-dimensions li", has_text="Adjustments")
     expect(adjustments.locator("strong")).to_have_text("0")  # none made: a count
 
