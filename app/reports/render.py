@@ -714,7 +714,8 @@ class _Markdown:
                     opt.label + (" (ends the drill)" if opt.ends_drill else ""),
                     "; ".join(opt.leads_to) or fmt.NONE,
                     "; ".join(opt.would_skip) or fmt.NONE,
-                    opt.feedback or fmt.NONE,
+                    # Scenario text, wrapped where its YAML was: one line, as the HTML reads.
+                    " ".join((opt.feedback or "").split()) or fmt.NONE,
                 )
                 for opt in road.untaken
             ]

@@ -232,6 +232,16 @@ def test_markdown_escapes_pipes_and_newlines_in_cells(scripted: Rendered) -> Non
     assert len(re.split(r"(?<!\\)\|", row)) - 2 == 9
 
 
+def test_markdown_joins_the_lines_a_scenario_file_wrapped(scripted: Rendered) -> None:
+    """A facilitator's note is scenario Markdown, wrapped where its YAML was: one line in
+    a table cell, as the HTML shows it, not a <br> at every wrap."""
+    road = scripted.report.road_not_taken[0]
+    option = road.untaken[0].model_copy(update={"feedback": "Reasonable but too\nnarrow."})
+    roads = [road.model_copy(update={"untaken": [option]})]
+    markdown = render.render_markdown(scripted.report.model_copy(update={"road_not_taken": roads}))
+    assert "| Reasonable but too narrow. |" in markdown
+
+
 def test_markdown_marks_edited_ratings_and_stand_ins(scripted: Rendered) -> None:
     markdown = scripted.markdown
     assert "- Rating: S: Performed with some challenges _(edited by reviewer; derived P)_" in (
