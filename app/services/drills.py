@@ -452,7 +452,7 @@ class DrillService:
             await repo.append_events(session, drill_id, events)
             session.add_all(also or [])
             if snapshots.due(0, state.seq):
-                session.add(snapshots.stored(state))
+                session.add(snapshots.stored(drill_id, state))
             if state.status is Status.ended:  # an import of a finished drill: score it once
                 scores = scoring.scorecard(scenario, events)
                 session.add(scorecards.stored(drill_id, state.seq, scores))
@@ -677,7 +677,7 @@ class DrillService:
                 for share, plan in writing:
                     session.add_all(plan.rows_to_add(share.batch))
                     if snapshots.due(share.live.state.seq, plan.state.seq):
-                        await session.merge(snapshots.stored(plan.state))
+                        await session.merge(snapshots.stored(share.drill_id, plan.state))
                 await repo.append_logs(session, {s.drill_id: p.events for s, p in writing})
                 await repo.add_receipts_of(session, {s.drill_id: p.receipts for s, p in writing})
                 await repo.set_drills_progress(
@@ -833,7 +833,7 @@ class DrillService:
             await repo.append_events(session, drill_id, events)
             await repo.add_receipts(session, drill_id, receipts)
             if snapshots.due(live.state.seq, candidate.seq):
-                await session.merge(snapshots.stored(candidate))
+                await session.merge(snapshots.stored(drill_id, candidate))
             await repo.set_drill_progress(
                 session,
                 drill_id,

@@ -31,10 +31,11 @@ def due(before_seq: int, after_seq: int) -> bool:
     return after_seq // SNAPSHOT_EVERY > before_seq // SNAPSHOT_EVERY
 
 
-def stored(state: DrillState) -> StoredSnapshot:
-    """The row that keeps `state` as its drill's snapshot (merged over the one before)."""
+def stored(drill_id: str, state: DrillState) -> StoredSnapshot:
+    """The row that keeps `state` as drill `drill_id`'s snapshot (merged over the one
+    before)."""
     return StoredSnapshot(
-        drill_id=state.drill_id,
+        drill_id=drill_id,
         seq=state.seq,
         engine=scoring_digest(),
         data=json.dumps(snapshot(state), separators=(",", ":")),
@@ -52,4 +53,4 @@ def usable(row: StoredSnapshot | None) -> DrillState | None:
             "drill %s: its snapshot at seq %d is unreadable: %s", row.drill_id, row.seq, exc
         )
         return None
-    return state if state.seq == row.seq and state.drill_id == row.drill_id else None
+    return state if state.seq == row.seq else None

@@ -674,7 +674,11 @@ async def measure(
 
 
 async def keep_snapshot_at(
-    open_engine: Callable[[], AsyncEngine], scenario: Scenario, log: list[Event], seq: int
+    open_engine: Callable[[], AsyncEngine],
+    scenario: Scenario,
+    drill_id: str,
+    log: list[Event],
+    seq: int,
 ) -> None:
     """Make the drill's stored snapshot the state at `seq`, as live writes would have
     left it (an import keeps its last seq's)."""
@@ -684,7 +688,7 @@ async def keep_snapshot_at(
     engine = open_engine()
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
-            await session.merge(snapshots.stored(state))
+            await session.merge(snapshots.stored(drill_id, state))
     finally:
         await engine.dispose()
 
@@ -708,7 +712,7 @@ async def restart_case(
         await store_drill(open_engine, source, origin, drill_id, log)
         # The furthest back a drill's last snapshot can be: SNAPSHOT_EVERY - 1 events to fold.
         last_kept = max(1, count - snapshots.SNAPSHOT_EVERY + 1)
-        await keep_snapshot_at(open_engine, model, log, last_kept)
+        await keep_snapshot_at(open_engine, model, drill_id, log, last_kept)
         # A restarted server holds no copy of the log: 50,000 objects more on the heap
         # would make every full garbage collection during the measurements slower.
         del log
