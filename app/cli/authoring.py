@@ -636,9 +636,11 @@ injects:
 # Questions put to roles, opened by an inject's `opens`. Each option can `set` flags
 # (for later `when` conditions), score objectives, branch the story (injects that come
 # `after` it, `triggers`, `suppresses`) or end the drill. `default` is taken when
-# nobody answers within `time_limit`.
+# nobody answers within `time_limit`. The `title` names the decision in the scores and
+# the report; without one, the prompt's first sentence does.
 decisions:
   - id: contain
+    title: Revoke the sessions now?
     prompt: Revoke the mailbox's sessions now, in the middle of the payment run?
     to: [incident_manager]
     time_limit: 20m

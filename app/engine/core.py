@@ -22,7 +22,6 @@ from app.engine import payloads as p
 from app.engine.blanks import blanks_in
 from app.engine.errors import Code, DomainError
 from app.engine.events import SYSTEM, Event, EventType
-from app.engine.headlines import headline
 from app.engine.index import expand_roles, index_of
 from app.engine.notices import notice_text
 from app.engine.scenario import (
@@ -1283,7 +1282,7 @@ def _fire_inject(
                 "roles": _recipients(state, addressed_roles, unavailable),
                 "deadline": emit.scenario_time + spec.time_limit,
                 "prompt": prompt,
-                "title": headline(prompt, 90),
+                "title": spec.heading(state.variables),
             },
         )
     if inject.ends_drill:

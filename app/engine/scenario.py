@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from app.engine.durations import Duration
+from app.engine.headlines import headline
 from app.regimes.model import Recipient
 
 Id = Annotated[
@@ -40,6 +41,9 @@ OptionRef = Annotated[
 ]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+DECISION_TITLE_WIDTH = 100
+"""The most characters a decision's title takes, written or taken from its prompt: one
+width, so the phone, the console, the scores and the report all name it alike."""
 AttackId = Annotated[
     str,
     StringConstraints(pattern=r"^T\d{4}(\.\d{3})?$"),
@@ -497,6 +501,14 @@ class Decision(Strict):
     """A question put to one or more roles, opened by an inject's `opens`."""
 
     id: Id
+    title: (
+        Annotated[str, StringConstraints(min_length=1, max_length=DECISION_TITLE_WIDTH)] | None
+    ) = Field(
+        default=None,
+        description="What is decided, in a few words, as the report, the scores, the "
+        "timeline and the console name it, e.g. 'Pay the ransom?' (at most 100 "
+        "characters; {{variables}} are filled in). Default: the prompt's first sentence.",
+    )
     prompt: Text = Field(description="The question, in Markdown.")
     to: list[Id] = Field(min_length=1, description="Roles that may answer, or `all`.")
     time_limit: Duration = Field(description="Scenario time to answer before the default.")
@@ -507,6 +519,14 @@ class Decision(Strict):
     )
     options: list[Option] = Field(min_length=2, description="At least two answers.")
     notes: Text | None = Field(default=None, description="For the facilitator's eyes only.")
+
+    def heading(self, values: dict[str, str] | None = None) -> str:
+        """What the decision is called wherever it is listed: its title on one line, else
+        its prompt's first sentence, with `values` filled in (none where the scenario is
+        a drill's filled copy already)."""
+        if self.title is not None:
+            return fill(" ".join(self.title.split()), values or {})
+        return headline(fill(self.prompt, values or {}), DECISION_TITLE_WIDTH)
 
 
 class Expectation(Strict):

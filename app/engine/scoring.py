@@ -23,7 +23,6 @@ from app.engine import payloads as p
 from app.engine.core import apply, message_pairs
 from app.engine.events import Event, EventType
 from app.engine.filled import drill_values, filled_scenario
-from app.engine.headlines import headline
 from app.engine.notices import Completeness
 from app.engine.regulatory import Filing, RegimeInPlay, regimes_in_play
 from app.engine.scenario import (
@@ -110,7 +109,9 @@ class AnswerResult(_Model):
 class DecisionResult(_Model):
     decision_id: str
     prompt: str
-    title: str = Field(description="The prompt as a one-line title: its first sentences.")
+    title: str = Field(
+        description="What is decided: the scenario's title, else the prompt's first sentences."
+    )
     roles: list[str]
     opened_at: float
     time_limit: float
@@ -275,7 +276,7 @@ def _decision_results(
             DecisionResult(
                 decision_id=decision_id,
                 prompt=opened_data["prompt"],
-                title=headline(opened_data["prompt"]),
+                title=spec.heading(),
                 roles=roles,
                 opened_at=opened.scenario_time,
                 time_limit=spec.time_limit,
@@ -346,7 +347,7 @@ def _decision_items(
                 ScoreItem(
                     dimension=Dimension.decisions,
                     ref=spec.id,
-                    title=headline(spec.prompt),
+                    title=spec.heading(),
                     objective=objective,
                     role=role,
                     points=points,
@@ -373,7 +374,7 @@ def _unanswered_items(
         ScoreItem(
             dimension=Dimension.decisions,
             ref=spec.id,
-            title=headline(spec.prompt),
+            title=spec.heading(),
             objective=objective,
             role=role,
             points=0.0,

@@ -287,7 +287,7 @@ def _prompt(scenario: Scenario, decision_id: str) -> str:
     """A decision as people know it: the first line of its question."""
     if not scenario.has_decision(decision_id):
         return f"Decision {decision_id}"
-    return f"Decision {headline(scenario.decision(decision_id).prompt, 90)!r}"
+    return f"Decision {scenario.decision(decision_id).heading()!r}"
 
 
 def _inject_title(scenario: Scenario, inject_id: str) -> str:

@@ -230,6 +230,8 @@ class _References:
             if inject.sender:
                 texts.append((("injects", i, "sender"), inject.sender))
         for i, decision in enumerate(self.s.decisions):
+            if decision.title:
+                texts.append((("decisions", i, "title"), decision.title))
             texts.append((("decisions", i, "prompt"), decision.prompt))
             for k, option in enumerate(decision.options):
                 texts.append((("decisions", i, "options", k, "label"), option.label))

@@ -282,7 +282,9 @@ class RoadOption(_Model):
 class RoadNotTaken(_Model):
     decision_id: str
     prompt: str
-    title: str = Field(description="The prompt as a one-line title: its first sentences.")
+    title: str = Field(
+        description="What is decided: the scenario's title, else the prompt's first sentences."
+    )
     chosen: list[str]
     untaken: list[RoadOption]
 

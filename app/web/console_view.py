@@ -9,7 +9,6 @@ from typing import Any
 from app.authoring.markdown import render_markdown
 from app.engine.core import unfilled_required_roles
 from app.engine.filled import filled_scenario
-from app.engine.headlines import headline
 from app.engine.scenario import Scenario
 from app.engine.state import DrillState, TimerKind
 
@@ -52,7 +51,7 @@ def facilitator_context(scenario: Scenario, state: DrillState) -> dict[str, Any]
         },
         "decisions": {
             d.id: {
-                "prompt": headline(d.prompt),
+                "prompt": d.heading(),
                 "options": {o.id: o.label for o in d.options},
                 "per_role": d.per_role,
             }

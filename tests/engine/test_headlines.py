@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from app.engine.headlines import ELLIPSIS, headline
+from app.engine.scenario import DECISION_TITLE_WIDTH
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -66,13 +67,28 @@ def test_one_very_long_word_is_cut_inside_it() -> None:
     assert headline("x" * 200, 50) == "x" * 49 + ELLIPSIS
 
 
-def test_no_shipped_decision_is_titled_with_half_a_sentence() -> None:
-    """Every shipped prompt's title ends a sentence or says it was cut."""
-    titles = [
-        headline(decision["prompt"], 90)
-        for path in sorted(SCENARIOS.glob("*.yaml"))
+def _shipped_decisions() -> list[dict[str, str]]:
+    files = sorted(SCENARIOS.glob("*.yaml")) + sorted(SCENARIOS.glob("*/scenario.yaml"))
+    return [
+        decision
+        for path in files
         for decision in yaml.safe_load(path.read_text(encoding="utf-8")).get("decisions", [])
     ]
-    assert len(titles) > 20
+
+
+def test_no_shipped_prompt_would_be_titled_with_half_a_sentence() -> None:
+    """A scenario written without titles still reads: every shipped prompt's own title
+    ends a sentence or says it was cut."""
+    titles = [headline(d["prompt"], DECISION_TITLE_WIDTH) for d in _shipped_decisions()]
+    assert len(titles) > 40
     unfinished = [t for t in titles if not t.endswith((".", "?", "!", ELLIPSIS, '."', '?"'))]
     assert unfinished == []
+
+
+def test_every_shipped_decision_says_what_is_decided_in_a_question() -> None:
+    """A prompt's first sentence is often context ("You are acting incident manager; ...
+    cannot be reached."): the shipped scenarios name each decision by what is decided."""
+    untitled = [d["id"] for d in _shipped_decisions() if "title" not in d]
+    assert untitled == []
+    not_questions = [d["title"] for d in _shipped_decisions() if not d["title"].endswith("?")]
+    assert not_questions == []

@@ -16,7 +16,6 @@ from enum import StrEnum
 from app.engine import payloads as p
 from app.engine.durations import format_clock, format_duration
 from app.engine.events import Event, EventType
-from app.engine.headlines import headline
 from app.engine.scenario import Condition, Inject, MessageMatch, Scenario, fill
 from app.regimes.library import RegimeError
 from app.regimes.library import regime as shipped_regime
@@ -115,7 +114,7 @@ def branch_graph(scenario: Scenario) -> Graph:
     for inject in scenario.injects:
         graph.add(_inject(inject, values))
     for decision in scenario.decisions:
-        prompt = headline(fill(decision.prompt, values), 90)
+        prompt = decision.heading(values)
         limit = format_duration(decision.time_limit)
         graph.add(
             Node(
