@@ -104,9 +104,19 @@ async def with_events(
     events are gone, but for what `use` keeps, when it resumes; its one pass then looks at
     what `use` made, not at 10,000 events about to be freed (as `load_events` and then
     the work would: a sixth of a long drill's rebuild)."""
-    result = await _event_rows(session, drill_id, after_seq, None)
+    return use_log_rows(await log_rows(session, drill_id, after_seq), use)
+
+
+async def log_rows(session: AsyncSession, drill_id: str, after_seq: int = 0) -> list[Any]:
+    """The drill's log after `after_seq` as stored rows, not yet decoded: for
+    `use_log_rows`, which may run where no session is (a worker thread)."""
+    return list((await _event_rows(session, drill_id, after_seq, None)).all())
+
+
+def use_log_rows(rows: list[Any], use: Callable[[list[Event]], T]) -> T:
+    """`use(events)` on `rows` decoded, with the collector held (see `with_events`)."""
     with collector_held():
-        return use([_decoded(row) for row in result.all()])
+        return use([_decoded(row) for row in rows])
 
 
 async def _event_rows(

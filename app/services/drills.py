@@ -1124,10 +1124,16 @@ class DrillService:
         not folded, and what `use` returns. For what reviews score and report from (`state`
         would fold the log and keep the drill in memory, which a page listing a year of
         finished drills has no use for); the log is gone when `use` returns, so the
-        collector has nothing of it to look at (`repo.with_events`)."""
+        collector has nothing of it to look at (`repo.with_events`).
+
+        `use` runs in a worker thread, after the session is closed: a long drill's report
+        takes a fifth of a second to build, and the live drills this event loop serves go
+        on meanwhile (the interpreter switches threads every few milliseconds) instead of
+        waiting for it. It must touch nothing the event loop mutates unlocked."""
         async with self.sessions() as session:
             scenario = await self._scenario(session, drill.scenario_version_id)
-            return await repo.with_events(session, drill.id, partial(use, scenario))
+            rows = await repo.log_rows(session, drill.id)
+        return await asyncio.to_thread(repo.use_log_rows, rows, partial(use, scenario))
 
     async def scenario_of(self, drill: Drill) -> Scenario:
         """The scenario a drill plays (parsed once per version in this process)."""

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import json
 import math
+import threading
 from pathlib import Path
 
 import pytest
@@ -285,6 +286,30 @@ async def test_a_long_log_is_used_with_the_collector_held_and_let_go_after(
     async with make_sessionmaker(engine)() as session:
         assert await with_events(session, drill_id, use) == len(await service.events(drill_id))
     assert seen == [False]
+    assert gc.isenabled()
+
+
+async def test_a_report_s_use_of_the_log_leaves_the_event_loop_serving(
+    service: DrillService,
+) -> None:
+    """A long drill's report takes a fifth of a second to build: the live drills this
+    loop serves must not wait for it. Here the build, once begun, waits for the loop to
+    answer; run on the loop itself, it would wait out its timeout instead."""
+    drill_id = await _drill(service)
+    drill = await service.drill(drill_id)
+    begun, answered = threading.Event(), threading.Event()
+
+    def build(_scenario: object, events: list[Event]) -> tuple[bool, int]:
+        begun.set()
+        return answered.wait(timeout=5), len(events)
+
+    building = asyncio.create_task(service.with_log(drill, build))
+    while not begun.is_set():
+        await asyncio.sleep(0.005)
+    answered.set()  # only a loop that is free to run gets here while the build waits
+    loop_answered_in_time, count = await building
+    assert loop_answered_in_time
+    assert count == len(await service.events(drill_id))
     assert gc.isenabled()
 
 
