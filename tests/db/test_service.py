@@ -297,15 +297,15 @@ async def test_a_report_s_use_of_the_log_leaves_the_event_loop_serving(
     answer; run on the loop itself, it would wait out its timeout instead."""
     drill_id = await _drill(service)
     drill = await service.drill(drill_id)
-    begun, answered = threading.Event(), threading.Event()
+    loop = asyncio.get_running_loop()
+    begun, answered = asyncio.Event(), threading.Event()
 
     def build(_scenario: object, events: list[Event]) -> tuple[bool, int]:
-        begun.set()
+        loop.call_soon_threadsafe(begun.set)
         return answered.wait(timeout=5), len(events)
 
     building = asyncio.create_task(service.with_log(drill, build))
-    while not begun.is_set():
-        await asyncio.sleep(0.005)
+    await begun.wait()
     answered.set()  # only a loop that is free to run gets here while the build waits
     loop_answered_in_time, count = await building
     assert loop_answered_in_time
