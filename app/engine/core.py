@@ -430,7 +430,7 @@ def _participant(state: DrillState, actor: c.Actor) -> Participant:
     return participant
 
 
-def _speaking_role(state: DrillState, actor: c.Actor, named: str | None) -> str:
+def _speaking_role(scenario: Scenario, state: DrillState, actor: c.Actor, named: str | None) -> str:
     """The role a command speaks for: a participant's own; the facilitator names one."""
     if actor.is_facilitator:
         if named is None or named not in state.roles:
@@ -445,10 +445,10 @@ def _speaking_role(state: DrillState, actor: c.Actor, named: str | None) -> str:
     if named is not None and named != participant.role:
         raise DomainError(Code.wrong_role, f"you play {participant.role}, not {named}")
     if participant.role in state.unavailable:
-        backup = state.acting_role(participant.role)
+        backup = scenario.role_title(state.acting_role(participant.role))
         raise DomainError(
             Code.role_unavailable,
-            f"in the story {participant.role} cannot be reached right now; {backup} acts for them",
+            f"in the story you cannot be reached right now: {backup} acts for you",
         )
     return participant.role
 
@@ -474,7 +474,7 @@ def _answer(
         raise DomainError(Code.decision_not_open, "this decision has not been put to anyone yet")
     if decision.closed or emit.scenario_time > decision.deadline:
         raise DomainError(Code.decision_closed, "this decision is closed")
-    role = _speaking_role(state, actor, cmd.role)
+    role = _speaking_role(scenario, state, actor, cmd.role)
     answering_for = [r for r in decision.roles if r in state.stands_in_for(role)]
     if not answering_for:
         raise DomainError(
@@ -603,7 +603,7 @@ def _send(
     scenario: Scenario, state: DrillState, cmd: c.SendMessage, actor: c.Actor, emit: _Emitter
 ) -> None:
     _require_running(state)
-    role = _speaking_role(state, actor, cmd.from_role)
+    role = _speaking_role(scenario, state, actor, cmd.from_role)
     recipients = list(dict.fromkeys(cmd.to))
     if not recipients:
         raise DomainError(
@@ -782,7 +782,7 @@ def _notice(
     form, to the party the duty is owed to."""
     _require_running(state)
     use, duty = _notice_duty(scenario, cmd.regime, cmd.duty)
-    role = _speaking_role(state, actor, cmd.role)
+    role = _speaking_role(scenario, state, actor, cmd.role)
     # The roles the scenario names for the regime draft its notices; none named: anyone.
     drafters = use.drafters() or list(state.roles)
     if not state.stands_in_for(role) & set(drafters):

@@ -362,6 +362,8 @@ function onEvent(e) {
     case "feed_posted": onPost(e); break;
     case "note_added": onNote(e); break;
     case "decision_opened": onDecisionOpened(e); break;
+    case "role_unavailable":
+    case "role_available": onAvailability(e); break;
     case "decision_answered": {
       const mine = d.answered_by_role === myRole ? "You" : who(d.answered_by_role);
       closeDecision(d.decision_id, `${mine} answered: ${optionLabel(d.decision_id, d.option_id)}`);
@@ -402,6 +404,22 @@ function onEvent(e) {
     $("lobby-note").hidden = true;
     if (live) { showTab("play"); announce("The drill has started: your inbox is open."); }
   }
+}
+
+// In the story a role can be out of reach (asleep, on a plane, unreachable on a holiday):
+// its backup acts for it and the server refuses what its player sends. Say so, rather than
+// leave an empty inbox and a composer that refuses on Send.
+function onAvailability(e) {
+  if (!myRole || e.data.role !== myRole) return;
+  const away = e.type === "role_unavailable";
+  const banner = $("away");
+  banner.hidden = !away;
+  banner.textContent = away
+    ? `In the story you cannot be reached right now${e.data.backup ? `: ${who(e.data.backup)} acts for you` : ""}. ` +
+      "What is sent to your role goes to them until you are back; follow along in the Public tab and your briefing."
+    : "";
+  $("send-button").disabled = away;
+  if (live) announce(away ? banner.textContent : "You are back in the story: messages and decisions reach you again.");
 }
 
 // The engine records why a drill ended as "inject ID" or "option D.O"; people read a sentence.

@@ -192,3 +192,50 @@ def test_a_drawer_statement_with_blanks_is_sent_only_on_a_second_explicit_choice
     expect(phone.locator(".sent-item")).to_have_count(0)  # the first click sent nothing
     composer.get_by_role("button", name="Send with blanks").click()
     expect(phone.locator(".sent-item", has_text="Wire recall")).to_be_visible()
+
+
+@pytest.mark.live_settings(scenarios_dir=RANSOMWARE.parent)
+def test_a_role_out_of_reach_in_the_story_is_told_so_and_who_acts_for_it(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """The ransomware story makes the incident manager unreachable at 23:05: their player
+    is told who acts for them and cannot send (the server would refuse), until the story
+    brings them back; an empty inbox alone would look like a broken screen."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    service: DrillService = live_server.app.state.service
+    created = sign_in(live_server).post(
+        "/api/drills", json={"scenario": RANSOMWARE.name, "name": "Xmas", "speed": 60}
+    )
+    assert created.status_code == 201, created.text
+    drill_id, code = created.json()["id"], created.json()["join_code"]
+    phone = device(browser, 390, 844).new_page()
+    phone.goto(f"{live_server.url}/join#code={code}")
+    phone.get_by_label("Your name").fill("Ian Manager")
+    phone.locator("input[name=role][value=incident_manager]").check()
+    phone.get_by_role("button", name="Join drill").click()
+    expect(phone.locator("#conn")).to_have_text("Live")
+    live_server.run(service.execute(drill_id, c.StartClock(confirm_unfilled=True)))
+    away = phone.locator("#away")
+    expect(away).to_be_hidden()
+    expect(phone.locator("#send-button")).to_be_enabled()
+
+    live_server.run(service.execute(drill_id, c.FireInject("im-unreachable")))
+    expect(away).to_be_visible()
+    expect(away).to_contain_text(
+        "In the story you cannot be reached right now: Central SOC manager (deputy incident "
+        "manager) acts for you."
+    )
+    expect(phone.locator("#send-button")).to_be_disabled()
+    assert _fits_the_width(phone)
+    phone.screenshot(path=str(SHOTS / "phone-390-out-of-reach.png"), full_page=True)
+    # A reload replays the story: still out of reach.
+    phone.reload()
+    expect(away).to_be_visible()
+    expect(phone.locator("#send-button")).to_be_disabled()
+
+    live_server.run(service.execute(drill_id, c.FireInject("im-back")))
+    expect(away).to_be_hidden()
+    expect(phone.locator("#send-button")).to_be_enabled()
+    expect(phone.locator("#announce")).to_have_text(
+        "You are back in the story: messages and decisions reach you again."
+    )
