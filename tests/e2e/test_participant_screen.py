@@ -239,3 +239,35 @@ def test_a_role_out_of_reach_in_the_story_is_told_so_and_who_acts_for_it(
     expect(phone.locator("#announce")).to_have_text(
         "You are back in the story: messages and decisions reach you again."
     )
+
+
+@pytest.mark.live_settings(scenarios_dir=RANSOMWARE.parent)
+def test_log_lines_and_a_ransom_note_never_make_the_phone_scroll_sideways(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """A SIEM alert's log lines and a ransom note are preformatted and wider than a
+    phone: they scroll inside their box, and the page, the open decision and its
+    buttons stay as wide as the screen (they once ran 816 px wide, the decision cut off)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    service: DrillService = live_server.app.state.service
+    created = sign_in(live_server).post(
+        "/api/drills", json={"scenario": RANSOMWARE.name, "name": "Xmas", "speed": 60}
+    )
+    assert created.status_code == 201, created.text
+    drill_id, code = created.json()["id"], created.json()["join_code"]
+    phone = device(browser, 390, 844).new_page()
+    phone.goto(f"{live_server.url}/join#code={code}")
+    phone.get_by_label("Your name").fill("Sanne SOC")
+    phone.locator("input[name=role][value=soc_manager]").check()
+    phone.get_by_role("button", name="Join drill").click()
+    expect(phone.locator("#conn")).to_have_text("Live")
+    live_server.run(service.execute(drill_id, c.StartClock(confirm_unfilled=True)))
+    for inject in ("siem-mass-rename", "im-unreachable", "ransom-note"):
+        live_server.run(service.execute(drill_id, c.FireInject(inject)))
+    expect(phone.locator("#inbox .msg pre")).not_to_have_count(0)
+    decision = phone.locator(".decision.open")
+    expect(decision).to_be_visible()
+    assert _fits_the_width(phone)
+    box = decision.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    phone.screenshot(path=str(SHOTS / "phone-390-wide-log-lines.png"), full_page=True)
