@@ -226,6 +226,11 @@ def _review(browser: Browser, live: LiveServer, drill_id: str, problems: Problem
     assert re.fullmatch(r"\d+\.\d%", overall), overall
 
     objective = page.locator("#objective-comms")
+    # A reviewer's own words read as text, not as the bold of the field's label.
+    expect(objective.get_by_label("Strengths")).to_have_css("font-weight", "400")
+    expect(objective.get_by_label("Rating").locator("option").first).to_have_text(
+        re.compile(r"^From the score: ([PSMU]|not rated)$")
+    )
     objective.get_by_label("Rating").select_option("S")
     objective.get_by_label("Strengths").fill("Legal told the regulator within minutes.")
     objective.get_by_role("button", name=re.compile("^Save")).click()
