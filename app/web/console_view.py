@@ -9,32 +9,39 @@ from typing import Any
 from app.authoring.markdown import render_markdown
 from app.engine.core import unfilled_required_roles
 from app.engine.filled import filled_scenario
-from app.engine.scenario import Scenario
-from app.engine.state import DrillState, TimerKind
+from app.engine.scenario import Inject, Scenario
+from app.engine.state import DrillState, Status, TimerKind
 
 
 def upcoming(scenario: Scenario, state: DrillState) -> list[dict[str, Any]]:
-    """The injects scheduled to fire, soonest first, as the console's "up next" lists them."""
+    """The injects scheduled to fire, soonest first, as the console's "up next" lists them.
+    Before the clock starts nothing is scheduled yet: the injects on the scenario's clock
+    (`at`) are listed as they will be, so the lobby does not say there are none."""
+    if state.status in (Status.new, Status.lobby):
+        timed = sorted((i for i in scenario.injects if i.at is not None), key=lambda i: i.at or 0)
+        return [_upcoming(scenario, state, i, i.at or 0.0, before_start=True) for i in timed]
     waiting = sorted(
         (t for t in state.timers.values() if t.kind is TimerKind.inject),
         key=lambda t: t.sort_key,
     )
-    out = []
-    for timer in waiting:
-        inject = scenario.inject(timer.ref)
-        out.append(
-            {
-                "inject_id": inject.id,
-                "title": inject.title,
-                "channel": str(inject.channel),
-                "due": timer.due,
-                "to": [scenario.role_title(r) if r != "all" else "Everyone" for r in inject.to],
-                # It may still be skipped when it falls due: say so before anyone relies on it.
-                "conditional": inject.when is not None or inject.id in state.suppressed,
-                "suppressed": inject.id in state.suppressed,
-            }
-        )
-    return out
+    return [_upcoming(scenario, state, scenario.inject(t.ref), t.due) for t in waiting]
+
+
+def _upcoming(
+    scenario: Scenario, state: DrillState, inject: Inject, due: float, before_start: bool = False
+) -> dict[str, Any]:
+    return {
+        "inject_id": inject.id,
+        "title": inject.title,
+        "channel": str(inject.channel),
+        "due": due,
+        "to": [scenario.role_title(r) if r != "all" else "Everyone" for r in inject.to],
+        # It may still be skipped when it falls due: say so before anyone relies on it.
+        "conditional": inject.when is not None or inject.id in state.suppressed,
+        "suppressed": inject.id in state.suppressed,
+        # Not yet on the clock: nothing to fire or skip until it starts.
+        "before_start": before_start,
+    }
 
 
 def facilitator_context(scenario: Scenario, state: DrillState) -> dict[str, Any]:

@@ -197,11 +197,12 @@ function renderUpNext() {
       if (confirm(`Skip “${item.title}”? It will not arrive.`)) run({ type: "skip_inject", inject_id: item.inject_id });
     });
     actions.append(fire, skip);
-    li.append(actions);
+    if (!item.before_start) li.append(actions); // before the start nothing is on the clock yet
     list.append(li);
   }
   $("upnext-empty").hidden = list.childElementCount > 0;
   $("upnext-empty").textContent = ended ? "The drill has ended." : "Nothing is scheduled: what comes next follows the team's decisions and messages.";
+  $("upnext-note").hidden = !context.upcoming.some((item) => item.before_start) || ended;
   tickUpNext();
 }
 

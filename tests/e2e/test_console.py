@@ -64,7 +64,18 @@ def test_the_facilitator_runs_the_room_from_the_console(
     roles = page.locator("#role-list")
     expect(roles.locator("li.unfilled")).to_contain_text("Incident manager")
 
+    # Before the start nothing is on the clock yet: up next lists what the scenario's
+    # clock holds (not "nothing is scheduled"), with nothing to fire or skip.
+    waiting = page.locator(".upnext-item")
+    expect(waiting.first).to_contain_text("EDR alert at Acme Retail")
+    expect(waiting.first).to_contain_text("T+00:00")
+    expect(waiting.nth(1)).to_contain_text("Ransom note")
+    expect(waiting.get_by_role("button")).to_have_count(0)
+    expect(page.locator("#upnext-note")).to_be_visible()
+    expect(page.locator("#upnext-empty")).to_be_hidden()
+
     page.get_by_role("button", name="Start").click()
+    expect(page.locator("#upnext-note")).to_be_hidden()
     # The ransom note is up next at T+00:10: one real minute away at x10.
     first = page.locator(".upnext-item").first
     expect(first).to_contain_text("Ransom note")
