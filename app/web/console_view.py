@@ -66,6 +66,8 @@ def facilitator_context(scenario: Scenario, state: DrillState) -> dict[str, Any]
         },
         "expectations": {e.id: e.title for e in shown.expectations},
         "required_roles": [r for r in state.roles if shown.roles[r].required],
+        # Roles the story has put out of reach, and who acts for each meanwhile.
+        "out_of_reach": {r: state.acting_role(r) for r in state.roles if r in state.unavailable},
         "unfilled_required": unfilled_required_roles(shown, state),
         "upcoming": upcoming(shown, state),
     }

@@ -17,7 +17,7 @@ const page = new DrillPage(drillId);
 const clock = page.clock;
 const who = (id) => page.who(id);
 
-let context = { injects: {}, decisions: {}, expectations: {}, upcoming: [], required_roles: [], unfilled_required: [] };
+let context = { injects: {}, decisions: {}, expectations: {}, upcoming: [], required_roles: [], unfilled_required: [], out_of_reach: {} };
 const people = new Map(); // participant id -> {name, role}
 let online = new Set();
 const open = new Map(); // decision id -> {data, answers: [{role, by, option}], countdown, node}
@@ -235,6 +235,8 @@ function renderRoles() {
     li.append(el("span", "role", title));
     if (required) li.append(el("span", "tag", "required"));
     li.append(el("span", "muted small", n ? `${n} playing` : "nobody yet"));
+    const actor = context.out_of_reach?.[id];
+    if (actor) li.append(el("span", "away small", `out of reach in the story${actor !== id ? `: ${who(actor)} acts` : ""}`));
     list.append(li);
   }
   const missing = context.unfilled_required.map(who);

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from app.authoring.loader import load_scenario_file
 from app.engine import commands as c
 from app.services.drills import DrillService
-from tests.browser import device, join_page, real_seconds_left
+from tests.browser import console_page, device, join_page, real_seconds_left
 from tests.live import LiveServer, join, sign_in
 
 SHOTS = Path("/tmp/shots")
@@ -228,6 +228,15 @@ def test_a_role_out_of_reach_in_the_story_is_told_so_and_who_acts_for_it(
     expect(phone.locator("#send-button")).to_be_disabled()
     assert _fits_the_width(phone)
     phone.screenshot(path=str(SHOTS / "phone-390-out-of-reach.png"), full_page=True)
+    # The facilitator's roles list says it too.
+    console = console_page(browser, live_server, drill_id)
+    manager = console.locator(
+        "#role-list li", has=console.locator(".role", has_text=re.compile("^Incident manager$"))
+    )
+    expect(manager.locator(".away")).to_have_text(
+        "out of reach in the story: Central SOC manager (deputy incident manager) acts"
+    )
+    console.screenshot(path=str(SHOTS / "console-out-of-reach.png"), full_page=True)
     # A reload replays the story: still out of reach.
     phone.reload()
     expect(away).to_be_visible()
@@ -235,6 +244,7 @@ def test_a_role_out_of_reach_in_the_story_is_told_so_and_who_acts_for_it(
 
     live_server.run(service.execute(drill_id, c.FireInject("im-back")))
     expect(away).to_be_hidden()
+    expect(manager.locator(".away")).to_have_count(0)
     expect(phone.locator("#send-button")).to_be_enabled()
     expect(phone.locator("#announce")).to_have_text(
         "You are back in the story: messages and decisions reach you again."
