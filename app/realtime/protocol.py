@@ -419,14 +419,19 @@ class FacilitatorDrill(SnapshotDrill):
         description="Inject id to `{title, notes_html, questions}`."
     )
     decisions: dict[str, dict[str, Any]] = Field(
-        description="Decision id to `{prompt, options: {id: label}, per_role}`."
+        description="Decision id to `{prompt, options: {id: label}, per_role}`; `prompt` "
+        "is the decision's title."
     )
     expectations: dict[str, str] = Field(description="Expectation id to title.")
     required_roles: list[str] = Field(description="Roles the scenario marks `required`.")
     unfilled_required: list[str] = Field(description="Required roles nobody plays yet.")
+    out_of_reach: dict[str, str] = Field(
+        description="Roles the story has made unavailable, each to the role acting for it."
+    )
     upcoming: list[dict[str, Any]] = Field(
         description="The injects scheduled to fire, soonest first "
-        "(`{id, title, channel, due, to, conditional, suppressed}`)."
+        "(`{inject_id, title, channel, due, to, conditional, suppressed, before_start}`); "
+        "before the clock starts, the injects on the scenario's clock, `before_start` true."
     )
 
 
