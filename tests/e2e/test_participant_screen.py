@@ -194,13 +194,11 @@ def test_a_drawer_statement_with_blanks_is_sent_only_on_a_second_explicit_choice
     expect(phone.locator(".sent-item", has_text="Wire recall")).to_be_visible()
 
 
-@pytest.mark.live_settings(scenarios_dir=RANSOMWARE.parent)
-def test_a_role_out_of_reach_in_the_story_is_told_so_and_who_acts_for_it(
-    browser: Browser, live_server: LiveServer
-) -> None:
-    """The ransomware story makes the incident manager unreachable at 23:05: their player
-    is told who acts for them and cannot send (the server would refuse), until the story
-    brings them back; an empty inbox alone would look like a broken screen."""
+def _ransomware_on_a_phone(
+    browser: Browser, live_server: LiveServer, name: str, role: str
+) -> tuple[str, Page]:
+    """The shipped ransomware drill at x60, one participant joined as `role` (by id: two
+    role titles hold "Incident manager") on a 390 px phone, the clock started."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     service: DrillService = live_server.app.state.service
     created = sign_in(live_server).post(
@@ -210,11 +208,25 @@ def test_a_role_out_of_reach_in_the_story_is_told_so_and_who_acts_for_it(
     drill_id, code = created.json()["id"], created.json()["join_code"]
     phone = device(browser, 390, 844).new_page()
     phone.goto(f"{live_server.url}/join#code={code}")
-    phone.get_by_label("Your name").fill("Ian Manager")
-    phone.locator("input[name=role][value=incident_manager]").check()
+    phone.get_by_label("Your name").fill(name)
+    phone.locator(f"input[name=role][value={role}]").check()
     phone.get_by_role("button", name="Join drill").click()
     expect(phone.locator("#conn")).to_have_text("Live")
     live_server.run(service.execute(drill_id, c.StartClock(confirm_unfilled=True)))
+    return drill_id, phone
+
+
+@pytest.mark.live_settings(scenarios_dir=RANSOMWARE.parent)
+def test_a_role_out_of_reach_in_the_story_is_told_so_and_who_acts_for_it(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """The ransomware story makes the incident manager unreachable at 23:05: their player
+    is told who acts for them and cannot send (the server would refuse), until the story
+    brings them back; an empty inbox alone would look like a broken screen."""
+    service: DrillService = live_server.app.state.service
+    drill_id, phone = _ransomware_on_a_phone(
+        browser, live_server, "Ian Manager", "incident_manager"
+    )
     away = phone.locator("#away")
     expect(away).to_be_hidden()
     expect(phone.locator("#send-button")).to_be_enabled()
@@ -258,20 +270,8 @@ def test_log_lines_and_a_ransom_note_never_make_the_phone_scroll_sideways(
     """A SIEM alert's log lines and a ransom note are preformatted and wider than a
     phone: they scroll inside their box, and the page, the open decision and its
     buttons stay as wide as the screen (they once ran 816 px wide, the decision cut off)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
     service: DrillService = live_server.app.state.service
-    created = sign_in(live_server).post(
-        "/api/drills", json={"scenario": RANSOMWARE.name, "name": "Xmas", "speed": 60}
-    )
-    assert created.status_code == 201, created.text
-    drill_id, code = created.json()["id"], created.json()["join_code"]
-    phone = device(browser, 390, 844).new_page()
-    phone.goto(f"{live_server.url}/join#code={code}")
-    phone.get_by_label("Your name").fill("Sanne SOC")
-    phone.locator("input[name=role][value=soc_manager]").check()
-    phone.get_by_role("button", name="Join drill").click()
-    expect(phone.locator("#conn")).to_have_text("Live")
-    live_server.run(service.execute(drill_id, c.StartClock(confirm_unfilled=True)))
+    drill_id, phone = _ransomware_on_a_phone(browser, live_server, "Sanne SOC", "soc_manager")
     for inject in ("siem-mass-rename", "im-unreachable", "ransom-note"):
         live_server.run(service.execute(drill_id, c.FireInject(inject)))
     expect(phone.locator("#inbox .msg pre")).not_to_have_count(0)
