@@ -409,17 +409,36 @@ function onEvent(e) {
 // In the story a role can be out of reach (asleep, on a plane, unreachable on a holiday):
 // its backup acts for it and the server refuses what its player sends. Say so, rather than
 // leave an empty inbox and a composer that refuses on Send.
+const outOfReach = new Map(); // role -> its backup, while the story has it out of reach
+
+// Who acts for `role` now, as the engine's DrillState.acting_role has it: along the
+// backups while each is out of reach too (a chain: the manager's deputy may be away).
+function actingFor(role) {
+  const seen = new Set([role]);
+  let current = role;
+  while (outOfReach.has(current)) {
+    const backup = outOfReach.get(current);
+    if (!backup || seen.has(backup)) break;
+    seen.add(backup);
+    current = backup;
+  }
+  return current;
+}
+
 function onAvailability(e) {
-  if (!myRole || e.data.role !== myRole) return;
-  const away = e.type === "role_unavailable";
+  if (e.type === "role_unavailable") outOfReach.set(e.data.role, e.data.backup);
+  else outOfReach.delete(e.data.role);
+  if (!myRole) return;
+  const away = outOfReach.has(myRole);
+  const actor = actingFor(myRole);
   const banner = $("away");
   banner.hidden = !away;
   banner.textContent = away
-    ? `In the story you cannot be reached right now${e.data.backup ? `: ${who(e.data.backup)} acts for you` : ""}. ` +
+    ? `In the story you cannot be reached right now${actor !== myRole && page.roles[actor] ? `: ${who(actor)} acts for you` : ""}. ` +
       "What is sent to your role goes to them until you are back; follow along in the Public tab and your briefing."
     : "";
   $("send-button").disabled = away;
-  if (live) announce(away ? banner.textContent : "You are back in the story: messages and decisions reach you again.");
+  if (live && e.data.role === myRole) announce(away ? banner.textContent : "You are back in the story: messages and decisions reach you again.");
 }
 
 // The engine records why a drill ended as "inject ID" or "option D.O"; people read a sentence.

@@ -281,3 +281,53 @@ def test_log_lines_and_a_ransom_note_never_make_the_phone_scroll_sideways(
     box = decision.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     phone.screenshot(path=str(SHOTS / "phone-390-wide-log-lines.png"), full_page=True)
+
+
+CHAIN = """\
+id: chain
+title: Chain
+summary: The manager is away, then the deputy too.
+duration: 1h
+clock: {start: 2026-12-24T22:40:00, speed: 60}
+roles:
+  incident_manager: {backup: soc_manager}
+  soc_manager: {title: Deputy, backup: executive}
+  executive: {}
+objectives:
+  o1: {title: Cover, phase: containment}
+injects:
+  - {id: start, title: Start, body: Go., to: [all], at: 0m}
+  - {id: manager-away, title: Manager away, body: Gone., to: [all], at: 50m, unavailable: [incident_manager]}
+  - {id: deputy-away, title: Deputy away, body: Gone too., to: [all], at: 55m, unavailable: [soc_manager]}
+  - {id: deputy-back, title: Deputy back, body: Back., to: [all], at: 58m, available: [soc_manager], ends_drill: true}
+"""
+
+
+def test_when_the_backup_is_out_of_reach_too_the_phone_names_who_acts_now(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """Backups form a chain: with the manager and the deputy both away, the executive acts
+    for the manager (as the server routes it), and the deputy's return names the deputy."""
+    service: DrillService = live_server.app.state.service
+    drill_id = live_server.run(
+        service.create_drill(CHAIN, "chain.yaml", c.CreateDrill("chain-1", "Chain"))
+    )
+    code = service.join_code(drill_id)
+    phone = device(browser, 390, 844).new_page()
+    phone.goto(f"{live_server.url}/join#code={code}")
+    phone.get_by_label("Your name").fill("Ian Manager")
+    phone.locator("input[name=role][value=incident_manager]").check()
+    phone.get_by_role("button", name="Join drill").click()
+    expect(phone.locator("#conn")).to_have_text("Live")
+    live_server.run(service.execute(drill_id, c.StartClock(confirm_unfilled=True)))
+    away = phone.locator("#away")
+    live_server.run(service.execute(drill_id, c.FireInject("manager-away")))
+    expect(away).to_contain_text("cannot be reached right now: Deputy acts for you.")
+    live_server.run(service.execute(drill_id, c.FireInject("deputy-away")))
+    expect(away).to_contain_text(
+        "cannot be reached right now: Executive sponsor (CISO) acts for you."
+    )
+    phone.reload()  # the replayed story ends the same way
+    expect(away).to_contain_text("Executive sponsor (CISO) acts for you.")
+    live_server.run(service.execute(drill_id, c.FireInject("deputy-back")))
+    expect(away).to_contain_text("cannot be reached right now: Deputy acts for you.")
