@@ -297,9 +297,12 @@ objectives:
   o1: {title: Cover, phase: containment}
 injects:
   - {id: start, title: Start, body: Go., to: [all], at: 0m}
-  - {id: manager-away, title: Manager away, body: Gone., to: [all], at: 50m, unavailable: [incident_manager]}
-  - {id: deputy-away, title: Deputy away, body: Gone too., to: [all], at: 55m, unavailable: [soc_manager]}
-  - {id: deputy-back, title: Deputy back, body: Back., to: [all], at: 58m, available: [soc_manager], ends_drill: true}
+  - {id: manager-away, title: Manager away, body: Gone., to: [all], at: 50m,
+     unavailable: [incident_manager]}
+  - {id: deputy-away, title: Deputy away, body: Gone too., to: [all], at: 55m,
+     unavailable: [soc_manager]}
+  - {id: deputy-back, title: Deputy back, body: Back., to: [all], at: 58m,
+     available: [soc_manager], ends_drill: true}
 """
 
 
