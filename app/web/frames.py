@@ -53,7 +53,7 @@ def frame_of(text: str) -> bytes:
     return frame
 
 
-def _protocol(socket_send: ASGISend) -> Any | None:
+def uvicorn_protocol(socket_send: ASGISend) -> Any | None:
     """uvicorn's websockets protocol behind `socket_send` (its bound send), if that is
     what it is, with no extension negotiated; None otherwise."""
     protocol = getattr(socket_send, "__self__", None)
@@ -67,7 +67,7 @@ def _protocol(socket_send: ASGISend) -> Any | None:
 def text_sender(socket_send: ASGISend) -> Send:
     """A text frame to the socket: written at once where it can be (returns None),
     otherwise the ASGI send's awaitable. Call after the socket is accepted."""
-    protocol = _protocol(socket_send)
+    protocol = uvicorn_protocol(socket_send)
 
     def send(text: str) -> Awaitable[None] | None:
         if protocol is not None and _writes_now(protocol):

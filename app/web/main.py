@@ -26,6 +26,7 @@ from app.services.runtime import open_service
 from app.web import accounts, api, asyncapi, health, pages, reports, setup, ws
 from app.web.errors import add_error_handlers
 from app.web.forms import STATIC
+from app.web.keepalive import Keepalive
 from app.web.limits import make_limits
 from app.web.middleware import CapBody, RefuseNul, SecurityHeaders
 
@@ -70,6 +71,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.hub = hub
         app.state.clock = clock
         clock.start()
+        app.state.keepalive = keepalive = Keepalive()
+        keepalive.start()
         if bus is not None:
             await bus.start()
         settle_heap()
@@ -79,6 +82,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             if bus is not None:
                 await bus.stop()
             await clock.stop()
+            await keepalive.stop()
             await app.state.limits.aclose()
 
 

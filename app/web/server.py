@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
 from app.realtime.protocol import MAX_MESSAGE_BYTES
+from app.web import keepalive
 from app.web.main import create_app
 
 FACTORY = "app.web.server:factory"
@@ -44,6 +45,10 @@ def uvicorn_config(
         # view, made once (app/web/frames), and a socket holds no compressor's state.
         ws_per_message_deflate=False,
         ws_max_size=MAX_READ_BYTES,
+        # The app pings every drill socket in one sweep (app/web/keepalive), where it
+        # can; elsewhere uvicorn pings each socket on its own timer, as by default.
+        ws_ping_interval=None if keepalive.SWEEPS else keepalive.KEEPALIVE_SECONDS,
+        ws_ping_timeout=keepalive.KEEPALIVE_SECONDS,
         proxy_headers=True,
         forwarded_allow_ips=trusted_proxies or None,
         lifespan="on",

@@ -33,6 +33,7 @@ from app.web.auth import NotYourDrill, drill_credential
 from app.web.console_view import facilitator_context
 from app.web.deps import accounts, drills, same_origin
 from app.web.frames import text_sender
+from app.web.keepalive import Keepalive
 
 log = logging.getLogger("tabletop.ws")
 SOCKET_PATH = "/ws/drills/"
@@ -194,12 +195,15 @@ async def drill_socket(ws: WebSocket, drill_id: str, socket_send: ASGISend) -> N
             raise
         await ws.close(Close.try_again_later, "the database is unavailable; reconnect in a moment")
         return
-    await hub.broadcast_presence(drill_id)
+    keepalive: Keepalive = ws.app.state.keepalive
+    kept = keepalive.keep(socket_send)
     try:
+        await hub.broadcast_presence(drill_id)
         await _receive(ws, service, hub, connection)
     except WebSocketDisconnect:
         pass
     finally:
+        keepalive.release(kept)
         hub.unregister(connection)
         await hub.broadcast_presence(drill_id)
 

@@ -1,6 +1,7 @@
 """The bare baseline for the fan-out case: a plain Starlette websocket broadcast under the
-same uvicorn settings as Tabletop, speaking just enough of Tabletop's protocol (snapshot,
-event, ack) that the same bench client measures both.
+same uvicorn settings as Tabletop (but for its keepalive: uvicorn's own, as by default),
+speaking just enough of Tabletop's protocol (snapshot, event, ack) that the same bench
+client measures both.
 
     python -m app.loadtest.bench.baseline --port 8765
 
@@ -20,6 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from app.web.keepalive import KEEPALIVE_SECONDS
 from app.web.server import uvicorn_config
 
 
@@ -76,6 +78,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     port = parser.parse_args().port
     config = uvicorn_config(make_app(), "127.0.0.1", port, log_level="warning")  # type: ignore[arg-type]
+    # Keepalive as a plain Starlette app has it: uvicorn pings each socket on its own
+    # timer (Tabletop pings all of its drill sockets in one sweep, app/web/keepalive).
+    config.ws_ping_interval = KEEPALIVE_SECONDS
     uvicorn.Server(config).run()
 
 
