@@ -90,7 +90,7 @@ class Keepalive:
 
     def unanswered(self) -> int:
         """Sockets whose pong to the last sweep's ping has not come yet."""
-        return sum(1 for protocol in self._protocols if protocol.pending_ping_payload)
+        return sum(1 for protocol in self._protocols if _owes_pong(protocol))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="tabletop-keepalive")
@@ -117,13 +117,18 @@ class Keepalive:
         for n, protocol in enumerate(list(self._protocols)):
             if _closing(protocol):
                 self._protocols.discard(protocol)
-            elif protocol.pending_ping_payload is not None:
+            elif _owes_pong(protocol):
                 self._protocols.discard(protocol)
                 protocol.keepalive_timeout()  # uvicorn's own close: 1011, and the transport
             else:
                 _ping(protocol, payload)
             if n % SWEEP_SLICE == SWEEP_SLICE - 1:
                 await asyncio.sleep(SLICE_PAUSE_SECONDS)
+
+
+def _owes_pong(protocol: Any) -> bool:
+    """A ping of the sweep's is unanswered: uvicorn's pong handler clears its payload."""
+    return protocol.pending_ping_payload is not None
 
 
 def _closing(protocol: Any) -> bool:
